@@ -1,0 +1,50 @@
+# minicontainer — see README.md. Most targets need root (sudo make ...).
+GO      ?= go
+BIN     := bin
+# Debian/Ubuntu packages the demos, the tests and the benchmark use.
+APT_PKGS := gcc libc6-dev make manpages-dev busybox-static iproute2 iputils-ping nftables util-linux coreutils crun runc hyperfine
+
+.PHONY: all build deps run demos test vet compare bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+# Install what is missing (Debian/Ubuntu). Idempotent; does nothing when all is there.
+deps:
+	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+# The main job: a busybox container shell.
+run: deps build
+	$(BIN)/minicontainer run -it -- /bin/sh
+
+# The three man-page demos as the lessons run them.
+demos: build
+	$(BIN)/clonedemo bizarro
+	$(BIN)/unsharedemo -pm --mount-proc ps
+	$(BIN)/setnsdemo -t 1 --uts hostname
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+
+# Every test. -p 1: the root tests compare the host's mount table, cgroups and
+# links before and after, so packages must not run at the same time.
+test: deps vet build
+	$(GO) test -p 1 -count=1 -timeout 60m ./...
+
+# Go ports against the man-page C examples, side by side.
+compare: build
+	$(GO) test -count=1 -run 'TestCompareWithC' -v ./cmd/...
+
+# Start-up time against unshare(1), crun and runc, as ratios.
+bench: build
+	./testdata/bench.sh
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,181 @@
+// Package docs holds the lessons. This test makes sure every transcript in
+// them is what the code really prints today, so the lessons cannot drift.
+//
+// Every ```console block in docs/*.md and README.md is a transcript, run
+// as root from the repository root in a shell whose PATH starts with the
+// freshly built ./bin, inside a private UTS namespace whose hostname is
+// "host" (so the lessons can show a stable host name). Lines starting with
+// "# " are commands; the lines after a command are its expected output
+// (stdout and stderr together). When comparing:
+//   - a line that is exactly "..." matches any number of lines;
+//   - numbers of three or more digits (PIDs, inode numbers, byte counts) and
+//     runs of 12 or more hex digits (container IDs) may differ;
+//   - trailing spaces are ignored.
+//
+// All commands of one block run in one bash, in order, so a block can set
+// a variable or start a process in the background for the next command.
+package docs
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+type command struct {
+	line int    // line number in the file, for messages
+	text string // the command without its prompt
+	want []string
+}
+
+type block struct {
+	file string
+	line int
+	cmds []command
+}
+
+// parse returns the console blocks of a markdown file.
+func parse(file string) ([]block, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var blocks []block
+	var cur *block
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimRight(sc.Text(), " \t")
+		switch {
+		case cur == nil && line == "```console":
+			cur = &block{file: file, line: n}
+		case cur != nil && line == "```":
+			blocks = append(blocks, *cur)
+			cur = nil
+		case cur != nil && strings.HasPrefix(line, "# "):
+			cur.cmds = append(cur.cmds, command{line: n, text: line[2:]})
+		case cur != nil:
+			if len(cur.cmds) == 0 {
+				return nil, fmt.Errorf("%s:%d: transcript output before any '# ' command", file, n)
+			}
+			c := &cur.cmds[len(cur.cmds)-1]
+			c.want = append(c.want, line)
+		}
+	}
+	if cur != nil {
+		return nil, fmt.Errorf("%s:%d: unterminated console block", file, cur.line)
+	}
+	return blocks, sc.Err()
+}
+
+var (
+	bigNumber = regexp.MustCompile(`[0-9]{3,}`)
+	hexID     = regexp.MustCompile(`[0-9a-f]{12,}`)
+)
+
+func normalise(s string) string {
+	s = hexID.ReplaceAllString(s, "<id>")
+	return bigNumber.ReplaceAllString(s, "<n>")
+}
+
+// match compares output lines against the expected lines with the rules in
+// the package comment.
+func match(want, got []string) bool {
+	if len(want) == 0 {
+		return len(got) == 0
+	}
+	if want[0] == "..." {
+		for i := 0; i <= len(got); i++ {
+			if match(want[1:], got[i:]) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(got) == 0 || normalise(want[0]) != normalise(got[0]) {
+		return false
+	}
+	return match(want[1:], got[1:])
+}
+
+const marker = "\x1e--doc-test-command-end--\x1e"
+
+func repoRoot(t *testing.T) string {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+func TestTranscripts(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the lessons run as root: run the tests with sudo (make test does)")
+	}
+	root := repoRoot(t)
+	build := exec.Command("go", "build", "-o", filepath.Join(root, "bin")+"/", "./cmd/...")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	files, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	files = append(files, filepath.Join(root, "README.md"))
+	for _, file := range files {
+		blocks, err := parse(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range blocks {
+			name := fmt.Sprintf("%s:%d", filepath.Base(b.file), b.line)
+			t.Run(name, func(t *testing.T) { runBlock(t, root, b) })
+		}
+	}
+}
+
+func runBlock(t *testing.T, root string, b block) {
+	var script strings.Builder
+	script.WriteString("hostname host\nexport PATH=" + filepath.Join(root, "bin") + ":$PATH\n")
+	for _, c := range b.cmds {
+		fmt.Fprintf(&script, "%s\nprintf '%s\\n'\n", c.text, marker)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "--norc", "--noprofile")
+	cmd.Dir = root
+	cmd.Stdin = strings.NewReader(script.String())
+	cmd.Env = append(os.Environ(), "LC_ALL=C", "TERM=dumb")
+	// A private UTS namespace keeps "hostname host" away from the real host.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUTS, Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("%s:%d: transcript timed out; output so far:\n%s", b.file, b.line, out)
+	}
+	_ = err // a transcript may end with a failing command on purpose; the output says it.
+	parts := strings.Split(string(out), marker+"\n")
+	for i, c := range b.cmds {
+		if i >= len(parts) {
+			t.Errorf("%s:%d: no output for %q (the shell stopped early)", b.file, c.line, c.text)
+			continue
+		}
+		got := strings.Split(strings.TrimSuffix(parts[i], "\n"), "\n")
+		if parts[i] == "" {
+			got = nil
+		}
+		for j := range got {
+			got[j] = strings.TrimRight(got[j], " \t")
+		}
+		if !match(c.want, got) {
+			t.Errorf("%s:%d: # %s\n--- the lesson shows:\n%s\n--- the command printed:\n%s",
+				b.file, c.line, c.text, strings.Join(c.want, "\n"), strings.Join(got, "\n"))
+		}
+	}
+}
