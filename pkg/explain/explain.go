@@ -97,9 +97,25 @@ func Result(ret any, err error) string {
 	}
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
-		return fmt.Sprintf("-1 %s (%s)", unix.ErrnoName(errno), errno.Error())
+		return fmt.Sprintf("-1 %s (%s)", unix.ErrnoName(errno), Strerror(errno))
 	}
 	return "-1 (" + err.Error() + ")"
+}
+
+// Strerror returns the text C's strerror(3) (and so err(3) and perror(3))
+// prints for the errno inside err: "Operation not permitted". Go's own
+// texts are the same words in lower case. An error without an errno is
+// returned as is.
+func Strerror(err error) string {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return err.Error()
+	}
+	s := errno.Error()
+	if s != "" && s[0] >= 'a' && s[0] <= 'z' {
+		s = string(s[0]-'a'+'A') + s[1:]
+	}
+	return s
 }
 
 // Flag names one bit (or value) of a flags argument.
