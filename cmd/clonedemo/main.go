@@ -2,7 +2,7 @@
 // in Go: a child in a new UTS namespace sets its hostname, and the parent's
 // hostname stays as it was.
 //
-//	clonedemo [-x] [--sleep=3s] <child-hostname>
+//	clonedemo [-x] [--sleep=SECONDS] <child-hostname>
 //
 // It prints the same four lines as the C program. The child keeps its
 // namespace alive for --sleep (the man page sleeps 200 s, the article 3 s)
@@ -32,9 +32,9 @@ import (
 const childEntry = "clonedemo-child"
 
 var cli struct {
-	ChildHostname string        `arg:"" optional:"" help:"Hostname the child sets in its new UTS namespace."`
-	Sleep         time.Duration `default:"3s" help:"How long the child keeps its namespace alive (the man page: 200s)."`
-	Explain       bool          `short:"x" help:"Narrate each system call on stderr."`
+	ChildHostname string `arg:"" optional:"" help:"Hostname the child sets in its new UTS namespace."`
+	Sleep         uint   `default:"3" placeholder:"SECONDS" help:"How long the child keeps its namespace alive (the man page: 200)."`
+	Explain       bool   `short:"x" help:"Narrate each system call on stderr."`
 }
 
 func main() {
@@ -56,7 +56,7 @@ func main() {
 
 	// Create a child that has its own UTS namespace; it commences execution
 	// in childFunc (via reexec) with the hostname and sleep as arguments.
-	child := reexec.Command(childEntry, cli.ChildHostname, cli.Sleep.String())
+	child := reexec.Command(childEntry, cli.ChildHostname, strconv.FormatUint(uint64(cli.Sleep), 10))
 	child.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWUTS}
 	child.Env = append(os.Environ(), x.Env())
 	err := child.Start()
@@ -104,8 +104,8 @@ func childFunc() {
 
 	// Keep the namespace open for a while, by sleeping. This allows some
 	// experimentation: another process might join the namespace.
-	d, _ := time.ParseDuration(sleep)
-	time.Sleep(d)
+	seconds, _ := strconv.Atoi(sleep)
+	time.Sleep(time.Duration(seconds) * time.Second)
 }
 
 func nodename(x *explain.Narrator) string {

@@ -20,11 +20,21 @@ import (
 // must inherit (runtime.LockOSThread): execve keeps the calling thread's
 // namespaces and makes it the only thread of the new program.
 func Exec(argv []string) error {
-	path, err := exec.LookPath(argv[0])
+	path, err := LookPath(argv[0])
 	if err != nil {
-		return errnoOf(err)
+		return err
 	}
 	return syscall.Exec(path, argv, os.Environ())
+}
+
+// LookPath finds a program as execvp(3) does, for a caller that must fork
+// before it execs; errors are execvp's errnos.
+func LookPath(name string) (string, error) {
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return "", errnoOf(err)
+	}
+	return path, nil
 }
 
 // errnoOf turns os/exec's lookup errors into execvp(3)'s errno.
