@@ -10,8 +10,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -56,7 +58,7 @@ func main() {
 
 	// Create a child that has its own UTS namespace; it commences execution
 	// in childFunc (via reexec) with the hostname and sleep as arguments.
-	child := reexec.Command(childEntry, cli.ChildHostname, strconv.FormatUint(uint64(cli.Sleep), 10))
+	child := reexec.Command(childEntry, cli.ChildHostname, strconv.FormatUint(uint64(cli.Sleep), 10), os.Args[0])
 	child.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWUTS}
 	child.Env = append(os.Environ(), x.Env())
 	err := child.Start()
@@ -79,7 +81,13 @@ func main() {
 	// from the hostname in the child's UTS namespace.
 	fmt.Printf("uts.nodename in parent: %s\n", nodename(x))
 
+	// Like waitpid(pid, NULL, 0) the child's exit status is not looked at:
+	// only a failure to wait is an error.
 	err = child.Wait()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		err = nil
+	}
 	x.Call("wait4(2)", fmt.Sprintf("wait4(%d, ...)", pid), pid, err)
 	if err != nil {
 		fail("waitpid", err)
@@ -91,6 +99,7 @@ func main() {
 func childFunc() {
 	x := explain.FromEnv("[child] ")
 	hostname, sleep := os.Args[1], os.Args[2]
+	os.Args[0] = os.Args[3] // the parent's name, for fail's messages
 	x.Call("uts_namespaces(7)", "readlink(\"/proc/self/ns/uts\")", id("uts"), nil)
 
 	// Change the hostname in the UTS namespace of the child: the parent's
@@ -130,6 +139,6 @@ func id(kind string) string {
 // fail prints what err(3) prints — "clonedemo: clone: Operation not
 // permitted" — and exits with EXIT_FAILURE.
 func fail(what string, err error) {
-	fmt.Fprintf(os.Stderr, "clonedemo: %s: %s\n", what, explain.Strerror(err))
+	fmt.Fprintf(os.Stderr, "%s: %s: %s\n", filepath.Base(os.Args[0]), what, explain.Strerror(err))
 	os.Exit(1)
 }

@@ -89,7 +89,7 @@ func main() {
 	// Create the program's process with its namespaces, as clone(2) does
 	// with CLONE_NEW* flags. It is this program again (reexec) so that it
 	// can set propagation and mount /proc inside before it execs.
-	cmd := reexec.Command(childEntry, append([]string{fmt.Sprint(flags), cli.Propagation, fmt.Sprint(cli.MountProc), "--"}, cli.Program...)...)
+	cmd := reexec.Command(childEntry, append([]string{os.Args[0], fmt.Sprint(flags), cli.Propagation, fmt.Sprint(cli.MountProc), "--"}, cli.Program...)...)
 	cmd.Env = append(os.Environ(), x.Env())
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: flags}
 	if cli.MapRootUser {
@@ -122,10 +122,11 @@ func main() {
 	os.Exit(wait(x, cmd))
 }
 
-// child runs in the new namespaces: os.Args is [entry, flags, propagation,
-// mount-proc, "--", program...].
+// child runs in the new namespaces: os.Args is [entry, parent's argv[0],
+// flags, propagation, mount-proc, "--", program...].
 func child() {
 	x := explain.FromEnv("[child] ")
+	os.Args = os.Args[1:] // the parent's name, for fail's messages
 	propagation, mountProc, argv := os.Args[2], os.Args[3] == "true", os.Args[5:]
 	if flags, _ := strconv.ParseUint(os.Args[1], 10, 64); flags&unix.CLONE_NEWNS != 0 {
 		if err := prepareMounts(x, propagation, mountProc); err != nil {
@@ -259,7 +260,6 @@ func getoptMessage(err error) string {
 
 // fail prints what err(3) prints and exits with EXIT_FAILURE.
 func fail(what string, err error) {
-	prog := strings.TrimSuffix(filepath.Base(os.Args[0]), "-child") // the child's argv[0] names its entry
-	fmt.Fprintf(os.Stderr, "%s: %s: %s\n", prog, what, explain.Strerror(err))
+	fmt.Fprintf(os.Stderr, "%s: %s: %s\n", filepath.Base(os.Args[0]), what, explain.Strerror(err))
 	os.Exit(1)
 }

@@ -1,0 +1,40 @@
+package manpage
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+func TestUnescape(t *testing.T) {
+	in := `    if (fd == \-1) printf("parent\[aq]s %s\en", "\&.x");`
+	want := `    if (fd == -1) printf("parent's %s\n", ".x");`
+	if got := Unescape(in); got != want {
+		t.Errorf("Unescape = %s\nwant      %s", got, want)
+	}
+}
+
+func TestExtract(t *testing.T) {
+	page := ".TH X\n.\\\" SRC BEGIN (a.c)\n.EX\nint x = \\-1;\n.EE\n.\\\" SRC END\n.\\\" SRC BEGIN (b.c)\n.EX\nb\n.EE\n.\\\" SRC END\n"
+	got, err := extract(strings.NewReader(page), "a.c", "x.2")
+	if err != nil || got != "int x = -1;\n" {
+		t.Fatalf("extract = %q, %v", got, err)
+	}
+	if _, err := extract(strings.NewReader(page), "c.c", "x.2"); err == nil {
+		t.Fatal("a missing example was found")
+	}
+}
+
+func TestBuildTheThreeExamples(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc is not installed (make deps installs it)")
+	}
+	for page, file := range map[string]string{"clone.2": "clone.c", "setns.2": "setns.c", "unshare.2": "unshare.c"} {
+		if _, err := Source(page, file); err != nil {
+			t.Skipf("%v", err)
+		}
+		if _, err := Build(t.TempDir(), page, file); err != nil {
+			t.Error(err)
+		}
+	}
+}
