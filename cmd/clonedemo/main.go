@@ -72,7 +72,7 @@ func main() {
 	if err != nil {
 		fail("clone", err)
 	}
-	x.Note("the child runs %s again as %q: Go has no clone(fn)", reexec.Self, childEntry)
+	x.Note("os/exec made that clone (adding CLONE_VM|CLONE_VFORK|CLONE_PIDFD); the child runs %s as %q: Go has no clone(fn)", reexec.Self, childEntry)
 	fmt.Printf("clone() returned %d\n", pid)
 
 	time.Sleep(time.Second) // give the child time to change its hostname

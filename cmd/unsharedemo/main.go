@@ -194,8 +194,9 @@ func unshareThenFork(x *explain.Narrator, flags uintptr) int {
 	}
 	cmd := exec.Command(cli.Program[0], cli.Program[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	x.Note("os/exec forks; the first time, it first probes clone(CLONE_PIDFD) with a child that exits at once")
 	err = cmd.Start()
-	x.Call("clone(2)", "clone(SIGCHLD)", pid(cmd), err)
+	x.Call("clone(2)", "clone(CLONE_VM|CLONE_PIDFD|CLONE_VFORK|SIGCHLD)", pid(cmd), err)
 	if errors.Is(err, unix.ENOMEM) && flags&unix.CLONE_NEWPID != 0 {
 		fmt.Fprintf(os.Stderr, "unsharedemo: fork: %s\n", explain.Strerror(err))
 		fmt.Fprintln(os.Stderr, "unsharedemo: the new PID namespace has no init: Go's first fork (a pidfd probe) became its PID 1 and exited; drop --no-fork")
