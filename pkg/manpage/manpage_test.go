@@ -1,7 +1,9 @@
 package manpage
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -35,6 +37,28 @@ func TestBuildTheThreeExamples(t *testing.T) {
 		}
 		if _, err := Build(t.TempDir(), page, file); err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// testdata/c-examples.sh (what the lessons tell a learner to run) must
+// extract exactly what this package extracts.
+func TestShellRecipeAgrees(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc is not installed (make deps installs it)")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("../../testdata/c-examples.sh", dir).CombinedOutput(); err != nil {
+		t.Fatalf("c-examples.sh: %v\n%s", err, out)
+	}
+	for _, page := range []string{"clone", "setns", "unshare"} {
+		want, err := Source(page+".2", page+".c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join(dir, page+".c"))
+		if err != nil || string(got) != want {
+			t.Errorf("%s.c from the shell recipe differs (%v)", page, err)
 		}
 	}
 }
