@@ -72,12 +72,14 @@ func (n *Narrator) Call(page, call string, ret any, err error) {
 	n.printf("%s = %s   [%s]\n", call, Result(ret, err), page)
 }
 
-// Note prints a line of commentary (why a step is taken), marked with "#".
+// Note prints a line of commentary (why a step is taken), marked with
+// "  # ". The indent keeps it from reading as a command in a lesson's
+// transcript, where "# " at the start of a line is the prompt.
 func (n *Narrator) Note(format string, args ...any) {
 	if n == nil {
 		return
 	}
-	n.printf("# "+format+"\n", args...)
+	n.printf("  # "+format+"\n", args...)
 }
 
 func (n *Narrator) printf(format string, args ...any) {
