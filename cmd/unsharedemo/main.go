@@ -114,6 +114,9 @@ func main() {
 	if err != nil {
 		fail("unshare", err) // the C's unshare(2) fails for the same reasons
 	}
+	for _, m := range cmd.SysProcAttr.UidMappings {
+		x.Note("os/exec wrote /proc/%d/uid_map \"%d %d %d\" (and gid_map, setgroups \"deny\") while the child waited", cmd.Process.Pid, m.ContainerID, m.HostID, m.Size)
+	}
 	go func() {
 		for s := range sigs {
 			cmd.Process.Signal(s)
