@@ -2,7 +2,7 @@
 GO      ?= go
 BIN     := bin
 # Debian/Ubuntu packages the demos, the tests and the benchmark use.
-APT_PKGS := gcc libc6-dev make manpages-dev busybox-static iproute2 iputils-ping nftables util-linux coreutils crun runc hyperfine
+APT_PKGS := gcc libc6-dev make manpages-dev busybox-static iproute2 iputils-ping nftables util-linux procps coreutils crun runc hyperfine
 
 .PHONY: all build deps run demos c-examples test vet compare bench clean
 
