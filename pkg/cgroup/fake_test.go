@@ -182,10 +182,10 @@ func TestV1FakeTree(t *testing.T) {
 		filepath.Join(dir("cpu"), "cpu.shares"):                     "2598",
 		filepath.Join(dir("cpuset"), "cpuset.cpus"):                 "0",
 		// the v1 trap: mems copied from the root, through the parent
-		filepath.Join(dir("cpuset"), "cpuset.mems"):                   "0",
-		filepath.Join(h.V1["cpuset"], Parent, "cpuset.mems"):          "0",
-		filepath.Join(h.V1["cpuset"], Parent, "cpuset.cpus"):          "0-1",
-		filepath.Join(dir("freezer"), "freezer.state"):                "THAWED",
+		filepath.Join(dir("cpuset"), "cpuset.mems"):                    "0",
+		filepath.Join(h.V1["cpuset"], Parent, "cpuset.mems"):           "0",
+		filepath.Join(h.V1["cpuset"], Parent, "cpuset.cpus"):           "0-1",
+		filepath.Join(dir("freezer"), "freezer.state"):                 "THAWED",
 		filepath.Join(h.V1["memory"], Parent, "memory.limit_in_bytes"): "9223372036854771712",
 	}
 	for p, v := range want {
