@@ -238,7 +238,13 @@ func (c *v1) Stats() (Stats, error) {
 		if v, err := c.f.readUint(filepath.Join(d, "memory.limit_in_bytes")); err == nil && v < unlimitedV1 {
 			s.MemoryLimit = int64(v)
 		}
-		s.MemoryMaxHits, _ = c.f.readUint(filepath.Join(d, "memory.failcnt"))
+		// failcnt counts charges refused at memory.limit_in_bytes; with
+		// memsw set to the same value the kernel here counted neither it
+		// nor memory.memsw.failcnt when a hog was OOM-killed, so take the
+		// larger and rely on oom_kill for "was it killed".
+		hits, _ := c.f.readUint(filepath.Join(d, "memory.failcnt"))
+		swHits, _ := c.f.readUint(filepath.Join(d, "memory.memsw.failcnt"))
+		s.MemoryMaxHits = max(hits, swHits)
 		// "oom_kill N" appeared in Linux 4.13.
 		if oc, err := c.f.readKeyed(filepath.Join(d, "memory.oom_control")); err == nil {
 			s.OOMKills = oc["oom_kill"]
