@@ -655,7 +655,9 @@ func TestValidate(t *testing.T) {
 		{with(func(s *Spec) { s.Volumes = []Volume{{Host: dir + "/nope", Container: "/x"}} }), "volume " + dir + "/nope:/x: host path: no such file or directory"},
 		{with(func(s *Spec) { s.Volumes = []Volume{{Host: dir, Container: "x"}} }), "volume " + dir + ":x: container path must be absolute and not /"},
 		{with(func(s *Spec) { s.Volumes = []Volume{{Host: dir, Container: "/proc"}} }), "volume " + dir + ":/proc: /proc is set up by the runtime and cannot be a volume"},
-		{with(func(s *Spec) { s.Volumes = []Volume{{Host: dir, Container: "/x"}, {Host: dir, Container: "/x/", ReadOnly: true}} }), "volume " + dir + ":/x/:ro: /x is mounted twice"},
+		{with(func(s *Spec) {
+			s.Volumes = []Volume{{Host: dir, Container: "/x"}, {Host: dir, Container: "/x/", ReadOnly: true}}
+		}), "volume " + dir + ":/x/:ro: /x is mounted twice"},
 		{with(func(s *Spec) { s.Files = map[string][]byte{"etc/x": nil} }), `file "etc/x": path inside the container must be absolute and not /`},
 	} {
 		err := c.spec.Validate()
