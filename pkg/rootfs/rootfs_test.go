@@ -320,7 +320,7 @@ func TestTwoContainersFromOneBase(t *testing.T) {
 func TestReadOnlyRefusesWrites(t *testing.T) {
 	s, _ := newSpec(t)
 	s.ReadOnly = true
-	out, err := run(t, s, "/bin/sh", "-c", `touch /dev/shm/ok && echo shm ok; grep ' / / ' /proc/self/mountinfo | cut -d' ' -f6; touch /x`)
+	out, err := run(t, s, "/bin/sh", "-c", `touch /dev/shm/ok && echo shm ok; awk '$5 == "/" {print $6}' /proc/self/mountinfo; touch /x`)
 	if err == nil {
 		t.Fatalf("writing to a read-only root worked:\n%s", out)
 	}
@@ -330,6 +330,27 @@ func TestReadOnlyRefusesWrites(t *testing.T) {
 	// The hostname files were written before the root became read-only.
 	if out := sh(t, s, "cat /etc/hostname"); out != "box\n" {
 		t.Errorf("/etc/hostname = %q", out)
+	}
+}
+
+// Without a scratch dir there is no overlay: the root is the base itself,
+// so only a read-only root leaves the base untouched, and Setup refuses to
+// write the hostname files into it.
+func TestNoOverlay(t *testing.T) {
+	s, _ := newSpec(t)
+	s.Scratch, s.Hostname, s.ReadOnly = "", "", true
+	out, err := run(t, s, "/bin/sh", "-c", `cat /etc/hostname; awk '$5 == "/" {print $6}' /proc/self/mountinfo; touch /x`)
+	if err == nil || !strings.Contains(out, "minicontainer\nro,") || !strings.Contains(out, "Read-only file system") {
+		t.Errorf("read-only base without overlay: %v\n%s", err, out)
+	}
+	s.Hostname = "box"
+	out, err = run(t, s, "/bin/true")
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 125 || !strings.Contains(out, ErrNoOverlay.Error()) {
+		t.Errorf("hostname without overlay: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(testBase, "x")); err == nil {
+		t.Error("the base was written")
 	}
 }
 
@@ -648,7 +669,6 @@ func TestValidate(t *testing.T) {
 		{with(func(s *Spec) { s.Base = empty }), "rootfs " + empty + ": empty directory (build one with: minicontainer rootfs busybox DIR)"},
 		{with(func(s *Spec) { s.Scratch = filepath.Join(base, "s") }), "rootfs: scratch dir " + base + "/s and base " + base + " must not contain each other"},
 		{with(func(s *Spec) { s.Scratch = dir + "/a,b" }), "rootfs " + dir + "/a,b: path holds ',', ':' or '\\', which overlay mount options cannot carry"},
-		{with(func(s *Spec) { s.Scratch = "" }), "rootfs: writing /etc/hostname, /etc/hosts or files needs an overlay (Scratch), so the base is never modified"},
 		{with(func(s *Spec) { s.Hostname = strings.Repeat("h", 65) }), `hostname "` + strings.Repeat("h", 65) + `": 65 bytes, longer than HOST_NAME_MAX (64)`},
 		{with(func(s *Spec) { s.Hostname = "a b" }), `hostname "a b": ' ' is not allowed (letters, digits, '-' and '.')`},
 		{with(func(s *Spec) { s.Hostname = "-a" }), `hostname "-a": must start with a letter or digit`},
@@ -664,6 +684,10 @@ func TestValidate(t *testing.T) {
 		if err == nil || err.Error() != c.err {
 			t.Errorf("Validate: %v\nwant: %s", err, c.err)
 		}
+	}
+	// The caller makes the scratch dir after Validate.
+	if err := with(func(s *Spec) { s.Scratch = "" }).Validate(); err != nil {
+		t.Errorf("spec without scratch dir: %v", err)
 	}
 	if err := with(func(s *Spec) { s.Hostname = strings.Repeat("h", 64) }).Validate(); err != nil {
 		t.Errorf("64-byte hostname: %v", err)

@@ -14,6 +14,10 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/ns"
 )
 
+// ErrNoOverlay is returned by Setup when it is asked to write files
+// (Hostname, Files) without an overlay to write them in.
+var ErrNoOverlay = errors.New("rootfs: /etc/hostname, /etc/hosts and extra files need an overlay (Spec.Scratch), so the base is never modified")
+
 // ErrHostMountNamespace is returned by Setup when it is called in the
 // host's mount namespace, where it would remount the host's own mounts.
 var ErrHostMountNamespace = errors.New("rootfs setup must run in a new mount namespace (clone with CLONE_NEWNS), not the host's")
@@ -26,6 +30,9 @@ var ErrHostMountNamespace = errors.New("rootfs setup must run in a new mount nam
 func Setup(s Spec, x *explain.Narrator) error {
 	if err := checkOwnMountNamespace(); err != nil {
 		return err
+	}
+	if s.Scratch == "" && (s.Hostname != "" || len(s.Files) > 0) {
+		return ErrNoOverlay
 	}
 	base, err := filepath.Abs(s.Base)
 	if err != nil {

@@ -32,8 +32,10 @@ type Spec struct {
 	// never modified.
 	Base string
 	// Scratch is a per-container host directory for the overlay's upper/,
-	// work/ and merged/ (created and removed by the caller). "" means no
-	// overlay: the container runs on Base itself and writes land there.
+	// work/ and merged/ (created and removed by the caller, after
+	// Validate). "" means no overlay: the container runs on Base itself,
+	// its writes land there, and Setup refuses Hostname and Files rather
+	// than write them into the base.
 	Scratch string
 	// ReadOnly mounts the root read-only (--read-only).
 	ReadOnly bool
@@ -140,8 +142,6 @@ func (s Spec) Validate() error {
 		if scratch == base || strings.HasPrefix(scratch, base+"/") || strings.HasPrefix(base, scratch+"/") {
 			return fmt.Errorf("rootfs: scratch dir %s and base %s must not contain each other", s.Scratch, s.Base)
 		}
-	} else if s.Hostname != "" || len(s.Files) > 0 {
-		return errors.New("rootfs: writing /etc/hostname, /etc/hosts or files needs an overlay (Scratch), so the base is never modified")
 	}
 	if err := ValidateHostname(s.Hostname); err != nil && s.Hostname != "" {
 		return err
