@@ -72,6 +72,7 @@ func setupDev(x *explain.Narrator, rootfd int, root string) error {
 	// A new devpts instance: its ptys are numbered from 0 and invisible to
 	// the host's /dev/pts (and the host's to it). ptmxmode=0666 makes its
 	// own ptmx usable; gid=5 is the tty group of /etc/group.
+	x.Note("/dev/pts: a new devpts instance, its own ptys numbered from 0")
 	pts := filepath.Join(dev, "pts")
 	if err := mkdirAll(x, pts, 0o755); err != nil {
 		return err

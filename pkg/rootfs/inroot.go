@@ -45,7 +45,7 @@ func mkdirInRoot(x *explain.Narrator, rootfd int, root, path string) (int, error
 		fd, err := openInRoot(rootfd, sofar, unix.O_PATH|unix.O_DIRECTORY, 0)
 		if err == unix.ENOENT {
 			err = unix.Mkdirat(dirfd, name, 0o755)
-			x.Call("mkdir(2)", fmt.Sprintf("mkdir(%s, 0755)", explain.Quote(filepath.Join(root, sofar))), nil, err)
+			x.Call("mkdir(2)", fmt.Sprintf("mkdirat(%s, %s, 0755)", fdString(dirfd), explain.Quote(name)), nil, err)
 			if err == nil || err == unix.EEXIST {
 				fd, err = openInRoot(rootfd, sofar, unix.O_PATH|unix.O_DIRECTORY, 0)
 			}
@@ -57,6 +57,15 @@ func mkdirInRoot(x *explain.Narrator, rootfd int, root, path string) (int, error
 		dirfd = fd
 	}
 	return dirfd, nil
+}
+
+// fdString shows a descriptor as strace -y does: 7</path/it/is/open/on>.
+func fdString(fd int) string {
+	p, err := fdPath(fd)
+	if err != nil {
+		return strconv.Itoa(fd)
+	}
+	return fmt.Sprintf("%d<%s>", fd, p)
 }
 
 // fdPath is the path the kernel resolved an open descriptor to.
@@ -114,7 +123,7 @@ func writeInRoot(x *explain.Narrator, rootfd int, root, path string, data []byte
 			fd, err = unix.Openat(parent, name, flags, mode)
 		}
 	}
-	x.Call("open(2)", fmt.Sprintf("openat(%s, O_WRONLY|O_CREAT|O_TRUNC|O_NOFOLLOW, %#o)", explain.Quote(host), mode), fd, err)
+	x.Call("open(2)", fmt.Sprintf("openat(%s, %s, O_WRONLY|O_CREAT|O_TRUNC|O_NOFOLLOW|O_CLOEXEC, %#o)", fdString(parent), explain.Quote(name), mode), fd, err)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", host, err)
 	}

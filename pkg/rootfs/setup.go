@@ -193,14 +193,16 @@ func mountKernelFS(x *explain.Narrator, rootfd int, root string) error {
 	for _, m := range []struct {
 		dir, fstype string
 		flags       uintptr
+		why         string
 	}{
-		{"/proc", "proc", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
-		{"/sys", "sysfs", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY},
+		{"/proc", "proc", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, "a new proc, listing only the processes of this PID namespace"},
+		{"/sys", "sysfs", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY, "sysfs, read-only, so the container cannot change kernel or device settings"},
 	} {
 		target, err := resolveMountpoint(x, rootfd, root, m.dir, true)
 		if err != nil {
 			return err
 		}
+		x.Note("%s: %s", m.dir, m.why)
 		if err := mount(x, m.fstype, target, m.fstype, m.flags, ""); err != nil {
 			return err
 		}
@@ -240,10 +242,10 @@ func identityFiles(s Spec) []struct {
 
 func writeIdentity(x *explain.Narrator, rootfd int, root string, s Spec) error {
 	for _, f := range identityFiles(s) {
+		x.Note("%s: %s", f.path, strings.ReplaceAll(strings.TrimSpace(string(f.data)), "\n", " | "))
 		if err := writeInRoot(x, rootfd, root, f.path, f.data, 0o644); err != nil {
 			return err
 		}
-		x.Note("%s: %s", f.path, strings.ReplaceAll(strings.TrimSpace(string(f.data)), "\n", " | "))
 	}
 	return nil
 }
