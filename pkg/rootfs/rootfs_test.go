@@ -27,6 +27,8 @@ const (
 	containerEntry = "rootfs-test-container" // Setup, then exec argv
 	sandboxEntry   = "rootfs-test-sandbox"   // a mount namespace whose "/" is shared
 	leakEntry      = "rootfs-test-leak"      // mounts WITHOUT private propagation
+	trapEntry      = "rootfs-test-gotrap"    // Cloneflags vs Unshareflags, from a shared "/"
+	probeEntry     = "rootfs-test-probe"     // prints the propagation of its "/"
 	specEnv        = "MCTEST_ROOTFS_SPEC"
 )
 
@@ -38,6 +40,8 @@ func init() {
 	reexec.Register(containerEntry, containerMain)
 	reexec.Register(sandboxEntry, sandboxMain)
 	reexec.Register(leakEntry, leakMain)
+	reexec.Register(trapEntry, trapMain)
+	reexec.Register(probeEntry, probeMain)
 }
 
 func TestMain(m *testing.M) {
@@ -108,7 +112,7 @@ func containerCmd(t *testing.T, s Spec, argv ...string) *exec.Cmd {
 		t.Fatal(err)
 	}
 	cmd := reexec.Command(containerEntry, argv...)
-	cmd.Stdin = nil
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
 	cmd.Env = append(os.Environ(), specEnv+"="+string(spec))
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		// Cloneflags, not Unshareflags: with Unshareflags Go would make "/"
@@ -395,7 +399,6 @@ func TestVolumes(t *testing.T) {
 func TestNarration(t *testing.T) {
 	s, _ := newSpec(t)
 	cmd := containerCmd(t, s, "/bin/true")
-	cmd.Stdout, cmd.Stderr = nil, nil
 	cmd.Env = append(cmd.Env, explain.EnvVar+"=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -694,5 +697,102 @@ func TestValidate(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 3 {
 		t.Errorf("Validate created something: %d entries in %s", len(entries), dir)
+	}
+}
+
+// probeMain prints the optional fields of "/" in its mountinfo: "shared:N"
+// when "/" propagates to peer group N, nothing when it is private.
+func probeMain() {
+	data, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 7 && f[4] == "/" {
+			var tags []string
+			for _, t := range f[6:] {
+				if t == "-" {
+					break
+				}
+				tags = append(tags, t)
+			}
+			fmt.Printf("%s: / propagation [%s]\n", os.Args[1], strings.Join(tags, " "))
+		}
+	}
+}
+
+// trapMain makes "/" shared in its own mount namespace (a systemd host in
+// small), then starts probeEntry twice: once with CLONE_NEWNS in
+// Cloneflags, once in Unshareflags.
+func trapMain() {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SHARED, ""); err != nil {
+		fmt.Println("make / shared:", err)
+		os.Exit(1)
+	}
+	for _, c := range []struct {
+		name string
+		attr *syscall.SysProcAttr
+	}{
+		{"Cloneflags", &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}},
+		{"Unshareflags", &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}},
+	} {
+		cmd := reexec.Command(probeEntry, c.name)
+		cmd.Stdin = nil
+		cmd.SysProcAttr = c.attr
+		if err := cmd.Run(); err != nil {
+			fmt.Println(c.name, err)
+			os.Exit(1)
+		}
+	}
+}
+
+// TestGoUnshareflagsTrap checks the Go trap the lesson explains: with
+// Unshareflags, package syscall silently remounts "/" MS_REC|MS_PRIVATE in
+// the child; with Cloneflags the child's "/" stays shared with the parent,
+// so Setup must make it private itself.
+func TestGoUnshareflagsTrap(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, "rootfs-test").Verify(t)
+	cmd := reexec.Command(trapEntry)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "Cloneflags: / propagation [shared:") ||
+		lines[1] != "Unshareflags: / propagation []" {
+		t.Errorf("propagation of / in the child:\n%s", out)
+	}
+	t.Logf("\n%s", out)
+}
+
+// TestKilledContainerLeavesNothing kills a running container with SIGKILL:
+// its mounts lived only in its mount namespace, which dies with its last
+// process, so the host's mount table (checked by newSpec's hostcheck) is
+// as it was, and the scratch dir can be removed.
+func TestKilledContainerLeavesNothing(t *testing.T) {
+	s, _ := newSpec(t)
+	cmd := containerCmd(t, s, "/bin/sh", "-c", "echo up; exec sleep 1000")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 3)
+	if _, err := out.Read(buf); err != nil || string(buf) != "up\n" {
+		t.Fatalf("container did not start: %q %v", buf, err)
+	}
+	// While it runs, its mounts are in its own namespace only.
+	for _, m := range hostcheck.Mounts(t) {
+		if strings.Contains(m, s.Scratch) {
+			t.Errorf("container mount visible on the host: %s", m)
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if err := os.RemoveAll(s.Scratch); err != nil {
+		t.Errorf("removing the scratch dir after SIGKILL: %v", err)
 	}
 }
