@@ -51,9 +51,18 @@ type Host struct {
 	Unified    string            // cgroup2 mount point, "" if none
 	V1         map[string]string // v1 controller name → its hierarchy's mount point
 	V2         []string          // controllers the cgroup2 root offers (its cgroup.controllers)
+	Hierarchy  []V1Mount         // every v1 hierarchy, also those without controllers (name=systemd)
 	OnlineCPUs []int             // from /sys/devices/system/cpu/online
 
 	fs fsOps // how directories are made and removed; nil means the kernel's cgroupfs
+}
+
+// V1Mount is one v1 hierarchy's mount: where, and the options that name
+// it ("cpu,cpuacct", "memory", "name=systemd"). Mounting cgroup with the
+// same options again attaches to the same hierarchy.
+type V1Mount struct {
+	Dir     string
+	Options string
 }
 
 // v1Controllers are the v1 controller names that may appear among a
@@ -128,12 +137,19 @@ func ParseMountinfo(r io.Reader) (*Host, error) {
 				h.Unified = mountPoint
 			}
 		case "cgroup":
+			var names []string
 			for _, opt := range strings.Split(fields[sep+3], ",") {
+				if v1Controllers[opt] || strings.HasPrefix(opt, "name=") {
+					names = append(names, opt)
+				}
 				if v1Controllers[opt] {
 					if _, dup := h.V1[opt]; !dup {
 						h.V1[opt] = mountPoint
 					}
 				}
+			}
+			if len(names) > 0 {
+				h.Hierarchy = append(h.Hierarchy, V1Mount{Dir: mountPoint, Options: strings.Join(names, ",")})
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package cgroup
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -159,5 +160,33 @@ func TestDetectThisHost(t *testing.T) {
 				t.Errorf("v1 %s at %s has no cgroup.procs", c, dir)
 			}
 		}
+	}
+}
+
+func TestContainerMounts(t *testing.T) {
+	hybrid := `34 30 0:31 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+28 25 0:25 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
+39 30 0:36 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
+40 30 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+`
+	h, _ := ParseMountinfo(strings.NewReader(hybrid))
+	var got []string
+	for _, m := range h.ContainerMounts() {
+		got = append(got, fmt.Sprintf("%s %s %s %#x %s", m.Source, m.Target, m.FSType, m.Flags, m.Data))
+	}
+	want := []string{
+		"tmpfs /sys/fs/cgroup tmpfs 0xe mode=755",
+		"cgroup /sys/fs/cgroup/memory cgroup 0xf memory",
+		"cgroup /sys/fs/cgroup/cpu,cpuacct cgroup 0xf cpu,cpuacct",
+		"cgroup /sys/fs/cgroup/systemd cgroup 0xf name=systemd",
+		"cgroup2 /sys/fs/cgroup/unified cgroup2 0xf ",
+		" /sys/fs/cgroup  0x2f mode=755",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("hybrid mounts:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	u := &Host{Mode: Unified, Unified: "/sys/fs/cgroup"}
+	if m := u.ContainerMounts(); len(m) != 1 || m[0].FSType != "cgroup2" || m[0].Target != "/sys/fs/cgroup" || m[0].Flags&1 == 0 {
+		t.Errorf("unified mounts: %+v", m)
 	}
 }
