@@ -7,8 +7,10 @@
 //
 //	minicontainer run [--rootfs DIR] [--name N] [--hostname H] [-e K=V] [-w DIR]
 //	                  [-v HOST:CTR[:ro]] [--read-only] [--chroot] [--init] [-i] [-t]
-//	                  [-x] -- CMD [ARG...]
+//	                  [--memory SIZE] [--pids N] [--cpus N] [--cpu-weight W]
+//	                  [--cpuset-cpus LIST] [--cgroup-parent DIR] [-x] -- CMD [ARG...]
 //	minicontainer ps
+//	minicontainer stats [ID|NAME]
 //	minicontainer gc
 //
 // Every subcommand takes --root DIR, the state directory (/run/minicontainer).
@@ -27,6 +29,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/minicontainer/minicontainer/pkg/cgroup"
 	"github.com/minicontainer/minicontainer/pkg/container"
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/minicontainer/minicontainer/pkg/reexec"
@@ -46,7 +49,10 @@ type runCmd struct {
 	Interactive bool     `short:"i" help:"Keep stdin attached (with -t: forward keystrokes)."`
 	TTY         bool     `short:"t" help:"Give the command a pseudo-terminal inside the container."`
 	Explain     bool     `short:"x" help:"Narrate every step: each system call with its real arguments."`
-	Command     []string `arg:"" passthrough:"partial" help:"The command and its arguments." placeholder:"CMD"`
+	// Resource limits, applied through the container's cgroup (pkg/cgroup).
+	Resources    cgroup.Flags `embed:""`
+	CgroupParent string       `help:"Directory under each cgroup hierarchy for the container's cgroup." default:"${default_cgroup_parent}" env:"MINICONTAINER_CGROUP_PARENT" placeholder:"DIR"`
+	Command      []string     `arg:"" passthrough:"partial" help:"The command and its arguments." placeholder:"CMD"`
 }
 
 func (r *runCmd) Run(g *globals) error {
@@ -59,6 +65,7 @@ func (r *runCmd) Run(g *globals) error {
 		Rootfs: r.Rootfs, Name: r.Name, Hostname: r.Hostname, Env: r.Env, Workdir: r.Workdir,
 		Volumes: r.Volume, ReadOnly: r.ReadOnly, Chroot: r.Chroot, Init: r.Init,
 		Interactive: r.Interactive, TTY: r.TTY, Command: r.Command, StateRoot: g.Root,
+		Resources: r.Resources, CgroupParent: r.CgroupParent,
 	}, container.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, x)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "minicontainer: %v\n", err)
@@ -70,6 +77,12 @@ func (r *runCmd) Run(g *globals) error {
 type psCmd struct{}
 
 func (psCmd) Run(g *globals) error { return container.PrintList(os.Stdout, g.Root, time.Now()) }
+
+type statsCmd struct {
+	Container string `arg:"" optional:"" help:"A container's ID (or its start) or name; all running ones if not given." placeholder:"ID|NAME"`
+}
+
+func (s statsCmd) Run(g *globals) error { return container.PrintStats(os.Stdout, g.Root, s.Container) }
 
 type gcCmd struct{}
 
@@ -93,10 +106,11 @@ type globals struct {
 }
 
 type cli struct {
-	Globals globals `embed:""`
-	Run     runCmd  `cmd:"" help:"Run a command in a new container."`
-	Ps      psCmd   `cmd:"" help:"List running containers."`
-	Gc      gcCmd   `cmd:"" help:"Remove what killed runs left behind."`
+	Globals globals  `embed:""`
+	Run     runCmd   `cmd:"" help:"Run a command in a new container."`
+	Ps      psCmd    `cmd:"" help:"List running containers."`
+	Stats   statsCmd `cmd:"" help:"Show running containers' memory, tasks, CPU time and OOM kills (from their cgroups)."`
+	Gc      gcCmd    `cmd:"" help:"Remove what killed runs left behind."`
 	Rootfs  struct {
 		Busybox busyboxCmd `cmd:"" help:"Build a busybox root filesystem from the host's static busybox."`
 	} `cmd:"" help:"Build root filesystems."`
@@ -111,7 +125,7 @@ func main() {
 		kong.Description("Run a command in a small Linux container."),
 		kong.UsageOnError(),
 		kong.Vars{"default_hostname": container.DefaultHostname, "default_rootfs": container.DefaultRootfs,
-			"default_root": container.DefaultStateRoot})
+			"default_root": container.DefaultStateRoot, "default_cgroup_parent": container.DefaultCgroupParent})
 	if err != nil {
 		fail(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"golang.org/x/sys/unix"
@@ -241,15 +242,41 @@ func TestV1FakeTree(t *testing.T) {
 	if err := cg2.Create(); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(dir("freezer"), "cgroup.procs"), "")
+	// KillAll freezes, kills, thaws, and waits for the tasks to go. The
+	// fake's task is a PID above pid_max (kill gives ESRCH); "the kernel"
+	// removes it once the cgroup was frozen and thawed again.
 	for _, p := range cg.Paths() {
-		writeFile(t, filepath.Join(p, "cgroup.procs"), "")
+		writeFile(t, filepath.Join(p, "cgroup.procs"), "99999999\n")
 	}
-	if err := cg.KillAll(); err != nil {
+	var narration2 bytes.Buffer
+	cgx, _ := New(h, Parent, "ab12", explain.New(&narration2, true))
+	// inotify(7) counts the two writes (FROZEN, THAWED) without missing one.
+	in, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got := readFile(t, filepath.Join(dir("freezer"), "freezer.state")); got != "THAWED" {
-		t.Errorf("freezer left %q", got)
+	defer unix.Close(in)
+	if _, err := unix.InotifyAddWatch(in, filepath.Join(dir("freezer"), "freezer.state"), unix.IN_CLOSE_WRITE); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		buf := make([]byte, 4096)
+		for writes := 0; writes < 2; {
+			n, err := unix.Read(in, buf)
+			if err != nil {
+				return
+			}
+			writes += n / unix.SizeofInotifyEvent // no names: watching a file
+		}
+		for _, p := range cg.Paths() {
+			os.WriteFile(filepath.Join(p, "cgroup.procs"), nil, 0o644)
+		}
+	}()
+	if err := cgx.KillAll(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(narration2.String(), `freezer.state", "FROZEN") = 6`) || !strings.Contains(narration2.String(), `freezer.state", "THAWED") = 6`) {
+		t.Errorf("KillAll did not freeze and thaw:\n%s", narration2.String())
 	}
 	if err := cg.Destroy(); err != nil {
 		t.Fatal(err)
@@ -373,7 +400,14 @@ func TestV2FakeTree(t *testing.T) {
 		t.Errorf("Stats = %+v\nwant    %+v", s, wantStats)
 	}
 
-	// KillAll writes cgroup.kill and waits for cgroup.events "populated 0".
+	// KillAll writes cgroup.kill and waits for cgroup.events "populated 0"
+	// (which "the kernel" here sets once cgroup.kill was written).
+	writeFile(t, filepath.Join(dir, "cgroup.events"), "populated 1\nfrozen 0\n")
+	go func() {
+		for ; readFile(t, filepath.Join(dir, "cgroup.kill")) != "1"; time.Sleep(time.Millisecond) {
+		}
+		writeFile(t, filepath.Join(dir, "cgroup.events"), "populated 0\nfrozen 0\n")
+	}()
 	if err := cg.KillAll(); err != nil {
 		t.Fatal(err)
 	}

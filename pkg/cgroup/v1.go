@@ -276,6 +276,9 @@ func (c *v1) Stats() (Stats, error) {
 // die, and waits until no task is left — what runc does on v1. Without a
 // freezer it repeats kill-each until the list stays empty.
 func (c *v1) KillAll() error {
+	if procs, err := c.Procs(); err == nil && len(procs) == 0 {
+		return nil // nothing to kill: the usual case once PID 1 has exited
+	}
 	fz := c.dirOf("freezer")
 	frozen := false
 	if fz != "" && exists(fz) {

@@ -188,8 +188,8 @@ func (c *v2) populated() (bool, error) {
 }
 
 func (c *v2) KillAll() error {
-	if !exists(c.dir) {
-		return nil
+	if busy, err := c.populated(); err != nil || !busy {
+		return nil // gone, or nothing to kill: the usual case once PID 1 has exited
 	}
 	if exists(filepath.Join(c.dir, "cgroup.kill")) {
 		// Linux 5.14+: the kernel SIGKILLs every task in the cgroup and

@@ -24,6 +24,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/minicontainer/minicontainer/pkg/cgroup"
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
 )
 
@@ -42,6 +43,12 @@ type Config struct {
 	TTY         bool     // give the command a pseudo-terminal inside the container (-t)
 	Command     []string // the command and its arguments
 	StateRoot   string   // "" means DefaultStateRoot
+	// Resources are the cgroup limits as given (--memory 64m, --pids 32,
+	// --cpus 0.5, --cpu-weight, --cpuset-cpus), parsed by validateCgroup.
+	Resources cgroup.Flags
+	// CgroupParent is the directory under each cgroup hierarchy that holds
+	// this container's cgroup; "" means DefaultCgroupParent.
+	CgroupParent string
 }
 
 // DefaultHostname is the container's hostname unless --hostname is given.

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/minicontainer/minicontainer/pkg/cgroup"
 	"github.com/minicontainer/minicontainer/pkg/explain"
 )
 
@@ -20,6 +21,10 @@ type Container struct {
 	State  *State
 	x      *explain.Narrator
 	undos  []func() error
+
+	cgroup        cgroup.Cgroup // nil when the host has no cgroups
+	cgroupPlan    *cgroupPlan
+	placedAtClone bool // v2: born in its cgroup (CLONE_INTO_CGROUP)
 }
 
 // A hostStep is work only the host can do for a container, run in order
@@ -40,12 +45,15 @@ type hostStep struct {
 // network engineer "network" (veth pair, one end into
 // /proc/PID/ns/net, addresses, routes). Each Resource.Kind a step records
 // needs an entry in reclaimers.
-var hostSteps = []hostStep{}
+var hostSteps = []hostStep{
+	{"cgroup", placeInCgroup},
+}
 
 // reclaimers remove a Resource left by a minicontainer that was killed,
 // keyed by Resource.Kind. They must succeed when the object is already gone.
 var reclaimers = map[string]func(r Resource) error{
-	"dir": func(r Resource) error { return os.RemoveAll(r.Name) },
+	"dir":    func(r Resource) error { return os.RemoveAll(r.Name) },
+	"cgroup": reclaimCgroup,
 }
 
 // Own records r in state.json before the object is created, so that a

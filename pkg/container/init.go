@@ -45,6 +45,11 @@ func initMain() {
 // startCommand sets the container up and execs the command; it returns
 // only on failure, with the exit code the failure maps to.
 func startCommand(ic initConfig, x *explain.Narrator) (int, error) {
+	if ic.UnshareCgroupNS {
+		if err := unshareCgroupNS(x); err != nil {
+			return ExitSetup, err
+		}
+	}
 	err := unix.Sethostname([]byte(ic.Hostname))
 	x.Call("sethostname(2)", fmt.Sprintf("sethostname(%q, %d)", ic.Hostname, len(ic.Hostname)), nil, err)
 	if err != nil {
