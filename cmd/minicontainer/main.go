@@ -8,7 +8,8 @@
 //	minicontainer run [--rootfs DIR] [--name N] [--hostname H] [-e K=V] [-w DIR]
 //	                  [-v HOST:CTR[:ro]] [--read-only] [--chroot] [--init] [-i] [-t]
 //	                  [--memory SIZE] [--pids N] [--cpus N] [--cpu-weight W]
-//	                  [--cpuset-cpus LIST] [--cgroup-parent DIR] [-x] -- CMD [ARG...]
+//	                  [--cpuset-cpus LIST] [--cgroup-parent DIR] [--cgroup2]
+//	                  [-x] -- CMD [ARG...]
 //	minicontainer ps
 //	minicontainer stats [ID|NAME]
 //	minicontainer gc
@@ -52,6 +53,7 @@ type runCmd struct {
 	// Resource limits, applied through the container's cgroup (pkg/cgroup).
 	Resources    cgroup.Flags `embed:""`
 	CgroupParent string       `help:"Directory under each cgroup hierarchy for the container's cgroup." default:"${default_cgroup_parent}" env:"MINICONTAINER_CGROUP_PARENT" placeholder:"DIR"`
+	Cgroup2      bool         `name:"cgroup2" help:"On a hybrid host, use the cgroup2 hierarchy (CLONE_INTO_CGROUP, cgroup.kill; it has no controllers, so no limits)." env:"MINICONTAINER_CGROUP2"`
 	Command      []string     `arg:"" passthrough:"partial" help:"The command and its arguments." placeholder:"CMD"`
 }
 
@@ -65,7 +67,7 @@ func (r *runCmd) Run(g *globals) error {
 		Rootfs: r.Rootfs, Name: r.Name, Hostname: r.Hostname, Env: r.Env, Workdir: r.Workdir,
 		Volumes: r.Volume, ReadOnly: r.ReadOnly, Chroot: r.Chroot, Init: r.Init,
 		Interactive: r.Interactive, TTY: r.TTY, Command: r.Command, StateRoot: g.Root,
-		Resources: r.Resources, CgroupParent: r.CgroupParent,
+		Resources: r.Resources, CgroupParent: r.CgroupParent, CgroupV2: r.Cgroup2,
 	}, container.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, x)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "minicontainer: %v\n", err)

@@ -216,3 +216,32 @@ func (h *Host) Controllers() []string {
 	sort.Strings(out)
 	return out
 }
+
+// UseUnified makes a hybrid host use its cgroup2 hierarchy instead of the
+// v1 ones: the v2 driver, CLONE_INTO_CGROUP, cgroup.kill, cgroup.events —
+// with no controller there, so no limit (Limits.Check refuses them). It is
+// how the v2 code path runs for real on a hybrid machine, and what a
+// systemd-style "track processes in cgroup2" setup would use.
+func (h *Host) UseUnified() error {
+	if h.Mode == Unified {
+		return nil
+	}
+	if h.Unified == "" {
+		return fmt.Errorf("this host has no cgroup2 hierarchy (%s)", h.Mode)
+	}
+	data, err := os.ReadFile(filepath.Join(h.Unified, "cgroup.controllers"))
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", filepath.Join(h.Unified, "cgroup.controllers"), err)
+	}
+	h.Mode, h.V2 = Unified, strings.Fields(string(data))
+	return nil
+}
+
+// Driver names the driver the host's mode calls for, "v1" or "v2", as
+// recorded with a container so that gc and stats find its cgroup again.
+func (h *Host) Driver() string {
+	if h.Mode == Unified {
+		return "v2"
+	}
+	return "v1"
+}

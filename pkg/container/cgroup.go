@@ -69,10 +69,15 @@ func (c *Config) validateCgroup() (*cgroupPlan, error) {
 	}
 	host, err := cgroup.Detect()
 	if err != nil {
-		if limits != (cgroup.Limits{}) {
+		if limits != (cgroup.Limits{}) || c.CgroupV2 {
 			return nil, fmt.Errorf("cannot apply resource limits: %w", err)
 		}
 		return nil, nil
+	}
+	if c.CgroupV2 {
+		if err := host.UseUnified(); err != nil {
+			return nil, fmt.Errorf("--cgroup2: %w", err)
+		}
 	}
 	if err := limits.Check(host); err != nil {
 		return nil, err
@@ -90,7 +95,8 @@ func (c *Container) setupCgroup(p *cgroupPlan) error {
 	if err != nil {
 		return err
 	}
-	if err := c.Own(Resource{Kind: "cgroup", Name: p.parent + "/" + c.State.ID}); err != nil {
+	// "v1:minicontainer/ID": gc and stats open it with the same driver.
+	if err := c.Own(Resource{Kind: "cgroup", Name: p.host.Driver() + ":" + p.parent + "/" + c.State.ID}); err != nil {
 		return err
 	}
 	c.OnCleanup(func() error {
@@ -168,18 +174,32 @@ func unshareCgroupNS(x *explain.Narrator) error {
 	return nil
 }
 
-// reclaimCgroup is gc's reclaimer for a Resource{Kind: "cgroup"}, whose
-// Name is PARENT/ID: kill what is left in it and remove it.
-func reclaimCgroup(r Resource) error {
-	parent, id, ok := strings.Cut(r.Name, "/")
-	if !ok {
-		return fmt.Errorf("bad cgroup resource %q", r.Name)
+// openRecorded opens the cgroup a Resource{Kind: "cgroup"} names,
+// "DRIVER:PARENT/ID", with the driver it was made with.
+func openRecorded(name string) (cgroup.Cgroup, error) {
+	driver, path, _ := strings.Cut(name, ":")
+	parent, id, ok := strings.Cut(path, "/")
+	if !ok || (driver != "v1" && driver != "v2") {
+		return nil, fmt.Errorf("bad cgroup resource %q", name)
 	}
 	host, err := cgroup.Detect()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	cg, err := cgroup.New(host, parent, id, nil)
+	if driver == "v2" {
+		if err := host.UseUnified(); err != nil {
+			return nil, err
+		}
+	} else if host.Mode == cgroup.Unified {
+		return nil, fmt.Errorf("cgroup %s was made on cgroup v1; this host is v2 now", name)
+	}
+	return cgroup.New(host, parent, id, nil)
+}
+
+// reclaimCgroup is gc's reclaimer for a Resource{Kind: "cgroup"}: kill
+// what is left in the cgroup and remove it.
+func reclaimCgroup(r Resource) error {
+	cg, err := openRecorded(r.Name)
 	if err != nil {
 		return err
 	}
@@ -194,10 +214,6 @@ func reclaimCgroup(r Resource) error {
 // stats --no-stream.
 func PrintStats(w io.Writer, root, which string) error {
 	states, err := List(root)
-	if err != nil {
-		return err
-	}
-	host, err := cgroup.Detect()
 	if err != nil {
 		return err
 	}
@@ -217,11 +233,10 @@ func PrintStats(w io.Writer, root, which string) error {
 				name = r.Name
 			}
 		}
-		parent, id, ok := strings.Cut(name, "/")
-		if !ok {
+		if name == "" {
 			continue // ran without a cgroup
 		}
-		cg, err := cgroup.New(host, parent, id, nil)
+		cg, err := openRecorded(name)
 		if err != nil {
 			return err
 		}

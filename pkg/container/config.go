@@ -49,6 +49,9 @@ type Config struct {
 	// CgroupParent is the directory under each cgroup hierarchy that holds
 	// this container's cgroup; "" means DefaultCgroupParent.
 	CgroupParent string
+	// CgroupV2 uses a hybrid host's cgroup2 hierarchy (no controllers, so
+	// no limits) instead of the v1 ones: see cgroup.Host.UseUnified.
+	CgroupV2 bool
 }
 
 // DefaultHostname is the container's hostname unless --hostname is given.
