@@ -40,17 +40,18 @@ if command -v runc >/dev/null; then
 	       -e 's|"sh"$|"/bin/true"|' \
 	       -e "s|\"path\": \"rootfs\"|\"path\": \"$rootfs\"|" "$bundle/config.json"
 	grep -q '"/bin/true"' "$bundle/config.json" || { echo "bench.sh: could not edit the OCI config" >&2; exit 1; }
-	# Each run gets a fresh container name; run (not -d) deletes it at exit.
+	# run (without -d) deletes the container when it exits, so one name
+	# serves every run.
 	names+=(runc)
-	cmds+=("runc --root $work/runc run --bundle $bundle bench-\$RANDOM\$RANDOM")
+	cmds+=("runc --root $work/runc run --bundle $bundle mcbench")
 	if command -v crun >/dev/null; then
 		names+=(crun)
-		crun="crun --root $work/crun run --bundle $bundle bench-\$RANDOM\$RANDOM"
+		crun="crun --root $work/crun run --bundle $bundle mcbench"
 		# crun (1.8) refuses a hybrid cgroup host whose cgroup2 hierarchy has
 		# a controller ("cgroups in hybrid mode not supported"); give it a
 		# mount namespace without /sys/fs/cgroup/unified. That adds an
 		# unshare(1) and a sh to its time: crun's figure is a ceiling.
-		if [ -s /sys/fs/cgroup/unified/cgroup.controllers ]; then
+		if grep -qs . /sys/fs/cgroup/unified/cgroup.controllers; then
 			crun="unshare -m sh -c 'umount /sys/fs/cgroup/unified && exec $crun'"
 			names[-1]=crun+unshare
 		fi
@@ -59,7 +60,8 @@ if command -v runc >/dev/null; then
 fi
 
 echo "# $runs runs each after $warmup warm-up runs; rootfs: busybox $(busybox | head -1 | awk '{print $2}')"
-hyperfine --style basic --warmup "$warmup" --runs "$runs" --export-csv "$work/times.csv" \
+# -N: no shell between hyperfine and the command, so nothing to subtract.
+hyperfine -N --style basic --warmup "$warmup" --runs "$runs" --export-csv "$work/times.csv" \
 	$(for i in "${!cmds[@]}"; do printf -- '-n %s ' "${names[$i]}"; done) "${cmds[@]}" >"$work/hyperfine.out" 2>&1 \
 	|| { cat "$work/hyperfine.out"; exit 1; }
 

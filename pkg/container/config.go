@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
@@ -51,8 +50,17 @@ const DefaultHostname = "minicontainer"
 // --rootfs is given.
 const DefaultRootfs = "/var/lib/minicontainer/rootfs/busybox"
 
-// namePattern is docker's rule for container names.
-var namePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+// validName is docker's rule for container names, [a-zA-Z0-9][a-zA-Z0-9_.-]*
+// (without a regexp, whose compilation every container init would pay).
+func validName(name string) bool {
+	for i, r := range name {
+		alnum := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+		if !alnum && (i == 0 || r != '_' && r != '.' && r != '-') {
+			return false
+		}
+	}
+	return name != ""
+}
 
 // validate checks everything that can be checked on the host before
 // anything is created. It fills in defaults and returns the rootfs spec.
@@ -64,7 +72,7 @@ func (c *Config) validate() (rootfs.Spec, error) {
 	if len(c.Command) == 0 {
 		return spec, errors.New("no command given: minicontainer run [flags] -- CMD [ARG...]")
 	}
-	if c.Name != "" && !namePattern.MatchString(c.Name) {
+	if c.Name != "" && !validName(c.Name) {
 		return spec, fmt.Errorf("invalid name %q: use letters, digits, _ . - (not first)", c.Name)
 	}
 	if c.StateRoot == "" {

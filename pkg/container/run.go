@@ -101,9 +101,10 @@ func create(cfg Config, x *explain.Narrator) (*Container, error) {
 		return nil, err
 	}
 	defer unlock()
-	if _, err := gcLocked(cfg.StateRoot, nil); err != nil {
-		fmt.Fprintf(os.Stderr, "minicontainer: warning: %v\n", err)
-	}
+	// Reclaim what killed runs left. Quietly: what cannot be reclaimed now
+	// (a resource kind this build does not know) is for `minicontainer gc`
+	// to report, not for every run to complain about.
+	gcLocked(cfg.StateRoot, nil)
 	if cfg.Name != "" {
 		states, err := List(cfg.StateRoot)
 		if err != nil {
