@@ -150,7 +150,10 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 	cmd := reexec.Command(initEntry)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.In, stdio.Out, stdio.Err
 	cmd.ExtraFiles = []*os.File{initEnd} // fd 3 in the init
-	cmd.Env = []string{x.Env()}          // the command's own environment comes with initConfig
+	// The command's own environment comes with initConfig. GOMAXPROCS=1:
+	// the init is one goroutine; one P means fewer runtime threads to
+	// start (each one also takes a PID in the container's namespace).
+	cmd.Env = []string{x.Env(), "GOMAXPROCS=1"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: cloneFlags,
 		// If minicontainer is killed (even by SIGKILL), the kernel kills
