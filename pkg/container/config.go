@@ -106,9 +106,13 @@ func (c *Config) validate() (rootfs.Spec, error) {
 		spec.Volumes = append(spec.Volumes, vol)
 	}
 	if spec.Base == "" {
-		// Built after validation (it is the one thing a first run creates
-		// on purpose); Validate below checks it then.
-		return spec, nil
+		// The default rootfs is built after validation, on first use (the
+		// one thing a run creates on purpose, and only for good input), so
+		// check the rest of the spec against "/" now; Run checks the
+		// built rootfs itself afterwards.
+		rest := spec
+		rest.Base = "/"
+		return spec, rest.Validate()
 	}
 	abs, err := filepath.Abs(spec.Base)
 	if err != nil {
@@ -122,7 +126,7 @@ func (c *Config) validate() (rootfs.Spec, error) {
 // then -e entries in order (a later one replaces an earlier one).
 func (c *Config) environment() []string {
 	env := []string{
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"PATH=" + rootfs.DefaultPath,
 		"HOME=/root",
 		"HOSTNAME=" + c.Hostname,
 	}

@@ -45,6 +45,10 @@ func TestValidate(t *testing.T) {
 		{Config{Rootfs: base, Command: []string{"sh"}, StateRoot: "run"}, "state root"},
 		{Config{Rootfs: base, Command: []string{"sh"}, Volumes: []string{"x"}}, "x"},
 		{Config{Rootfs: base + "/nope", Command: []string{"sh"}}, "nope"},
+		// Without --rootfs the default one is built after validation: the
+		// rest must be checked before, so bad input builds nothing.
+		{Config{Command: []string{"sh"}, Hostname: strings.Repeat("h", 65)}, "64"},
+		{Config{Command: []string{"sh"}, Volumes: []string{"/nonexistent-mctest:/x"}}, "nonexistent-mctest"},
 	} {
 		_, err := c.cfg.validate()
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
