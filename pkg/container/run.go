@@ -79,11 +79,8 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 
 	// The overlay's upper and work dirs: the container's writes land here,
 	// never in the base rootfs (rootfs.Setup mounts it inside the container).
-	spec.Scratch = filepath.Join(c.State.Dir(), "scratch")
-	c.State.Scratch = spec.Scratch
-	if err := c.Own(Resource{Kind: "dir", Name: spec.Scratch}); err != nil {
-		return ExitSetup, err
-	}
+	// create recorded it as a resource already.
+	spec.Scratch = c.State.Scratch
 	if err := os.Mkdir(spec.Scratch, 0o700); err != nil {
 		return ExitSetup, fmt.Errorf("scratch dir: %w", err)
 	}
@@ -125,6 +122,10 @@ func create(cfg Config, x *explain.Narrator) (*Container, error) {
 		Root: cfg.StateRoot, ID: id, Name: cfg.Name, Command: cfg.Command, Created: time.Now().UTC(),
 		Runtime: self, RuntimeStart: startTime(self),
 	}}
+	// Recorded in the first state.json, before Run creates it (one write
+	// fewer at every start).
+	c.State.Scratch = filepath.Join(c.State.Dir(), "scratch")
+	c.State.Resources = []Resource{{Kind: "dir", Name: c.State.Scratch}}
 	if err := os.Mkdir(c.State.Dir(), 0o700); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
