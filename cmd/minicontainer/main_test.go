@@ -553,3 +553,22 @@ func TestNotRoot(t *testing.T) {
 		t.Errorf("as nobody: %v, stderr %q; want exit 125 and one line", err, errb.String())
 	}
 }
+
+// TestNothingPropagatesFromASharedRoot runs minicontainer in a mount
+// namespace whose "/" is shared, as on a systemd host, and looks at that
+// namespace's mount table while the container runs: none of the container's
+// mounts may appear there (rootfs.Setup makes propagation private first).
+func TestNothingPropagatesFromASharedRoot(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
+	script := `before=$(grep -c . /proc/self/mountinfo)
+		minicontainer run --rootfs "$1" -- sh -c 'sleep 1; echo ran' &
+		sleep 0.5
+		echo $before $(grep -c . /proc/self/mountinfo)
+		wait`
+	out, err := exec.Command("unshare", "--mount", "--propagation", "shared", "sh", "-c", script, "sh", testRootfs).CombinedOutput()
+	f := strings.Fields(string(out))
+	if err != nil || len(f) != 3 || f[0] != f[1] || f[2] != "ran" {
+		t.Errorf("mount count in a shared parent namespace before and while the container runs differ (want equal, then ran): %v\n%s", err, out)
+	}
+}

@@ -1,7 +1,6 @@
 package container
 
 import (
-	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -88,11 +87,13 @@ func (s *State) save() error {
 }
 
 // newID is 6 random bytes in hex: 12 characters, what docker shows of its
-// longer IDs. A collision is caught by mkdir(2) failing with EEXIST.
+// longer IDs. A collision is caught by mkdir(2) failing with EEXIST. The
+// bytes come straight from getrandom(2): crypto/rand would add its
+// package initialisation to every start of the container init.
 func newID() (string, error) {
 	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
+	if _, err := unix.Getrandom(b, 0); err != nil {
+		return "", fmt.Errorf("getrandom: %w", err)
 	}
 	return hex.EncodeToString(b), nil
 }
