@@ -157,7 +157,11 @@ func (c *Container) reportOOM(status syscall.WaitStatus, w io.Writer) {
 		return
 	}
 	c.x.Note("the cgroup counted %d OOM kill(s); memory peak %d bytes", st.OOMKills, st.MemoryPeak)
-	fmt.Fprintf(w, "minicontainer: container killed: out of memory (limit %s)\n", cgroup.FormatSize(c.cgroupPlan.limits.Memory))
+	if limit := c.cgroupPlan.limits.Memory; limit > 0 {
+		fmt.Fprintf(w, "minicontainer: container killed: out of memory (limit %s)\n", cgroup.FormatSize(limit))
+	} else { // the host ran out (memory.events counts any OOM kill of its tasks)
+		fmt.Fprintf(w, "minicontainer: container killed: out of memory\n")
+	}
 }
 
 // unshareCgroupNS is the init's side of step 3 on v1: now that the parent
