@@ -146,10 +146,10 @@ func TestCgroupStatsAndGC(t *testing.T) {
 }
 
 // killRuntime SIGKILLs a background minicontainer and reaps it, without
-// waiting for its output pipe (cmd.Wait does): the container normally dies
-// with it (PR_SET_PDEATHSIG), but when it does not — seen 2 to 3 times in
-// 15 on this machine, also without cgroups — gc must kill what is left in
-// the cgroup, which these tests then prove. cmd.Wait after gc.
+// waiting for its output pipe (cmd.Wait does, and would hang if anything
+// in the container outlived it): the container dies with it
+// (PR_SET_PDEATHSIG), and whatever might not is killed by gc through the
+// cgroup, which these tests then prove. cmd.Wait after gc.
 func killRuntime(cmd *exec.Cmd) {
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Process.Wait()

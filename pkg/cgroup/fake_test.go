@@ -479,3 +479,21 @@ func TestBadNames(t *testing.T) {
 		}
 	}
 }
+
+// Create writes into a cgroup.subtree_control only the controllers not
+// enabled there yet (a systemd host's root has them all: nothing written).
+func TestV2EnablesOnlyMissing(t *testing.T) {
+	h := fakeV2(t, "cpu memory pids")
+	writeFile(t, filepath.Join(h.Unified, "cgroup.subtree_control"), "cpu memory\n")
+	var narration bytes.Buffer
+	cg, _ := New(h, Parent, "x", explain.New(&narration, true))
+	if err := cg.Create(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(narration.String(), `cgroup.subtree_control", "+pids") = 5`) {
+		t.Errorf("want only +pids written to the root:\n%s", narration.String())
+	}
+	if err := cg.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+}

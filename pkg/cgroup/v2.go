@@ -95,7 +95,18 @@ func (c *v2) enable(dir string) error {
 	if len(add) == 0 {
 		return nil
 	}
-	return c.f.write(filepath.Join(dir, "cgroup.subtree_control"), strings.Join(add, " "))
+	file := filepath.Join(dir, "cgroup.subtree_control")
+	if err := c.f.write(file, strings.Join(add, " ")); err == nil {
+		return nil
+	}
+	// One controller can refuse (cpu, while a real-time thread sits in
+	// the root cgroup: EINVAL) and the kernel then enables none. Like runc,
+	// enable them one by one and go on without the ones refused: a limit
+	// that needs one fails in Apply, naming its file.
+	for _, a := range add {
+		c.f.write(file, a)
+	}
+	return nil
 }
 
 func (c *v2) Apply(l Limits) error {
