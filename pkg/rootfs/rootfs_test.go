@@ -29,6 +29,7 @@ const (
 	leakEntry      = "rootfs-test-leak"      // mounts WITHOUT private propagation
 	trapEntry      = "rootfs-test-gotrap"    // Cloneflags vs Unshareflags, from a shared "/"
 	probeEntry     = "rootfs-test-probe"     // prints the propagation of its "/"
+	bareEntry      = "rootfs-test-bare"      // execs argv with no Setup (benchmark baseline)
 	specEnv        = "MCTEST_ROOTFS_SPEC"
 )
 
@@ -42,6 +43,7 @@ func init() {
 	reexec.Register(leakEntry, leakMain)
 	reexec.Register(trapEntry, trapMain)
 	reexec.Register(probeEntry, probeMain)
+	reexec.Register(bareEntry, bareMain)
 }
 
 func TestMain(m *testing.M) {
@@ -334,6 +336,11 @@ func TestReadOnlyRefusesWrites(t *testing.T) {
 	// The hostname files were written before the root became read-only.
 	if out := sh(t, s, "cat /etc/hostname"); out != "box\n" {
 		t.Errorf("/etc/hostname = %q", out)
+	}
+	// The same under chroot: "/" is then the bind mount's root too.
+	s.Chroot = true
+	if out, err := run(t, s, "/bin/touch", "/x"); err == nil || !strings.Contains(out, "Read-only file system") {
+		t.Errorf("--read-only --chroot: %v\n%s", err, out)
 	}
 }
 
@@ -669,6 +676,7 @@ func TestValidate(t *testing.T) {
 		{with(func(s *Spec) { s.Base = "" }), "rootfs: no base root filesystem given"},
 		{with(func(s *Spec) { s.Base = filepath.Join(dir, "nope") }), "rootfs " + dir + "/nope: no such file or directory"},
 		{with(func(s *Spec) { s.Base = file }), "rootfs " + file + ": not a directory"},
+		{with(func(s *Spec) { s.Base = "/" }), "rootfs /: the host's own root cannot be a container's root filesystem"},
 		{with(func(s *Spec) { s.Base = empty }), "rootfs " + empty + ": empty directory (build one with: minicontainer rootfs busybox DIR)"},
 		{with(func(s *Spec) { s.Scratch = filepath.Join(base, "s") }), "rootfs: scratch dir " + base + "/s and base " + base + " must not contain each other"},
 		{with(func(s *Spec) { s.Scratch = dir + "/a,b" }), "rootfs " + dir + "/a,b: path holds ',', ':' or '\\', which overlay mount options cannot carry"},
@@ -794,5 +802,48 @@ func TestKilledContainerLeavesNothing(t *testing.T) {
 	cmd.Wait()
 	if err := os.RemoveAll(s.Scratch); err != nil {
 		t.Errorf("removing the scratch dir after SIGKILL: %v", err)
+	}
+}
+
+// bareMain execs its arguments at once: the same re-exec and namespaces as
+// a container, without Setup, so the benchmark can subtract them.
+func bareMain() {
+	err := unix.Exec(os.Args[1], os.Args[1:], os.Environ())
+	fmt.Fprintln(os.Stderr, "exec:", err)
+	os.Exit(126)
+}
+
+// BenchmarkSetup starts containers running /bin/true, with Setup (overlay,
+// /proc, /sys, /dev, pivot_root) and without it; the difference is what
+// the root filesystem costs per container.
+func BenchmarkSetup(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	dir := b.TempDir()
+	for _, c := range []struct {
+		name  string
+		entry string
+		argv  []string
+	}{
+		{"re-exec+namespaces only", bareEntry, []string{"/bin/true"}},
+		{"with Setup", containerEntry, []string{"/bin/true"}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				scratch := filepath.Join(dir, fmt.Sprint("s", i))
+				spec, _ := json.Marshal(Spec{Base: testBase, Scratch: scratch, Hostname: "box"})
+				cmd := reexec.Command(c.entry, c.argv...)
+				cmd.Stdin, cmd.Stdout = nil, nil
+				cmd.Env = append(os.Environ(), specEnv+"="+string(spec))
+				cmd.SysProcAttr = &syscall.SysProcAttr{
+					Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC,
+				}
+				if err := cmd.Run(); err != nil {
+					b.Fatal(err)
+				}
+				os.RemoveAll(scratch)
+			}
+		})
 	}
 }
