@@ -847,3 +847,45 @@ func BenchmarkSetup(b *testing.B) {
 		})
 	}
 }
+
+// TestSymlinksStayInsideTheRoot gives the container a base whose
+// /etc/hostname and /evil are symlinks to absolute host paths. Followed
+// on the host, writing the hostname or mounting a volume under /evil would
+// touch the host; resolved in the root (openat2 RESOLVE_IN_ROOT) they stay
+// in the container.
+func TestSymlinksStayInsideTheRoot(t *testing.T) {
+	s, dir := newSpec(t)
+	s.Base = filepath.Join(dir, "base")
+	if err := BuildBusybox(s.Base, nil); err != nil {
+		t.Fatal(err)
+	}
+	hostFile := filepath.Join(dir, "host-hostname")
+	hostDir := filepath.Join(dir, "hostdir")
+	os.WriteFile(hostFile, []byte("host\n"), 0o644)
+	os.Mkdir(hostDir, 0o755)
+	os.Remove(filepath.Join(s.Base, "etc/hostname"))
+	if err := os.Symlink(hostFile, filepath.Join(s.Base, "etc/hostname")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(hostDir, filepath.Join(s.Base, "evil")); err != nil {
+		t.Fatal(err)
+	}
+	// A relative one that climbs: ".." stops at the container's root.
+	if err := os.Symlink("../../../../.."+hostDir, filepath.Join(s.Base, "etc/climb")); err != nil {
+		t.Fatal(err)
+	}
+	vol := filepath.Join(dir, "vol")
+	os.Mkdir(vol, 0o755)
+	os.WriteFile(filepath.Join(vol, "in-volume"), nil, 0o644)
+	s.Volumes = []Volume{{Host: vol, Container: "/evil/vol"}, {Host: vol, Container: "/etc/climb/sub/vol2"}}
+	out := sh(t, s, "cat /etc/hostname; ls /evil/vol; ls "+hostDir+"/sub/vol2")
+	if out != "box\nin-volume\nin-volume\n" {
+		t.Errorf("inside: %q", out)
+	}
+	if got, _ := os.ReadFile(hostFile); string(got) != "host\n" {
+		t.Errorf("the host file behind the /etc/hostname symlink was written: %q", got)
+	}
+	if entries, _ := os.ReadDir(hostDir); len(entries) != 0 {
+		t.Errorf("a mount point was made on the host through /evil: %v", entries)
+	}
+}
