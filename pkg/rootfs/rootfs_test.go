@@ -550,7 +550,9 @@ func TestSetupRefusesHostMountNamespace(t *testing.T) {
 
 func TestBuildBusybox(t *testing.T) {
 	needRoot(t) // chroot(1)
-	dir := filepath.Join(t.TempDir(), "rootfs")
+	tmp := t.TempDir()
+	defer hostcheck.Take(t, tmp).Verify(t)
+	dir := filepath.Join(tmp, "rootfs")
 	if err := BuildBusybox(dir, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -586,6 +588,7 @@ func TestBuildBusybox(t *testing.T) {
 
 func TestBuildBusyboxErrors(t *testing.T) {
 	dir := t.TempDir()
+	defer hostcheck.Take(t, dir).Verify(t)
 	err := buildBusybox("/nonexistent/busybox", filepath.Join(dir, "r"), nil)
 	if err == nil || err.Error() != "/nonexistent/busybox not found: apt-get install busybox-static" {
 		t.Errorf("missing busybox: %v", err)
@@ -602,7 +605,8 @@ func TestBuildBusyboxErrors(t *testing.T) {
 }
 
 func TestLookPath(t *testing.T) {
-	needRoot(t)
+	needRoot(t) // the shared busybox base is built only as root
+	defer hostcheck.Take(t, testBase).Verify(t)
 	for _, c := range []struct {
 		cmd, want string
 		err       error
@@ -622,6 +626,7 @@ func TestLookPath(t *testing.T) {
 }
 
 func TestParseVolume(t *testing.T) {
+	defer hostcheck.Take(t, "rootfs-test").Verify(t)
 	for _, c := range []struct {
 		in   string
 		want Volume
@@ -657,6 +662,7 @@ func TestParseVolume(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	dir := t.TempDir()
+	defer hostcheck.Take(t, dir).Verify(t)
 	base := filepath.Join(dir, "base")
 	empty := filepath.Join(dir, "empty")
 	file := filepath.Join(dir, "file")
