@@ -10,6 +10,9 @@
 //	                  [-x] -- CMD [ARG...]
 //	minicontainer ps
 //	minicontainer gc
+//
+// Every subcommand takes --root DIR, the state directory (/run/minicontainer).
+//
 //	minicontainer rootfs busybox DIR
 //
 // Exit status: the command's own; 128+N if a signal N killed it; 125 if
@@ -46,7 +49,7 @@ type runCmd struct {
 	Command     []string `arg:"" passthrough:"partial" help:"The command and its arguments." placeholder:"CMD"`
 }
 
-func (r *runCmd) Run() error {
+func (r *runCmd) Run(g *globals) error {
 	// With passthrough, kong keeps the "--" that ends our flags.
 	if len(r.Command) > 0 && r.Command[0] == "--" {
 		r.Command = r.Command[1:]
@@ -55,7 +58,7 @@ func (r *runCmd) Run() error {
 	code, err := container.Run(container.Config{
 		Rootfs: r.Rootfs, Name: r.Name, Hostname: r.Hostname, Env: r.Env, Workdir: r.Workdir,
 		Volumes: r.Volume, ReadOnly: r.ReadOnly, Chroot: r.Chroot, Init: r.Init,
-		Interactive: r.Interactive, TTY: r.TTY, Command: r.Command,
+		Interactive: r.Interactive, TTY: r.TTY, Command: r.Command, StateRoot: g.Root,
 	}, container.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, x)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "minicontainer: %v\n", err)
@@ -66,12 +69,12 @@ func (r *runCmd) Run() error {
 
 type psCmd struct{}
 
-func (psCmd) Run() error { return container.PrintList(os.Stdout, time.Now()) }
+func (psCmd) Run(g *globals) error { return container.PrintList(os.Stdout, g.Root, time.Now()) }
 
 type gcCmd struct{}
 
-func (gcCmd) Run() error {
-	_, err := container.GC(os.Stdout)
+func (gcCmd) Run(g *globals) error {
+	_, err := container.GC(g.Root, os.Stdout)
 	return err
 }
 
@@ -84,11 +87,17 @@ func (b *busyboxCmd) Run() error {
 	return rootfs.BuildBusybox(b.Dir, explain.New(os.Stderr, b.Explain))
 }
 
+// globals are the flags every subcommand shares.
+type globals struct {
+	Root string `help:"Directory for the containers' state (as runc --root)." default:"${default_root}" env:"MINICONTAINER_ROOT" placeholder:"DIR"`
+}
+
 type cli struct {
-	Run    runCmd `cmd:"" help:"Run a command in a new container."`
-	Ps     psCmd  `cmd:"" help:"List running containers."`
-	Gc     gcCmd  `cmd:"" help:"Remove what killed runs left behind."`
-	Rootfs struct {
+	Globals globals `embed:""`
+	Run     runCmd  `cmd:"" help:"Run a command in a new container."`
+	Ps      psCmd   `cmd:"" help:"List running containers."`
+	Gc      gcCmd   `cmd:"" help:"Remove what killed runs left behind."`
+	Rootfs  struct {
 		Busybox busyboxCmd `cmd:"" help:"Build a busybox root filesystem from the host's static busybox."`
 	} `cmd:"" help:"Build root filesystems."`
 }
@@ -101,7 +110,8 @@ func main() {
 	parser, err := kong.New(&c, kong.Name("minicontainer"),
 		kong.Description("Run a command in a small Linux container."),
 		kong.UsageOnError(),
-		kong.Vars{"default_hostname": container.DefaultHostname, "default_rootfs": container.DefaultRootfs})
+		kong.Vars{"default_hostname": container.DefaultHostname, "default_rootfs": container.DefaultRootfs,
+			"default_root": container.DefaultStateRoot})
 	if err != nil {
 		fail(err)
 	}
@@ -109,7 +119,7 @@ func main() {
 	if err != nil {
 		fail(err) // a usage error is bad input too: 125, as docker run (kong would exit 80)
 	}
-	if err := ctx.Run(); err != nil {
+	if err := ctx.Run(&c.Globals); err != nil {
 		fail(err)
 	}
 }

@@ -41,6 +41,7 @@ type Config struct {
 	Interactive bool     // keep stdin attached to the pseudo-terminal (-i)
 	TTY         bool     // give the command a pseudo-terminal inside the container (-t)
 	Command     []string // the command and its arguments
+	StateRoot   string   // "" means DefaultStateRoot
 }
 
 // DefaultHostname is the container's hostname unless --hostname is given.
@@ -65,6 +66,12 @@ func (c *Config) validate() (rootfs.Spec, error) {
 	}
 	if c.Name != "" && !namePattern.MatchString(c.Name) {
 		return spec, fmt.Errorf("invalid name %q: use letters, digits, _ . - (not first)", c.Name)
+	}
+	if c.StateRoot == "" {
+		c.StateRoot = DefaultStateRoot
+	}
+	if !filepath.IsAbs(c.StateRoot) {
+		return spec, fmt.Errorf("state root %q: must be an absolute path", c.StateRoot)
 	}
 	if c.Hostname == "" {
 		c.Hostname = DefaultHostname

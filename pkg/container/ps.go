@@ -9,8 +9,8 @@ import (
 )
 
 // PrintList writes the containers as `ps` shows them.
-func PrintList(w io.Writer, now time.Time) error {
-	states, err := List()
+func PrintList(w io.Writer, root string, now time.Time) error {
+	states, err := List(root)
 	if err != nil {
 		return err
 	}

@@ -96,16 +96,16 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 // all under the state root's lock. Stale states of killed runs are
 // reclaimed first, so a name they held becomes free again.
 func create(cfg Config, x *explain.Narrator) (*Container, error) {
-	unlock, err := lockStateRoot()
+	unlock, err := lockStateRoot(cfg.StateRoot)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if _, err := gcLocked(nil); err != nil {
+	if _, err := gcLocked(cfg.StateRoot, nil); err != nil {
 		fmt.Fprintf(os.Stderr, "minicontainer: warning: %v\n", err)
 	}
 	if cfg.Name != "" {
-		states, err := List()
+		states, err := List(cfg.StateRoot)
 		if err != nil {
 			return nil, err
 		}
@@ -121,7 +121,7 @@ func create(cfg Config, x *explain.Narrator) (*Container, error) {
 	}
 	self := os.Getpid()
 	c := &Container{Config: cfg, x: x, State: &State{
-		ID: id, Name: cfg.Name, Command: cfg.Command, Created: time.Now().UTC(),
+		Root: cfg.StateRoot, ID: id, Name: cfg.Name, Command: cfg.Command, Created: time.Now().UTC(),
 		Runtime: self, RuntimeStart: startTime(self),
 	}}
 	if err := os.Mkdir(c.State.Dir(), 0o700); err != nil {
