@@ -155,6 +155,12 @@ func mountOverlay(x *explain.Narrator, base, scratch string) (string, error) {
 	x.Note("overlay: the base is the read-only lower dir, writes go to %s", upper)
 	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", base, upper, work)
 	if err := mount(x, "overlay", merged, "overlay", 0, opts); err != nil {
+		if errors.Is(err, unix.EINVAL) {
+			// overlayfs explains an EINVAL only in the kernel log: a lower
+			// or upper dir on a file system it cannot stack on (overlay
+			// itself, NFS), upper and work on different file systems.
+			return "", fmt.Errorf("%w (the kernel log, dmesg, says why)", err)
+		}
 		return "", err
 	}
 	return merged, nil
