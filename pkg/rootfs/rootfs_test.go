@@ -895,3 +895,20 @@ func TestSymlinksStayInsideTheRoot(t *testing.T) {
 		t.Errorf("a mount point was made on the host through /evil: %v", entries)
 	}
 }
+
+// TestSetupErrorsSayStepAndPath makes Setup fail half way (a volume whose
+// mount point is under a regular file of the base): the init reports one
+// line naming the volume and the path, and the host is left as it was.
+func TestSetupErrorsSayStepAndPath(t *testing.T) {
+	s, dir := newSpec(t)
+	s.Volumes = []Volume{{Host: dir, Container: "/etc/passwd/sub"}}
+	out, err := run(t, s, "/bin/true")
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 125 {
+		t.Fatalf("want exit 125, got %v\n%s", err, out)
+	}
+	want := "container: volume " + dir + ":/etc/passwd/sub: mkdir /etc/passwd/sub in " + s.Scratch + "/merged: not a directory\n"
+	if out != want {
+		t.Errorf("error:\n%s\nwant:\n%s", out, want)
+	}
+}
