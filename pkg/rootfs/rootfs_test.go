@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -304,8 +305,8 @@ func TestTwoContainersFromOneBase(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	buf := make([]byte, 8)
-	if _, err := f.Read(buf); err != nil {
+	buf := make([]byte, len("written\n"))
+	if _, err := io.ReadFull(f, buf); err != nil {
 		t.Fatal(err)
 	}
 	outB, err := run(t, b, "/bin/sh", "-c", `ls /mine 2>&1; echo b > /mine; cat /mine`)
@@ -795,7 +796,7 @@ func TestKilledContainerLeavesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 3)
-	if _, err := out.Read(buf); err != nil || string(buf) != "up\n" {
+	if _, err := io.ReadFull(out, buf); err != nil || string(buf) != "up\n" {
 		t.Fatalf("container did not start: %q %v", buf, err)
 	}
 	// While it runs, its mounts are in its own namespace only.
