@@ -2,7 +2,7 @@
 GO      ?= go
 BIN     := bin
 # Debian/Ubuntu packages the demos, the tests and the benchmark use.
-APT_PKGS := gcc libc6-dev make manpages-dev busybox-static iproute2 iputils-ping nftables util-linux procps coreutils crun runc hyperfine
+APT_PKGS := gcc libc6-dev make manpages-dev busybox-static iproute2 iputils-ping nftables util-linux procps coreutils crun runc hyperfine time
 
 .PHONY: all build deps run demos c-examples test vet compare bench clean
 
@@ -24,8 +24,7 @@ deps:
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
 
-# The main job: a busybox container shell (until cmd/minicontainer exists:
-# the three demos, as the lessons run them).
+# The main job: a busybox container shell.
 run: deps build
 	$(BIN)/minicontainer run -it -- /bin/sh
 
