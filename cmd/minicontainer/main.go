@@ -1,0 +1,146 @@
+// Command minicontainer runs a command in a small container: new pid, mount,
+// uts, ipc, net and cgroup namespaces, an overlay of a busybox root
+// filesystem, pivot_root, and a correct PID 1. It is the article's 50-line
+// chroot demo finished; the lesson is docs/06-minicontainer.md.
+//
+// Usage:
+//
+//	minicontainer run [--rootfs DIR] [--name N] [--hostname H] [-e K=V] [-w DIR]
+//	                  [-v HOST:CTR[:ro]] [--read-only] [--chroot] [--init] [-i] [-t]
+//	                  [--memory SIZE] [--pids N] [--cpus N] [--cpu-weight W]
+//	                  [--cpuset-cpus LIST] [--cgroup-parent DIR] [--cgroup2]
+//	                  [-x] -- CMD [ARG...]
+//	minicontainer ps
+//	minicontainer stats [ID|NAME]
+//	minicontainer gc
+//
+// Every subcommand takes --root DIR, the state directory (/run/minicontainer).
+//
+//	minicontainer rootfs busybox DIR
+//
+// Exit status: the command's own; 128+N if a signal N killed it; 125 if
+// minicontainer failed before the command ran; 126 if the command could
+// not be executed; 127 if it was not found (as docker run).
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/minicontainer/minicontainer/pkg/cgroup"
+	"github.com/minicontainer/minicontainer/pkg/container"
+	"github.com/minicontainer/minicontainer/pkg/explain"
+	"github.com/minicontainer/minicontainer/pkg/reexec"
+	"github.com/minicontainer/minicontainer/pkg/rootfs"
+)
+
+type runCmd struct {
+	Rootfs      string   `help:"Root filesystem directory (default: a busybox rootfs built on first use in ${default_rootfs})." placeholder:"DIR"`
+	Name        string   `help:"A unique name for the container." placeholder:"N"`
+	Hostname    string   `help:"The container's hostname." default:"${default_hostname}" placeholder:"H"`
+	Env         []string `short:"e" sep:"none" help:"Set an environment variable (K=V; K alone copies the host's)." placeholder:"K=V"`
+	Workdir     string   `short:"w" help:"Working directory inside the container." placeholder:"DIR"`
+	Volume      []string `short:"v" sep:"none" help:"Bind mount a host directory: HOST:CONTAINER[:ro]." placeholder:"HOST:CTR[:ro]"`
+	ReadOnly    bool     `help:"Mount the root filesystem read-only."`
+	Chroot      bool     `help:"Use chroot(2) instead of pivot_root(2), as the article did (escapable)."`
+	Init        bool     `help:"Run a tiny init as PID 1 that reaps zombies and forwards signals."`
+	Interactive bool     `short:"i" help:"Keep stdin attached (with -t: forward keystrokes)."`
+	TTY         bool     `short:"t" help:"Give the command a pseudo-terminal inside the container."`
+	Explain     bool     `short:"x" help:"Narrate every step: each system call with its real arguments."`
+	// Resource limits, applied through the container's cgroup (pkg/cgroup).
+	Resources    cgroup.Flags `embed:""`
+	CgroupParent string       `help:"Directory under each cgroup hierarchy for the container's cgroup." default:"${default_cgroup_parent}" env:"MINICONTAINER_CGROUP_PARENT" placeholder:"DIR"`
+	Cgroup2      bool         `name:"cgroup2" help:"On a hybrid host, use the cgroup2 hierarchy (CLONE_INTO_CGROUP, cgroup.kill; it has no controllers, so no limits)." env:"MINICONTAINER_CGROUP2"`
+	Command      []string     `arg:"" passthrough:"partial" help:"The command and its arguments." placeholder:"CMD"`
+}
+
+func (r *runCmd) Run(g *globals) error {
+	// With passthrough, kong keeps the "--" that ends our flags.
+	if len(r.Command) > 0 && r.Command[0] == "--" {
+		r.Command = r.Command[1:]
+	}
+	x := explain.New(os.Stderr, r.Explain)
+	code, err := container.Run(container.Config{
+		Rootfs: r.Rootfs, Name: r.Name, Hostname: r.Hostname, Env: r.Env, Workdir: r.Workdir,
+		Volumes: r.Volume, ReadOnly: r.ReadOnly, Chroot: r.Chroot, Init: r.Init,
+		Interactive: r.Interactive, TTY: r.TTY, Command: r.Command, StateRoot: g.Root,
+		Resources: r.Resources, CgroupParent: r.CgroupParent, CgroupV2: r.Cgroup2,
+	}, container.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, x)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "minicontainer: %v\n", err)
+	}
+	os.Exit(code)
+	return nil
+}
+
+type psCmd struct{}
+
+func (psCmd) Run(g *globals) error { return container.PrintList(os.Stdout, g.Root, time.Now()) }
+
+type statsCmd struct {
+	Container string `arg:"" optional:"" help:"A container's ID (or its start) or name; all running ones if not given." placeholder:"ID|NAME"`
+}
+
+func (s statsCmd) Run(g *globals) error { return container.PrintStats(os.Stdout, g.Root, s.Container) }
+
+type gcCmd struct{}
+
+func (gcCmd) Run(g *globals) error {
+	_, err := container.GC(g.Root, os.Stdout)
+	return err
+}
+
+type busyboxCmd struct {
+	Dir     string `arg:"" help:"Directory to create." placeholder:"DIR"`
+	Explain bool   `short:"x" help:"Narrate every step."`
+}
+
+func (b *busyboxCmd) Run() error {
+	return rootfs.BuildBusybox(b.Dir, explain.New(os.Stderr, b.Explain))
+}
+
+// globals are the flags every subcommand shares.
+type globals struct {
+	Root string `help:"Directory for the containers' state (as runc --root)." default:"${default_root}" env:"MINICONTAINER_ROOT" placeholder:"DIR"`
+}
+
+type cli struct {
+	Globals globals  `embed:""`
+	Run     runCmd   `cmd:"" help:"Run a command in a new container."`
+	Ps      psCmd    `cmd:"" help:"List running containers."`
+	Stats   statsCmd `cmd:"" help:"Show running containers' memory, tasks, CPU time and OOM kills (from their cgroups)."`
+	Gc      gcCmd    `cmd:"" help:"Remove what killed runs left behind."`
+	Rootfs  struct {
+		Busybox busyboxCmd `cmd:"" help:"Build a busybox root filesystem from the host's static busybox."`
+	} `cmd:"" help:"Build root filesystems."`
+}
+
+func main() {
+	if reexec.Init() { // the container's init: see pkg/container/init.go
+		return
+	}
+	var c cli
+	parser, err := kong.New(&c, kong.Name("minicontainer"),
+		kong.Description("Run a command in a small Linux container."),
+		kong.UsageOnError(),
+		kong.Vars{"default_hostname": container.DefaultHostname, "default_rootfs": container.DefaultRootfs,
+			"default_root": container.DefaultStateRoot, "default_cgroup_parent": container.DefaultCgroupParent})
+	if err != nil {
+		fail(err)
+	}
+	ctx, err := parser.Parse(os.Args[1:])
+	if err != nil {
+		fail(err) // a usage error is bad input too: 125, as docker run (kong would exit 80)
+	}
+	if err := ctx.Run(&c.Globals); err != nil {
+		fail(err)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintf(os.Stderr, "minicontainer: %v\n", err)
+	os.Exit(container.ExitSetup)
+}
