@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -279,20 +280,62 @@ func exitCode(t *testing.T, cmd *exec.Cmd) int {
 	return 0
 }
 
+// readyWriter collects a container's output and closes ready when the
+// line "ready" appears: the command has set itself up (a trap installed),
+// so a signal sent now cannot arrive too early.
+type readyWriter struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	ready chan struct{}
+}
+
+func newReadyWriter() *readyWriter { return &readyWriter{ready: make(chan struct{})} }
+
+func (w *readyWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	had := strings.Contains(w.buf.String(), "ready\n")
+	w.buf.Write(p)
+	if !had && strings.Contains(w.buf.String(), "ready\n") {
+		close(w.ready)
+	}
+	return len(p), nil
+}
+
+func (w *readyWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+func (w *readyWriter) wait(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	select {
+	case <-w.ready:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the container never said ready; output %q", w.String())
+	}
+}
+
 func TestSignals(t *testing.T) {
 	needRoot(t)
 	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
-		var out bytes.Buffer
+		out := newReadyWriter()
 		// PID 1 with a handler: the signal arrives.
-		cmd, _ := startBackground(t, &out, "--", "sh", "-c", `trap 'echo got $1; exit 7' `+unix.SignalName(sig)[3:]+`; sleep 100 & wait`)
+		cmd, _ := startBackground(t, out, "--", "sh", "-c", `trap 'echo got it; exit 7' `+unix.SignalName(sig)[3:]+`; echo ready; sleep 100 & wait`)
+		out.wait(t, cmd)
 		cmd.Process.Signal(sig)
-		if code := exitCode(t, cmd); code != 7 || !strings.Contains(out.String(), "got") {
+		if code := exitCode(t, cmd); code != 7 || !strings.Contains(out.String(), "got it") {
 			t.Errorf("%v to minicontainer: exit %d, output %q; want the trap's 7", sig, code, out.String())
 		}
 	}
 	// --init: the command is not PID 1, so SIGINT kills it: 128+2.
-	cmd, _ := startBackground(t, io.Discard, "--init", "--", "sleep", "100")
+	out := newReadyWriter()
+	cmd, _ := startBackground(t, out, "--init", "--", "sh", "-c", "echo ready; exec sleep 100")
+	out.wait(t, cmd)
 	cmd.Process.Signal(syscall.SIGINT)
 	if code := exitCode(t, cmd); code != 130 {
 		t.Errorf("SIGINT with --init: exit %d, want 130", code)
@@ -328,8 +371,10 @@ func TestInitReapsZombies(t *testing.T) {
 	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
 	// The subshell exits at once; its child sleep is orphaned and
 	// re-parented to PID 1, which after exec is a `sleep` that never waits.
-	script := "(sleep 0.1 &); exec sleep 3"
-	cmd, s := startBackground(t, io.Discard, "--", "sh", "-c", script)
+	script := "(sleep 0.1 &); echo ready; exec sleep 3"
+	out := newReadyWriter()
+	cmd, s := startBackground(t, out, "--", "sh", "-c", script)
+	out.wait(t, cmd)
 	time.Sleep(time.Second)
 	if n := zombies(s.Pid); n != 1 {
 		t.Errorf("without --init: %d zombies under PID 1, want 1 (this is why --init exists)", n)
@@ -338,7 +383,9 @@ func TestInitReapsZombies(t *testing.T) {
 	cmd.Wait()
 	time.Sleep(100 * time.Millisecond)
 
-	cmd, s = startBackground(t, io.Discard, "--init", "--", "sh", "-c", script)
+	out = newReadyWriter()
+	cmd, s = startBackground(t, out, "--init", "--", "sh", "-c", script)
+	out.wait(t, cmd)
 	time.Sleep(time.Second)
 	if n := zombies(s.Pid); n != 0 {
 		t.Errorf("with --init: %d zombies under PID 1, want 0", n)
@@ -348,35 +395,48 @@ func TestInitReapsZombies(t *testing.T) {
 	}
 }
 
-func TestKilledRuntimeLeavesNothingAfterGC(t *testing.T) {
-	needRoot(t)
-	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
-	cmd, s := startBackground(t, io.Discard, "--", "sleep", "100")
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
-	// PR_SET_PDEATHSIG: the container died with its parent.
-	for i := 0; i < 100; i++ {
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d/stat", s.Pid)); err != nil {
-			break
+// initGone waits up to 3 s for pid to exit; a zombie counts as gone (the
+// test process, a subreaper, inherits it and reaps it later).
+func initGone(pid int) bool {
+	for i := 0; i < 150; i++ {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil || strings.Contains(string(data), ") Z") {
+			return true
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.Pid)); err == nil && !strings.Contains(string(data), ") Z") {
-		t.Errorf("the container init %d outlived SIGKILLed minicontainer", s.Pid)
-	}
-	if _, err := os.Stat(s.Dir()); err != nil {
-		t.Fatalf("a SIGKILLed run cannot clean up, its state should remain for gc: %v", err)
-	}
-	r := mc(t, "", "ps")
-	if !strings.Contains(r.stdout, s.ID+" ") || !strings.Contains(r.stdout, "dead") {
-		t.Errorf("ps should list %s as dead:\n%s", s.ID, r.stdout)
-	}
-	r = mc(t, "", "gc")
-	if r.code != 0 || !strings.Contains(r.stdout, "removed "+s.ID) {
-		t.Errorf("gc: exit %d, %q %q", r.code, r.stdout, r.stderr)
-	}
-	if _, err := os.Stat(s.Dir()); err == nil {
-		t.Errorf("gc left %s", s.Dir())
+	return false
+}
+
+func TestKilledRuntimeLeavesNothingAfterGC(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
+	// Several times: PR_SET_PDEATHSIG is per thread, and an init that
+	// exec'd from the wrong thread lost it in about 1 run in 7.
+	for i := 0; i < 6; i++ {
+		cmd, s := startBackground(t, io.Discard, "--", "sleep", "100")
+		cmd.Process.Signal(syscall.SIGKILL)
+		// PR_SET_PDEATHSIG: the container dies with its parent (checked
+		// before Wait, which would otherwise wait for the sleep to end).
+		if !initGone(s.Pid) {
+			t.Errorf("run %d: the container's PID 1 (%d) outlived a SIGKILLed minicontainer", i, s.Pid)
+			syscall.Kill(s.Pid, syscall.SIGKILL)
+		}
+		cmd.Wait()
+		if _, err := os.Stat(s.Dir()); err != nil {
+			t.Fatalf("a SIGKILLed run cannot clean up, its state should remain for gc: %v", err)
+		}
+		r := mc(t, "", "ps")
+		if !strings.Contains(r.stdout, s.ID+" ") || !strings.Contains(r.stdout, "dead") {
+			t.Errorf("ps should list %s as dead:\n%s", s.ID, r.stdout)
+		}
+		r = mc(t, "", "gc")
+		if r.code != 0 || !strings.Contains(r.stdout, "removed "+s.ID) {
+			t.Errorf("gc: exit %d, %q %q", r.code, r.stdout, r.stderr)
+		}
+		if _, err := os.Stat(s.Dir()); err == nil {
+			t.Errorf("gc left %s", s.Dir())
+		}
 	}
 }
 

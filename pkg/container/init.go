@@ -24,7 +24,20 @@ const initEntry = "minicontainer-init"
 // syncFd is the init's end of the sync socket (cmd.ExtraFiles[0]).
 const syncFd = 3
 
-func init() { reexec.Register(initEntry, initMain) }
+func init() {
+	reexec.Register(initEntry, initMain)
+	if os.Args[0] == initEntry {
+		// PR_SET_PDEATHSIG is a property of a THREAD, not of the process
+		// (prctl(2)): Go's fork sets it on the init's first thread only,
+		// and new threads start without it. execve(2) keeps the value of
+		// the thread that calls it, so an init whose goroutine had moved
+		// to another runtime thread exec'd the command without it, and the
+		// command survived a SIGKILLed minicontainer (1 run in 7 here).
+		// Package init runs on the main thread; locking the main goroutine
+		// to it now keeps initMain, and its execve, there.
+		runtime.LockOSThread()
+	}
+}
 
 // initMain is the container side, from clone(2) to execve(2). It runs in
 // the new namespaces as PID 1; it returns (and exits) only on failure,
