@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Limits are the resources a container may use. A zero field means "no
@@ -78,13 +79,16 @@ func (f Flags) Limits() (Limits, error) {
 	return l, nil
 }
 
-var sizeRE = regexp.MustCompile(`^([0-9]+)([kmgt]?)(i?b)?$`)
+// sizeRE is compiled on first use, not at package initialisation: every
+// container init is this binary started again, and runs every package's
+// initialisation, though it never parses a size.
+var sizeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9]+)([kmgt]?)(i?b)?$`) })
 
 // ParseSize reads a size the way docker's --memory does: a whole number of
 // bytes with an optional binary suffix k, m, g or t (also kb, kib, ...),
 // case-insensitive. "64m" is 67108864.
 func ParseSize(s string) (int64, error) {
-	m := sizeRE.FindStringSubmatch(strings.ToLower(strings.TrimSpace(s)))
+	m := sizeRE().FindStringSubmatch(strings.ToLower(strings.TrimSpace(s)))
 	if m == nil {
 		return 0, fmt.Errorf("not a size (use a number with an optional k, m or g suffix, like 64m)")
 	}

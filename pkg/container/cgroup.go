@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"runtime"
 	"strings"
 	"syscall"
@@ -43,9 +42,6 @@ import (
 // holds the containers' cgroups (as runc's cgroupsPath /minicontainer/ID).
 const DefaultCgroupParent = cgroup.Parent
 
-// cgroupParentPattern: one directory name, no path.
-var cgroupParentPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
-
 // cgroupPlan is what validation found: the host, the parsed limits.
 type cgroupPlan struct {
 	host   *cgroup.Host
@@ -64,7 +60,8 @@ func (c *Config) validateCgroup() (*cgroupPlan, error) {
 	if c.CgroupParent == "" {
 		c.CgroupParent = DefaultCgroupParent
 	}
-	if !cgroupParentPattern.MatchString(c.CgroupParent) {
+	// One directory name, no path: the rule of container names (validName).
+	if !validName(c.CgroupParent) {
 		return nil, fmt.Errorf("--cgroup-parent %q: want one directory name (letters, digits, _ . -)", c.CgroupParent)
 	}
 	host, err := cgroup.Detect()
