@@ -35,6 +35,21 @@ func openInRoot(rootfd int, path string, flags uint64, mode uint64) (int, error)
 // followed inside root, as the kernel will follow them in the container;
 // a dangling one has its target made (as runc's securejoin.MkdirAll does).
 func mkdirInRoot(x *explain.Narrator, rootfd int, root, path string) (int, error) {
+	// The usual case first, in a few system calls: the whole directory is
+	// there already (/proc, /sys, /dev of a busybox root), or all but its
+	// last component (a mount point in a tmpfs just mounted, such as
+	// /sys/fs/cgroup/memory). Each openat2(2) resolves inside root just as
+	// the walk below does one component at a time; the walk, with a
+	// readlink(2) per component to know where it stands, is kept for what
+	// these two cannot do: missing parents and dangling symlinks. In this
+	// virtual machine every system call is dear; these two took the
+	// init's system calls from ~800 to ~650 per container.
+	if fd, err := openInRoot(rootfd, path, unix.O_PATH|unix.O_DIRECTORY, 0); err == nil {
+		return fd, nil
+	}
+	if fd, ok := mkdirLast(x, rootfd, path); ok {
+		return fd, nil
+	}
 	rootPath, err := fdPath(rootfd)
 	if err != nil {
 		return -1, err
@@ -105,6 +120,32 @@ func mkdirInRoot(x *explain.Narrator, rootfd int, root, path string) (int, error
 	return dirfd, nil
 }
 
+// mkdirLast makes the last component of path in its parent, when the
+// parent resolves inside root, and returns the new directory open as an
+// O_PATH descriptor. ok is false for anything else (no parent, a name the
+// kernel resolves specially, a dangling symlink where the directory should
+// be: mkdirat says EEXIST), which mkdirInRoot's walk then handles and
+// narrates; so nothing is narrated here but success.
+func mkdirLast(x *explain.Narrator, rootfd int, path string) (fd int, ok bool) {
+	dir, name := filepath.Split(path) // not Clean: ".." is the kernel's to resolve
+	if name == "" || name == "." || name == ".." {
+		return -1, false
+	}
+	parent, err := openInRoot(rootfd, dir, unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return -1, false
+	}
+	defer unix.Close(parent)
+	if err := unix.Mkdirat(parent, name, 0o755); err != nil {
+		return -1, false
+	}
+	if x.Enabled() { // fdString costs a readlink(2): only when narrating
+		x.Call("mkdir(2)", fmt.Sprintf("mkdirat(%s, %s, 0755)", fdString(parent), explain.Quote(name)), nil, nil)
+	}
+	fd, err = openInRoot(rootfd, path, unix.O_PATH|unix.O_DIRECTORY, 0)
+	return fd, err == nil
+}
+
 // maxSymlinks is the kernel's limit of symlinks in one path resolution
 // (path_resolution(7)).
 const maxSymlinks = 40
@@ -173,7 +214,9 @@ func writeInRoot(x *explain.Narrator, rootfd int, root, path string, data []byte
 			fd, err = unix.Openat(parent, name, flags, mode)
 		}
 	}
-	x.Call("open(2)", fmt.Sprintf("openat(%s, %s, O_WRONLY|O_CREAT|O_TRUNC|O_NOFOLLOW|O_CLOEXEC, %#o)", fdString(parent), explain.Quote(name), mode), fd, err)
+	if x.Enabled() { // fdString costs a readlink(2): only when narrating
+		x.Call("open(2)", fmt.Sprintf("openat(%s, %s, O_WRONLY|O_CREAT|O_TRUNC|O_NOFOLLOW|O_CLOEXEC, %#o)", fdString(parent), explain.Quote(name), mode), fd, err)
+	}
 	if err != nil {
 		return fmt.Errorf("write %s: %w", host, err)
 	}
