@@ -82,6 +82,12 @@ func (c *Config) validateCgroup() (*cgroupPlan, error) {
 	return &cgroupPlan{host: host, limits: limits, parent: c.CgroupParent}, nil
 }
 
+// resource is how state.json records the container's cgroup,
+// "v1:minicontainer/ID": gc and stats open it with the same driver.
+func (p *cgroupPlan) resource(id string) Resource {
+	return Resource{Kind: "cgroup", Name: p.host.Driver() + ":" + p.parent + "/" + id}
+}
+
 // setupCgroup creates the container's cgroup with its limits. The undo is
 // registered before anything is made, so a failure half way is cleaned up.
 func (c *Container) setupCgroup(p *cgroupPlan) error {
@@ -92,10 +98,7 @@ func (c *Container) setupCgroup(p *cgroupPlan) error {
 	if err != nil {
 		return err
 	}
-	// "v1:minicontainer/ID": gc and stats open it with the same driver.
-	if err := c.Own(Resource{Kind: "cgroup", Name: p.host.Driver() + ":" + p.parent + "/" + c.State.ID}); err != nil {
-		return err
-	}
+	// create recorded it in state.json already (plan.resource).
 	c.OnCleanup(func() error {
 		if err := cg.KillAll(); err != nil {
 			return err

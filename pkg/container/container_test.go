@@ -163,7 +163,7 @@ func TestNameIsClaimedOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := create(Config{Name: "web", StateRoot: root, Command: []string{"true"}}, nil)
+			c, err := create(Config{Name: "web", StateRoot: root, Command: []string{"true"}}, nil, nil)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

@@ -69,7 +69,7 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 	signal.Notify(signals, forwardedSignals...)
 	defer signal.Stop(signals)
 
-	c, err := create(cfg, x)
+	c, err := create(cfg, cgroupPlan, x)
 	if err != nil {
 		return ExitSetup, err
 	}
@@ -111,8 +111,11 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 
 // create claims an ID and (if given) the name, and creates the state dir,
 // all under the state root's lock. Stale states of killed runs are
-// reclaimed first, so a name they held becomes free again.
-func create(cfg Config, x *explain.Narrator) (*Container, error) {
+// reclaimed first, so a name they held becomes free again. The first
+// state.json already names the scratch dir and the cgroup (when plan is
+// not nil) that Run will make, so gc finds them should minicontainer be
+// killed while making them.
+func create(cfg Config, plan *cgroupPlan, x *explain.Narrator) (*Container, error) {
 	unlock, err := lockStateRoot(cfg.StateRoot)
 	if err != nil {
 		return nil, err
@@ -142,10 +145,14 @@ func create(cfg Config, x *explain.Narrator) (*Container, error) {
 		Root: cfg.StateRoot, ID: id, Name: cfg.Name, Command: cfg.Command, Created: time.Now().UTC(),
 		Runtime: self, RuntimeStart: startTime(self),
 	}}
-	// Recorded in the first state.json, before Run creates it (one write
-	// fewer at every start).
+	// Recorded in the first state.json, before Run creates them (one
+	// write of state.json each fewer at every start). gc's reclaimers
+	// succeed when a recorded object was never made.
 	c.State.Scratch = filepath.Join(c.State.Dir(), "scratch")
 	c.State.Resources = []Resource{{Kind: "dir", Name: c.State.Scratch}}
+	if plan != nil {
+		c.State.Resources = append(c.State.Resources, plan.resource(id))
+	}
 	err = os.Mkdir(c.State.Dir(), 0o700)
 	x.Call("mkdir(2)", fmt.Sprintf("mkdir(%q, 0700)", c.State.Dir()), nil, err)
 	if err != nil {
