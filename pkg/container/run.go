@@ -86,6 +86,10 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 	// never in the base rootfs (rootfs.Setup mounts it inside the container).
 	// create recorded it as a resource already.
 	spec.Scratch = c.State.Scratch
+	// On a tmpfs the init mounts in its own mount namespace (see
+	// rootfs.Spec.ScratchTmpfs): the host's scratch dir stays empty, and
+	// the container's files go away with its last process.
+	spec.ScratchTmpfs = true
 	err = os.Mkdir(spec.Scratch, 0o700)
 	x.Call("mkdir(2)", fmt.Sprintf("mkdir(%q, 0700)", spec.Scratch), nil, err)
 	if err != nil {

@@ -58,7 +58,7 @@ func Setup(s Spec, x *explain.Narrator) error {
 		if err != nil {
 			return fmt.Errorf("scratch dir %s: %w", s.Scratch, err)
 		}
-		if root, err = mountOverlay(x, base, scratch); err != nil {
+		if root, err = mountOverlay(x, base, scratch, s.ScratchTmpfs); err != nil {
 			return err
 		}
 	}
@@ -152,7 +152,14 @@ func checkOwnMountNamespace() error {
 // overlayfs(5): writes go to upper, copied up from lower on first write;
 // deletions are whiteouts in upper; work is overlayfs's own scratch space
 // and must be on the same file system as upper.
-func mountOverlay(x *explain.Narrator, base, scratch string) (string, error) {
+func mountOverlay(x *explain.Narrator, base, scratch string, tmpfs bool) (string, error) {
+	// Spec.ScratchTmpfs: a tmpfs of this mount namespace under upper and work.
+	if tmpfs {
+		x.Note("a tmpfs for the overlay's upper and work dirs: freed with this mount namespace")
+		if err := mount(x, "tmpfs", scratch, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=700"); err != nil {
+			return "", err
+		}
+	}
 	upper := filepath.Join(scratch, "upper")
 	work := filepath.Join(scratch, "work")
 	merged := filepath.Join(scratch, "merged")
