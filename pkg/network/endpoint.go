@@ -86,11 +86,20 @@ func Reserve(req Request, n *explain.Narrator) (_ *Endpoint, err error) {
 	if err != nil {
 		return nil, err
 	}
-	defer s.unlock()
 	st, err := s.read()
 	if err != nil {
+		s.unlock()
 		return nil, err
 	}
+	defer func() {
+		if err != nil && len(st.Leases) == 0 {
+			if st.Subnet.IsValid() { // a bridge only killed runs had used
+				teardownBridge(st, ep.Bridge, n)
+			}
+			s.remove() // no container on this bridge: no state, no lock file
+		}
+		s.unlock()
+	}()
 	reclaimStale(st, n)
 	if slices.ContainsFunc(st.Leases, func(l Lease) bool { return l.ID == req.ID }) {
 		return nil, fmt.Errorf("container %s already has an address on %s", req.ID, ep.Bridge)
@@ -113,7 +122,6 @@ func Reserve(req Request, n *explain.Narrator) (_ *Endpoint, err error) {
 	if len(st.Leases) == 0 {
 		if err := ensureBridge(st, ep.Bridge, subnet, n); err != nil {
 			teardownBridge(st, ep.Bridge, n)
-			s.remove()
 			return nil, err
 		}
 	}
@@ -132,9 +140,9 @@ func Reserve(req Request, n *explain.Narrator) (_ *Endpoint, err error) {
 	})
 	n.Note("address %s of %s for container %s (lock %s held)", addr, subnet, req.ID, lockPath(s.dir, s.bridge))
 	if err := s.write(st); err != nil {
-		if len(st.Leases) == 1 {
+		st.Leases = st.Leases[:len(st.Leases)-1]
+		if len(st.Leases) == 0 {
 			teardownBridge(st, ep.Bridge, n)
-			s.remove()
 		}
 		return nil, fmt.Errorf("saving address allocation: %w", err)
 	}
