@@ -178,7 +178,7 @@ func TestBridge(t *testing.T) {
 	}
 
 	// /etc/hosts of b names a.
-	if hosts := string(b.ep.HostsFile()); !strings.Contains(hosts, "172.30.0.3\tbeta\n") || !strings.Contains(hosts, "172.30.0.2\talpha\n") {
+	if hosts := string(b.ep.HostsEntries()); !strings.Contains(hosts, "172.30.0.3\tbeta\n") || !strings.Contains(hosts, "172.30.0.2\talpha\n") {
 		t.Errorf("hosts file of b:\n%s", hosts)
 	}
 

@@ -34,6 +34,9 @@ func TestBadInput(t *testing.T) {
 	if err == nil || err.Error() != "subnet 172.30.0.0/16 overlaps the host route 172.30.5.0/24 dev mctdummy; choose another with --subnet" {
 		t.Errorf("overlapping subnet: %v", err)
 	}
+	if err := Check(Request{StateDir: stateDir}); err == nil || !strings.Contains(err.Error(), "overlaps the host route") {
+		t.Errorf("Check of an overlapping subnet: %v", err)
+	}
 	sh(t, "ip link del mctdummy")
 	assertHostClean(t, stateDir)
 
@@ -45,6 +48,9 @@ func TestBadInput(t *testing.T) {
 	_, err = Reserve(Request{ID: "bad2", Ports: []Port{{8081, 80, "tcp"}}, StateDir: stateDir}, nil)
 	if err == nil || err.Error() != "port 8081/tcp is already in use on the host" {
 		t.Errorf("port in use: %v", err)
+	}
+	if err := Check(Request{Ports: []Port{{8081, 80, "tcp"}}, StateDir: stateDir}); err == nil || err.Error() != "port 8081/tcp is already in use on the host" {
+		t.Errorf("Check of a port in use: %v", err)
 	}
 	l.Close()
 	_, err = Reserve(Request{ID: "bad3", Ports: []Port{{8082, 80, "tcp"}, {8082, 81, "tcp"}}, StateDir: stateDir}, nil)
@@ -61,6 +67,12 @@ func TestBadInput(t *testing.T) {
 	_, err = Reserve(Request{ID: "bad4", Subnet: mustPrefix("10.5.0.0/24"), StateDir: stateDir}, nil)
 	if err == nil || err.Error() != "bridge mc0 serves 172.30.0.0/16; it cannot take --subnet 10.5.0.0/24 while 1 container(s) use it" {
 		t.Errorf("second subnet: %v", err)
+	}
+	if err := Check(Request{Subnet: mustPrefix("10.5.0.0/24"), StateDir: stateDir}); err == nil || !strings.Contains(err.Error(), "cannot take --subnet 10.5.0.0/24") {
+		t.Errorf("Check of a second subnet: %v", err)
+	}
+	if err := Check(Request{StateDir: stateDir}); err != nil {
+		t.Errorf("Check of joining the bridge: %v", err)
 	}
 	if err := Remove(stateDir, "mc0", nil); err == nil || err.Error() != "network mc0 is in use by 1 container(s)" {
 		t.Errorf("network rm while in use: %v", err)

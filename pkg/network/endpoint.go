@@ -41,9 +41,10 @@ type Endpoint struct {
 
 	peerVeth string
 	ports    []io.Closer
+	stateDir string // the namespace's directory under Request.StateDir
 }
 
-func (r *Request) stateDir() string {
+func (r *Request) stateBase() string {
 	if r.StateDir == "" {
 		return DefaultStateDir
 	}
@@ -59,13 +60,8 @@ func Reserve(req Request, n *explain.Narrator) (_ *Endpoint, err error) {
 	if req.ID == "" {
 		return nil, errors.New("network: empty container id")
 	}
-	seen := map[string]bool{}
-	for _, p := range req.Ports {
-		key := fmt.Sprintf("%d/%s", p.Host, p.Proto)
-		if seen[key] {
-			return nil, fmt.Errorf("port %s published twice", key)
-		}
-		seen[key] = true
+	if err := checkDuplicatePorts(req.Ports); err != nil {
+		return nil, err
 	}
 	host, peer := vethNames(req.ID)
 	ep := &Endpoint{Request: req, Bridge: DefaultBridge, HostVeth: host, peerVeth: peer}
@@ -82,7 +78,10 @@ func Reserve(req Request, n *explain.Narrator) (_ *Endpoint, err error) {
 		ep.ports = append(ep.ports, c)
 	}
 
-	s, err := lockState(req.stateDir(), ep.Bridge)
+	if ep.stateDir, err = namespaceDir(req.stateBase()); err != nil {
+		return nil, err
+	}
+	s, err := lockState(ep.stateDir, ep.Bridge)
 	if err != nil {
 		return nil, err
 	}
@@ -147,6 +146,57 @@ func Reserve(req Request, n *explain.Narrator) (_ *Endpoint, err error) {
 		return nil, fmt.Errorf("saving address allocation: %w", err)
 	}
 	return ep, nil
+}
+
+func checkDuplicatePorts(ports []Port) error {
+	seen := map[string]bool{}
+	for _, p := range ports {
+		key := fmt.Sprintf("%d/%s", p.Host, p.Proto)
+		if seen[key] {
+			return fmt.Errorf("port %s published twice", key)
+		}
+		seen[key] = true
+	}
+	return nil
+}
+
+// Check tells, creating nothing, whether Reserve would refuse req for what
+// the user asked: a port published twice or already in use on the host, a
+// subnet other than the one the bridge serves to running containers, or
+// one overlapping a route of the host. minicontainer calls it before it
+// makes anything for a container. (Reserve checks again: the host may
+// change in between.)
+func Check(req Request) error {
+	if err := checkDuplicatePorts(req.Ports); err != nil {
+		return err
+	}
+	for _, p := range req.Ports {
+		c, err := holdPort(p)
+		if err != nil {
+			return err
+		}
+		c.Close()
+	}
+	dir, err := namespaceDir(req.stateBase())
+	if err != nil {
+		return err
+	}
+	st, err := (&store{dir: dir, bridge: DefaultBridge}).read() // a look, without the lock
+	if err != nil {
+		return err
+	}
+	live := slices.DeleteFunc(st.Leases, func(l Lease) bool { return !l.alive() })
+	subnet := req.Subnet
+	switch {
+	case !subnet.IsValid() && len(live) > 0:
+		return nil // joins the bridge as it is
+	case !subnet.IsValid():
+		subnet = netip.MustParsePrefix(DefaultSubnet)
+	case len(live) > 0 && subnet != st.Subnet:
+		return fmt.Errorf("bridge %s serves %s; it cannot take --subnet %s while %d container(s) use it",
+			DefaultBridge, st.Subnet, subnet, len(live))
+	}
+	return checkNoOverlap(subnet, DefaultBridge)
 }
 
 // ensureBridge makes sure the bridge exists with the gateway address of
@@ -247,7 +297,7 @@ func (ep *Endpoint) Release(n *explain.Narrator) error {
 		deleteLink(ep.HostVeth, n),
 	}
 	ep.closePorts()
-	s, err := lockState(ep.stateDir(), ep.Bridge)
+	s, err := lockState(ep.stateDir, ep.Bridge)
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}
@@ -279,8 +329,12 @@ func (ep *Endpoint) closePorts() {
 // recorded in stateDir it drops the leases whose owner is gone (with their
 // NAT rules and veths) and removes a bridge no container uses any more. It
 // returns the ids of the containers reclaimed (`minicontainer gc`).
-func Reclaim(stateDir string, n *explain.Narrator) ([]string, error) {
-	states, err := ReadStates(stateDir)
+func Reclaim(base string, n *explain.Narrator) ([]string, error) {
+	states, err := ReadStates(base)
+	if err != nil {
+		return nil, err
+	}
+	stateDir, err := namespaceDir(base)
 	if err != nil {
 		return nil, err
 	}
@@ -313,9 +367,13 @@ func Reclaim(stateDir string, n *explain.Narrator) ([]string, error) {
 
 // Remove deletes a bridge no running container uses, with its NAT table
 // (`minicontainer network rm`). Leftovers of killed runs are reclaimed first.
-func Remove(stateDir, bridge string, n *explain.Narrator) error {
+func Remove(base, bridge string, n *explain.Narrator) error {
 	if bridge != DefaultBridge {
 		return fmt.Errorf("no network %q (minicontainer manages only %s)", bridge, DefaultBridge)
+	}
+	stateDir, err := namespaceDir(base)
+	if err != nil {
+		return err
 	}
 	s, err := lockState(stateDir, bridge)
 	if err != nil {

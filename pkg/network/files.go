@@ -17,10 +17,11 @@ import (
 // instead. The price: a container does not learn the names of containers
 // started after it (it still reaches them by address).
 
-// HostsFile is the container's /etc/hosts.
-func (ep *Endpoint) HostsFile() []byte {
+// HostsEntries are the bridge's lines of the container's /etc/hosts: its
+// own address with its hostname and name, then the other containers. (The
+// localhost lines come with the rootfs, see rootfs.Spec.Files.)
+func (ep *Endpoint) HostsEntries() []byte {
 	var b bytes.Buffer
-	b.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
 	line := func(a netip.Addr, names ...string) {
 		var uniq []string
 		for _, n := range names {

@@ -130,7 +130,8 @@ func movePeer(peer string, pid int, n *explain.Narrator) error {
 }
 
 // configureInside renames the peer to eth0, gives it the address, brings it
-// and lo up and adds the default route via the gateway — all inside the
+// up and adds the default route via the gateway (lo is the init's job, see
+// LoopbackUp) — all inside the
 // container's network namespace, through a netlink socket opened there
 // (netlink.NewHandleAt opens it on a thread that joined the namespace with
 // setns(2) and returns: a socket keeps the namespace it was created in).
@@ -163,38 +164,9 @@ func configureInside(pid int, peer string, addr netip.Prefix, gw netip.Addr, n *
 		"bringing eth0 up", func() error { return h.LinkSetUp(l) }); err != nil {
 		return err
 	}
-	if err := loopbackUp(h, n); err != nil {
-		return err
-	}
 	route := &netlink.Route{LinkIndex: l.Attrs().Index, Dst: ipNet(netip.MustParsePrefix("0.0.0.0/0")), Gw: gw.AsSlice()}
 	return step(n, "rtnetlink(7)", fmt.Sprintf("RTM_NEWROUTE(dst=0.0.0.0/0, gateway=%s, dev=\"eth0\")", gw),
 		"adding the default route via "+gw.String(), func() error { return h.RouteAdd(route) })
-}
-
-func loopbackUp(h *netlink.Handle, n *explain.Narrator) error {
-	lo, err := h.LinkByName("lo")
-	if err != nil {
-		return fmt.Errorf("finding lo: %w", err)
-	}
-	return step(n, "rtnetlink(7)", `RTM_NEWLINK(name="lo", flags=IFF_UP)`, "bringing lo up",
-		func() error { return h.LinkSetUp(lo) })
-}
-
-// LoopbackUp brings up lo in the network namespace of pid: all that
-// --net none gives a container (a new network namespace starts with lo down).
-func LoopbackUp(pid int, n *explain.Narrator) error {
-	nsPath := fmt.Sprintf("/proc/%d/ns/net", pid)
-	ns, err := netns.GetFromPath(nsPath)
-	if err != nil {
-		return fmt.Errorf("opening %s: %w", nsPath, err)
-	}
-	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		return fmt.Errorf("netlink socket in %s: %w", nsPath, err)
-	}
-	defer h.Close()
-	return loopbackUp(h, n)
 }
 
 // deleteLink removes a link if it exists. Deleting one end of a veth pair

@@ -107,9 +107,9 @@ func TestFiles(t *testing.T) {
 		Address: netip.MustParsePrefix("172.30.0.3/16"),
 		Others:  []Lease{{Name: "db", Hostname: "dbhost", Address: netip.MustParseAddr("172.30.0.2")}, {Address: netip.MustParseAddr("172.30.0.4")}},
 	}
-	want := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n172.30.0.3\tweb\n172.30.0.2\tdb dbhost\n"
-	if got := string(ep.HostsFile()); got != want {
-		t.Errorf("HostsFile:\n%s\nwant:\n%s", got, want)
+	want := "172.30.0.3\tweb\n172.30.0.2\tdb dbhost\n"
+	if got := string(ep.HostsEntries()); got != want {
+		t.Errorf("HostsEntries:\n%s\nwant:\n%s", got, want)
 	}
 	got := string(ResolvConf([]byte("# comment\nnameserver 127.0.0.53\nnameserver 192.0.2.53\nsearch example.org\noptions edns0\n")))
 	want = "# written by minicontainer from the host's /etc/resolv.conf\nnameserver 192.0.2.53\nsearch example.org\noptions edns0\n"

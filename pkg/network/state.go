@@ -117,12 +117,29 @@ func (s *store) write(st *State) error {
 	return os.Rename(tmp, s.statePath())
 }
 
-// remove deletes the state and the lock file, then the directory if empty;
-// called, still under the lock, when the bridge is gone.
+// remove deletes the state and the lock file, then the directories if
+// empty; called, still under the lock, when the bridge is gone.
 func (s *store) remove() {
 	os.Remove(s.statePath())
 	os.Remove(lockPath(s.dir, s.bridge))
-	os.Remove(s.dir) // fails, harmlessly, while other bridges have files there
+	// These fail, harmlessly, while other bridges or namespaces have files there.
+	if os.Remove(s.dir) == nil {
+		os.Remove(filepath.Dir(s.dir))
+	}
+}
+
+// namespaceDir is where the bridges of the calling thread's network
+// namespace are recorded: BASE/net-INODE. A bridge, its veths and its
+// nftables table live in one network namespace, so its address book must
+// belong to that namespace too: a minicontainer run inside another one
+// (a test, a lesson's throwaway "host") has bridges of its own, and must
+// neither see nor take the addresses of ours.
+func namespaceDir(base string) (string, error) {
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
+		return "", fmt.Errorf("identifying the network namespace: %w", err)
+	}
+	return filepath.Join(base, fmt.Sprintf("net-%d", st.Ino)), nil
 }
 
 // allocate picks the lowest free address of the subnet: not the network
@@ -162,10 +179,14 @@ func (l Lease) alive() bool {
 	return l.Owner > 0 && processStart(l.Owner) == l.OwnerStart
 }
 
-// ReadStates returns every bridge network recorded under dir, for
-// `minicontainer network ls` and `inspect`. It takes each lock so it never
-// reads a state in the middle of a change.
-func ReadStates(dir string) ([]*State, error) {
+// ReadStates returns every bridge network of the current network namespace
+// recorded under base, for `minicontainer network ls` and `inspect`. It
+// takes each lock so it never reads a state in the middle of a change.
+func ReadStates(base string) ([]*State, error) {
+	dir, err := namespaceDir(base)
+	if err != nil {
+		return nil, err
+	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 	var out []*State
 	for _, f := range files {

@@ -1,0 +1,120 @@
+// Command minicontainer runs a command in a small container: new pid, mount,
+// uts, ipc, net and cgroup namespaces, an overlay of a busybox root
+// filesystem, pivot_root, and a correct PID 1. It is the article's 50-line
+// chroot demo finished; the lesson is docs/06-minicontainer.md.
+//
+// Usage:
+//
+//	minicontainer run [--rootfs DIR] [--name N] [--hostname H] [-e K=V] [-w DIR]
+//	                  [-v HOST:CTR[:ro]] [--read-only] [--chroot] [--init] [-i] [-t]
+//	                  [-x] -- CMD [ARG...]
+//	minicontainer ps
+//	minicontainer gc
+//	minicontainer rootfs busybox DIR
+//
+// Exit status: the command's own; 128+N if a signal N killed it; 125 if
+// minicontainer failed before the command ran; 126 if the command could
+// not be executed; 127 if it was not found (as docker run).
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/minicontainer/minicontainer/pkg/container"
+	"github.com/minicontainer/minicontainer/pkg/explain"
+	"github.com/minicontainer/minicontainer/pkg/reexec"
+	"github.com/minicontainer/minicontainer/pkg/rootfs"
+)
+
+type runCmd struct {
+	Rootfs      string   `help:"Root filesystem directory (default: a busybox rootfs built on first use in ${default_rootfs})." placeholder:"DIR"`
+	Name        string   `help:"A unique name for the container." placeholder:"N"`
+	Hostname    string   `help:"The container's hostname." default:"${default_hostname}" placeholder:"H"`
+	Env         []string `short:"e" sep:"none" help:"Set an environment variable (K=V; K alone copies the host's)." placeholder:"K=V"`
+	Workdir     string   `short:"w" help:"Working directory inside the container." placeholder:"DIR"`
+	Volume      []string `short:"v" sep:"none" help:"Bind mount a host directory: HOST:CONTAINER[:ro]." placeholder:"HOST:CTR[:ro]"`
+	ReadOnly    bool     `help:"Mount the root filesystem read-only."`
+	Chroot      bool     `help:"Use chroot(2) instead of pivot_root(2), as the article did (escapable)."`
+	Init        bool     `help:"Run a tiny init as PID 1 that reaps zombies and forwards signals."`
+	Interactive bool     `short:"i" help:"Keep stdin attached (with -t: forward keystrokes)."`
+	TTY         bool     `short:"t" help:"Give the command a pseudo-terminal inside the container."`
+	Explain     bool     `short:"x" help:"Narrate every step: each system call with its real arguments."`
+	Command     []string `arg:"" passthrough:"partial" help:"The command and its arguments." placeholder:"CMD"`
+}
+
+func (r *runCmd) Run() error {
+	// With passthrough, kong keeps the "--" that ends our flags.
+	if len(r.Command) > 0 && r.Command[0] == "--" {
+		r.Command = r.Command[1:]
+	}
+	x := explain.New(os.Stderr, r.Explain)
+	code, err := container.Run(container.Config{
+		Rootfs: r.Rootfs, Name: r.Name, Hostname: r.Hostname, Env: r.Env, Workdir: r.Workdir,
+		Volumes: r.Volume, ReadOnly: r.ReadOnly, Chroot: r.Chroot, Init: r.Init,
+		Interactive: r.Interactive, TTY: r.TTY, Command: r.Command,
+	}, container.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, x)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "minicontainer: %v\n", err)
+	}
+	os.Exit(code)
+	return nil
+}
+
+type psCmd struct{}
+
+func (psCmd) Run() error { return container.PrintList(os.Stdout, time.Now()) }
+
+type gcCmd struct{}
+
+func (gcCmd) Run() error {
+	_, err := container.GC(os.Stdout)
+	return err
+}
+
+type busyboxCmd struct {
+	Dir     string `arg:"" help:"Directory to create." placeholder:"DIR"`
+	Explain bool   `short:"x" help:"Narrate every step."`
+}
+
+func (b *busyboxCmd) Run() error {
+	return rootfs.BuildBusybox(b.Dir, explain.New(os.Stderr, b.Explain))
+}
+
+type cli struct {
+	Run    runCmd `cmd:"" help:"Run a command in a new container."`
+	Ps     psCmd  `cmd:"" help:"List running containers."`
+	Gc     gcCmd  `cmd:"" help:"Remove what killed runs left behind."`
+	Rootfs struct {
+		Busybox busyboxCmd `cmd:"" help:"Build a busybox root filesystem from the host's static busybox."`
+	} `cmd:"" help:"Build root filesystems."`
+}
+
+func main() {
+	if reexec.Init() { // the container's init: see pkg/container/init.go
+		return
+	}
+	var c cli
+	parser, err := kong.New(&c, kong.Name("minicontainer"),
+		kong.Description("Run a command in a small Linux container."),
+		kong.UsageOnError(),
+		kong.Vars{"default_hostname": container.DefaultHostname, "default_rootfs": container.DefaultRootfs})
+	if err != nil {
+		fail(err)
+	}
+	ctx, err := parser.Parse(os.Args[1:])
+	if err != nil {
+		fail(err) // a usage error is bad input too: 125, as docker run (kong would exit 80)
+	}
+	if err := ctx.Run(); err != nil {
+		fail(err)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintf(os.Stderr, "minicontainer: %v\n", err)
+	os.Exit(container.ExitSetup)
+}

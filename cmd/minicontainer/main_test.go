@@ -1,0 +1,548 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/sys/unix"
+
+	"github.com/minicontainer/minicontainer/pkg/container"
+	"github.com/minicontainer/minicontainer/pkg/hostcheck"
+	"github.com/minicontainer/minicontainer/pkg/reexec"
+	"github.com/minicontainer/minicontainer/pkg/rootfs"
+)
+
+// testRootfs is a busybox rootfs built once for all tests (and never
+// modified by them: the overlay tests check that).
+var testRootfs string
+
+// TestMain makes this test binary minicontainer itself: testscript puts a
+// copy named "minicontainer" on PATH, and the container init re-executes
+// it as "minicontainer-init", which reexec.Init must catch first.
+func TestMain(m *testing.M) {
+	if reexec.Init() {
+		return
+	}
+	testscript.Main(cleanRootfs{m}, map[string]func(){"minicontainer": main})
+}
+
+// cleanRootfs removes the test rootfs after all tests ran.
+type cleanRootfs struct{ m *testing.M }
+
+func (c cleanRootfs) Run() int {
+	code := c.m.Run()
+	if testRootfs != "" {
+		os.RemoveAll(filepath.Dir(testRootfs))
+	}
+	return code
+}
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("minicontainer needs root (namespaces, mounts): run the tests with sudo (make test does)")
+	}
+	if testRootfs == "" {
+		dir, err := os.MkdirTemp("", "mctest-rootfs-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(dir, 0o755)
+		testRootfs = filepath.Join(dir, "busybox")
+		if err := rootfs.BuildBusybox(testRootfs, nil); err != nil {
+			t.Fatalf("building the test rootfs: %v", err)
+		}
+	}
+}
+
+// result is what one minicontainer run gave.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// mc runs minicontainer with stdin and returns its output and exit code.
+func mc(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command("minicontainer", args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("minicontainer %q: %v", args, err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+// run is mc with the test rootfs.
+func run(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	return mc(t, stdin, append([]string{"run", "--rootfs", testRootfs}, args...)...)
+}
+
+func TestScripts(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, "minicontainer", "mctest").Verify(t)
+	// The scripts run in parallel; t.Run returns when all are done, so
+	// the host is checked after them.
+	t.Run("scripts", func(t *testing.T) {
+		testscript.Run(t, testscript.Params{
+			Dir: "testdata/script",
+			Setup: func(e *testscript.Env) error {
+				e.Setenv("ROOTFS", testRootfs)
+				return nil
+			},
+		})
+	})
+}
+
+func TestInsideTheContainer(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, "minicontainer", "mctest").Verify(t)
+	r := run(t, "", "--hostname", "box", "--", "sh", "-c",
+		`hostname; echo pid=$$; ps -o pid,comm | wc -l; cut -d' ' -f2,3 /proc/mounts; ip link 2>/dev/null | grep -c '^[0-9]'; cat /proc/net/dev | grep -c :`)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if lines[0] != "box" || lines[1] != "pid=1" {
+		t.Errorf("hostname and pid: got %q, want box, pid=1", lines[:2])
+	}
+	// ps: the header, sh, ps itself and wc: nothing of the host.
+	if n, _ := strconv.Atoi(lines[2]); n > 4 {
+		t.Errorf("ps inside shows %d lines, want at most 4 (nothing of the host):\n%s", n, r.stdout)
+	}
+	mounts := strings.Join(lines[3:len(lines)-2], "\n")
+	for _, want := range []string{"/ overlay", "/proc proc", "/sys sysfs", "/dev tmpfs", "/dev/pts devpts", "/dev/shm tmpfs"} {
+		if !strings.Contains(mounts, want) {
+			t.Errorf("mounts inside lack %q:\n%s", want, mounts)
+		}
+	}
+	for _, host := range hostcheck.Mounts(t) {
+		if f := strings.Fields(host); f[0] == "/run" || strings.HasPrefix(f[0], "/work") || strings.HasPrefix(f[0], "/home") {
+			if strings.Contains(mounts, f[0]+" ") {
+				t.Errorf("host mount %s visible inside:\n%s", f[0], mounts)
+			}
+		}
+	}
+	if lines[len(lines)-1] != "1" {
+		t.Errorf("network devices inside: %s, want only lo", lines[len(lines)-1])
+	}
+}
+
+func TestOverlayIsolation(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, "minicontainer", "mctest").Verify(t)
+	done := make(chan result, 2)
+	for _, who := range []string{"one", "two"} {
+		go func() {
+			done <- run(t, "", "--", "sh", "-c", "echo "+who+" > /etc/who; sleep 0.5; cat /etc/who; ls /etc/who*")
+		}()
+	}
+	for i := 0; i < 2; i++ {
+		r := <-done
+		if r.code != 0 || !(r.stdout == "one\n/etc/who\n" || r.stdout == "two\n/etc/who\n") {
+			t.Errorf("container saw %q (exit %d, %s): writes leaked between containers", r.stdout, r.code, r.stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(testRootfs, "etc/who")); err == nil {
+		t.Errorf("a container's write reached the base rootfs")
+	}
+}
+
+func TestReadOnly(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, "minicontainer", "mctest").Verify(t)
+	r := run(t, "", "--read-only", "--", "sh", "-c", "touch /x 2>&1; echo rc=$?; touch /dev/shm/ok && echo shm")
+	if !strings.Contains(r.stdout, "Read-only file system") || !strings.Contains(r.stdout, "rc=1") {
+		t.Errorf("--read-only: touch / gave %q", r.stdout)
+	}
+	if !strings.Contains(r.stdout, "shm") {
+		t.Errorf("--read-only: /dev/shm must stay writable, got %q", r.stdout)
+	}
+}
+
+func TestVolumes(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	defer hostcheck.Take(t, "minicontainer", "mctest", dir).Verify(t)
+	os.WriteFile(filepath.Join(dir, "in"), []byte("from host\n"), 0o644)
+	r := run(t, "", "-v", dir+":/data", "--", "sh", "-c", "cat /data/in; echo from container > /data/out")
+	if r.code != 0 || r.stdout != "from host\n" {
+		t.Fatalf("rw volume: exit %d, %q %s", r.code, r.stdout, r.stderr)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, "out")); string(data) != "from container\n" {
+		t.Errorf("the container's write to the volume is not on the host: %q", data)
+	}
+	r = run(t, "", "-v", dir+":/data:ro", "--", "sh", "-c", "cat /data/in; echo x > /data/out2")
+	if r.code == 0 || !strings.Contains(r.stderr, "Read-only file system") {
+		t.Errorf("ro volume: exit %d, stderr %q: want a read-only failure", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out2")); err == nil {
+		t.Errorf("a write through a :ro volume reached the host")
+	}
+}
+
+func TestPipes(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, "minicontainer", "mctest").Verify(t)
+	r := run(t, "hello\nworld\n", "--", "sort", "-r")
+	if r.code != 0 || r.stdout != "world\nhello\n" {
+		t.Errorf("stdin through the container: got %q, exit %d", r.stdout, r.code)
+	}
+	r = run(t, "", "--", "sh", "-c", "echo out; echo err >&2; [ -t 0 ] && echo tty")
+	if r.stdout != "out\n" || r.stderr != "err\n" {
+		t.Errorf("stdout/stderr: got %q / %q", r.stdout, r.stderr)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, "minicontainer", "mctest").Verify(t)
+	for _, c := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"true"}, 0},
+		{[]string{"sh", "-c", "exit 3"}, 3},
+		{[]string{"no-such-command"}, 127},
+		{[]string{"/no/such/path"}, 127},
+		{[]string{"/etc/passwd"}, 126},
+		{[]string{"/etc"}, 126},
+	} {
+		r := run(t, "", append([]string{"--"}, c.args...)...)
+		if r.code != c.code {
+			t.Errorf("%q: exit %d, want %d (%s)", c.args, r.code, c.code, r.stderr)
+		}
+		if c.code >= 126 && strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("%q: want one line on stderr, got %q", c.args, r.stderr)
+		}
+	}
+}
+
+// startBackground starts minicontainer and returns once the container's
+// command runs, with the container's state.
+func startBackground(t *testing.T, stdout io.Writer, args ...string) (*exec.Cmd, *container.State) {
+	t.Helper()
+	name := fmt.Sprintf("mctest-%d", time.Now().UnixNano())
+	cmd := exec.Command("minicontainer", append([]string{"run", "--rootfs", testRootfs, "--name", name}, args...)...)
+	cmd.Stdout, cmd.Stderr = stdout, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 200; i++ {
+		states, _ := container.List()
+		for _, s := range states {
+			if s.Name == name && s.Pid != 0 {
+				time.Sleep(200 * time.Millisecond) // let the init reach exec
+				return cmd, s
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	t.Fatalf("container %s did not start", name)
+	return nil, nil
+}
+
+func exitCode(t *testing.T, cmd *exec.Cmd) int {
+	t.Helper()
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0
+}
+
+func TestSignals(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, "minicontainer", "mctest").Verify(t)
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
+		var out bytes.Buffer
+		// PID 1 with a handler: the signal arrives.
+		cmd, _ := startBackground(t, &out, "--", "sh", "-c", `trap 'echo got $1; exit 7' `+unix.SignalName(sig)[3:]+`; sleep 100 & wait`)
+		cmd.Process.Signal(sig)
+		if code := exitCode(t, cmd); code != 7 || !strings.Contains(out.String(), "got") {
+			t.Errorf("%v to minicontainer: exit %d, output %q; want the trap's 7", sig, code, out.String())
+		}
+	}
+	// --init: the command is not PID 1, so SIGINT kills it: 128+2.
+	cmd, _ := startBackground(t, io.Discard, "--init", "--", "sleep", "100")
+	cmd.Process.Signal(syscall.SIGINT)
+	if code := exitCode(t, cmd); code != 130 {
+		t.Errorf("SIGINT with --init: exit %d, want 130", code)
+	}
+	// Killed from the host: 128+9.
+	cmd, s := startBackground(t, io.Discard, "--", "sleep", "100")
+	syscall.Kill(s.Pid, syscall.SIGKILL)
+	if code := exitCode(t, cmd); code != 137 {
+		t.Errorf("PID 1 killed by SIGKILL: exit %d, want 137", code)
+	}
+}
+
+// zombies counts zombie processes whose parent is pid.
+func zombies(pid int) int {
+	n := 0
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		data, err := os.ReadFile("/proc/" + p.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(data)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 1 && f[0] == "Z" && f[1] == strconv.Itoa(pid) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestInitReapsZombies(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, "minicontainer", "mctest").Verify(t)
+	// The subshell exits at once; its child sleep is orphaned and
+	// re-parented to PID 1, which after exec is a `sleep` that never waits.
+	script := "(sleep 0.1 &); exec sleep 3"
+	cmd, s := startBackground(t, io.Discard, "--", "sh", "-c", script)
+	time.Sleep(time.Second)
+	if n := zombies(s.Pid); n != 1 {
+		t.Errorf("without --init: %d zombies under PID 1, want 1 (this is why --init exists)", n)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	time.Sleep(100 * time.Millisecond)
+
+	cmd, s = startBackground(t, io.Discard, "--init", "--", "sh", "-c", script)
+	time.Sleep(time.Second)
+	if n := zombies(s.Pid); n != 0 {
+		t.Errorf("with --init: %d zombies under PID 1, want 0", n)
+	}
+	if code := exitCode(t, cmd); code != 0 {
+		t.Errorf("--init: exit %d, want 0", code)
+	}
+}
+
+func TestKilledRuntimeLeavesNothingAfterGC(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, "minicontainer", "mctest").Verify(t)
+	cmd, s := startBackground(t, io.Discard, "--", "sleep", "100")
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	// PR_SET_PDEATHSIG: the container died with its parent.
+	for i := 0; i < 100; i++ {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d/stat", s.Pid)); err != nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.Pid)); err == nil && !strings.Contains(string(data), ") Z") {
+		t.Errorf("the container init %d outlived SIGKILLed minicontainer", s.Pid)
+	}
+	if _, err := os.Stat(s.Dir()); err != nil {
+		t.Fatalf("a SIGKILLed run cannot clean up, its state should remain for gc: %v", err)
+	}
+	r := mc(t, "", "ps")
+	if !strings.Contains(r.stdout, s.ID+" ") || !strings.Contains(r.stdout, "dead") {
+		t.Errorf("ps should list %s as dead:\n%s", s.ID, r.stdout)
+	}
+	r = mc(t, "", "gc")
+	if r.code != 0 || !strings.Contains(r.stdout, "removed "+s.ID) {
+		t.Errorf("gc: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(s.Dir()); err == nil {
+		t.Errorf("gc left %s", s.Dir())
+	}
+}
+
+func TestPs(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, "minicontainer", "mctest").Verify(t)
+	cmd, s := startBackground(t, io.Discard, "--", "sleep", "100")
+	r := mc(t, "", "ps")
+	var line string
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if strings.HasPrefix(l, s.ID) {
+			line = l
+		}
+	}
+	f := strings.Fields(line)
+	if len(f) < 7 || f[1] != s.Name || f[2] != strconv.Itoa(s.Pid) || f[3] != "sleep" || f[5] != "running" {
+		t.Errorf("ps line for %s: %q\n%s", s.ID, line, r.stdout)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	mc(t, "", "gc")
+}
+
+// openPTY opens a pseudo-terminal pair for the test to drive, as a
+// terminal emulator does (pty(7)).
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetUint32(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.IoctlSetWinsize(int(m.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 33, Col: 101})
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, s
+}
+
+func TestTTY(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, "minicontainer", "mctest").Verify(t)
+	master, slave := openPTY(t)
+	defer master.Close()
+	cmd := exec.Command("minicontainer", "run", "--rootfs", testRootfs, "-it", "--", "/bin/sh")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	var out bytes.Buffer
+	copied := make(chan struct{})
+	go func() { io.Copy(&out, master); close(copied) }()
+	// Job control: a background job, `jobs`, then the terminal's own view.
+	fmt.Fprint(master, "tty; stty size; sleep 10 &\n")
+	time.Sleep(300 * time.Millisecond)
+	fmt.Fprint(master, "jobs; echo $((6*7)); kill %1; exit 5\n")
+	done := make(chan int)
+	go func() { done <- exitCode(t, cmd) }()
+	select {
+	case code := <-done:
+		if code != 5 {
+			t.Errorf("-it: exit %d, want 5", code)
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("-it shell did not finish; output:\n%s", out.String())
+	}
+	// minicontainer put the terminal back as it found it (raw mode off).
+	termios, err := unix.IoctlGetTermios(int(master.Fd()), unix.TCGETS)
+	if err != nil || termios.Lflag&(unix.ICANON|unix.ECHO) != unix.ICANON|unix.ECHO {
+		t.Errorf("the terminal was left in raw mode (lflag %#x, %v)", termios.Lflag, err)
+	}
+	master.Close()
+	<-copied
+	text := out.String()
+	for _, want := range []string{"/dev/pts/0", "33 101", "Running", "sleep 10", "42"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("-it output lacks %q:\n%s", want, text)
+		}
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	needRoot(t)
+	empty := t.TempDir()
+	defer hostcheck.Take(t, "minicontainer", "mctest", empty).Verify(t)
+	long := strings.Repeat("h", 65)
+	for _, c := range []struct {
+		args []string
+		want string // in the one line on stderr
+	}{
+		{[]string{"run", "--rootfs", "/nonexistent-mctest", "--", "true"}, "/nonexistent-mctest"},
+		{[]string{"run", "--rootfs", empty, "--", "true"}, "empty"},
+		{[]string{"run", "--rootfs", testRootfs, "-v", "nocolon", "--", "true"}, "nocolon"},
+		{[]string{"run", "--rootfs", testRootfs, "-v", "/nonexistent-mctest:/data", "--", "true"}, "/nonexistent-mctest"},
+		{[]string{"run", "--rootfs", testRootfs, "-v", "/tmp:relative", "--", "true"}, "relative"},
+		{[]string{"run", "--rootfs", testRootfs, "--hostname", long, "--", "true"}, "64"},
+		{[]string{"run", "--rootfs", testRootfs, "--"}, "command"},
+		{[]string{"run", "--rootfs", testRootfs, "--no-such-flag", "--", "true"}, "no-such-flag"},
+		{[]string{"run", "--rootfs", testRootfs, "--name", "bad/name", "--", "true"}, "invalid name"},
+		{[]string{"run", "--rootfs", testRootfs, "-e", "=x", "--", "true"}, "environment"},
+		{[]string{"run", "--rootfs", testRootfs, "-w", "relative", "--", "true"}, "workdir"},
+		{[]string{"run", "--rootfs", testRootfs, "-w", "/nonexistent", "--", "true"}, "workdir /nonexistent"},
+		{[]string{"no-such-subcommand"}, "unexpected argument"},
+	} {
+		r := mc(t, "", c.args...)
+		if r.code != 125 {
+			t.Errorf("%q: exit %d, want 125", c.args, r.code)
+		}
+		if strings.Count(r.stderr, "\n") != 1 || !strings.HasPrefix(r.stderr, "minicontainer: ") || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%q: want one line mentioning %q on stderr, got %q", c.args, c.want, r.stderr)
+		}
+		if strings.Contains(r.stderr, "goroutine") || strings.Contains(r.stderr, "panic") || r.stdout != "" {
+			t.Errorf("%q: stdout %q stderr %q", c.args, r.stdout, r.stderr)
+		}
+	}
+}
+
+// TestDuplicateName: the second run with a name in use fails, 125, and
+// does not disturb the first.
+func TestDuplicateName(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, "minicontainer", "mctest").Verify(t)
+	var out bytes.Buffer
+	cmd, s := startBackground(t, &out, "--", "sh", "-c", "sleep 1; echo first done")
+	r := run(t, "", "--name", s.Name, "--", "true")
+	if r.code != 125 || !strings.Contains(r.stderr, "already in use") || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("duplicate --name: exit %d, %q", r.code, r.stderr)
+	}
+	if code := exitCode(t, cmd); code != 0 || out.String() != "first done\n" {
+		t.Errorf("the first container: exit %d, %q", code, out.String())
+	}
+}
+
+// TestNotRoot runs a copy of minicontainer as nobody.
+func TestNotRoot(t *testing.T) {
+	needRoot(t)
+	// t.TempDir's parent is private to root: nobody could not run the copy.
+	dir, err := os.MkdirTemp("", "mctest-notroot-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	defer hostcheck.Take(t, "minicontainer", "mctest", dir).Verify(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "minicontainer")
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "run", "--rootfs", testRootfs, "--", "true")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	err = cmd.Run()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 125 || !strings.Contains(errb.String(), "must run as root") || strings.Count(errb.String(), "\n") != 1 {
+		t.Errorf("as nobody: %v, stderr %q; want exit 125 and one line", err, errb.String())
+	}
+}

@@ -1,0 +1,139 @@
+// Package container is minicontainer's lifecycle: the configuration a user
+// gives, the parent (host) side that prepares and cleans up, the init side
+// that becomes PID 1 in the new namespaces, and the state kept on disk so
+// `ps` can list containers and `gc` can reclaim what a killed run left.
+//
+// How `minicontainer run` flows (see docs/06-minicontainer.md):
+//
+//  1. Validate the whole Config; nothing is created on bad input.
+//  2. Create the host-side resources (state dir, overlay scratch dir), each
+//     with its undo registered at once and recorded in state.json.
+//  3. Start /proc/self/exe as the container's init with Cloneflags for the
+//     new namespaces, connected by a socketpair (the sync channel).
+//  4. While the init waits on the socket, run hostSteps (cgroup placement,
+//     veth...: what only the host can do), then send the init its config.
+//  5. The init: hostname, lo up, rootfs.Setup (mounts, pivot_root), exec.
+//  6. Forward signals, wait, map the exit status, undo in reverse order.
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/minicontainer/minicontainer/pkg/rootfs"
+)
+
+// Config is what a user asks for on the command line.
+type Config struct {
+	Rootfs      string   // base root filesystem; "" means DefaultRootfs, built on first use
+	Name        string   // optional unique name
+	Hostname    string   // "" means DefaultHostname
+	Env         []string // K=V added to (or replacing) the default environment; K alone copies the host's value
+	Workdir     string   // working directory inside the container; "" means /
+	Volumes     []string // HOST:CONTAINER[:ro]
+	ReadOnly    bool     // mount the root filesystem read-only
+	Chroot      bool     // chroot(2) instead of pivot_root(2): the article's way, escapable
+	Init        bool     // run a tiny init as PID 1 that reaps zombies and forwards signals
+	Interactive bool     // keep stdin attached to the pseudo-terminal (-i)
+	TTY         bool     // give the command a pseudo-terminal inside the container (-t)
+	Command     []string // the command and its arguments
+}
+
+// DefaultHostname is the container's hostname unless --hostname is given.
+const DefaultHostname = "minicontainer"
+
+// DefaultRootfs is the busybox root filesystem built on first use when no
+// --rootfs is given.
+const DefaultRootfs = "/var/lib/minicontainer/rootfs/busybox"
+
+// namePattern is docker's rule for container names.
+var namePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// validate checks everything that can be checked on the host before
+// anything is created. It fills in defaults and returns the rootfs spec.
+func (c *Config) validate() (rootfs.Spec, error) {
+	var spec rootfs.Spec
+	if os.Geteuid() != 0 {
+		return spec, errors.New("must run as root: creating namespaces and mounts needs CAP_SYS_ADMIN (try sudo)")
+	}
+	if len(c.Command) == 0 {
+		return spec, errors.New("no command given: minicontainer run [flags] -- CMD [ARG...]")
+	}
+	if c.Name != "" && !namePattern.MatchString(c.Name) {
+		return spec, fmt.Errorf("invalid name %q: use letters, digits, _ . - (not first)", c.Name)
+	}
+	if c.Hostname == "" {
+		c.Hostname = DefaultHostname
+	}
+	if c.Workdir != "" && !filepath.IsAbs(c.Workdir) {
+		return spec, fmt.Errorf("workdir %q: must be an absolute path", c.Workdir)
+	}
+	for _, e := range c.Env {
+		if k, _, _ := strings.Cut(e, "="); k == "" {
+			return spec, fmt.Errorf("environment %q: want KEY=VALUE", e)
+		}
+	}
+	spec = rootfs.Spec{
+		Base:     c.Rootfs,
+		ReadOnly: c.ReadOnly,
+		Hostname: c.Hostname,
+		Chroot:   c.Chroot,
+	}
+	for _, v := range c.Volumes {
+		vol, err := rootfs.ParseVolume(v)
+		if err != nil {
+			return spec, err
+		}
+		spec.Volumes = append(spec.Volumes, vol)
+	}
+	if spec.Base == "" {
+		// Built after validation (it is the one thing a first run creates
+		// on purpose); Validate below checks it then.
+		return spec, nil
+	}
+	abs, err := filepath.Abs(spec.Base)
+	if err != nil {
+		return spec, fmt.Errorf("rootfs %s: %w", spec.Base, err)
+	}
+	spec.Base = abs
+	return spec, spec.Validate()
+}
+
+// environment is the command's environment: a small default like docker's,
+// then -e entries in order (a later one replaces an earlier one).
+func (c *Config) environment() []string {
+	env := []string{
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=/root",
+		"HOSTNAME=" + c.Hostname,
+	}
+	if c.TTY {
+		term := os.Getenv("TERM")
+		if term == "" || term == "dumb" {
+			term = "xterm"
+		}
+		env = append(env, "TERM="+term)
+	}
+	for _, e := range c.Env {
+		if !strings.Contains(e, "=") {
+			v, ok := os.LookupEnv(e)
+			if !ok {
+				continue
+			}
+			e += "=" + v
+		}
+		k, _, _ := strings.Cut(e, "=")
+		kept := env[:0]
+		for _, old := range env {
+			if !strings.HasPrefix(old, k+"=") {
+				kept = append(kept, old)
+			}
+		}
+		env = append(kept, e)
+	}
+	return env
+}

@@ -1,0 +1,143 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/minicontainer/minicontainer/pkg/explain"
+)
+
+// Container is what the host side knows about a container being run: its
+// configuration, its state (the init's PID once started), and the undo
+// stack of everything created for it.
+type Container struct {
+	Config Config
+	State  *State
+	x      *explain.Narrator
+	undos  []func() error
+}
+
+// A hostStep is work only the host can do for a container, run in order
+// while the init waits on the sync socket (DESIGN.md, step 4): the init
+// exists, so its PID and namespaces do, but nothing runs inside yet.
+//
+// Do records each host object with c.Own before creating it (so gc can
+// reclaim it if minicontainer is killed half way) and registers its undo
+// with c.OnCleanup at once. A failing step makes the run fail with 125 and
+// everything already done is undone.
+type hostStep struct {
+	name string
+	do   func(c *Container) error
+}
+
+// hostSteps is the ordered list of host-side steps. The cgroup engineer
+// adds "cgroup" (create the cgroup, apply limits, move c.State.Pid in), the
+// network engineer "network" (veth pair, one end into
+// /proc/PID/ns/net, addresses, routes). Each Resource.Kind a step records
+// needs an entry in reclaimers.
+var hostSteps = []hostStep{}
+
+// reclaimers remove a Resource left by a minicontainer that was killed,
+// keyed by Resource.Kind. They must succeed when the object is already gone.
+var reclaimers = map[string]func(r Resource) error{
+	"dir": func(r Resource) error { return os.RemoveAll(r.Name) },
+}
+
+// Own records r in state.json before the object is created, so that a
+// SIGKILLed minicontainer leaves a trail gc can follow.
+func (c *Container) Own(r Resource) error {
+	c.State.Resources = append(c.State.Resources, r)
+	return c.State.save()
+}
+
+// OnCleanup pushes an undo; they run in reverse order when the container
+// ends or the run fails half way.
+func (c *Container) OnCleanup(undo func() error) { c.undos = append(c.undos, undo) }
+
+// cleanup runs the undo stack in reverse and reports every failure.
+func (c *Container) cleanup() error {
+	var errs []error
+	for i := len(c.undos) - 1; i >= 0; i-- {
+		if err := c.undos[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	c.undos = nil
+	return errors.Join(errs...)
+}
+
+// Explain is the narrator host steps should use.
+func (c *Container) Explain() *explain.Narrator { return c.x }
+
+// GC removes what killed runs left behind: every state whose minicontainer
+// process is gone. A container init still alive then (it should have died
+// with its parent through PR_SET_PDEATHSIG) is killed first. It writes one
+// line per reclaimed container to w (nil: quiet) and returns how many.
+func GC(w io.Writer) (int, error) {
+	unlock, err := lockStateRoot()
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+	return gcLocked(w)
+}
+
+func gcLocked(w io.Writer) (int, error) {
+	states, err := List()
+	if err != nil {
+		return 0, err
+	}
+	var errs []error
+	n := 0
+	for _, s := range states {
+		if s.Status() != "dead" {
+			continue
+		}
+		if err := reclaim(s); err != nil {
+			errs = append(errs, fmt.Errorf("reclaim %s: %w", short(s.ID), err))
+			continue
+		}
+		n++
+		if w != nil {
+			fmt.Fprintf(w, "removed %s\n", short(s.ID))
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
+func reclaim(s *State) error {
+	if alive(s.Pid, s.PidStart) {
+		unix.Kill(s.Pid, unix.SIGKILL)
+		for i := 0; i < 100 && alive(s.Pid, s.PidStart); i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	var errs []error
+	for i := len(s.Resources) - 1; i >= 0; i-- {
+		r := s.Resources[i]
+		fn, ok := reclaimers[r.Kind]
+		if !ok {
+			errs = append(errs, fmt.Errorf("unknown resource kind %q (%s)", r.Kind, r.Name))
+			continue
+		}
+		if err := fn(r); err != nil {
+			errs = append(errs, fmt.Errorf("%s %s: %w", r.Kind, r.Name, err))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	return os.RemoveAll(s.Dir())
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}

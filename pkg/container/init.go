@@ -1,0 +1,160 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/minicontainer/minicontainer/pkg/explain"
+	"github.com/minicontainer/minicontainer/pkg/network"
+	"github.com/minicontainer/minicontainer/pkg/reexec"
+	"github.com/minicontainer/minicontainer/pkg/rootfs"
+)
+
+// initEntry is the name the container's init runs under (pkg/reexec): the
+// re-executed minicontainer that is PID 1 in the new namespaces until it
+// becomes the user's command.
+const initEntry = "minicontainer-init"
+
+// syncFd is the init's end of the sync socket (cmd.ExtraFiles[0]).
+const syncFd = 3
+
+func init() { reexec.Register(initEntry, initMain) }
+
+// initMain is the container side, from clone(2) to execve(2). It runs in
+// the new namespaces as PID 1; it returns (and exits) only on failure,
+// after telling the parent what failed.
+func initMain() {
+	x := explain.FromEnv("[container] ")
+	var ic initConfig
+	// Block until the host side is ready (cgroup, network...). End of file
+	// means minicontainer died or gave up: there is nothing to do.
+	_, eof, err := receive(syncFd, &ic)
+	if eof || err != nil {
+		os.Exit(ExitSetup)
+	}
+	code, err := startCommand(ic, x)
+	send(syncFd, initMessage{Type: "error", Code: code, Error: err.Error()})
+	os.Exit(code)
+}
+
+// startCommand sets the container up and execs the command; it returns
+// only on failure, with the exit code the failure maps to.
+func startCommand(ic initConfig, x *explain.Narrator) (int, error) {
+	err := unix.Sethostname([]byte(ic.Hostname))
+	x.Call("sethostname(2)", fmt.Sprintf("sethostname(%q, %d)", ic.Hostname, len(ic.Hostname)), nil, err)
+	if err != nil {
+		return ExitSetup, fmt.Errorf("sethostname %q: %w", ic.Hostname, err)
+	}
+	// A new network namespace has only "lo", and it is down.
+	if err := network.LoopbackUp(x); err != nil {
+		return ExitSetup, err
+	}
+	// Mounts: private propagation, overlay, volumes, /proc /sys /dev, then
+	// pivot_root (or chroot). From here on "/" is the container's.
+	if err := rootfs.Setup(ic.Rootfs, x); err != nil {
+		return ExitSetup, err
+	}
+	if ic.Workdir != "" {
+		err := unix.Chdir(ic.Workdir)
+		x.Call("chdir(2)", fmt.Sprintf("chdir(%q)", ic.Workdir), nil, err)
+		if err != nil {
+			return ExitSetup, fmt.Errorf("workdir %s: %w", ic.Workdir, err)
+		}
+	}
+	path, err := lookPath(ic.Command[0], ic.Env)
+	if err != nil {
+		return execCode(err), fmt.Errorf("exec %q: %w", ic.Command[0], err)
+	}
+
+	var tty *os.File
+	if ic.TTY {
+		master, slave, err := openPTY(ic.WindowSize, x)
+		if err != nil {
+			return ExitSetup, err
+		}
+		// The parent proxies the master between the user's terminal and
+		// the container, like runc's --console-socket.
+		err = send(syncFd, initMessage{Type: "pty"}, int(master.Fd()))
+		master.Close()
+		if err != nil {
+			return ExitSetup, err
+		}
+		tty = slave
+	}
+	// The sync socket must not leak into the command: close-on-exec makes
+	// the kernel close it at a successful execve, which the parent reads
+	// as end of file: "the command runs".
+	unix.CloseOnExec(syncFd)
+
+	if ic.Init {
+		return tinyInit(path, ic.Command, ic.Env, tty, x)
+	}
+	if tty != nil {
+		if err := takeTerminal(tty, x); err != nil {
+			return ExitSetup, err
+		}
+	}
+	x.Note("execve(%q, %q, [%d vars]): PID 1 becomes the command", path, ic.Command, len(ic.Env))
+	err = unix.Exec(path, ic.Command, ic.Env)
+	return execCode(err), fmt.Errorf("exec %q: %w", ic.Command[0], err)
+}
+
+// errNotFound is exec's "not in $PATH", as docker words it.
+var errNotFound = errors.New("executable file not found in $PATH")
+
+// lookPath finds name as execvp(3) would, with the container's PATH (the
+// init's own environment has none), inside the container's root.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, checkExecutable(name)
+	}
+	path := ""
+	for _, e := range env {
+		if strings.HasPrefix(e, "PATH=") {
+			path = e[len("PATH="):]
+		}
+	}
+	var denied error
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		err := checkExecutable(p)
+		if err == nil {
+			return p, nil
+		}
+		if !errors.Is(err, unix.ENOENT) && denied == nil {
+			denied = err
+		}
+	}
+	if denied != nil {
+		return "", denied
+	}
+	return "", errNotFound
+}
+
+func checkExecutable(p string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return unix.EISDIR
+	}
+	return unix.Access(p, unix.X_OK)
+}
+
+// execCode maps why a command could not be started to docker's codes:
+// 127 not found, 126 found but not executable.
+func execCode(err error) int {
+	if errors.Is(err, errNotFound) || errors.Is(err, unix.ENOENT) {
+		return ExitNotFound
+	}
+	return ExitCannotExec
+}

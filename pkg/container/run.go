@@ -1,0 +1,272 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/minicontainer/minicontainer/pkg/explain"
+	"github.com/minicontainer/minicontainer/pkg/ns"
+	"github.com/minicontainer/minicontainer/pkg/reexec"
+	"github.com/minicontainer/minicontainer/pkg/rootfs"
+)
+
+// Exit codes of minicontainer itself, as docker run and podman run use
+// them; otherwise minicontainer exits with the command's own status, or
+// 128+N when the command was killed by signal N (as a shell reports it).
+const (
+	ExitSetup      = 125 // minicontainer failed before the command ran
+	ExitCannotExec = 126 // the command was found but could not be executed
+	ExitNotFound   = 127 // the command was not found
+)
+
+// cloneFlags are the namespaces every container gets. Not CLONE_NEWUSER:
+// minicontainer runs as root and maps nobody (see user_namespaces(7)); not
+// CLONE_NEWTIME: it only shifts the monotonic and boot clocks.
+const cloneFlags = unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWUTS |
+	unix.CLONE_NEWIPC | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP
+
+// forwardedSignals are passed on to the container's PID 1. SIGQUIT is
+// among them also because Go's default for it prints every goroutine's
+// stack, which a user must never see.
+var forwardedSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2}
+
+// Stdio is the terminal or files the container's command gets.
+type Stdio struct{ In, Out, Err *os.File }
+
+// Run runs one container to its end and returns the exit code for
+// minicontainer. err is non-nil when the command did not run (code 125,
+// 126 or 127) and says why in one line.
+func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
+	spec, err := cfg.validate()
+	if err != nil {
+		return ExitSetup, err
+	}
+	if spec.Base == "" {
+		if spec.Base, err = EnsureDefaultRootfs(x); err != nil {
+			return ExitSetup, err
+		}
+		if err := spec.Validate(); err != nil {
+			return ExitSetup, err
+		}
+	}
+
+	// Catch the signals to forward before anything exists, so that a ^C
+	// during set-up still lets us clean up instead of killing us.
+	signals := make(chan os.Signal, 16)
+	signal.Notify(signals, forwardedSignals...)
+	defer signal.Stop(signals)
+
+	c, err := create(cfg, x)
+	if err != nil {
+		return ExitSetup, err
+	}
+	defer func() {
+		if cerr := c.cleanup(); cerr != nil {
+			fmt.Fprintf(stdio.Err, "minicontainer: cleanup: %v\n", cerr)
+			if code == 0 {
+				code = ExitSetup
+			}
+		}
+	}()
+
+	// The overlay's upper and work dirs: the container's writes land here,
+	// never in the base rootfs (rootfs.Setup mounts it inside the container).
+	spec.Scratch = filepath.Join(c.State.Dir(), "scratch")
+	c.State.Scratch = spec.Scratch
+	if err := c.Own(Resource{Kind: "dir", Name: spec.Scratch}); err != nil {
+		return ExitSetup, err
+	}
+	if err := os.Mkdir(spec.Scratch, 0o700); err != nil {
+		return ExitSetup, fmt.Errorf("scratch dir: %w", err)
+	}
+	c.OnCleanup(func() error { return os.RemoveAll(spec.Scratch) })
+
+	return c.start(spec, stdio, signals)
+}
+
+// create claims an ID and (if given) the name, and creates the state dir,
+// all under the state root's lock. Stale states of killed runs are
+// reclaimed first, so a name they held becomes free again.
+func create(cfg Config, x *explain.Narrator) (*Container, error) {
+	unlock, err := lockStateRoot()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if _, err := gcLocked(nil); err != nil {
+		fmt.Fprintf(os.Stderr, "minicontainer: warning: %v\n", err)
+	}
+	if cfg.Name != "" {
+		states, err := List()
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range states {
+			if s.Name == cfg.Name {
+				return nil, fmt.Errorf("name %q is already in use by container %s", cfg.Name, short(s.ID))
+			}
+		}
+	}
+	id, err := newID()
+	if err != nil {
+		return nil, err
+	}
+	self := os.Getpid()
+	c := &Container{Config: cfg, x: x, State: &State{
+		ID: id, Name: cfg.Name, Command: cfg.Command, Created: time.Now().UTC(),
+		Runtime: self, RuntimeStart: startTime(self),
+	}}
+	if err := os.Mkdir(c.State.Dir(), 0o700); err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	c.OnCleanup(func() error { return os.RemoveAll(c.State.Dir()) })
+	if err := c.State.save(); err != nil {
+		c.cleanup()
+		return nil, err
+	}
+	x.Note("container %s: state in %s", short(id), c.State.Dir())
+	return c, nil
+}
+
+// start starts the init, runs the host steps, lets the init go, and waits.
+func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal) (int, error) {
+	x := c.x
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return ExitSetup, fmt.Errorf("socketpair: %w", err)
+	}
+	sock, initEnd := pair[0], os.NewFile(uintptr(pair[1]), "sync")
+	defer unix.Close(sock)
+
+	cmd := reexec.Command(initEntry)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.In, stdio.Out, stdio.Err
+	cmd.ExtraFiles = []*os.File{initEnd} // fd 3 in the init
+	cmd.Env = []string{x.Env()}          // the command's own environment comes with initConfig
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: cloneFlags,
+		// If minicontainer is killed (even by SIGKILL), the kernel kills
+		// the init, and with it the whole PID namespace (pid_namespaces(7)).
+		// PR_SET_PDEATHSIG fires when the creating THREAD exits, not the
+		// process (prctl(2)); Go may end threads, so this goroutine stays
+		// locked to its thread from start to wait.
+		Pdeathsig: unix.SIGKILL,
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	err = cmd.Start()
+	initEnd.Close() // only the init holds its end now: its closing is our EOF
+	pid := 0
+	if err == nil {
+		pid = cmd.Process.Pid
+	}
+	x.Call("clone(2)", fmt.Sprintf("clone(%s|SIGCHLD)", ns.FlagString(cloneFlags)), pid, err)
+	if err != nil {
+		return ExitSetup, fmt.Errorf("starting the container init: %w", err)
+	}
+	// From here on the init must never outlive this function.
+	exited := false
+	defer func() {
+		if !exited {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
+	c.State.Pid, c.State.PidStart = pid, startTime(pid)
+	if err := c.State.save(); err != nil {
+		return ExitSetup, err
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go forward(signals, pid, done)
+
+	for _, step := range hostSteps {
+		x.Note("host step %s for init %d", step.name, pid)
+		if err := step.do(c); err != nil {
+			return ExitSetup, fmt.Errorf("%s: %w", step.name, err)
+		}
+	}
+
+	var console *console
+	ic := initConfig{
+		Rootfs: spec, Hostname: c.Config.Hostname, Env: c.Config.environment(), Workdir: c.Config.Workdir,
+		Command: c.Config.Command, Init: c.Config.Init, TTY: c.Config.TTY, Interactive: c.Config.Interactive,
+	}
+	if c.Config.TTY {
+		ic.WindowSize = windowSize(stdio.In)
+	}
+	if err := send(sock, ic); err != nil {
+		return ExitSetup, err
+	}
+	for started := false; !started; {
+		var m initMessage
+		fds, eof, err := receive(sock, &m)
+		switch {
+		case err != nil:
+			return ExitSetup, err
+		case eof:
+			started = true
+		case m.Type == "pty" && len(fds) == 1:
+			console, err = newConsole(os.NewFile(uintptr(fds[0]), "ptmx"), stdio, c.Config.Interactive)
+			if err != nil {
+				return ExitSetup, err
+			}
+			defer console.close()
+		case m.Type == "error":
+			cmd.Wait()
+			exited = true
+			if m.Code == 0 {
+				m.Code = ExitSetup
+			}
+			return m.Code, errors.New(m.Error)
+		default:
+			return ExitSetup, fmt.Errorf("unexpected message %q from the container init", m.Type)
+		}
+	}
+	x.Note("the command runs; waiting for PID 1 (host PID %d) to exit", pid)
+
+	err = cmd.Wait()
+	exited = true
+	if console != nil {
+		console.drain()
+	}
+	status, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ok {
+		return ExitSetup, fmt.Errorf("waiting for the container: %v", err)
+	}
+	code := status.ExitStatus()
+	if status.Signaled() {
+		code = 128 + int(status.Signal())
+	}
+	x.Call("wait4(2)", fmt.Sprintf("wait4(%d, {%s})", pid, waitString(status)), pid, nil)
+	return code, nil
+}
+
+// forward passes signals sent to minicontainer on to the container's
+// PID 1. The kernel delivers to a namespace's init only the signals it has
+// a handler for (pid_namespaces(7)): a `sleep` as PID 1 ignores SIGTERM,
+// as under docker. --init installs handlers and passes them on.
+func forward(signals chan os.Signal, pid int, done chan struct{}) {
+	for {
+		select {
+		case sig := <-signals:
+			unix.Kill(pid, sig.(syscall.Signal))
+		case <-done:
+			return
+		}
+	}
+}
+
+func waitString(s syscall.WaitStatus) string {
+	if s.Signaled() {
+		return fmt.Sprintf("WIFSIGNALED(s) && WTERMSIG(s) == %s", unix.SignalName(s.Signal()))
+	}
+	return fmt.Sprintf("WIFEXITED(s) && WEXITSTATUS(s) == %d", s.ExitStatus())
+}

@@ -1,0 +1,176 @@
+package container
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// StateRoot holds one directory per running container. It is under /run
+// (cleared at boot) because a minicontainer never outlives the minicontainer
+// process that started it, so nothing in it must survive a reboot.
+const StateRoot = "/run/minicontainer"
+
+// State is state.json: what `ps` shows and what `gc` needs to reclaim a
+// container whose minicontainer process was killed.
+type State struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name,omitempty"`
+	Command []string  `json:"command"`
+	Created time.Time `json:"created"`
+	// Runtime is the minicontainer process that owns the container, Pid its
+	// init (PID 1 inside, this number on the host; 0 while starting). Each
+	// comes with its start time (field 22 of /proc/PID/stat, see proc(5)) so
+	// a PID reused by an unrelated process is not taken for ours.
+	Runtime      int    `json:"runtime"`
+	RuntimeStart uint64 `json:"runtime_start"`
+	Pid          int    `json:"pid"`
+	PidStart     uint64 `json:"pid_start"`
+	// Scratch is the overlay's upper and work directory.
+	Scratch string `json:"scratch"`
+	// Resources are host objects to reclaim, in creation order; gc undoes
+	// them in reverse. Each Kind has a reclaimer in reclaimers.
+	Resources []Resource `json:"resources"`
+}
+
+// Resource is one host object owned by a container: a directory, a cgroup,
+// a veth... Kind selects how gc removes it; Name says which one.
+type Resource struct {
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+}
+
+// Dir is the container's state directory.
+func (s *State) Dir() string { return filepath.Join(StateRoot, s.ID) }
+
+// Status is "running", "starting" (no init yet), or "dead" when the
+// minicontainer process that owned it is gone (gc will reclaim it).
+func (s *State) Status() string {
+	switch {
+	case !alive(s.Runtime, s.RuntimeStart):
+		return "dead"
+	case s.Pid == 0:
+		return "starting"
+	case !alive(s.Pid, s.PidStart):
+		return "stopping"
+	}
+	return "running"
+}
+
+// save writes state.json atomically (write, then rename(2)), so a reader
+// never sees half a file.
+func (s *State) save() error {
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(s.Dir(), ".state.json.tmp")
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(s.Dir(), "state.json")); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	return nil
+}
+
+// newID is 6 random bytes in hex: 12 characters, what docker shows of its
+// longer IDs. A collision is caught by mkdir(2) failing with EEXIST.
+func newID() (string, error) {
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// lockStateRoot takes an exclusive flock(2) on the state root directory
+// itself (no lock file to leave behind), so that checking a name is free
+// and claiming it are one step for concurrent runs, and gc does not reclaim
+// a container that is being created.
+func lockStateRoot() (unlock func(), err error) {
+	if err := os.MkdirAll(StateRoot, 0o700); err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	fd, err := unix.Open(StateRoot, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", StateRoot, err)
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("flock %s: %w", StateRoot, err)
+	}
+	return func() { unix.Close(fd) }, nil // closing the last fd releases the lock
+}
+
+// List returns the containers in StateRoot, oldest first. Entries without a
+// readable state.json are returned with only their ID, so gc can remove them.
+func List() ([]*State, error) {
+	entries, err := os.ReadDir(StateRoot)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var states []*State
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		s := &State{ID: e.Name()}
+		if data, err := os.ReadFile(filepath.Join(StateRoot, e.Name(), "state.json")); err == nil {
+			json.Unmarshal(data, s)
+			s.ID = e.Name()
+		}
+		states = append(states, s)
+	}
+	sort.Slice(states, func(i, j int) bool { return states[i].Created.Before(states[j].Created) })
+	return states, nil
+}
+
+// startTime is a process's start time in clock ticks since boot, field 22
+// of /proc/PID/stat (proc(5)); 0 if there is no such process.
+func startTime(pid int) uint64 {
+	if pid <= 0 {
+		return 0
+	}
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// "pid (comm) state ppid ..."; comm may contain spaces and ')'.
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 20 {
+		return 0
+	}
+	t, _ := strconv.ParseUint(fields[19], 10, 64) // field 22 overall
+	return t
+}
+
+// alive reports whether pid is still the process that started at start
+// (and not a zombie, which has exited and is only waiting to be reaped).
+func alive(pid int, start uint64) bool {
+	if pid <= 0 || start == 0 || startTime(pid) != start {
+		return false
+	}
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(data)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(fields) > 0 && fields[0] != "Z" && fields[0] != "X"
+}

@@ -1,0 +1,798 @@
+package rootfs
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/minicontainer/minicontainer/pkg/explain"
+	"github.com/minicontainer/minicontainer/pkg/hostcheck"
+	"github.com/minicontainer/minicontainer/pkg/reexec"
+)
+
+// The test binary is also the container's init: TestMain lets pkg/reexec
+// run these entry points when the binary is re-executed under their names.
+const (
+	containerEntry = "rootfs-test-container" // Setup, then exec argv
+	sandboxEntry   = "rootfs-test-sandbox"   // a mount namespace whose "/" is shared
+	leakEntry      = "rootfs-test-leak"      // mounts WITHOUT private propagation
+	trapEntry      = "rootfs-test-gotrap"    // Cloneflags vs Unshareflags, from a shared "/"
+	probeEntry     = "rootfs-test-probe"     // prints the propagation of its "/"
+	specEnv        = "MCTEST_ROOTFS_SPEC"
+)
+
+// testBase is a busybox root filesystem (plus the escape program) built
+// once by TestMain and shared, read-only, by the tests.
+var testBase string
+
+func init() {
+	reexec.Register(containerEntry, containerMain)
+	reexec.Register(sandboxEntry, sandboxMain)
+	reexec.Register(leakEntry, leakMain)
+	reexec.Register(trapEntry, trapMain)
+	reexec.Register(probeEntry, probeMain)
+}
+
+func TestMain(m *testing.M) {
+	if reexec.Init() {
+		return
+	}
+	code := func() int {
+		if os.Geteuid() == 0 {
+			dir, err := os.MkdirTemp("", "mctest-rootfs-base-")
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			defer os.RemoveAll(dir)
+			testBase = filepath.Join(dir, "busybox")
+			if err := BuildBusybox(testBase, nil); err != nil {
+				fmt.Fprintln(os.Stderr, "building the test rootfs:", err)
+				return 1
+			}
+			build := exec.Command("go", "build", "-o", filepath.Join(testBase, "escape"), "./testdata/escape")
+			build.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := build.CombinedOutput(); err != nil {
+				fmt.Fprintf(os.Stderr, "building testdata/escape: %v\n%s", err, out)
+				return 1
+			}
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// containerMain is the container's init: it sets up the root from the spec
+// in its environment and execs its arguments, as pkg/container's will.
+func containerMain() {
+	var s Spec
+	if err := json.Unmarshal([]byte(os.Getenv(specEnv)), &s); err != nil {
+		fmt.Fprintln(os.Stderr, "container: spec:", err)
+		os.Exit(125)
+	}
+	if err := Setup(s, explain.FromEnv("")); err != nil {
+		fmt.Fprintln(os.Stderr, "container:", err)
+		os.Exit(125)
+	}
+	path, err := LookPath("/", os.Args[1], "")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "container:", err)
+		os.Exit(127)
+	}
+	env := []string{"PATH=" + DefaultPath, "HOME=/root"}
+	err = unix.Exec(path, os.Args[1:], env)
+	fmt.Fprintln(os.Stderr, "container: exec:", err)
+	os.Exit(126)
+}
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mount namespaces, mounts and pivot_root need root: run the tests with sudo (make test does)")
+	}
+}
+
+// containerCmd prepares a container running argv on the spec, in new
+// mount, PID, UTS and IPC namespaces.
+func containerCmd(t *testing.T, s Spec, argv ...string) *exec.Cmd {
+	t.Helper()
+	spec, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := reexec.Command(containerEntry, argv...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
+	cmd.Env = append(os.Environ(), specEnv+"="+string(spec))
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		// Cloneflags, not Unshareflags: with Unshareflags Go would make "/"
+		// private for us, and the test would not prove Setup does it.
+		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC,
+		Pdeathsig:  syscall.SIGKILL,
+	}
+	return cmd
+}
+
+// run starts a container and returns its combined output and error.
+func run(t *testing.T, s Spec, argv ...string) (string, error) {
+	t.Helper()
+	cmd := containerCmd(t, s, argv...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// sh runs a shell script in a container and fails the test if it fails.
+func sh(t *testing.T, s Spec, script string) string {
+	t.Helper()
+	out, err := run(t, s, "/bin/sh", "-c", script)
+	if err != nil {
+		t.Fatalf("container %q: %v\n%s", script, err, out)
+	}
+	return out
+}
+
+// newSpec gives a test its own scratch dir and the shared base, and checks
+// at the end that no mount or process the test could have made is left.
+func newSpec(t *testing.T) (Spec, string) {
+	t.Helper()
+	needRoot(t)
+	dir := t.TempDir()
+	snap := hostcheck.Take(t, dir, testBase, "rootfs-test")
+	t.Cleanup(func() { snap.Verify(t) })
+	scratch := filepath.Join(dir, "scratch")
+	if err := os.Mkdir(scratch, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return Spec{Base: testBase, Scratch: scratch, Hostname: "box"}, dir
+}
+
+func lines(s string) []string { return strings.Fields(strings.TrimSpace(s)) }
+
+func TestContainerSeesOnlyItsMounts(t *testing.T) {
+	s, _ := newSpec(t)
+	out := sh(t, s, `cut -d' ' -f5 /proc/self/mountinfo | sort`)
+	want := []string{"/", "/dev", "/dev/pts", "/dev/shm", "/proc", "/sys"}
+	if got := lines(out); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("mount points inside: %q, want %q", got, want)
+	}
+	// The overlay is the root, and no mount of the host is there.
+	out = sh(t, s, `grep -c . /proc/self/mountinfo; awk '{for (i = 7; i < NF; i++) if ($i == "-") print $(i+1)}' /proc/self/mountinfo | sort | tr '\n' ' '`)
+	if got := strings.Fields(out); len(got) != 7 || got[0] != "6" {
+		t.Errorf("mountinfo inside: %q, want 6 mounts", out)
+	} else if fs := strings.Join(got[1:], " "); fs != "devpts overlay proc sysfs tmpfs tmpfs" {
+		t.Errorf("file system types inside: %q", fs)
+	}
+}
+
+func TestProcShowsInitAsPID1(t *testing.T) {
+	s, _ := newSpec(t)
+	out := sh(t, s, `echo $$; ls -d /proc/[0-9]* | wc -l`)
+	got := lines(out)
+	if len(got) != 2 || got[0] != "1" {
+		t.Fatalf("inside: %q, want the shell as PID 1", out)
+	}
+	// The shell (1) and ls (and maybe wc): nothing of the host.
+	if got[1] != "2" && got[1] != "3" {
+		t.Errorf("%s processes in the container's /proc, want the shell and ls", got[1])
+	}
+}
+
+func TestSysIsReadOnly(t *testing.T) {
+	s, _ := newSpec(t)
+	out, err := run(t, s, "/bin/sh", "-c", `grep ' /sys ' /proc/mounts; mkdir /sys/mctest`)
+	if err == nil {
+		t.Fatalf("mkdir in /sys worked:\n%s", out)
+	}
+	if !strings.Contains(out, "sysfs /sys sysfs ro,") || !strings.Contains(out, "Read-only file system") {
+		t.Errorf("/sys not read-only:\n%s", out)
+	}
+}
+
+func TestDev(t *testing.T) {
+	s, _ := newSpec(t)
+	out := sh(t, s, `ls -A /dev | tr '\n' ' '`)
+	want := "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero "
+	if out != want {
+		t.Errorf("ls /dev: %q, want %q", out, want)
+	}
+	// Device numbers in hex, as stat(1) prints them, and mode 0666.
+	out = sh(t, s, `for d in null zero full random urandom tty; do stat -c '%n %t:%T %a %F' /dev/$d; done`)
+	for _, d := range Devices {
+		l := fmt.Sprintf("/dev/%s %x:%x 666 character special file", d.Name, d.Major, d.Minor)
+		if !strings.Contains(out, l+"\n") {
+			t.Errorf("want %q in:\n%s", l, out)
+		}
+	}
+	sh(t, s, `echo x > /dev/null && head -c 4 /dev/zero | wc -c | grep -qx 4 && ! echo x 2>/dev/null > /dev/full`)
+	out = sh(t, s, `for l in ptmx fd stdin stdout stderr; do readlink /dev/$l; done`)
+	if got := strings.Join(lines(out), " "); got != "pts/ptmx /proc/self/fd /proc/self/fd/0 /proc/self/fd/1 /proc/self/fd/2" {
+		t.Errorf("/dev links: %q", got)
+	}
+}
+
+func TestNewDevpts(t *testing.T) {
+	s, _ := newSpec(t)
+	// A new instance starts empty but for ptmx; opening /dev/ptmx makes
+	// pty 0 of THIS instance, whatever ptys the host has.
+	out := sh(t, s, `grep devpts /proc/mounts; ls /dev/pts | tr '\n' ' '; echo; exec 3<>/dev/ptmx; ls /dev/pts | tr '\n' ' '`)
+	if !strings.Contains(out, "devpts /dev/pts devpts rw,nosuid,noexec,relatime,gid=5,mode=620,ptmxmode=666") {
+		t.Errorf("devpts options:\n%s", out)
+	}
+	if !strings.Contains(out, "\nptmx \n0 ptmx ") {
+		t.Errorf("devpts is not a new instance:\n%s", out)
+	}
+}
+
+func TestHostnameFilesGoToUpper(t *testing.T) {
+	s, _ := newSpec(t)
+	baseHostname, _ := os.ReadFile(filepath.Join(testBase, "etc/hostname"))
+	s.Files = map[string][]byte{"/etc/resolv.conf": []byte("nameserver 10.0.0.1\n"), "/etc/hosts": []byte("10.0.0.2\tpeer\n")}
+	out := sh(t, s, `cat /etc/hostname; grep -e box -e peer /etc/hosts; cat /etc/resolv.conf`)
+	if want := "box\n127.0.1.1\tbox\n10.0.0.2\tpeer\nnameserver 10.0.0.1\n"; out != want {
+		t.Errorf("inside: %q, want %q", out, want)
+	}
+	if got, _ := os.ReadFile(filepath.Join(s.Scratch, "upper/etc/hostname")); string(got) != "box\n" {
+		t.Errorf("upper/etc/hostname = %q", got)
+	}
+	if now, _ := os.ReadFile(filepath.Join(testBase, "etc/hostname")); !bytes.Equal(now, baseHostname) {
+		t.Errorf("the base's /etc/hostname changed: %q", now)
+	}
+	if _, err := os.Stat(filepath.Join(testBase, "etc/resolv.conf")); err == nil {
+		t.Error("resolv.conf written to the base")
+	}
+}
+
+func TestWritesGoToUpperNeverBase(t *testing.T) {
+	s, _ := newSpec(t)
+	sh(t, s, `echo hi > /written && rm /bin/ls && echo changed >> /etc/passwd`)
+	if got, _ := os.ReadFile(filepath.Join(s.Scratch, "upper/written")); string(got) != "hi\n" {
+		t.Errorf("upper/written = %q", got)
+	}
+	for _, p := range []string{"written", ".escape"} {
+		if _, err := os.Lstat(filepath.Join(testBase, p)); err == nil {
+			t.Errorf("%s appeared in the base", p)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(testBase, "bin/ls")); err != nil {
+		t.Errorf("rm /bin/ls in the container removed it from the base: %v", err)
+	}
+	if p, _ := os.ReadFile(filepath.Join(testBase, "etc/passwd")); strings.Contains(string(p), "changed") {
+		t.Error("the base's /etc/passwd was modified")
+	}
+	// The deletion is a whiteout in upper: a 0:0 character device.
+	var st unix.Stat_t
+	if err := unix.Lstat(filepath.Join(s.Scratch, "upper/bin/ls"), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != 0 {
+		t.Errorf("no whiteout for /bin/ls in upper (err %v, mode %o)", err, st.Mode)
+	}
+}
+
+func TestTwoContainersFromOneBase(t *testing.T) {
+	a, dir := newSpec(t)
+	b := a
+	b.Scratch = filepath.Join(dir, "scratch-b")
+	if err := os.Mkdir(b.Scratch, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// Both run at once: a writes, then b looks, while a is still alive.
+	fifo := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a.Volumes = []Volume{{Host: fifo, Container: "/sync"}}
+	ca := containerCmd(t, a, "/bin/sh", "-c", `echo a > /mine && echo written > /sync && cat /sync >/dev/null; cat /mine`)
+	var outA bytes.Buffer
+	ca.Stdout, ca.Stderr = &outA, &outA
+	if err := ca.Start(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 8)
+	if _, err := f.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	outB, err := run(t, b, "/bin/sh", "-c", `ls /mine 2>&1; echo b > /mine; cat /mine`)
+	f.Write([]byte("go\n"))
+	f.Close()
+	errA := ca.Wait()
+	if err != nil || errA != nil {
+		t.Fatalf("a: %v %s\nb: %v %s", errA, outA.String(), err, outB)
+	}
+	if !strings.Contains(outB, "No such file") || !strings.HasSuffix(outB, "b\n") {
+		t.Errorf("b saw a's write: %q", outB)
+	}
+	if outA.String() != "a\n" {
+		t.Errorf("a saw b's write: %q", outA.String())
+	}
+}
+
+func TestReadOnlyRefusesWrites(t *testing.T) {
+	s, _ := newSpec(t)
+	s.ReadOnly = true
+	out, err := run(t, s, "/bin/sh", "-c", `touch /dev/shm/ok && echo shm ok; awk '$5 == "/" {print $6}' /proc/self/mountinfo; touch /x`)
+	if err == nil {
+		t.Fatalf("writing to a read-only root worked:\n%s", out)
+	}
+	if !strings.Contains(out, "shm ok\nro,") || !strings.Contains(out, "touch: /x: Read-only file system") {
+		t.Errorf("--read-only:\n%s", out)
+	}
+	// The hostname files were written before the root became read-only.
+	if out := sh(t, s, "cat /etc/hostname"); out != "box\n" {
+		t.Errorf("/etc/hostname = %q", out)
+	}
+}
+
+// Without a scratch dir there is no overlay: the root is the base itself,
+// so only a read-only root leaves the base untouched, and Setup refuses to
+// write the hostname files into it.
+func TestNoOverlay(t *testing.T) {
+	s, _ := newSpec(t)
+	s.Scratch, s.Hostname, s.ReadOnly = "", "", true
+	out, err := run(t, s, "/bin/sh", "-c", `cat /etc/hostname; awk '$5 == "/" {print $6}' /proc/self/mountinfo; touch /x`)
+	if err == nil || !strings.Contains(out, "minicontainer\nro,") || !strings.Contains(out, "Read-only file system") {
+		t.Errorf("read-only base without overlay: %v\n%s", err, out)
+	}
+	s.Hostname = "box"
+	out, err = run(t, s, "/bin/true")
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 125 || !strings.Contains(out, ErrNoOverlay.Error()) {
+		t.Errorf("hostname without overlay: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(testBase, "x")); err == nil {
+		t.Error("the base was written")
+	}
+}
+
+func TestVolumes(t *testing.T) {
+	s, dir := newSpec(t)
+	rw := filepath.Join(dir, "rw")
+	ro := filepath.Join(dir, "ro")
+	file := filepath.Join(dir, "file")
+	for _, d := range []string{rw, ro} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(ro, "from-host"), []byte("host\n"), 0o644)
+	os.WriteFile(file, []byte("a file\n"), 0o644)
+	for _, spec := range []string{rw + ":/data/rw", ro + ":/data/ro:ro", file + ":/etc/extra.conf:ro"} {
+		v, err := ParseVolume(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Volumes = append(s.Volumes, v)
+	}
+	out, err := run(t, s, "/bin/sh", "-c", `echo from-container > /data/rw/new; cat /data/ro/from-host /etc/extra.conf; touch /data/ro/x; echo x >> /etc/extra.conf`)
+	if err == nil {
+		t.Errorf("writing to a read-only volume worked:\n%s", out)
+	}
+	if !strings.Contains(out, "host\na file\ntouch: /data/ro/x: Read-only file system\n") || !strings.Contains(out, "Read-only file system") {
+		t.Errorf("inside:\n%s", out)
+	}
+	if got, _ := os.ReadFile(filepath.Join(rw, "new")); string(got) != "from-container\n" {
+		t.Errorf("rw volume on the host: %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(ro, "x")); err == nil {
+		t.Error("ro volume written")
+	}
+	// The mount points were made in the overlay, not in the base.
+	if _, err := os.Stat(filepath.Join(testBase, "data")); err == nil {
+		t.Error("/data made in the base")
+	}
+}
+
+func TestNarration(t *testing.T) {
+	s, _ := newSpec(t)
+	cmd := containerCmd(t, s, "/bin/true")
+	cmd.Env = append(cmd.Env, explain.EnvVar+"=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{
+		`mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL) = 0   [mount(2)]`,
+		fmt.Sprintf(`mount("overlay", "%s/merged", "overlay", 0, "lowerdir=%s,upperdir=%s/upper,workdir=%s/work") = 0   [mount(2)]`, s.Scratch, testBase, s.Scratch, s.Scratch),
+		fmt.Sprintf(`mount("sysfs", "%s/merged/sys", "sysfs", MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL) = 0   [mount(2)]`, s.Scratch),
+		`mknod("` + s.Scratch + `/merged/dev/null", S_IFCHR|0666, makedev(1, 3)) = 0   [mknod(2)]`,
+		`"newinstance,ptmxmode=0666,mode=0620,gid=5") = 0   [mount(2)]`,
+		`pivot_root(".", ".") = 0   [pivot_root(2)]`,
+		`umount2(".", MNT_DETACH) = 0   [umount(2)]`,
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("narration lacks %s\n%s", want, out)
+		}
+	}
+	if strings.Index(string(out), "MS_REC|MS_PRIVATE") > strings.Index(string(out), `"overlay"`) {
+		t.Error("propagation was not made private before the first mount")
+	}
+}
+
+// TestChrootEscape runs the classic escape (testdata/escape) under chroot,
+// where it reaches the host's root, and under pivot_root, where it does not.
+func TestChrootEscape(t *testing.T) {
+	s, dir := newSpec(t)
+	secret := filepath.Join(dir, "host-secret")
+	if err := os.WriteFile(secret, []byte("only on the host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.Chroot = true
+	out, err := run(t, s, "/escape", "/bin/cat", secret)
+	if err != nil || !strings.HasSuffix(out, "only on the host\n") {
+		t.Errorf("under chroot the escape should reach the host: %v\n%s", err, out)
+	}
+	s.Chroot = false
+	out, err = run(t, s, "/escape", "/bin/cat", secret)
+	if err == nil || strings.Contains(out, "only on the host") || !strings.Contains(out, "No such file or directory") {
+		t.Errorf("under pivot_root the escape must fail: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, `escape: chroot(".") = 0`) {
+		t.Errorf("the escape did not run its steps:\n%s", out)
+	}
+}
+
+// sandboxMain runs in a mount namespace of its own (a sandbox standing for
+// a systemd host) whose mounts it makes MS_SHARED. It starts a container
+// from there and reports whether its own mount table changed: with "/"
+// shared, any mount the container made before going private would
+// propagate here. As a control it first runs leakEntry, which mounts
+// without making anything private, and reports that this one is seen.
+func sandboxMain() {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SHARED, ""); err != nil {
+		fmt.Println("sandbox: make / shared:", err)
+		os.Exit(1)
+	}
+	mounts := func() []string {
+		data, _ := os.ReadFile("/proc/self/mountinfo")
+		var out []string
+		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			f := strings.Fields(l)
+			out = append(out, f[4])
+		}
+		sort.Strings(out)
+		return out
+	}
+	before := mounts()
+	start := func(name string, argv ...string) error {
+		cmd := reexec.Command(name, argv...)
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stderr, os.Stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID}
+		return cmd.Run()
+	}
+	leakDir := os.Args[1]
+	if err := start(leakEntry, leakDir); err != nil {
+		fmt.Println("leak control:", err)
+		os.Exit(1)
+	}
+	leaked := mounts()
+	unix.Unmount(leakDir, unix.MNT_DETACH)
+	if err := start(containerEntry, "/bin/true"); err != nil {
+		fmt.Println("container:", err)
+		os.Exit(1)
+	}
+	after := mounts()
+	fmt.Printf("control-leaked=%v\n", len(leaked) == len(before)+1 && strings.Contains(strings.Join(leaked, " "), leakDir))
+	fmt.Printf("unchanged=%v\n", strings.Join(before, " ") == strings.Join(after, " "))
+	if strings.Join(before, " ") != strings.Join(after, " ") {
+		fmt.Printf("before: %q\nafter: %q\n", before, after)
+	}
+}
+
+// leakMain mounts a tmpfs the way a careless runtime would: in a new
+// mount namespace but with the propagation it inherited.
+func leakMain() {
+	if err := unix.Mount("mctest", os.Args[1], "tmpfs", 0, ""); err != nil {
+		fmt.Fprintln(os.Stderr, "leak: mount:", err)
+		os.Exit(1)
+	}
+}
+
+func TestNothingPropagatesFromASharedRoot(t *testing.T) {
+	s, dir := newSpec(t)
+	leakDir := filepath.Join(dir, "leak")
+	if err := os.Mkdir(leakDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec, _ := json.Marshal(s)
+	cmd := reexec.Command(sandboxEntry, leakDir)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
+	cmd.Env = append(os.Environ(), specEnv+"="+string(spec))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("sandbox: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "control-leaked=true") {
+		t.Errorf("the control mount did not propagate to the shared sandbox, so the test proves nothing:\n%s", out)
+	}
+	if !strings.Contains(string(out), "unchanged=true") {
+		t.Errorf("the container's mounts reached the sandbox's shared /:\n%s", out)
+	}
+}
+
+func TestSetupRefusesHostMountNamespace(t *testing.T) {
+	needRoot(t)
+	self, err1 := os.Readlink("/proc/self/ns/mnt")
+	init, err2 := os.Readlink("/proc/1/ns/mnt")
+	if err1 != nil || err2 != nil || self != init {
+		t.Skip("this test process is not in PID 1's mount namespace")
+	}
+	snap := hostcheck.Take(t)
+	defer snap.Verify(t)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	err := Setup(Spec{Base: testBase}, nil)
+	if !errors.Is(err, ErrHostMountNamespace) {
+		t.Fatalf("Setup in the host's mount namespace: %v, want ErrHostMountNamespace", err)
+	}
+}
+
+func TestBuildBusybox(t *testing.T) {
+	needRoot(t) // chroot(1)
+	dir := filepath.Join(t.TempDir(), "rootfs")
+	if err := BuildBusybox(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("chroot", dir, "/bin/busybox", "sh", "-c", "ls /bin | wc -l; id -un; cat /etc/hostname").CombinedOutput()
+	if err != nil {
+		t.Fatalf("chroot: %v\n%s", err, out)
+	}
+	var n int
+	var user, host string
+	fmt.Sscan(string(out), &n, &user, &host)
+	if n < 50 || user != "root" || host != "minicontainer" {
+		t.Errorf("in the busybox root: %q", out)
+	}
+	// Nothing else from the host: the only regular file is busybox and /etc.
+	var files []string
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && info.Mode().IsRegular() {
+			files = append(files, strings.TrimPrefix(p, dir))
+		}
+		return nil
+	})
+	sort.Strings(files)
+	if got := strings.Join(files, " "); got != "/bin/busybox /etc/group /etc/hostname /etc/hosts /etc/passwd" {
+		t.Errorf("regular files: %s", got)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "tmp")); err != nil || st.Mode()&os.ModeSticky == 0 || st.Mode().Perm() != 0o777 {
+		t.Errorf("/tmp: %v %v", st.Mode(), err)
+	}
+	if err := BuildBusybox(dir, nil); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Errorf("building into a non-empty dir: %v", err)
+	}
+}
+
+func TestBuildBusyboxErrors(t *testing.T) {
+	dir := t.TempDir()
+	err := buildBusybox("/nonexistent/busybox", filepath.Join(dir, "r"), nil)
+	if err == nil || err.Error() != "/nonexistent/busybox not found: apt-get install busybox-static" {
+		t.Errorf("missing busybox: %v", err)
+	}
+	if ls, _ := exec.LookPath("ls"); ls != "" {
+		err := buildBusybox(ls, filepath.Join(dir, "r"), nil)
+		if err == nil || !strings.Contains(err.Error(), "is dynamically linked") || !strings.Contains(err.Error(), "apt-get install busybox-static") {
+			t.Errorf("dynamic busybox: %v", err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "r")); err == nil {
+		t.Error("a failed build left its directory")
+	}
+}
+
+func TestLookPath(t *testing.T) {
+	needRoot(t)
+	for _, c := range []struct {
+		cmd, want string
+		err       error
+	}{
+		{"sh", "/bin/sh", nil},
+		{"/bin/sh", "/bin/sh", nil},
+		{"awk", "/usr/bin/awk", nil},
+		{"nope", "", ErrCommandNotFound},
+		{"/etc/passwd", "", ErrNotExecutable},
+		{"/nope", "", ErrCommandNotFound},
+	} {
+		got, err := LookPath(testBase, c.cmd, "")
+		if got != c.want || !errors.Is(err, c.err) {
+			t.Errorf("LookPath(%q) = %q, %v; want %q, %v", c.cmd, got, err, c.want, c.err)
+		}
+	}
+}
+
+func TestParseVolume(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want Volume
+		err  string
+	}{
+		{"/a:/b", Volume{Host: "/a", Container: "/b"}, ""},
+		{"/a:/b/:ro", Volume{Host: "/a", Container: "/b", ReadOnly: true}, ""},
+		{"/a:/b:rw", Volume{Host: "/a", Container: "/b"}, ""},
+		{"/a", Volume{}, `volume "/a": want HOST:CONTAINER[:ro]`},
+		{"/a:/b:ro:x", Volume{}, `volume "/a:/b:ro:x": want HOST:CONTAINER[:ro]`},
+		{"/a:/b:rx", Volume{}, `volume "/a:/b:rx": unknown mode "rx" (want ro or rw)`},
+		{":/b", Volume{}, `volume ":/b": empty host path`},
+		{"/a:", Volume{}, `volume "/a:": empty container path`},
+		{"/a:b", Volume{}, `volume "/a:b": container path "b" is not absolute`},
+		{"/a:/", Volume{}, `volume "/a:/": cannot mount over the container's root`},
+	} {
+		got, err := ParseVolume(c.in)
+		if c.err != "" {
+			if err == nil || err.Error() != c.err {
+				t.Errorf("ParseVolume(%q) error %v, want %s", c.in, err, c.err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("ParseVolume(%q) = %+v, %v; want %+v", c.in, got, err, c.want)
+		}
+	}
+	wd, _ := os.Getwd()
+	if v, err := ParseVolume("data:/data"); err != nil || v.Host != filepath.Join(wd, "data") {
+		t.Errorf("relative host path: %+v %v", v, err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base")
+	empty := filepath.Join(dir, "empty")
+	file := filepath.Join(dir, "file")
+	os.MkdirAll(filepath.Join(base, "bin"), 0o755)
+	os.Mkdir(empty, 0o755)
+	os.WriteFile(file, nil, 0o644)
+	scratch := filepath.Join(dir, "scratch")
+	ok := Spec{Base: base, Scratch: scratch, Hostname: "box"}
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("valid spec: %v", err)
+	}
+	with := func(f func(*Spec)) Spec { s := ok; f(&s); return s }
+	for _, c := range []struct {
+		spec Spec
+		err  string
+	}{
+		{with(func(s *Spec) { s.Base = "" }), "rootfs: no base root filesystem given"},
+		{with(func(s *Spec) { s.Base = filepath.Join(dir, "nope") }), "rootfs " + dir + "/nope: no such file or directory"},
+		{with(func(s *Spec) { s.Base = file }), "rootfs " + file + ": not a directory"},
+		{with(func(s *Spec) { s.Base = empty }), "rootfs " + empty + ": empty directory (build one with: minicontainer rootfs busybox DIR)"},
+		{with(func(s *Spec) { s.Scratch = filepath.Join(base, "s") }), "rootfs: scratch dir " + base + "/s and base " + base + " must not contain each other"},
+		{with(func(s *Spec) { s.Scratch = dir + "/a,b" }), "rootfs " + dir + "/a,b: path holds ',', ':' or '\\', which overlay mount options cannot carry"},
+		{with(func(s *Spec) { s.Hostname = strings.Repeat("h", 65) }), `hostname "` + strings.Repeat("h", 65) + `": 65 bytes, longer than HOST_NAME_MAX (64)`},
+		{with(func(s *Spec) { s.Hostname = "a b" }), `hostname "a b": ' ' is not allowed (letters, digits, '-' and '.')`},
+		{with(func(s *Spec) { s.Hostname = "-a" }), `hostname "-a": must start with a letter or digit`},
+		{with(func(s *Spec) { s.Volumes = []Volume{{Host: dir + "/nope", Container: "/x"}} }), "volume " + dir + "/nope:/x: host path: no such file or directory"},
+		{with(func(s *Spec) { s.Volumes = []Volume{{Host: dir, Container: "x"}} }), "volume " + dir + ":x: container path must be absolute and not /"},
+		{with(func(s *Spec) { s.Volumes = []Volume{{Host: dir, Container: "/proc"}} }), "volume " + dir + ":/proc: /proc is set up by the runtime and cannot be a volume"},
+		{with(func(s *Spec) {
+			s.Volumes = []Volume{{Host: dir, Container: "/x"}, {Host: dir, Container: "/x/", ReadOnly: true}}
+		}), "volume " + dir + ":/x/:ro: /x is mounted twice"},
+		{with(func(s *Spec) { s.Files = map[string][]byte{"etc/x": nil} }), `file "etc/x": path inside the container must be absolute and not /`},
+	} {
+		err := c.spec.Validate()
+		if err == nil || err.Error() != c.err {
+			t.Errorf("Validate: %v\nwant: %s", err, c.err)
+		}
+	}
+	// The caller makes the scratch dir after Validate.
+	if err := with(func(s *Spec) { s.Scratch = "" }).Validate(); err != nil {
+		t.Errorf("spec without scratch dir: %v", err)
+	}
+	if err := with(func(s *Spec) { s.Hostname = strings.Repeat("h", 64) }).Validate(); err != nil {
+		t.Errorf("64-byte hostname: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 3 {
+		t.Errorf("Validate created something: %d entries in %s", len(entries), dir)
+	}
+}
+
+// probeMain prints the optional fields of "/" in its mountinfo: "shared:N"
+// when "/" propagates to peer group N, nothing when it is private.
+func probeMain() {
+	data, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 7 && f[4] == "/" {
+			var tags []string
+			for _, t := range f[6:] {
+				if t == "-" {
+					break
+				}
+				tags = append(tags, t)
+			}
+			fmt.Printf("%s: / propagation [%s]\n", os.Args[1], strings.Join(tags, " "))
+		}
+	}
+}
+
+// trapMain makes "/" shared in its own mount namespace (a systemd host in
+// small), then starts probeEntry twice: once with CLONE_NEWNS in
+// Cloneflags, once in Unshareflags.
+func trapMain() {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SHARED, ""); err != nil {
+		fmt.Println("make / shared:", err)
+		os.Exit(1)
+	}
+	for _, c := range []struct {
+		name string
+		attr *syscall.SysProcAttr
+	}{
+		{"Cloneflags", &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}},
+		{"Unshareflags", &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}},
+	} {
+		cmd := reexec.Command(probeEntry, c.name)
+		cmd.Stdin = nil
+		cmd.SysProcAttr = c.attr
+		if err := cmd.Run(); err != nil {
+			fmt.Println(c.name, err)
+			os.Exit(1)
+		}
+	}
+}
+
+// TestGoUnshareflagsTrap checks the Go trap the lesson explains: with
+// Unshareflags, package syscall silently remounts "/" MS_REC|MS_PRIVATE in
+// the child; with Cloneflags the child's "/" stays shared with the parent,
+// so Setup must make it private itself.
+func TestGoUnshareflagsTrap(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, "rootfs-test").Verify(t)
+	cmd := reexec.Command(trapEntry)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "Cloneflags: / propagation [shared:") ||
+		lines[1] != "Unshareflags: / propagation []" {
+		t.Errorf("propagation of / in the child:\n%s", out)
+	}
+	t.Logf("\n%s", out)
+}
+
+// TestKilledContainerLeavesNothing kills a running container with SIGKILL:
+// its mounts lived only in its mount namespace, which dies with its last
+// process, so the host's mount table (checked by newSpec's hostcheck) is
+// as it was, and the scratch dir can be removed.
+func TestKilledContainerLeavesNothing(t *testing.T) {
+	s, _ := newSpec(t)
+	cmd := containerCmd(t, s, "/bin/sh", "-c", "echo up; exec sleep 1000")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 3)
+	if _, err := out.Read(buf); err != nil || string(buf) != "up\n" {
+		t.Fatalf("container did not start: %q %v", buf, err)
+	}
+	// While it runs, its mounts are in its own namespace only.
+	for _, m := range hostcheck.Mounts(t) {
+		if strings.Contains(m, s.Scratch) {
+			t.Errorf("container mount visible on the host: %s", m)
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if err := os.RemoveAll(s.Scratch); err != nil {
+		t.Errorf("removing the scratch dir after SIGKILL: %v", err)
+	}
+}

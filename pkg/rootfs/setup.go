@@ -1,0 +1,251 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/minicontainer/minicontainer/pkg/explain"
+	"github.com/minicontainer/minicontainer/pkg/ns"
+)
+
+// ErrNoOverlay is returned by Setup when it is asked to write files
+// (Hostname, Files) without an overlay to write them in.
+var ErrNoOverlay = errors.New("rootfs: /etc/hostname, /etc/hosts and extra files need an overlay (Spec.Scratch), so the base is never modified")
+
+// ErrHostMountNamespace is returned by Setup when it is called in the
+// host's mount namespace, where it would remount the host's own mounts.
+var ErrHostMountNamespace = errors.New("rootfs setup must run in a new mount namespace (clone with CLONE_NEWNS), not the host's")
+
+// Setup builds the root filesystem described by s and moves the calling
+// process into it. It runs in the container's init, in a mount namespace
+// already created by clone(2) (CLONE_NEWNS), before the exec of the user's
+// command. Every mount it makes belongs to that namespace and disappears
+// with it, even when the container is killed: nothing is left on the host.
+func Setup(s Spec, x *explain.Narrator) error {
+	if err := checkOwnMountNamespace(); err != nil {
+		return err
+	}
+	if s.Scratch == "" && (s.Hostname != "" || len(s.Files) > 0) {
+		return ErrNoOverlay
+	}
+	base, err := filepath.Abs(s.Base)
+	if err != nil {
+		return err
+	}
+
+	// 1. Propagation first. On systemd hosts "/" is MS_SHARED, and a new
+	// mount namespace copies that: every mount below would appear on the
+	// host too (a /proc mounted "inside" would hide the host's /proc).
+	// MS_REC|MS_PRIVATE cuts every mount of this namespace from its peers
+	// (see mount_namespaces(7), "Shared subtrees"). runc uses MS_SLAVE,
+	// which still lets host mounts come in; private lets nothing through.
+	// Go's Cloneflags does not do this for us (Unshareflags would, silently).
+	x.Note("make every mount private so nothing below propagates to the host")
+	if err := mount(x, "", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return err
+	}
+
+	// 2. The root: an overlay of a per-container upper dir over the base.
+	root := base
+	if s.Scratch != "" {
+		scratch, err := filepath.Abs(s.Scratch)
+		if err != nil {
+			return err
+		}
+		if root, err = mountOverlay(x, base, scratch); err != nil {
+			return err
+		}
+	}
+	// pivot_root(2) needs new_root to be a mount point; binding the root on
+	// itself makes it one (runc's prepareRoot). MS_REC keeps what is already
+	// mounted below it. Everything below is mounted on top of this bind.
+	x.Note("bind the root on itself: pivot_root(2) needs a mount point")
+	if err := mount(x, root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	rootfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open root %s: %w", root, err)
+	}
+	defer unix.Close(rootfd)
+
+	// 3. The kernel's file systems.
+	if err := mountKernelFS(x, rootfd, root); err != nil {
+		return err
+	}
+	if err := setupDev(x, rootfd, root); err != nil {
+		return err
+	}
+
+	// 4. Volumes, after /dev so that one may go under it (Validate keeps
+	// them off /proc, /sys and /dev themselves).
+	for _, v := range s.Volumes {
+		if err := mountVolume(x, rootfd, root, v); err != nil {
+			return err
+		}
+	}
+
+	// 5. Files that say who the container is, in the overlay's upper dir.
+	if err := writeIdentity(x, rootfd, root, s); err != nil {
+		return err
+	}
+
+	// 6. Into the new root.
+	if s.Chroot {
+		err = Chroot(x, root)
+	} else {
+		err = PivotRoot(x, root)
+	}
+	if err != nil {
+		return err
+	}
+
+	// 7. Read-only last: everything above had to write to the root first.
+	// A bind remount changes only this mount's flags (see mount(2),
+	// "Remounting an existing mount"); /proc, /dev etc. keep theirs.
+	if s.ReadOnly {
+		x.Note("--read-only: remount the root read-only, now that it is set up")
+		if err := mount(x, "", "/", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkOwnMountNamespace refuses to run in the host's mount namespace (that
+// of PID 1 as the host's /proc shows it, still mounted at this point).
+func checkOwnMountNamespace() error {
+	mnt, err := ns.ByName("mnt")
+	if err != nil {
+		return err
+	}
+	self, err := ns.Identify("/proc/self/ns/mnt")
+	if err != nil {
+		return fmt.Errorf("rootfs: %w", err)
+	}
+	host, err := ns.Of(1, mnt)
+	if err != nil {
+		return nil // PID 1 not visible: certainly not the host's namespace view
+	}
+	if self == host {
+		return ErrHostMountNamespace
+	}
+	return nil
+}
+
+// mountOverlay mounts base (read-only lower) with scratch/upper and
+// scratch/work at scratch/merged and returns the merged dir. See
+// overlayfs(5): writes go to upper, copied up from lower on first write;
+// deletions are whiteouts in upper; work is overlayfs's own scratch space
+// and must be on the same file system as upper.
+func mountOverlay(x *explain.Narrator, base, scratch string) (string, error) {
+	upper := filepath.Join(scratch, "upper")
+	work := filepath.Join(scratch, "work")
+	merged := filepath.Join(scratch, "merged")
+	for _, d := range []string{upper, work, merged} {
+		if err := mkdirAll(x, d, 0o755); err != nil {
+			return "", err
+		}
+	}
+	x.Note("overlay: the base is the read-only lower dir, writes go to %s", upper)
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", base, upper, work)
+	if err := mount(x, "overlay", merged, "overlay", 0, opts); err != nil {
+		return "", err
+	}
+	return merged, nil
+}
+
+func mountVolume(x *explain.Narrator, rootfd int, root string, v Volume) error {
+	st, err := os.Stat(v.Host)
+	if err != nil {
+		return fmt.Errorf("volume %s: %w", v, err)
+	}
+	target, err := resolveMountpoint(x, rootfd, root, v.Container, st.IsDir())
+	if err != nil {
+		return fmt.Errorf("volume %s: %w", v, err)
+	}
+	x.Note("volume %s", v)
+	if err := mount(x, v.Host, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("volume %s: %w", v, err)
+	}
+	if v.ReadOnly {
+		// MS_RDONLY is ignored on the first bind: a bind mount takes its
+		// flags only from a second, remounting call (see mount(2)). The
+		// remount applies to the top mount only, not to mounts under it.
+		if err := mount(x, "", target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+			return fmt.Errorf("volume %s: %w", v, err)
+		}
+	}
+	return nil
+}
+
+// mountKernelFS mounts a new proc (it shows the container's PID namespace:
+// the init is PID 1) and a read-only sysfs (it shows the container's
+// network namespace; read-only so the container cannot change the host's
+// devices or kernel settings through it).
+func mountKernelFS(x *explain.Narrator, rootfd int, root string) error {
+	for _, m := range []struct {
+		dir, fstype string
+		flags       uintptr
+		why         string
+	}{
+		{"/proc", "proc", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, "a new proc, listing only the processes of this PID namespace"},
+		{"/sys", "sysfs", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY, "sysfs, read-only, so the container cannot change kernel or device settings"},
+	} {
+		target, err := resolveMountpoint(x, rootfd, root, m.dir, true)
+		if err != nil {
+			return err
+		}
+		x.Note("%s: %s", m.dir, m.why)
+		if err := mount(x, m.fstype, target, m.fstype, m.flags, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// identityFiles returns /etc/hostname and /etc/hosts for the hostname, and
+// the caller's extra files, sorted by path.
+func identityFiles(s Spec) []struct {
+	path string
+	data []byte
+} {
+	files := map[string][]byte{}
+	for p, d := range s.Files {
+		files[filepath.Clean(p)] = d
+	}
+	if s.Hostname != "" {
+		files["/etc/hostname"] = []byte(s.Hostname + "\n")
+		hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + s.Hostname + "\n"
+		files["/etc/hosts"] = append([]byte(hosts), s.Files["/etc/hosts"]...)
+	}
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	out := make([]struct {
+		path string
+		data []byte
+	}, len(paths))
+	for i, p := range paths {
+		out[i].path, out[i].data = p, files[p]
+	}
+	return out
+}
+
+func writeIdentity(x *explain.Narrator, rootfd int, root string, s Spec) error {
+	for _, f := range identityFiles(s) {
+		x.Note("%s: %s", f.path, strings.ReplaceAll(strings.TrimSpace(string(f.data)), "\n", " | "))
+		if err := writeInRoot(x, rootfd, root, f.path, f.data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
