@@ -7,7 +7,9 @@
 //
 //	minicontainer run [--rootfs DIR] [--name N] [--hostname H] [-e K=V] [-w DIR]
 //	                  [-v HOST:CTR[:ro]] [--read-only] [--chroot] [--init] [-i] [-t]
+//	                  [--net bridge|none|host] [--subnet CIDR] [-p HOST:CTR[/tcp]]
 //	                  [-x] -- CMD [ARG...]
+//	minicontainer network ls|inspect NAME|rm NAME
 //	minicontainer ps
 //	minicontainer gc
 //	minicontainer rootfs busybox DIR
@@ -26,6 +28,7 @@ import (
 
 	"github.com/minicontainer/minicontainer/pkg/container"
 	"github.com/minicontainer/minicontainer/pkg/explain"
+	"github.com/minicontainer/minicontainer/pkg/network"
 	"github.com/minicontainer/minicontainer/pkg/reexec"
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
 )
@@ -42,6 +45,9 @@ type runCmd struct {
 	Init        bool     `help:"Run a tiny init as PID 1 that reaps zombies and forwards signals."`
 	Interactive bool     `short:"i" help:"Keep stdin attached (with -t: forward keystrokes)."`
 	TTY         bool     `short:"t" help:"Give the command a pseudo-terminal inside the container."`
+	Net         string   `help:"Network: bridge (eth0 on the bridge mc0, with NAT), none (loopback only) or host (the host's own)." default:"bridge" placeholder:"MODE"`
+	Subnet      string   `help:"Subnet of the bridge (default ${default_subnet})." placeholder:"CIDR"`
+	Publish     []string `short:"p" sep:"none" help:"Publish a container port on the host: HOSTPORT:CTRPORT[/tcp|/udp]." placeholder:"HOST:CTR"`
 	Explain     bool     `short:"x" help:"Narrate every step: each system call with its real arguments."`
 	Command     []string `arg:"" passthrough:"partial" help:"The command and its arguments." placeholder:"CMD"`
 }
@@ -56,6 +62,7 @@ func (r *runCmd) Run() error {
 		Rootfs: r.Rootfs, Name: r.Name, Hostname: r.Hostname, Env: r.Env, Workdir: r.Workdir,
 		Volumes: r.Volume, ReadOnly: r.ReadOnly, Chroot: r.Chroot, Init: r.Init,
 		Interactive: r.Interactive, TTY: r.TTY, Command: r.Command,
+		Net: r.Net, Subnet: r.Subnet, Ports: r.Publish,
 	}, container.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, x)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "minicontainer: %v\n", err)
@@ -75,6 +82,27 @@ func (gcCmd) Run() error {
 	return err
 }
 
+type networkLsCmd struct{}
+
+func (networkLsCmd) Run() error { return network.PrintList(os.Stdout, network.DefaultStateDir) }
+
+type networkInspectCmd struct {
+	Name string `arg:"" help:"The network (bridge) name." placeholder:"NAME"`
+}
+
+func (n *networkInspectCmd) Run() error {
+	return network.Inspect(os.Stdout, network.DefaultStateDir, n.Name)
+}
+
+type networkRmCmd struct {
+	Name    string `arg:"" help:"The network (bridge) name." placeholder:"NAME"`
+	Explain bool   `short:"x" help:"Narrate every step."`
+}
+
+func (n *networkRmCmd) Run() error {
+	return network.Remove(network.DefaultStateDir, n.Name, explain.New(os.Stderr, n.Explain))
+}
+
 type busyboxCmd struct {
 	Dir     string `arg:"" help:"Directory to create." placeholder:"DIR"`
 	Explain bool   `short:"x" help:"Narrate every step."`
@@ -85,9 +113,14 @@ func (b *busyboxCmd) Run() error {
 }
 
 type cli struct {
-	Run    runCmd `cmd:"" help:"Run a command in a new container."`
-	Ps     psCmd  `cmd:"" help:"List running containers."`
-	Gc     gcCmd  `cmd:"" help:"Remove what killed runs left behind."`
+	Run     runCmd `cmd:"" help:"Run a command in a new container."`
+	Ps      psCmd  `cmd:"" help:"List running containers."`
+	Gc      gcCmd  `cmd:"" help:"Remove what killed runs left behind."`
+	Network struct {
+		Ls      networkLsCmd      `cmd:"" help:"List the bridge networks in use."`
+		Inspect networkInspectCmd `cmd:"" help:"Show a network's subnet and its containers' addresses, veths and ports."`
+		Rm      networkRmCmd      `cmd:"" help:"Remove a network no container uses (and its NAT table)."`
+	} `cmd:"" help:"Container networks."`
 	Rootfs struct {
 		Busybox busyboxCmd `cmd:"" help:"Build a busybox root filesystem from the host's static busybox."`
 	} `cmd:"" help:"Build root filesystems."`
@@ -101,7 +134,8 @@ func main() {
 	parser, err := kong.New(&c, kong.Name("minicontainer"),
 		kong.Description("Run a command in a small Linux container."),
 		kong.UsageOnError(),
-		kong.Vars{"default_hostname": container.DefaultHostname, "default_rootfs": container.DefaultRootfs})
+		kong.Vars{"default_hostname": container.DefaultHostname, "default_rootfs": container.DefaultRootfs,
+			"default_subnet": network.DefaultSubnet})
 	if err != nil {
 		fail(err)
 	}

@@ -41,6 +41,11 @@ type Config struct {
 	Interactive bool     // keep stdin attached to the pseudo-terminal (-i)
 	TTY         bool     // give the command a pseudo-terminal inside the container (-t)
 	Command     []string // the command and its arguments
+	Net         string   // network mode: "bridge" (the default when ""), "none" or "host"
+	Subnet      string   // the bridge's subnet (--subnet); "" means the bridge's current one or network.DefaultSubnet
+	Ports       []string // published ports, HOSTPORT:CTRPORT[/tcp|/udp] (-p)
+
+	net netConfig // the parsed network options (validateNetwork)
 }
 
 // DefaultHostname is the container's hostname unless --hostname is given.
@@ -68,6 +73,9 @@ func (c *Config) validate() (rootfs.Spec, error) {
 	}
 	if c.Hostname == "" {
 		c.Hostname = DefaultHostname
+	}
+	if err := c.validateNetwork(); err != nil {
+		return spec, err
 	}
 	if c.Workdir != "" && !filepath.IsAbs(c.Workdir) {
 		return spec, fmt.Errorf("workdir %q: must be an absolute path", c.Workdir)

@@ -20,6 +20,17 @@ type Container struct {
 	State  *State
 	x      *explain.Narrator
 	undos  []func() error
+	files  map[string][]byte // written inside the container (AddFile)
+}
+
+// AddFile asks for a file inside the container (an absolute path there),
+// written before the command starts; a host step uses it for what it
+// learns about the container (e.g. its /etc/hosts entries).
+func (c *Container) AddFile(path string, data []byte) {
+	if c.files == nil {
+		c.files = map[string][]byte{}
+	}
+	c.files[path] = data
 }
 
 // A hostStep is work only the host can do for a container, run in order
@@ -40,12 +51,15 @@ type hostStep struct {
 // network engineer "network" (veth pair, one end into
 // /proc/PID/ns/net, addresses, routes). Each Resource.Kind a step records
 // needs an entry in reclaimers.
-var hostSteps = []hostStep{}
+var hostSteps = []hostStep{
+	{"network", connectNetwork},
+}
 
 // reclaimers remove a Resource left by a minicontainer that was killed,
 // keyed by Resource.Kind. They must succeed when the object is already gone.
 var reclaimers = map[string]func(r Resource) error{
-	"dir": func(r Resource) error { return os.RemoveAll(r.Name) },
+	"dir":     func(r Resource) error { return os.RemoveAll(r.Name) },
+	"network": reclaimNetwork,
 }
 
 // Own records r in state.json before the object is created, so that a

@@ -27,10 +27,11 @@ const (
 	ExitNotFound   = 127 // the command was not found
 )
 
-// cloneFlags are the namespaces every container gets. Not CLONE_NEWUSER:
+// containerFlags are the namespaces a container gets (--net host drops
+// CLONE_NEWNET, see Config.cloneFlags). Not CLONE_NEWUSER:
 // minicontainer runs as root and maps nobody (see user_namespaces(7)); not
 // CLONE_NEWTIME: it only shifts the monotonic and boot clocks.
-const cloneFlags = unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWUTS |
+const containerFlags = unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWUTS |
 	unix.CLONE_NEWIPC | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP
 
 // forwardedSignals are passed on to the container's PID 1. SIGQUIT is
@@ -151,7 +152,7 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 	cmd.ExtraFiles = []*os.File{initEnd} // fd 3 in the init
 	cmd.Env = []string{x.Env()}          // the command's own environment comes with initConfig
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: cloneFlags,
+		Cloneflags: c.Config.cloneFlags(),
 		// If minicontainer is killed (even by SIGKILL), the kernel kills
 		// the init, and with it the whole PID namespace (pid_namespaces(7)).
 		// PR_SET_PDEATHSIG fires when the creating THREAD exits, not the
@@ -167,7 +168,7 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 	if err == nil {
 		pid = cmd.Process.Pid
 	}
-	x.Call("clone(2)", fmt.Sprintf("clone(%s|SIGCHLD)", ns.FlagString(cloneFlags)), pid, err)
+	x.Call("clone(2)", fmt.Sprintf("clone(%s|SIGCHLD)", ns.FlagString(c.Config.cloneFlags())), pid, err)
 	if err != nil {
 		return ExitSetup, fmt.Errorf("starting the container init: %w", err)
 	}
@@ -194,8 +195,16 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 		}
 	}
 
+	// Files the host steps want inside (the network's /etc/hosts entries
+	// and /etc/resolv.conf), written by rootfs.Setup into the overlay.
+	for path, data := range c.files {
+		if spec.Files == nil {
+			spec.Files = map[string][]byte{}
+		}
+		spec.Files[path] = data
+	}
 	var console *console
-	ic := initConfig{
+	ic := initConfig{NetNS: c.Config.cloneFlags()&unix.CLONE_NEWNET != 0,
 		Rootfs: spec, Hostname: c.Config.Hostname, Env: c.Config.environment(), Workdir: c.Config.Workdir,
 		Command: c.Config.Command, Init: c.Config.Init, TTY: c.Config.TTY, Interactive: c.Config.Interactive,
 	}

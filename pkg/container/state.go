@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/minicontainer/minicontainer/pkg/network"
 )
 
 // StateRoot holds one directory per running container. It is under /run
@@ -37,6 +40,8 @@ type State struct {
 	RuntimeStart uint64 `json:"runtime_start"`
 	Pid          int    `json:"pid"`
 	PidStart     uint64 `json:"pid_start"`
+	// Address is the container's address on the bridge (--net bridge).
+	Address netip.Addr `json:"address,omitzero"`
 	// Scratch is the overlay's upper and work directory.
 	Scratch string `json:"scratch"`
 	// Resources are host objects to reclaim, in creation order; gc undoes
@@ -126,8 +131,8 @@ func List() ([]*State, error) {
 	}
 	var states []*State
 	for _, e := range entries {
-		if !e.IsDir() {
-			continue
+		if !e.IsDir() || e.Name() == filepath.Base(network.DefaultStateDir) {
+			continue // the network's address book lives beside the containers
 		}
 		s := &State{ID: e.Name()}
 		if data, err := os.ReadFile(filepath.Join(StateRoot, e.Name(), "state.json")); err == nil {
