@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/minicontainer/minicontainer/pkg/network"
 )
 
 // StateRoot holds one directory per running container. It is under /run
@@ -131,8 +129,8 @@ func List() ([]*State, error) {
 	}
 	var states []*State
 	for _, e := range entries {
-		if !e.IsDir() || e.Name() == filepath.Base(network.DefaultStateDir) {
-			continue // the network's address book lives beside the containers
+		if !e.IsDir() {
+			continue // e.g. the network's address book (pkg/network)
 		}
 		s := &State{ID: e.Name()}
 		if data, err := os.ReadFile(filepath.Join(StateRoot, e.Name(), "state.json")); err == nil {

@@ -39,9 +39,9 @@ type Endpoint struct {
 	// reserved, for /etc/hosts.
 	Others []Lease
 
-	peerVeth string
-	ports    []io.Closer
-	stateDir string // the namespace's directory under Request.StateDir
+	peerVeth    string
+	ports       []io.Closer
+	statePrefix string // the namespace's files under Request.StateDir
 }
 
 func (r *Request) stateBase() string {
@@ -78,10 +78,10 @@ func Reserve(req Request, n *explain.Narrator) (_ *Endpoint, err error) {
 		ep.ports = append(ep.ports, c)
 	}
 
-	if ep.stateDir, err = namespaceDir(req.stateBase()); err != nil {
+	if ep.statePrefix, err = namespacePrefix(req.stateBase()); err != nil {
 		return nil, err
 	}
-	s, err := lockState(ep.stateDir, ep.Bridge)
+	s, err := lockState(ep.statePrefix, ep.Bridge)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +137,7 @@ func Reserve(req Request, n *explain.Narrator) (_ *Endpoint, err error) {
 		ID: req.ID, Name: req.Name, Hostname: req.Hostname, Address: addr,
 		HostVeth: host, Ports: req.Ports, Owner: pid, OwnerStart: processStart(pid),
 	})
-	n.Note("address %s of %s for container %s (lock %s held)", addr, subnet, req.ID, lockPath(s.dir, s.bridge))
+	n.Note("address %s of %s for container %s (lock %s held)", addr, subnet, req.ID, lockPath(s.prefix, s.bridge))
 	if err := s.write(st); err != nil {
 		st.Leases = st.Leases[:len(st.Leases)-1]
 		if len(st.Leases) == 0 {
@@ -177,11 +177,11 @@ func Check(req Request) error {
 		}
 		c.Close()
 	}
-	dir, err := namespaceDir(req.stateBase())
+	prefix, err := namespacePrefix(req.stateBase())
 	if err != nil {
 		return err
 	}
-	st, err := (&store{dir: dir, bridge: DefaultBridge}).read() // a look, without the lock
+	st, err := (&store{prefix: prefix, bridge: DefaultBridge}).read() // a look, without the lock
 	if err != nil {
 		return err
 	}
@@ -297,7 +297,7 @@ func (ep *Endpoint) Release(n *explain.Narrator) error {
 		deleteLink(ep.HostVeth, n),
 	}
 	ep.closePorts()
-	s, err := lockState(ep.stateDir, ep.Bridge)
+	s, err := lockState(ep.statePrefix, ep.Bridge)
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}
@@ -326,22 +326,23 @@ func (ep *Endpoint) closePorts() {
 }
 
 // Reclaim cleans up after minicontainers that were killed: for every bridge
-// recorded in stateDir it drops the leases whose owner is gone (with their
-// NAT rules and veths) and removes a bridge no container uses any more. It
+// recorded under base it drops the leases whose owner is gone (with their
+// NAT rules and veths) and removes a bridge no container uses any more —
+// in the calling thread's network namespace. It
 // returns the ids of the containers reclaimed (`minicontainer gc`).
 func Reclaim(base string, n *explain.Narrator) ([]string, error) {
 	states, err := ReadStates(base)
 	if err != nil {
 		return nil, err
 	}
-	stateDir, err := namespaceDir(base)
+	prefix, err := namespacePrefix(base)
 	if err != nil {
 		return nil, err
 	}
 	var ids []string
 	var errs []error
 	for _, old := range states {
-		s, err := lockState(stateDir, old.Bridge)
+		s, err := lockState(prefix, old.Bridge)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -371,11 +372,11 @@ func Remove(base, bridge string, n *explain.Narrator) error {
 	if bridge != DefaultBridge {
 		return fmt.Errorf("no network %q (minicontainer manages only %s)", bridge, DefaultBridge)
 	}
-	stateDir, err := namespaceDir(base)
+	prefix, err := namespacePrefix(base)
 	if err != nil {
 		return err
 	}
-	s, err := lockState(stateDir, bridge)
+	s, err := lockState(prefix, bridge)
 	if err != nil {
 		return err
 	}

@@ -11,14 +11,14 @@ import (
 
 // Name resolution: a container finds the others by name through /etc/hosts,
 // written once when it starts, listing itself and every container already
-// on the bridge (by name and hostname). It is a plain file the C library
+// on the bridge (by its --name). It is a plain file the C library
 // reads with no server to run — docker's legacy --link did the same; its
 // user networks answer names from a small DNS server at 127.0.0.11
 // instead. The price: a container does not learn the names of containers
 // started after it (it still reaches them by address).
 
 // HostsEntries are the bridge's lines of the container's /etc/hosts: its
-// own address with its hostname and name, then the other containers. (The
+// own address with its hostname and name, then the other named containers. (The
 // localhost lines come with the rootfs, see rootfs.Spec.Files.)
 func (ep *Endpoint) HostsEntries() []byte {
 	var b bytes.Buffer
@@ -34,8 +34,10 @@ func (ep *Endpoint) HostsEntries() []byte {
 		}
 	}
 	line(ep.Address.Addr(), ep.Hostname, ep.Name)
+	// The others by their --name only: hostnames default to the same
+	// "minicontainer" for all, which would then name any one of them.
 	for _, o := range ep.Others {
-		line(o.Address, o.Name, o.Hostname)
+		line(o.Address, o.Name)
 	}
 	return b.Bytes()
 }

@@ -66,9 +66,11 @@ const (
 	// When it still collides with a route on the host, --subnet picks another.
 	DefaultSubnet = "172.30.0.0/16"
 	// DefaultStateDir holds the address allocations (one JSON file per
-	// bridge) and their lock. /run is a tmpfs: a reboot forgets them, as it
-	// forgets the bridge and the veths they describe.
-	DefaultStateDir = "/run/minicontainer/network"
+	// bridge and network namespace, network-net-INODE-BRIDGE.json) and
+	// their locks, beside the containers' state directories. /run is a
+	// tmpfs: a reboot forgets them, as it forgets the bridges and veths
+	// they describe.
+	DefaultStateDir = "/run/minicontainer"
 	// TableName is the nftables table (family ip) that holds all our NAT
 	// rules; we never touch a table we did not create.
 	TableName = "minicontainer"

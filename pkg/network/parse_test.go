@@ -107,7 +107,7 @@ func TestFiles(t *testing.T) {
 		Address: netip.MustParsePrefix("172.30.0.3/16"),
 		Others:  []Lease{{Name: "db", Hostname: "dbhost", Address: netip.MustParseAddr("172.30.0.2")}, {Address: netip.MustParseAddr("172.30.0.4")}},
 	}
-	want := "172.30.0.3\tweb\n172.30.0.2\tdb dbhost\n"
+	want := "172.30.0.3\tweb\n172.30.0.2\tdb\n"
 	if got := string(ep.HostsEntries()); got != want {
 		t.Errorf("HostsEntries:\n%s\nwant:\n%s", got, want)
 	}

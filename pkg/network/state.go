@@ -14,7 +14,8 @@ import (
 )
 
 // State is what one bridge network looks like on disk
-// (STATEDIR/BRIDGE.json): its subnet and who holds which address.
+// (STATEDIR/network-net-INODE-BRIDGE.json): its subnet and who holds which
+// address.
 type State struct {
 	Bridge string       `json:"bridge"`
 	Subnet netip.Prefix `json:"subnet"`
@@ -42,28 +43,28 @@ type Lease struct {
 
 // store is an open, locked state file.
 type store struct {
-	dir, bridge string
-	lock        *os.File
+	prefix, bridge string // the files are PREFIX+BRIDGE.json and PREFIX+BRIDGE.lock
+	lock           *os.File
 }
 
-func (s *store) statePath() string { return filepath.Join(s.dir, s.bridge+".json") }
-func lockPath(dir, bridge string) string {
-	return filepath.Join(dir, bridge+".lock")
+func (s *store) statePath() string { return s.prefix + s.bridge + ".json" }
+func lockPath(prefix, bridge string) string {
+	return prefix + bridge + ".lock"
 }
 
-// lockState takes the bridge's lock: flock(2) on STATEDIR/BRIDGE.lock. All
+// lockState takes the bridge's lock: flock(2) on PREFIX+BRIDGE.lock. All
 // changes to a bridge — creating it, allocating an address, removing it —
 // happen under this lock, so two minicontainers started at the same moment
 // never pick the same address nor both create the bridge. flock is tied to
 // the open file, so the kernel drops it when its holder dies, even by SIGKILL.
-func lockState(dir, bridge string) (*store, error) {
+func lockState(prefix, bridge string) (*store, error) {
 	for range 100 {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(prefix), 0o700); err != nil {
 			return nil, fmt.Errorf("state dir: %w", err)
 		}
-		f, err := os.OpenFile(lockPath(dir, bridge), os.O_RDWR|os.O_CREATE, 0o644)
+		f, err := os.OpenFile(lockPath(prefix, bridge), os.O_RDWR|os.O_CREATE, 0o644)
 		if errors.Is(err, os.ErrNotExist) {
-			continue // the directory was just removed by the last user; make it again
+			continue // the directory was just removed; make it again
 		}
 		if err != nil {
 			return nil, fmt.Errorf("lock file: %w", err)
@@ -77,11 +78,11 @@ func lockState(dir, bridge string) (*store, error) {
 		// file nobody else will open: start again with the new one.
 		var held, named unix.Stat_t
 		if unix.Fstat(int(f.Fd()), &held) == nil && unix.Stat(f.Name(), &named) == nil && held.Ino == named.Ino {
-			return &store{dir: dir, bridge: bridge, lock: f}, nil
+			return &store{prefix: prefix, bridge: bridge, lock: f}, nil
 		}
 		f.Close()
 	}
-	return nil, fmt.Errorf("lock %s: kept disappearing", lockPath(dir, bridge))
+	return nil, fmt.Errorf("lock %s: kept disappearing", lockPath(prefix, bridge))
 }
 
 // unlock releases the lock (closing the file drops the flock).
@@ -117,29 +118,29 @@ func (s *store) write(st *State) error {
 	return os.Rename(tmp, s.statePath())
 }
 
-// remove deletes the state and the lock file, then the directories if
-// empty; called, still under the lock, when the bridge is gone.
+// remove deletes the state and the lock file; called, still under the
+// lock, when the bridge is gone.
 func (s *store) remove() {
 	os.Remove(s.statePath())
-	os.Remove(lockPath(s.dir, s.bridge))
-	// These fail, harmlessly, while other bridges or namespaces have files there.
-	if os.Remove(s.dir) == nil {
-		os.Remove(filepath.Dir(s.dir))
-	}
+	os.Remove(lockPath(s.prefix, s.bridge))
 }
 
-// namespaceDir is where the bridges of the calling thread's network
-// namespace are recorded: BASE/net-INODE. A bridge, its veths and its
+// namespacePrefix names the files of the bridges of the calling thread's
+// network namespace: BASE/network-net-INODE-. A bridge, its veths and its
 // nftables table live in one network namespace, so its address book must
-// belong to that namespace too: a minicontainer run inside another one
-// (a test, a lesson's throwaway "host") has bridges of its own, and must
+// belong to that namespace too: a minicontainer run inside another one (a
+// test, a lesson's throwaway "host") has bridges of its own, and must
 // neither see nor take the addresses of ours.
-func namespaceDir(base string) (string, error) {
+//
+// They are plain files beside the containers' directories in
+// /run/minicontainer, not a directory of their own: gc takes every
+// directory there for a container's.
+func namespacePrefix(base string) (string, error) {
 	var st unix.Stat_t
 	if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
 		return "", fmt.Errorf("identifying the network namespace: %w", err)
 	}
-	return filepath.Join(base, fmt.Sprintf("net-%d", st.Ino)), nil
+	return filepath.Join(base, fmt.Sprintf("network-net-%d-", st.Ino)), nil
 }
 
 // allocate picks the lowest free address of the subnet: not the network
@@ -183,14 +184,14 @@ func (l Lease) alive() bool {
 // recorded under base, for `minicontainer network ls` and `inspect`. It
 // takes each lock so it never reads a state in the middle of a change.
 func ReadStates(base string) ([]*State, error) {
-	dir, err := namespaceDir(base)
+	prefix, err := namespacePrefix(base)
 	if err != nil {
 		return nil, err
 	}
-	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	files, _ := filepath.Glob(prefix + "*.json")
 	var out []*State
 	for _, f := range files {
-		s, err := lockState(dir, strings.TrimSuffix(filepath.Base(f), ".json"))
+		s, err := lockState(prefix, strings.TrimSuffix(strings.TrimPrefix(f, prefix), ".json"))
 		if err != nil {
 			return nil, err
 		}
