@@ -201,7 +201,7 @@ func exitCodeWithin(t *testing.T, cmd *exec.Cmd, d time.Duration) int {
 // nftables table of ours, no address book.
 func assertNetworkGone(t *testing.T) {
 	t.Helper()
-	if links := shell(t, "ip -o link show | grep -E ': (mc0|mcv)' || true"); links != "" {
+	if links := shell(t, "ip -o link show | grep -E ': (mc0|mc-)' || true"); links != "" {
 		t.Errorf("links left: %s", links)
 	}
 	if tables := shell(t, "nft list tables"); strings.Contains(tables, "minicontainer") {
@@ -245,7 +245,7 @@ func TestNetworkModes(t *testing.T) {
 	r = run(t, "", "-x", "--", "true")
 	for _, want := range []string{
 		`RTM_NEWLINK(name="mc0", kind="bridge") = 0`,
-		`RTM_NEWLINK(name="mcv`,
+		`RTM_NEWLINK(name="mc-`,
 		`IFLA_NET_NS_PID=`,
 		`IFLA_IFNAME="eth0") = 0`,
 		`RTM_NEWADDR(dev="eth0", addr=172.30.0.2/16) = 0`,

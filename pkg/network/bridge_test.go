@@ -87,9 +87,9 @@ func TestBridge(t *testing.T) {
 	for _, want := range []string{
 		`RTM_NEWLINK(name="mc0", kind="bridge") = 0`,
 		`RTM_NEWADDR(dev="mc0", addr=172.30.0.1/16) = 0`,
-		`RTM_NEWLINK(name="mcvaaaa1111", kind="veth", peer="mcpaaaa1111") = 0   [veth(4)]`,
-		fmt.Sprintf(`RTM_NEWLINK(name="mcpaaaa1111", IFLA_NET_NS_PID=%d) = 0`, a.pid),
-		`RTM_NEWLINK(name="mcpaaaa1111", IFLA_IFNAME="eth0") = 0`,
+		`RTM_NEWLINK(name="mc-aaaa1111", kind="veth", peer="mp-aaaa1111") = 0   [veth(4)]`,
+		fmt.Sprintf(`RTM_NEWLINK(name="mp-aaaa1111", IFLA_NET_NS_PID=%d) = 0`, a.pid),
+		`RTM_NEWLINK(name="mp-aaaa1111", IFLA_IFNAME="eth0") = 0`,
 		`RTM_NEWADDR(dev="eth0", addr=172.30.0.2/16) = 0`,
 		`RTM_NEWROUTE(dst=0.0.0.0/0, gateway=172.30.0.1, dev="eth0") = 0`,
 		`ip saddr 172.30.0.0/16 oifname != "mc0" masquerade`,
@@ -110,7 +110,7 @@ func TestBridge(t *testing.T) {
 	if out := run(t, in(a.pid, "ip", "route")); !strings.Contains(out, "default via 172.30.0.1 dev eth0") {
 		t.Errorf("routes in container a: %s", out)
 	}
-	if out := sh(t, "ip -o link show master mc0"); !strings.Contains(out, "mcvaaaa1111") || !strings.Contains(out, "mcvbbbb2222") {
+	if out := sh(t, "ip -o link show master mc0"); !strings.Contains(out, "mc-aaaa1111") || !strings.Contains(out, "mc-bbbb2222") {
 		t.Errorf("ports of mc0: %s", out)
 	}
 	ruleset := sh(t, "nft list table ip minicontainer")
@@ -189,7 +189,7 @@ func TestBridge(t *testing.T) {
 	if strings.Contains(sh(t, "nft list table ip minicontainer"), "dport 8080") {
 		t.Errorf("port rule of a still there after Release")
 	}
-	if out := sh(t, "ip -o link show master mc0"); strings.Contains(out, "mcvaaaa1111") {
+	if out := sh(t, "ip -o link show master mc0"); strings.Contains(out, "mc-aaaa1111") {
 		t.Errorf("veth of a still there: %s", out)
 	}
 	if err := b.ep.Release(n); err != nil {

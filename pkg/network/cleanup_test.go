@@ -134,7 +134,7 @@ func TestReclaim(t *testing.T) {
 	helper.Process.Signal(syscall.SIGKILL)
 	helper.Wait()
 
-	if links := sh(t, "ip -o link show"); !strings.Contains(links, "mcvkilled01") || !strings.Contains(links, "mc0") {
+	if links := sh(t, "ip -o link show"); !strings.Contains(links, "mc-killed01") || !strings.Contains(links, "mc0") {
 		t.Fatalf("expected the killed run's veth and bridge to remain:\n%s", links)
 	}
 	if !strings.Contains(sh(t, "nft list table ip minicontainer"), `comment "container killed01"`) {

@@ -80,19 +80,21 @@ func deleteBridge(name string, n *explain.Narrator) error {
 		func() error { return netlink.LinkDel(l) })
 }
 
-// vethNames derives the two names of a container's veth pair from its id.
-// Interface names have at most 15 bytes (IFNAMSIZ-1, see netdevice(7)).
+// vethNames derives the two names of a container's veth pair from its id:
+// mc-ID on the host (ip link there shows whose it is) and mp-ID for the
+// peer until it is renamed eth0 inside. Interface names have at most 15
+// bytes (IFNAMSIZ-1, see netdevice(7)): room for minicontainer's 12-digit ids.
 func vethNames(id string) (host, peer string) {
 	var b strings.Builder
 	for _, r := range id {
-		if b.Len() == 8 {
+		if b.Len() == 12 {
 			break
 		}
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
 			b.WriteRune(r)
 		}
 	}
-	return "mcv" + b.String(), "mcp" + b.String()
+	return "mc-" + b.String(), "mp-" + b.String()
 }
 
 // createVeth makes the pair and plugs the host end into the bridge. Both
@@ -117,7 +119,7 @@ func createVeth(host, peer, bridge string, n *explain.Narrator) error {
 }
 
 // movePeer hands the peer end to the network namespace of process pid —
-// `ip link set mcpX netns PID`: the IFLA_NET_NS_PID attribute of
+// `ip link set mp-ID netns PID`: the IFLA_NET_NS_PID attribute of
 // RTM_NEWLINK. From then on the host no longer sees that end.
 func movePeer(peer string, pid int, n *explain.Narrator) error {
 	l, err := netlink.LinkByName(peer)

@@ -9,7 +9,7 @@
 //	│ eth0 (the machine's) ◄── NAT (nftables)  │   │ eth0 172.30.0.2/16        │
 //	│                            ▲             │   │  default via 172.30.0.1   │
 //	│ mc0 bridge 172.30.0.1/16 ──┘             │   │ lo 127.0.0.1              │
-//	│   └── mcv<id> (host end) ════════════════╪═══╪══ (peer end, renamed eth0)│
+//	│   └── mc-<id> (host end) ════════════════╪═══╪══ (peer end, renamed eth0)│
 //	└──────────────────────────────────────────┘   └───────────────────────────┘
 //
 // Every link, address and route is made through rtnetlink(7) with

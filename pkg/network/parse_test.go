@@ -93,10 +93,10 @@ func TestAllocate(t *testing.T) {
 
 func TestVethNames(t *testing.T) {
 	h, p := vethNames("3f2a9c01d4e5b6a7")
-	if h != "mcv3f2a9c01" || p != "mcp3f2a9c01" {
+	if h != "mc-3f2a9c01d4e5" || p != "mp-3f2a9c01d4e5" {
 		t.Errorf("vethNames = %s %s", h, p)
 	}
-	if h, _ := vethNames("web-1"); h != "mcvweb1" {
+	if h, _ := vethNames("web-1"); h != "mc-web1" {
 		t.Errorf("vethNames(web-1) = %s", h)
 	}
 }
