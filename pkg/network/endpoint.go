@@ -341,6 +341,7 @@ func Reclaim(base string, n *explain.Narrator) ([]string, error) {
 	}
 	var ids []string
 	var errs []error
+	forgetDeadNamespaces(base)
 	for _, old := range states {
 		s, err := lockState(prefix, old.Bridge)
 		if err != nil {

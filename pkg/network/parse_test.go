@@ -2,6 +2,8 @@ package network
 
 import (
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -118,5 +120,32 @@ func TestFiles(t *testing.T) {
 	}
 	if got := string(ResolvConf([]byte("nameserver 127.0.0.53\n"))); !strings.Contains(got, "only /etc/hosts names resolve") {
 		t.Errorf("ResolvConf with only a loopback server:\n%s", got)
+	}
+}
+
+// TestForgetDeadNamespaces: the address book of a network namespace that no
+// longer exists is removed once none of its owners runs; one whose owner
+// runs stays.
+func TestForgetDeadNamespaces(t *testing.T) {
+	base := t.TempDir()
+	write := func(name string, owner int, start uint64) {
+		st := &State{Bridge: "mc0", Subnet: netip.MustParsePrefix("172.30.0.0/16"),
+			Leases: []Lease{{ID: "x", Address: netip.MustParseAddr("172.30.0.2"), Owner: owner, OwnerStart: start}}}
+		s := &store{prefix: filepath.Join(base, name), bridge: "mc0"}
+		if err := s.write(st); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(lockPath(s.prefix, "mc0"), nil, 0o644)
+	}
+	write("network-net-1-", 1<<22+7, 12345)                         // no such namespace, no such owner
+	write("network-net-2-", os.Getpid(), processStart(os.Getpid())) // no such namespace, owner alive
+	forgetDeadNamespaces(base)
+	left, _ := filepath.Glob(filepath.Join(base, "*"))
+	var names []string
+	for _, l := range left {
+		names = append(names, filepath.Base(l))
+	}
+	if strings.Join(names, " ") != "network-net-2-mc0.json network-net-2-mc0.lock" {
+		t.Errorf("left: %v", names)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -159,7 +160,9 @@ func allocate(st *State) (netip.Addr, error) {
 }
 
 // processStart returns a process's start time (proc(5), /proc/PID/stat
-// field 22), or 0 when there is no such process.
+// field 22), or 0 when there is no such process or it has exited and is a
+// zombie waiting for its parent (a minicontainer killed by SIGKILL can stay
+// one for a while; it will never release anything).
 func processStart(pid int) uint64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -168,7 +171,7 @@ func processStart(pid int) uint64 {
 	// "pid (comm) state ppid ..." — comm may contain spaces and ')'.
 	s := string(data)
 	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 20 {
+	if len(fields) < 20 || fields[0] == "Z" || fields[0] == "X" {
 		return 0
 	}
 	start, _ := strconv.ParseUint(fields[19], 10, 64)
@@ -177,7 +180,7 @@ func processStart(pid int) uint64 {
 
 // alive reports whether the lease's owner still runs.
 func (l Lease) alive() bool {
-	return l.Owner > 0 && processStart(l.Owner) == l.OwnerStart
+	return l.Owner > 0 && l.OwnerStart != 0 && processStart(l.Owner) == l.OwnerStart
 }
 
 // ReadStates returns every bridge network of the current network namespace
@@ -208,4 +211,45 @@ func ReadStates(base string) ([]*State, error) {
 		}
 	}
 	return out, nil
+}
+
+// forgetDeadNamespaces removes the address books of other network
+// namespaces that no longer exist. A namespace dies with its last process
+// (and bind mount, see ip-netns(8)), taking its bridge, veths and nftables
+// table with it: once none of its minicontainers runs, its book only
+// describes what is already gone, and nobody inside is left to remove it.
+func forgetDeadNamespaces(base string) {
+	files, _ := filepath.Glob(filepath.Join(base, "network-net-*-*.json"))
+	if len(files) == 0 {
+		return
+	}
+	live := map[string]bool{}
+	paths, _ := filepath.Glob("/proc/[0-9]*/task/[0-9]*/ns/net")
+	mounted, _ := filepath.Glob("/run/netns/*")
+	for _, p := range append(paths, mounted...) {
+		var st unix.Stat_t
+		if unix.Stat(p, &st) == nil {
+			live[fmt.Sprintf("network-net-%d-", st.Ino)] = true
+		}
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		i := strings.Index(name[len("network-net-"):], "-")
+		if i < 0 {
+			continue
+		}
+		prefix := name[:len("network-net-")+i+1]
+		if live[prefix] {
+			continue
+		}
+		bridge := strings.TrimSuffix(name[len(prefix):], ".json")
+		s, err := lockState(filepath.Join(base, prefix), bridge)
+		if err != nil {
+			continue
+		}
+		if st, err := s.read(); err == nil && !slices.ContainsFunc(st.Leases, Lease.alive) {
+			s.remove()
+		}
+		s.unlock()
+	}
 }
