@@ -12,7 +12,9 @@
 // (stdout and stderr together). When comparing:
 //   - a line that is exactly "..." matches any number of lines;
 //   - numbers of three or more digits (PIDs, inode numbers, byte counts) and
-//     runs of 12 or more hex digits (container IDs) may differ;
+//     runs of 12 or more hex digits (container IDs) may differ, and so may
+//     the number of spaces after one (a table column padded to the width of
+//     a PID);
 //   - trailing spaces are ignored.
 //
 // All commands of one block run in one bash, in order, so a block can set
@@ -84,9 +86,12 @@ var (
 	hexID     = regexp.MustCompile(`[0-9a-f]{12,}`)
 )
 
+var paddedVariable = regexp.MustCompile(`(<id>|<n>) +`)
+
 func normalise(s string) string {
 	s = hexID.ReplaceAllString(s, "<id>")
-	return bigNumber.ReplaceAllString(s, "<n>")
+	s = bigNumber.ReplaceAllString(s, "<n>")
+	return paddedVariable.ReplaceAllString(s, "$1 ")
 }
 
 // match compares output lines against the expected lines with the rules in

@@ -21,6 +21,8 @@ func TestMatchRules(t *testing.T) {
 		{[]string{"a", "...", "z"}, []string{"a", "z"}, true},
 		{[]string{"a", "...", "z"}, []string{"a", "b"}, false},
 		{[]string{"a"}, []string{"a", "extra"}, false},
+		{[]string{"4242      sleep"}, []string{"675       sleep"}, true}, // a padded column
+		{[]string{"PID 12   x"}, []string{"PID 12 x"}, false},            // only after a variable number
 	}
 	for _, c := range cases {
 		if got := match(c.want, c.got); got != c.ok {

@@ -12,6 +12,9 @@
 //	minicontainer network ls|inspect NAME|rm NAME
 //	minicontainer ps
 //	minicontainer gc
+//
+// Every subcommand takes --root DIR, the state directory (/run/minicontainer).
+//
 //	minicontainer rootfs busybox DIR
 //
 // Exit status: the command's own; 128+N if a signal N killed it; 125 if
@@ -52,7 +55,7 @@ type runCmd struct {
 	Command     []string `arg:"" passthrough:"partial" help:"The command and its arguments." placeholder:"CMD"`
 }
 
-func (r *runCmd) Run() error {
+func (r *runCmd) Run(g *globals) error {
 	// With passthrough, kong keeps the "--" that ends our flags.
 	if len(r.Command) > 0 && r.Command[0] == "--" {
 		r.Command = r.Command[1:]
@@ -61,7 +64,7 @@ func (r *runCmd) Run() error {
 	code, err := container.Run(container.Config{
 		Rootfs: r.Rootfs, Name: r.Name, Hostname: r.Hostname, Env: r.Env, Workdir: r.Workdir,
 		Volumes: r.Volume, ReadOnly: r.ReadOnly, Chroot: r.Chroot, Init: r.Init,
-		Interactive: r.Interactive, TTY: r.TTY, Command: r.Command,
+		Interactive: r.Interactive, TTY: r.TTY, Command: r.Command, StateRoot: g.Root,
 		Net: r.Net, Subnet: r.Subnet, Ports: r.Publish,
 	}, container.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, x)
 	if err != nil {
@@ -73,25 +76,25 @@ func (r *runCmd) Run() error {
 
 type psCmd struct{}
 
-func (psCmd) Run() error { return container.PrintList(os.Stdout, time.Now()) }
+func (psCmd) Run(g *globals) error { return container.PrintList(os.Stdout, g.Root, time.Now()) }
 
 type gcCmd struct{}
 
-func (gcCmd) Run() error {
-	_, err := container.GC(os.Stdout)
+func (gcCmd) Run(g *globals) error {
+	_, err := container.GC(g.Root, os.Stdout)
 	return err
 }
 
 type networkLsCmd struct{}
 
-func (networkLsCmd) Run() error { return network.PrintList(os.Stdout, network.DefaultStateDir) }
+func (networkLsCmd) Run(g *globals) error { return network.PrintList(os.Stdout, g.Root) }
 
 type networkInspectCmd struct {
 	Name string `arg:"" help:"The network (bridge) name." placeholder:"NAME"`
 }
 
-func (n *networkInspectCmd) Run() error {
-	return network.Inspect(os.Stdout, network.DefaultStateDir, n.Name)
+func (n *networkInspectCmd) Run(g *globals) error {
+	return network.Inspect(os.Stdout, g.Root, n.Name)
 }
 
 type networkRmCmd struct {
@@ -99,8 +102,8 @@ type networkRmCmd struct {
 	Explain bool   `short:"x" help:"Narrate every step."`
 }
 
-func (n *networkRmCmd) Run() error {
-	return network.Remove(network.DefaultStateDir, n.Name, explain.New(os.Stderr, n.Explain))
+func (n *networkRmCmd) Run(g *globals) error {
+	return network.Remove(g.Root, n.Name, explain.New(os.Stderr, n.Explain))
 }
 
 type busyboxCmd struct {
@@ -112,10 +115,16 @@ func (b *busyboxCmd) Run() error {
 	return rootfs.BuildBusybox(b.Dir, explain.New(os.Stderr, b.Explain))
 }
 
+// globals are the flags every subcommand shares.
+type globals struct {
+	Root string `help:"Directory for the containers' state (as runc --root)." default:"${default_root}" env:"MINICONTAINER_ROOT" placeholder:"DIR"`
+}
+
 type cli struct {
-	Run     runCmd `cmd:"" help:"Run a command in a new container."`
-	Ps      psCmd  `cmd:"" help:"List running containers."`
-	Gc      gcCmd  `cmd:"" help:"Remove what killed runs left behind."`
+	Globals globals `embed:""`
+	Run     runCmd  `cmd:"" help:"Run a command in a new container."`
+	Ps      psCmd   `cmd:"" help:"List running containers."`
+	Gc      gcCmd   `cmd:"" help:"Remove what killed runs left behind."`
 	Network struct {
 		Ls      networkLsCmd      `cmd:"" help:"List the bridge networks in use."`
 		Inspect networkInspectCmd `cmd:"" help:"Show a network's subnet and its containers' addresses, veths and ports."`
@@ -135,7 +144,7 @@ func main() {
 		kong.Description("Run a command in a small Linux container."),
 		kong.UsageOnError(),
 		kong.Vars{"default_hostname": container.DefaultHostname, "default_rootfs": container.DefaultRootfs,
-			"default_subnet": network.DefaultSubnet})
+			"default_root": container.DefaultStateRoot, "default_subnet": network.DefaultSubnet})
 	if err != nil {
 		fail(err)
 	}
@@ -143,7 +152,7 @@ func main() {
 	if err != nil {
 		fail(err) // a usage error is bad input too: 125, as docker run (kong would exit 80)
 	}
-	if err := ctx.Run(); err != nil {
+	if err := ctx.Run(&c.Globals); err != nil {
 		fail(err)
 	}
 }

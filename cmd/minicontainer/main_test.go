@@ -23,8 +23,11 @@ import (
 )
 
 // testRootfs is a busybox rootfs built once for all tests (and never
-// modified by them: the overlay tests check that).
-var testRootfs string
+// modified by them: the overlay tests check that). testState is the state
+// root the tests' containers use (MINICONTAINER_ROOT, as --root), so that
+// hostcheck sees only what these tests created even when other people run
+// containers on the same machine.
+var testRootfs, testState string
 
 // TestMain makes this test binary minicontainer itself: testscript puts a
 // copy named "minicontainer" on PATH, and the container init re-executes
@@ -94,6 +97,9 @@ func needRoot(t *testing.T) {
 		if err := rootfs.BuildBusybox(testRootfs, nil); err != nil {
 			t.Fatalf("building the test rootfs: %v", err)
 		}
+		testState = filepath.Join(dir, "state")
+		os.Setenv("MINICONTAINER_ROOT", testState)
+		hostcheck.StateDirs = append(hostcheck.StateDirs, testState)
 	}
 }
 
@@ -128,7 +134,7 @@ func run(t *testing.T, stdin string, args ...string) result {
 
 func TestScripts(t *testing.T) {
 	needRoot(t)
-	defer hostcheck.Take(t, "minicontainer", "mctest").Verify(t)
+	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
 	// The scripts run in parallel; t.Run returns when all are done, so
 	// the host is checked after them.
 	t.Run("scripts", func(t *testing.T) {
@@ -136,6 +142,7 @@ func TestScripts(t *testing.T) {
 			Dir: "testdata/script",
 			Setup: func(e *testscript.Env) error {
 				e.Setenv("ROOTFS", testRootfs)
+				e.Setenv("MINICONTAINER_ROOT", testState)
 				return nil
 			},
 		})
@@ -144,7 +151,7 @@ func TestScripts(t *testing.T) {
 
 func TestInsideTheContainer(t *testing.T) {
 	needRoot(t)
-	defer hostcheck.Take(t, "minicontainer", "mctest").Verify(t)
+	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
 	r := run(t, "", "--hostname", "box", "--net", "none", "--", "sh", "-c",
 		`hostname; echo pid=$$; ps -o pid,comm | wc -l; cut -d' ' -f2,3 /proc/mounts; ip link 2>/dev/null | grep -c '^[0-9]'; cat /proc/net/dev | grep -c :`)
 	if r.code != 0 {
@@ -178,7 +185,7 @@ func TestInsideTheContainer(t *testing.T) {
 
 func TestOverlayIsolation(t *testing.T) {
 	needRoot(t)
-	defer hostcheck.Take(t, "minicontainer", "mctest").Verify(t)
+	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
 	done := make(chan result, 2)
 	for _, who := range []string{"one", "two"} {
 		go func() {
@@ -198,7 +205,7 @@ func TestOverlayIsolation(t *testing.T) {
 
 func TestReadOnly(t *testing.T) {
 	needRoot(t)
-	defer hostcheck.Take(t, "minicontainer", "mctest").Verify(t)
+	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
 	r := run(t, "", "--read-only", "--", "sh", "-c", "touch /x 2>&1; echo rc=$?; touch /dev/shm/ok && echo shm")
 	if !strings.Contains(r.stdout, "Read-only file system") || !strings.Contains(r.stdout, "rc=1") {
 		t.Errorf("--read-only: touch / gave %q", r.stdout)
@@ -211,7 +218,7 @@ func TestReadOnly(t *testing.T) {
 func TestVolumes(t *testing.T) {
 	needRoot(t)
 	dir := t.TempDir()
-	defer hostcheck.Take(t, "minicontainer", "mctest", dir).Verify(t)
+	defer hostcheck.Take(t, "mctest", "process ", dir).Verify(t)
 	os.WriteFile(filepath.Join(dir, "in"), []byte("from host\n"), 0o644)
 	r := run(t, "", "-v", dir+":/data", "--", "sh", "-c", "cat /data/in; echo from container > /data/out")
 	if r.code != 0 || r.stdout != "from host\n" {
@@ -231,7 +238,7 @@ func TestVolumes(t *testing.T) {
 
 func TestPipes(t *testing.T) {
 	needRoot(t)
-	defer hostcheck.Take(t, "minicontainer", "mctest").Verify(t)
+	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
 	r := run(t, "hello\nworld\n", "--", "sort", "-r")
 	if r.code != 0 || r.stdout != "world\nhello\n" {
 		t.Errorf("stdin through the container: got %q, exit %d", r.stdout, r.code)
@@ -244,7 +251,7 @@ func TestPipes(t *testing.T) {
 
 func TestExitCodes(t *testing.T) {
 	needRoot(t)
-	defer hostcheck.Take(t, "minicontainer", "mctest").Verify(t)
+	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
 	for _, c := range []struct {
 		args []string
 		code int
@@ -277,7 +284,7 @@ func startBackground(t *testing.T, stdout io.Writer, args ...string) (*exec.Cmd,
 		t.Fatal(err)
 	}
 	for i := 0; i < 200; i++ {
-		states, _ := container.List()
+		states, _ := container.List(testState)
 		for _, s := range states {
 			if s.Name == name && s.Pid != 0 {
 				time.Sleep(200 * time.Millisecond) // let the init reach exec
@@ -306,7 +313,7 @@ func exitCode(t *testing.T, cmd *exec.Cmd) int {
 
 func TestSignals(t *testing.T) {
 	needRoot(t)
-	defer hostcheck.Take(t, "minicontainer", "mctest").Verify(t)
+	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
 		var out bytes.Buffer
 		// PID 1 with a handler: the signal arrives.
@@ -350,7 +357,7 @@ func zombies(pid int) int {
 
 func TestInitReapsZombies(t *testing.T) {
 	needRoot(t)
-	defer hostcheck.Take(t, "minicontainer", "mctest").Verify(t)
+	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
 	// The subshell exits at once; its child sleep is orphaned and
 	// re-parented to PID 1, which after exec is a `sleep` that never waits.
 	script := "(sleep 0.1 &); exec sleep 3"
@@ -375,7 +382,7 @@ func TestInitReapsZombies(t *testing.T) {
 
 func TestKilledRuntimeLeavesNothingAfterGC(t *testing.T) {
 	needRoot(t)
-	defer hostcheck.Take(t, "minicontainer", "mctest").Verify(t)
+	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
 	cmd, s := startBackground(t, io.Discard, "--", "sleep", "100")
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
@@ -407,7 +414,7 @@ func TestKilledRuntimeLeavesNothingAfterGC(t *testing.T) {
 
 func TestPs(t *testing.T) {
 	needRoot(t)
-	defer hostcheck.Take(t, "minicontainer", "mctest").Verify(t)
+	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
 	cmd, s := startBackground(t, io.Discard, "--", "sleep", "100")
 	r := mc(t, "", "ps")
 	var line string
@@ -450,7 +457,7 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 
 func TestTTY(t *testing.T) {
 	needRoot(t)
-	defer hostcheck.Take(t, "minicontainer", "mctest").Verify(t)
+	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
 	master, slave := openPTY(t)
 	defer master.Close()
 	cmd := exec.Command("minicontainer", "run", "--rootfs", testRootfs, "-it", "--", "/bin/sh")
@@ -496,7 +503,7 @@ func TestTTY(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	needRoot(t)
 	empty := t.TempDir()
-	defer hostcheck.Take(t, "minicontainer", "mctest", empty).Verify(t)
+	defer hostcheck.Take(t, "mctest", "process ", empty).Verify(t)
 	long := strings.Repeat("h", 65)
 	for _, c := range []struct {
 		args []string
@@ -533,7 +540,7 @@ func TestBadInput(t *testing.T) {
 // does not disturb the first.
 func TestDuplicateName(t *testing.T) {
 	needRoot(t)
-	defer hostcheck.Take(t, "minicontainer", "mctest").Verify(t)
+	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
 	var out bytes.Buffer
 	cmd, s := startBackground(t, &out, "--", "sh", "-c", "sleep 1; echo first done")
 	r := run(t, "", "--name", s.Name, "--", "true")
@@ -555,7 +562,7 @@ func TestNotRoot(t *testing.T) {
 	}
 	defer os.RemoveAll(dir)
 	os.Chmod(dir, 0o755)
-	defer hostcheck.Take(t, "minicontainer", "mctest", dir).Verify(t)
+	defer hostcheck.Take(t, "mctest", "process ", dir).Verify(t)
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -576,5 +583,24 @@ func TestNotRoot(t *testing.T) {
 	ee, ok := err.(*exec.ExitError)
 	if !ok || ee.ExitCode() != 125 || !strings.Contains(errb.String(), "must run as root") || strings.Count(errb.String(), "\n") != 1 {
 		t.Errorf("as nobody: %v, stderr %q; want exit 125 and one line", err, errb.String())
+	}
+}
+
+// TestNothingPropagatesFromASharedRoot runs minicontainer in a mount
+// namespace whose "/" is shared, as on a systemd host, and looks at that
+// namespace's mount table while the container runs: none of the container's
+// mounts may appear there (rootfs.Setup makes propagation private first).
+func TestNothingPropagatesFromASharedRoot(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
+	script := `before=$(grep -c . /proc/self/mountinfo)
+		minicontainer run --rootfs "$1" -- sh -c 'sleep 1; echo ran' &
+		sleep 0.5
+		echo $before $(grep -c . /proc/self/mountinfo)
+		wait`
+	out, err := exec.Command("unshare", "--mount", "--propagation", "shared", "sh", "-c", script, "sh", testRootfs).CombinedOutput()
+	f := strings.Fields(string(out))
+	if err != nil || len(f) != 3 || f[0] != f[1] || f[2] != "ran" {
+		t.Errorf("mount count in a shared parent namespace before and while the container runs differ (want equal, then ran): %v\n%s", err, out)
 	}
 }

@@ -16,7 +16,6 @@ import (
 
 	"github.com/minicontainer/minicontainer/pkg/container"
 	"github.com/minicontainer/minicontainer/pkg/hostcheck"
-	"github.com/minicontainer/minicontainer/pkg/network"
 )
 
 // These tests run in the test-made host network namespace (TestMain). The
@@ -82,7 +81,7 @@ func background(t *testing.T, name string, args ...string) (*exec.Cmd, *bytes.Bu
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	for range 300 {
-		states, _ := container.List()
+		states, _ := container.List(testState)
 		for _, s := range states {
 			if s.Name == name && s.Address.IsValid() {
 				return cmd, &out
@@ -207,7 +206,7 @@ func assertNetworkGone(t *testing.T) {
 	if tables := shell(t, "nft list tables"); strings.Contains(tables, "minicontainer") {
 		t.Errorf("nftables table left: %s", tables)
 	}
-	if left, _ := filepath.Glob(filepath.Join(network.DefaultStateDir, netnsPrefix(t)+"*")); len(left) > 0 {
+	if left, _ := filepath.Glob(filepath.Join(testState, netnsPrefix(t)+"*")); len(left) > 0 {
 		t.Errorf("address book left: %v", left)
 	}
 }

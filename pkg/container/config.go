@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
@@ -41,6 +40,7 @@ type Config struct {
 	Interactive bool     // keep stdin attached to the pseudo-terminal (-i)
 	TTY         bool     // give the command a pseudo-terminal inside the container (-t)
 	Command     []string // the command and its arguments
+	StateRoot   string   // "" means DefaultStateRoot
 	Net         string   // network mode: "bridge" (the default when ""), "none" or "host"
 	Subnet      string   // the bridge's subnet (--subnet); "" means the bridge's current one or network.DefaultSubnet
 	Ports       []string // published ports, HOSTPORT:CTRPORT[/tcp|/udp] (-p)
@@ -55,8 +55,17 @@ const DefaultHostname = "minicontainer"
 // --rootfs is given.
 const DefaultRootfs = "/var/lib/minicontainer/rootfs/busybox"
 
-// namePattern is docker's rule for container names.
-var namePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+// validName is docker's rule for container names, [a-zA-Z0-9][a-zA-Z0-9_.-]*
+// (without a regexp, whose compilation every container init would pay).
+func validName(name string) bool {
+	for i, r := range name {
+		alnum := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+		if !alnum && (i == 0 || r != '_' && r != '.' && r != '-') {
+			return false
+		}
+	}
+	return name != ""
+}
 
 // validate checks everything that can be checked on the host before
 // anything is created. It fills in defaults and returns the rootfs spec.
@@ -68,8 +77,14 @@ func (c *Config) validate() (rootfs.Spec, error) {
 	if len(c.Command) == 0 {
 		return spec, errors.New("no command given: minicontainer run [flags] -- CMD [ARG...]")
 	}
-	if c.Name != "" && !namePattern.MatchString(c.Name) {
+	if c.Name != "" && !validName(c.Name) {
 		return spec, fmt.Errorf("invalid name %q: use letters, digits, _ . - (not first)", c.Name)
+	}
+	if c.StateRoot == "" {
+		c.StateRoot = DefaultStateRoot
+	}
+	if !filepath.IsAbs(c.StateRoot) {
+		return spec, fmt.Errorf("state root %q: must be an absolute path", c.StateRoot)
 	}
 	if c.Hostname == "" {
 		c.Hostname = DefaultHostname
@@ -99,9 +114,13 @@ func (c *Config) validate() (rootfs.Spec, error) {
 		spec.Volumes = append(spec.Volumes, vol)
 	}
 	if spec.Base == "" {
-		// Built after validation (it is the one thing a first run creates
-		// on purpose); Validate below checks it then.
-		return spec, nil
+		// The default rootfs is built after validation, on first use (the
+		// one thing a run creates on purpose, and only for good input), so
+		// check the rest of the spec against "/" now; Run checks the
+		// built rootfs itself afterwards.
+		rest := spec
+		rest.Base = "/"
+		return spec, rest.Validate()
 	}
 	abs, err := filepath.Abs(spec.Base)
 	if err != nil {
@@ -115,7 +134,7 @@ func (c *Config) validate() (rootfs.Spec, error) {
 // then -e entries in order (a later one replaces an earlier one).
 func (c *Config) environment() []string {
 	env := []string{
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"PATH=" + rootfs.DefaultPath,
 		"HOME=/root",
 		"HOSTNAME=" + c.Hostname,
 	}

@@ -92,17 +92,17 @@ func (c *Container) Explain() *explain.Narrator { return c.x }
 // process is gone. A container init still alive then (it should have died
 // with its parent through PR_SET_PDEATHSIG) is killed first. It writes one
 // line per reclaimed container to w (nil: quiet) and returns how many.
-func GC(w io.Writer) (int, error) {
-	unlock, err := lockStateRoot()
+func GC(root string, w io.Writer) (int, error) {
+	unlock, err := lockStateRoot(root)
 	if err != nil {
 		return 0, err
 	}
 	defer unlock()
-	return gcLocked(w)
+	return gcLocked(root, w)
 }
 
-func gcLocked(w io.Writer) (int, error) {
-	states, err := List()
+func gcLocked(root string, w io.Writer) (int, error) {
+	states, err := List(root)
 	if err != nil {
 		return 0, err
 	}

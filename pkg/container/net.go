@@ -27,7 +27,9 @@ func (c *Config) validateNetwork() error {
 	if err != nil {
 		return err
 	}
-	c.net = netConfig{mode: m}
+	// The network's address book lives in the state root, beside the
+	// containers' directories (see network.DefaultStateDir).
+	c.net = netConfig{mode: m, req: network.Request{StateDir: c.StateRoot}}
 	if m != network.ModeBridge && (c.Subnet != "" || len(c.Ports) > 0) {
 		return fmt.Errorf("--subnet and -p need --net bridge, not --net %s", m)
 	}
@@ -76,7 +78,8 @@ func connectNetwork(c *Container) error {
 	}
 	req := c.Config.net.req
 	req.ID, req.Name, req.Hostname = c.State.ID, c.Config.Name, c.Config.Hostname
-	if err := c.Own(Resource{Kind: "network", Name: network.DefaultBridge}); err != nil {
+	// Name is where the address book is: what gc's reclaimer reads.
+	if err := c.Own(Resource{Kind: "network", Name: req.StateDir}); err != nil {
 		return err
 	}
 	ep, err := network.Reserve(req, c.x)
@@ -98,9 +101,9 @@ func connectNetwork(c *Container) error {
 }
 
 // reclaimNetwork is gc's reclaimer for the bridge: the killed run's lease,
-// veth and port rules (found in the network's own state by the dead
+// veth and port rules (found in the address book r.Name by the dead
 // owner's PID), and the bridge if no container uses it any more.
-func reclaimNetwork(Resource) error {
-	_, err := network.Reclaim(network.DefaultStateDir, nil)
+func reclaimNetwork(r Resource) error {
+	_, err := network.Reclaim(r.Name, nil)
 	return err
 }

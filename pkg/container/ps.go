@@ -9,12 +9,13 @@ import (
 )
 
 // PrintList writes the containers as `ps` shows them.
-func PrintList(w io.Writer, now time.Time) error {
-	states, err := List()
+func PrintList(w io.Writer, root string, now time.Time) error {
+	states, err := List(root)
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	// minwidth 10: a PID (at most 7 digits) never changes the column width.
+	tw := tabwriter.NewWriter(w, 10, 8, 3, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tPID\tCOMMAND\tSTATUS\tCREATED")
 	for _, s := range states {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", short(s.ID), s.Name, s.Pid,

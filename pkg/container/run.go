@@ -97,16 +97,17 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 // all under the state root's lock. Stale states of killed runs are
 // reclaimed first, so a name they held becomes free again.
 func create(cfg Config, x *explain.Narrator) (*Container, error) {
-	unlock, err := lockStateRoot()
+	unlock, err := lockStateRoot(cfg.StateRoot)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if _, err := gcLocked(nil); err != nil {
-		fmt.Fprintf(os.Stderr, "minicontainer: warning: %v\n", err)
-	}
+	// Reclaim what killed runs left. Quietly: what cannot be reclaimed now
+	// (a resource kind this build does not know) is for `minicontainer gc`
+	// to report, not for every run to complain about.
+	gcLocked(cfg.StateRoot, nil)
 	if cfg.Name != "" {
-		states, err := List()
+		states, err := List(cfg.StateRoot)
 		if err != nil {
 			return nil, err
 		}
@@ -122,7 +123,7 @@ func create(cfg Config, x *explain.Narrator) (*Container, error) {
 	}
 	self := os.Getpid()
 	c := &Container{Config: cfg, x: x, State: &State{
-		ID: id, Name: cfg.Name, Command: cfg.Command, Created: time.Now().UTC(),
+		Root: cfg.StateRoot, ID: id, Name: cfg.Name, Command: cfg.Command, Created: time.Now().UTC(),
 		Runtime: self, RuntimeStart: startTime(self),
 	}}
 	if err := os.Mkdir(c.State.Dir(), 0o700); err != nil {
@@ -150,7 +151,10 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 	cmd := reexec.Command(initEntry)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.In, stdio.Out, stdio.Err
 	cmd.ExtraFiles = []*os.File{initEnd} // fd 3 in the init
-	cmd.Env = []string{x.Env()}          // the command's own environment comes with initConfig
+	// The command's own environment comes with initConfig. GOMAXPROCS=1:
+	// the init is one goroutine; one P means fewer runtime threads to
+	// start (each one also takes a PID in the container's namespace).
+	cmd.Env = []string{x.Env(), "GOMAXPROCS=1"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: c.Config.cloneFlags(),
 		// If minicontainer is killed (even by SIGKILL), the kernel kills

@@ -1,7 +1,6 @@
 package container
 
 import (
-	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -18,14 +17,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// StateRoot holds one directory per running container. It is under /run
-// (cleared at boot) because a minicontainer never outlives the minicontainer
-// process that started it, so nothing in it must survive a reboot.
-const StateRoot = "/run/minicontainer"
+// DefaultStateRoot holds one directory per running container. It is under
+// /run (cleared at boot) because a minicontainer never outlives the
+// minicontainer process that started it, so nothing in it must survive a
+// reboot. --root changes it (as runc's --root), e.g. for tests.
+const DefaultStateRoot = "/run/minicontainer"
 
 // State is state.json: what `ps` shows and what `gc` needs to reclaim a
 // container whose minicontainer process was killed.
 type State struct {
+	Root    string    `json:"-"` // the state root it lives in
 	ID      string    `json:"id"`
 	Name    string    `json:"name,omitempty"`
 	Command []string  `json:"command"`
@@ -55,7 +56,7 @@ type Resource struct {
 }
 
 // Dir is the container's state directory.
-func (s *State) Dir() string { return filepath.Join(StateRoot, s.ID) }
+func (s *State) Dir() string { return filepath.Join(s.Root, s.ID) }
 
 // Status is "running", "starting" (no init yet), or "dead" when the
 // minicontainer process that owned it is gone (gc will reclaim it).
@@ -89,11 +90,13 @@ func (s *State) save() error {
 }
 
 // newID is 6 random bytes in hex: 12 characters, what docker shows of its
-// longer IDs. A collision is caught by mkdir(2) failing with EEXIST.
+// longer IDs. A collision is caught by mkdir(2) failing with EEXIST. The
+// bytes come straight from getrandom(2): crypto/rand would add its
+// package initialisation to every start of the container init.
 func newID() (string, error) {
 	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
+	if _, err := unix.Getrandom(b, 0); err != nil {
+		return "", fmt.Errorf("getrandom: %w", err)
 	}
 	return hex.EncodeToString(b), nil
 }
@@ -102,25 +105,25 @@ func newID() (string, error) {
 // itself (no lock file to leave behind), so that checking a name is free
 // and claiming it are one step for concurrent runs, and gc does not reclaim
 // a container that is being created.
-func lockStateRoot() (unlock func(), err error) {
-	if err := os.MkdirAll(StateRoot, 0o700); err != nil {
+func lockStateRoot(root string) (unlock func(), err error) {
+	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
-	fd, err := unix.Open(StateRoot, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", StateRoot, err)
+		return nil, fmt.Errorf("open %s: %w", root, err)
 	}
 	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("flock %s: %w", StateRoot, err)
+		return nil, fmt.Errorf("flock %s: %w", root, err)
 	}
 	return func() { unix.Close(fd) }, nil // closing the last fd releases the lock
 }
 
-// List returns the containers in StateRoot, oldest first. Entries without a
+// List returns the containers in the state root, oldest first. Entries without a
 // readable state.json are returned with only their ID, so gc can remove them.
-func List() ([]*State, error) {
-	entries, err := os.ReadDir(StateRoot)
+func List(root string) ([]*State, error) {
+	entries, err := os.ReadDir(root)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -132,10 +135,10 @@ func List() ([]*State, error) {
 		if !e.IsDir() {
 			continue // e.g. the network's address book (pkg/network)
 		}
-		s := &State{ID: e.Name()}
-		if data, err := os.ReadFile(filepath.Join(StateRoot, e.Name(), "state.json")); err == nil {
+		s := &State{Root: root, ID: e.Name()}
+		if data, err := os.ReadFile(filepath.Join(root, e.Name(), "state.json")); err == nil {
 			json.Unmarshal(data, s)
-			s.ID = e.Name()
+			s.Root, s.ID = root, e.Name()
 		}
 		states = append(states, s)
 	}

@@ -44,7 +44,7 @@ type initMessage struct {
 	Error string `json:"error,omitempty"`
 }
 
-const maxMessage = 1 << 20
+const maxMessage = 64 << 10 // the config is a few hundred bytes; volumes and files may add some
 
 func send(sock int, v any, fds ...int) error {
 	data, err := json.Marshal(v)

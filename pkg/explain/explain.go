@@ -72,12 +72,14 @@ func (n *Narrator) Call(page, call string, ret any, err error) {
 	n.printf("%s = %s   [%s]\n", call, Result(ret, err), page)
 }
 
-// Note prints a line of commentary (why a step is taken), marked with "#".
+// Note prints a line of commentary (why a step is taken), marked with
+// "  # ". The indent keeps it from reading as a command in a lesson's
+// transcript, where "# " at the start of a line is the prompt.
 func (n *Narrator) Note(format string, args ...any) {
 	if n == nil {
 		return
 	}
-	n.printf("# "+format+"\n", args...)
+	n.printf("  # "+format+"\n", args...)
 }
 
 func (n *Narrator) printf(format string, args ...any) {
@@ -97,9 +99,25 @@ func Result(ret any, err error) string {
 	}
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
-		return fmt.Sprintf("-1 %s (%s)", unix.ErrnoName(errno), errno.Error())
+		return fmt.Sprintf("-1 %s (%s)", unix.ErrnoName(errno), Strerror(errno))
 	}
 	return "-1 (" + err.Error() + ")"
+}
+
+// Strerror returns the text C's strerror(3) (and so err(3) and perror(3))
+// prints for the errno inside err: "Operation not permitted". Go's own
+// texts are the same words in lower case. An error without an errno is
+// returned as is.
+func Strerror(err error) string {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return err.Error()
+	}
+	s := errno.Error()
+	if s != "" && s[0] >= 'a' && s[0] <= 'z' {
+		s = string(s[0]-'a'+'A') + s[1:]
+	}
+	return s
 }
 
 // Flag names one bit (or value) of a flags argument.
