@@ -278,10 +278,43 @@ func TestNetworkModes(t *testing.T) {
 			t.Errorf("%q: exit %d, stderr %q; want 125, %q", c.args, r.code, r.stderr, c.want)
 		}
 	}
+	if r := mc(t, "", "network", "rm", "mc0"); r.code != 125 || r.stderr != "minicontainer: no network mc0\n" {
+		t.Errorf("network rm of no network: exit %d, %q", r.code, r.stderr)
+	}
 	// Another subnet works.
 	r = run(t, "", "--subnet", "10.203.0.0/24", "--", "sh", "-c", "ip -4 -o addr show eth0 | awk '{print $4}'")
 	if r.code != 0 || r.stdout != "10.203.0.2/24\n" {
 		t.Errorf("--subnet 10.203.0.0/24: exit %d, %q %s", r.code, r.stdout, r.stderr)
 	}
+	assertNetworkGone(t)
+}
+
+// TestConcurrentStarts: minicontainers started at the same moment, each a
+// process of its own, get an address each — never one twice — and leave
+// nothing behind.
+func TestConcurrentStarts(t *testing.T) {
+	needTestHost(t)
+	check := hostcheck.Take(t, "link ", "process ")
+	t.Cleanup(func() { check.Verify(t) })
+	const n = 6
+	results := make(chan result, n)
+	for range n {
+		go func() {
+			results <- run(t, "", "--", "sh", "-c", "ip -o -4 addr show eth0 | awk '{print $4}'; sleep 1")
+		}()
+	}
+	seen := map[string]bool{}
+	for range n {
+		r := <-results
+		if r.code != 0 {
+			t.Errorf("exit %d: %s", r.code, r.stderr)
+			continue
+		}
+		if seen[r.stdout] {
+			t.Errorf("address %q given twice", r.stdout)
+		}
+		seen[r.stdout] = true
+	}
+	t.Logf("addresses: %v", seen)
 	assertNetworkGone(t)
 }

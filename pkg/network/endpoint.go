@@ -76,6 +76,7 @@ func Reserve(req Request, n *explain.Narrator) (_ *Endpoint, err error) {
 			return nil, err
 		}
 		ep.ports = append(ep.ports, c)
+		n.Note("port %d/%s of the host bound, and held while the container runs", p.Host, p.Proto)
 	}
 
 	if ep.statePrefix, err = namespacePrefix(req.stateBase()); err != nil {
