@@ -22,13 +22,12 @@ import (
 //	chain prerouting  { type nat hook prerouting priority dstnat }  published ports, from outside
 //	chain output      { type nat hook output priority -100 }        published ports, from the host itself
 //	chain postrouting { type nat hook postrouting priority srcnat } masquerade
-var (
-	natTable = &nftables.Table{Name: TableName, Family: nftables.TableFamilyIPv4}
-	natType  = nftables.ChainTypeNAT
-)
+func natTable() *nftables.Table {
+	return &nftables.Table{Name: TableName, Family: nftables.TableFamilyIPv4}
+}
 
 func natChain(name string, hook *nftables.ChainHook, prio *nftables.ChainPriority) *nftables.Chain {
-	return &nftables.Chain{Name: name, Table: natTable, Type: natType, Hooknum: hook, Priority: prio}
+	return &nftables.Chain{Name: name, Table: natTable(), Type: nftables.ChainTypeNAT, Hooknum: hook, Priority: prio}
 }
 
 func preroutingChain() *nftables.Chain {
@@ -67,7 +66,7 @@ func newBatch() (*batch, error) {
 
 func (b *batch) addRule(r ruleSpec) {
 	b.c.AddRule(&nftables.Rule{
-		Table: natTable, Chain: r.chain, Exprs: r.exprs,
+		Table: r.chain.Table, Chain: r.chain, Exprs: r.exprs,
 		UserData: userdata.AppendString(nil, userdata.TypeComment, r.tag),
 	})
 	b.calls = append(b.calls, fmt.Sprintf("NFT_MSG_NEWRULE(ip %s %s: %s comment %q)", TableName, r.chain.Name, r.text, r.tag))
@@ -188,7 +187,7 @@ func createNAT(bridge string, subnet netip.Prefix, n *explain.Narrator) error {
 	if err != nil {
 		return err
 	}
-	b.c.AddTable(natTable)
+	b.c.AddTable(natTable())
 	b.calls = append(b.calls, fmt.Sprintf("NFT_MSG_NEWTABLE(ip %s)", TableName))
 	for _, c := range []*nftables.Chain{preroutingChain(), outputChain(), postroutingChain()} {
 		b.c.AddChain(c)
@@ -221,7 +220,7 @@ func deleteNAT(n *explain.Narrator) error {
 	if _, err := c.ListTableOfFamily(TableName, nftables.TableFamilyIPv4); err != nil {
 		return nil // no such table
 	}
-	c.DelTable(natTable)
+	c.DelTable(natTable())
 	err = c.Flush()
 	n.Call("nft(8)", fmt.Sprintf("NFT_MSG_DELTABLE(ip %s)", TableName), nil, err)
 	if err != nil && !errors.Is(err, unix.ENOENT) {
@@ -258,7 +257,7 @@ func deleteRulesTagged(tag string, n *explain.Narrator) error {
 	}
 	var calls []string
 	for _, ch := range []*nftables.Chain{preroutingChain(), outputChain(), postroutingChain()} {
-		rules, err := c.GetRules(natTable, ch)
+		rules, err := c.GetRules(ch.Table, ch)
 		if err != nil {
 			continue // chain missing: nothing of ours in it
 		}

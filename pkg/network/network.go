@@ -40,18 +40,16 @@ const (
 	ModeBridge Mode = "bridge"
 )
 
-// Modes lists the valid modes in the order the help text shows them.
-var Modes = []Mode{ModeNone, ModeHost, ModeBridge}
-
 // ParseMode checks a --net value.
 func ParseMode(s string) (Mode, error) {
-	for _, m := range Modes {
+	modes := []Mode{ModeNone, ModeHost, ModeBridge}
+	for _, m := range modes {
 		if string(m) == s {
 			return m, nil
 		}
 	}
-	names := make([]string, len(Modes))
-	for i, m := range Modes {
+	names := make([]string, len(modes))
+	for i, m := range modes {
 		names[i] = string(m)
 	}
 	return "", fmt.Errorf("unknown network mode %q (want one of %s)", s, strings.Join(names, ", "))
