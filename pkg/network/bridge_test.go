@@ -2,16 +2,20 @@ package network
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/minicontainer/minicontainer/pkg/hostcheck"
+	"github.com/vishvananda/netns"
 )
 
 // container is a process in its own network namespace, connected to the bridge.
@@ -51,6 +55,37 @@ func addOutside(t *testing.T) int {
 	return pid
 }
 
+// udpIn makes a socket inside the network namespace of pid: on a thread
+// locked and moved there with setns(2), then moved back. A socket stays in
+// the namespace it was made in.
+func udpIn(t *testing.T, pid int, listen func() (net.PacketConn, error)) net.PacketConn {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	self, err := netns.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer self.Close()
+	target, err := netns.GetFromPid(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	if err := netns.Set(target); err != nil {
+		t.Fatal(err)
+	}
+	c, lerr := listen()
+	if err := netns.Set(self); err != nil {
+		panic("cannot return to the host namespace: " + err.Error()) // never leave a thread elsewhere
+	}
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // httpGet asks for / with busybox nc (busybox-static's own wget crashes
 // with SIGSEGV in this Debian build) and checks the body.
 func httpGet(pid int, addr string, port int, body string) error {
@@ -80,7 +115,7 @@ func TestBridge(t *testing.T) {
 
 	var log strings.Builder
 	n := explain.New(&log, true)
-	ports := []Port{{Host: 8080, Container: 80, Proto: "tcp"}}
+	ports := []Port{{Host: 8080, Container: 80, Proto: "tcp"}, {Host: 5353, Container: 53, Proto: "udp"}}
 	a := connect(t, Request{ID: "aaaa1111", Name: "alpha", Hostname: "alpha", Ports: ports, StateDir: stateDir}, n)
 	b := connect(t, Request{ID: "bbbb2222", Name: "beta", Hostname: "beta", StateDir: stateDir}, nil)
 	t.Logf("--explain of the first container:\n%s", log.String())
@@ -171,8 +206,26 @@ func TestBridge(t *testing.T) {
 		})
 	}
 
+	// The published UDP port 5353 -> a:53, from outside. (busybox nc has
+	// no UDP: the sockets are made by this test, inside the namespaces.)
+	server := udpIn(t, a.pid, func() (net.PacketConn, error) { return net.ListenPacket("udp4", ":53") })
+	client := udpIn(t, outside, func() (net.PacketConn, error) { return net.ListenPacket("udp4", ":0") })
+	eventually(t, "published UDP port from outside", func() error {
+		if _, err := client.WriteTo([]byte("hello-udp"), &net.UDPAddr{IP: net.IPv4(198, 51, 100, 1), Port: 5353}); err != nil {
+			return err
+		}
+		buf := make([]byte, 64)
+		server.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		n, from, err := server.ReadFrom(buf)
+		if err != nil || string(buf[:n]) != "hello-udp" {
+			return fmt.Errorf("read %q: %v", buf[:n], err)
+		}
+		t.Logf("UDP to 198.51.100.1:5353 arrived in container a from %s", from)
+		return nil
+	})
+
 	// A second container cannot publish the same port.
-	if _, err := Reserve(Request{ID: "cccc3333", Ports: ports, StateDir: stateDir}, nil); err == nil ||
+	if _, err := Reserve(Request{ID: "cccc3333", Ports: ports[:1], StateDir: stateDir}, nil); err == nil ||
 		err.Error() != "port 8080/tcp is already in use on the host" {
 		t.Errorf("Reserve of a published port: %v", err)
 	}
