@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -115,18 +116,36 @@ func sh(t *testing.T, line string) string {
 	return run(t, exec.Command("sh", "-c", line))
 }
 
+// output collects a command's output while the test reads it.
+type output struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.Write(p)
+}
+
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
+}
+
 // background starts cmd and stops it when the test ends; its output is
 // collected in the returned buffer.
-func background(t *testing.T, cmd *exec.Cmd) *bytes.Buffer {
+func background(t *testing.T, cmd *exec.Cmd) *output {
 	t.Helper()
-	var buf bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &buf, &buf
+	buf := &output{}
+	cmd.Stdout, cmd.Stderr = buf, buf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("%s: %v", strings.Join(cmd.Args, " "), err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	return &buf
+	return buf
 }
 
 // eventually retries fn for up to 5 s (a server that is still starting).

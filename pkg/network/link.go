@@ -10,6 +10,7 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // step runs one kernel request, narrates it with its real result, and
@@ -181,8 +182,19 @@ func deleteLink(name string, n *explain.Narrator) error {
 	if err != nil {
 		return fmt.Errorf("finding %s: %w", name, err)
 	}
-	return step(n, "rtnetlink(7)", fmt.Sprintf("RTM_DELLINK(name=%q)", name), "deleting "+name,
-		func() error { return netlink.LinkDel(l) })
+	err = netlink.LinkDel(l)
+	n.Call("rtnetlink(7)", fmt.Sprintf("RTM_DELLINK(name=%q)", name), nil, err)
+	switch {
+	case errors.Is(err, unix.ENODEV):
+		// The container's namespace died with its last process, and the
+		// kernel, dismantling it in the background, deleted the pair
+		// between our lookup and our request: gone is what we wanted.
+		n.Note("%s went with the container's network namespace", name)
+		return nil
+	case err != nil:
+		return fmt.Errorf("deleting %s: %w", name, err)
+	}
+	return nil
 }
 
 // writeSysctl writes a /proc/sys file. Files under /proc/sys/net belong to
