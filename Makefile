@@ -2,9 +2,9 @@
 GO      ?= go
 BIN     := bin
 # Debian/Ubuntu packages the demos, the tests and the benchmark use.
-APT_PKGS := gcc libc6-dev make manpages-dev busybox-static iproute2 iputils-ping nftables util-linux coreutils crun runc hyperfine
+APT_PKGS := gcc libc6-dev make manpages-dev busybox-static iproute2 iputils-ping nftables util-linux procps coreutils crun runc hyperfine time
 
-.PHONY: all build deps run demos test vet compare bench clean
+.PHONY: all build deps run demos c-examples test vet compare bench clean
 
 all: build
 
@@ -28,11 +28,20 @@ deps:
 run: deps build
 	$(BIN)/minicontainer run -it -- /bin/sh
 
-# The three man-page demos as the lessons run them.
+# The three man-page demos as the lessons run them (docs/02-04): a child in
+# a new UTS namespace, setnsdemo joining it while it sleeps, and a program
+# that is PID 1 of its own PID namespace with its own /proc.
 demos: build
-	$(BIN)/clonedemo bizarro
+	$(BIN)/clonedemo --sleep 2 bizarro & sleep 0.5; \
+	$(BIN)/setnsdemo -t $$(pgrep -n -P $$!) --uts hostname; \
+	wait
 	$(BIN)/unsharedemo -pm --mount-proc ps
-	$(BIN)/setnsdemo -t 1 --uts hostname
+	$(BIN)/unsharedemo -r -u sh -c 'hostname container; id -u; hostname'
+
+# The man-page C examples, extracted from the installed pages and compiled
+# into bin/c/ (the lessons run them beside the Go ports).
+c-examples:
+	testdata/c-examples.sh $(BIN)/c
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }

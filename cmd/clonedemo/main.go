@@ -100,7 +100,7 @@ func childFunc() {
 	x := explain.FromEnv("[child] ")
 	hostname, sleep := os.Args[1], os.Args[2]
 	os.Args[0] = os.Args[3] // the parent's name, for fail's messages
-	x.Call("uts_namespaces(7)", "readlink(\"/proc/self/ns/uts\")", id("uts"), nil)
+	x.Note("the child is in %s; its parent in %s (see uts_namespaces(7))", id(0), id(os.Getppid()))
 
 	// Change the hostname in the UTS namespace of the child: the parent's
 	// namespace is not affected (see uts_namespaces(7)).
@@ -127,13 +127,14 @@ func nodename(x *explain.Narrator) string {
 	return unix.ByteSliceToString(uts.Nodename[:])
 }
 
-func id(kind string) string {
-	k, _ := ns.ByName(kind)
-	i, err := ns.Of(0, k)
+// id is the identity of process pid's UTS namespace (0: this process).
+func id(pid int) string {
+	uts, _ := ns.ByName("uts")
+	i, err := ns.Of(pid, uts)
 	if err != nil {
 		return err.Error()
 	}
-	return strconv.Quote(i.String())
+	return i.String()
 }
 
 // fail prints what err(3) prints — "clonedemo: clone: Operation not

@@ -121,7 +121,11 @@ func main() {
 	}
 	for _, f := range files {
 		if f.Kind.Flag == unix.CLONE_NEWNS {
-			x.Call("unshare(2)", "unshare(CLONE_FS)", nil, nil)
+			// Go's threads share one fs_struct (CLONE_FS); the kernel will
+			// not move a thread that shares it into another mount
+			// namespace. ns.Join does this too; shown here for the lesson.
+			err := unix.Unshare(unix.CLONE_FS)
+			x.Call("unshare(2)", "unshare(CLONE_FS)", nil, err)
 		}
 		err := ns.Join(f.FD, f.Kind)
 		x.Call("setns(2)", fmt.Sprintf("setns(%d<%s>, %s)", f.FD, f.Path, f.Kind.Const), nil, err)

@@ -114,6 +114,9 @@ func main() {
 	if err != nil {
 		fail("unshare", err) // the C's unshare(2) fails for the same reasons
 	}
+	for _, m := range cmd.SysProcAttr.UidMappings {
+		x.Note("os/exec wrote /proc/%d/uid_map \"%d %d %d\" (and gid_map, setgroups \"deny\") while the child waited", cmd.Process.Pid, m.ContainerID, m.HostID, m.Size)
+	}
 	go func() {
 		for s := range sigs {
 			cmd.Process.Signal(s)
@@ -133,8 +136,14 @@ func child() {
 			fail("mount", err)
 		}
 	}
-	// Capabilities kept only to mount (see main) must not reach the program.
+	// Capabilities kept only to mount (see main) must not reach the
+	// program: clear the ambient set and the inheritable one that allowed it.
 	unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+	hdr, caps := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}, [2]unix.CapUserData{}
+	if unix.Capget(&hdr, &caps[0]) == nil {
+		caps[0].Inheritable, caps[1].Inheritable = 0, 0
+		unix.Capset(&hdr, &caps[0])
+	}
 	err := execvp.Exec(argv)
 	x.Call("execve(2)", fmt.Sprintf("execvp(%s, ...)", explain.Quote(argv[0])), nil, err)
 	fail("execvp", err)

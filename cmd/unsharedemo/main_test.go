@@ -62,7 +62,9 @@ func TestRuns(t *testing.T) {
 		{[]string{"-u", "sh", "-c", "hostname bizarro && hostname"}, "bizarro\n", 0},
 		{[]string{"-r", "id", "-u"}, "0\n", 0},
 		{[]string{"-U", "id", "-u"}, "65534\n", 0},
-		{[]string{"-Um", "id", "-u"}, "65534\n", 0},                         // mount(MS_PRIVATE) without a mapping
+		{[]string{"-Um", "id", "-u"}, "65534\n", 0}, // mount(MS_PRIVATE) without a mapping
+		{[]string{"-Um", "grep", "-E", "^Cap(Inh|Eff|Amb)", "/proc/self/status"}, // and no capability left
+			"CapInh:\t0000000000000000\nCapEff:\t0000000000000000\nCapAmb:\t0000000000000000\n", 0},
 		{[]string{"-Upm", "--mount-proc", "sh", "-c", "echo $$"}, "1\n", 0}, // and a proc
 		{[]string{"-rpm", "--mount-proc", "sh", "-c", "echo $$; id -u"}, "1\n0\n", 0},
 		{[]string{"--no-fork", "-u", "sh", "-c", "hostname y && hostname"}, "y\n", 0},

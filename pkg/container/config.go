@@ -114,13 +114,23 @@ func (c *Config) validate() (rootfs.Spec, error) {
 		spec.Volumes = append(spec.Volumes, vol)
 	}
 	if spec.Base == "" {
-		// The default rootfs is built after validation, on first use (the
-		// one thing a run creates on purpose, and only for good input), so
-		// check the rest of the spec against "/" now; Run checks the
-		// built rootfs itself afterwards.
-		rest := spec
-		rest.Base = "/"
-		return spec, rest.Validate()
+		spec.Base = DefaultRootfs
+		if _, err := os.Stat(DefaultRootfs); err != nil {
+			// Not built yet: Run builds it after validation (the one
+			// thing a first run creates on purpose, and only for good
+			// input), then validates the whole spec. Check now what needs
+			// no base.
+			spec.Base = ""
+			if err := rootfs.ValidateHostname(spec.Hostname); err != nil {
+				return spec, err
+			}
+			for _, v := range spec.Volumes {
+				if _, err := os.Stat(v.Host); err != nil {
+					return spec, fmt.Errorf("volume %s: host path: %w", v, err)
+				}
+			}
+			return spec, nil
+		}
 	}
 	abs, err := filepath.Abs(spec.Base)
 	if err != nil {

@@ -37,8 +37,9 @@ func initMain() {
 	if eof || err != nil {
 		os.Exit(ExitSetup)
 	}
+	x.Note("the config arrived on fd %d: the host side is ready", syncFd)
 	code, err := startCommand(ic, x)
-	send(syncFd, initMessage{Type: "error", Code: code, Error: err.Error()})
+	_, _ = send(syncFd, initMessage{Type: "error", Code: code, Error: err.Error()})
 	os.Exit(code)
 }
 
@@ -82,7 +83,7 @@ func startCommand(ic initConfig, x *explain.Narrator) (int, error) {
 		}
 		// The parent proxies the master between the user's terminal and
 		// the container, like runc's --console-socket.
-		err = send(syncFd, initMessage{Type: "pty"}, int(master.Fd()))
+		_, err = send(syncFd, initMessage{Type: "pty"}, int(master.Fd()))
 		master.Close()
 		if err != nil {
 			return ExitSetup, err

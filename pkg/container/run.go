@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -80,15 +81,17 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 
 	// The overlay's upper and work dirs: the container's writes land here,
 	// never in the base rootfs (rootfs.Setup mounts it inside the container).
-	spec.Scratch = filepath.Join(c.State.Dir(), "scratch")
-	c.State.Scratch = spec.Scratch
-	if err := c.Own(Resource{Kind: "dir", Name: spec.Scratch}); err != nil {
-		return ExitSetup, err
-	}
-	if err := os.Mkdir(spec.Scratch, 0o700); err != nil {
+	// create recorded it as a resource already.
+	spec.Scratch = c.State.Scratch
+	err = os.Mkdir(spec.Scratch, 0o700)
+	x.Call("mkdir(2)", fmt.Sprintf("mkdir(%q, 0700)", spec.Scratch), nil, err)
+	if err != nil {
 		return ExitSetup, fmt.Errorf("scratch dir: %w", err)
 	}
-	c.OnCleanup(func() error { return os.RemoveAll(spec.Scratch) })
+	c.OnCleanup(func() error {
+		x.Note("clean up: remove %s", spec.Scratch)
+		return os.RemoveAll(spec.Scratch)
+	})
 
 	return c.start(spec, stdio, signals)
 }
@@ -126,15 +129,24 @@ func create(cfg Config, x *explain.Narrator) (*Container, error) {
 		Root: cfg.StateRoot, ID: id, Name: cfg.Name, Command: cfg.Command, Created: time.Now().UTC(),
 		Runtime: self, RuntimeStart: startTime(self),
 	}}
-	if err := os.Mkdir(c.State.Dir(), 0o700); err != nil {
+	// Recorded in the first state.json, before Run creates it (one write
+	// fewer at every start).
+	c.State.Scratch = filepath.Join(c.State.Dir(), "scratch")
+	c.State.Resources = []Resource{{Kind: "dir", Name: c.State.Scratch}}
+	err = os.Mkdir(c.State.Dir(), 0o700)
+	x.Call("mkdir(2)", fmt.Sprintf("mkdir(%q, 0700)", c.State.Dir()), nil, err)
+	if err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
-	c.OnCleanup(func() error { return os.RemoveAll(c.State.Dir()) })
+	c.OnCleanup(func() error {
+		x.Note("clean up: remove %s", c.State.Dir())
+		return os.RemoveAll(c.State.Dir())
+	})
 	if err := c.State.save(); err != nil {
 		c.cleanup()
 		return nil, err
 	}
-	x.Note("container %s: state in %s", short(id), c.State.Dir())
+	x.Note("container %s: state.json written; name and ID claimed under flock(2) on %s", id, cfg.StateRoot)
 	return c, nil
 }
 
@@ -142,6 +154,7 @@ func create(cfg Config, x *explain.Narrator) (*Container, error) {
 func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal) (int, error) {
 	x := c.x
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	x.Call("socketpair(2)", fmt.Sprintf("socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0, [%d, %d])", pair[0], pair[1]), nil, err)
 	if err != nil {
 		return ExitSetup, fmt.Errorf("socketpair: %w", err)
 	}
@@ -176,6 +189,7 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 	if err != nil {
 		return ExitSetup, fmt.Errorf("starting the container init: %w", err)
 	}
+	x.Note("init %d: prctl(PR_SET_PDEATHSIG, SIGKILL), then execve(%q, [%q]) with the sync socket as fd %d", pid, reexec.Self, initEntry, syncFd)
 	// From here on the init must never outlive this function.
 	exited := false
 	defer func() {
@@ -190,7 +204,7 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 	}
 	done := make(chan struct{})
 	defer close(done)
-	go forward(signals, pid, done)
+	go forward(signals, pid, done, x)
 
 	for _, step := range hostSteps {
 		x.Note("host step %s for init %d", step.name, pid)
@@ -215,7 +229,9 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 	if c.Config.TTY {
 		ic.WindowSize = windowSize(stdio.In)
 	}
-	if err := send(sock, ic); err != nil {
+	n, err := send(sock, ic)
+	x.Call("sendmsg(2)", fmt.Sprintf("sendmsg(%d, {the config, command %s}, 0)", sock, explain.Quote(strings.Join(ic.Command, " "))), n, err)
+	if err != nil {
 		return ExitSetup, err
 	}
 	for started := false; !started; {
@@ -266,11 +282,12 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 // PID 1. The kernel delivers to a namespace's init only the signals it has
 // a handler for (pid_namespaces(7)): a `sleep` as PID 1 ignores SIGTERM,
 // as under docker. --init installs handlers and passes them on.
-func forward(signals chan os.Signal, pid int, done chan struct{}) {
+func forward(signals chan os.Signal, pid int, done chan struct{}, x *explain.Narrator) {
 	for {
 		select {
 		case sig := <-signals:
-			unix.Kill(pid, sig.(syscall.Signal))
+			err := unix.Kill(pid, sig.(syscall.Signal))
+			x.Call("kill(2)", fmt.Sprintf("kill(%d, %s)", pid, unix.SignalName(sig.(syscall.Signal))), nil, err)
 		case <-done:
 			return
 		}

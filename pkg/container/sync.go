@@ -46,19 +46,22 @@ type initMessage struct {
 
 const maxMessage = 64 << 10 // the config is a few hundred bytes; volumes and files may add some
 
-func send(sock int, v any, fds ...int) error {
+// send writes v as one message, with fds as SCM_RIGHTS, and returns the
+// number of bytes sent.
+func send(sock int, v any, fds ...int) (int, error) {
 	data, err := json.Marshal(v)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var oob []byte
 	if len(fds) > 0 {
 		oob = unix.UnixRights(fds...)
 	}
-	if err := unix.Sendmsg(sock, data, oob, nil, 0); err != nil {
-		return fmt.Errorf("sendmsg on sync socket: %w", err)
+	n, err := unix.SendmsgN(sock, data, oob, nil, 0)
+	if err != nil {
+		return n, fmt.Errorf("sendmsg on sync socket: %w", err)
 	}
-	return nil
+	return n, nil
 }
 
 // receive reads one message into v and returns the descriptors that came

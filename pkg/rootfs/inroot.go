@@ -22,7 +22,8 @@ const inRoot = unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS
 // openInRoot opens path (absolute inside the container) under the root
 // directory open as rootfd.
 func openInRoot(rootfd int, path string, flags uint64, mode uint64) (int, error) {
-	return unix.Openat2(rootfd, strings.TrimPrefix(filepath.Clean(path), "/"), &unix.OpenHow{
+	// No filepath.Clean: ".." after a symlink is the kernel's to resolve.
+	return unix.Openat2(rootfd, "./"+strings.TrimLeft(path, "/"), &unix.OpenHow{
 		Flags:   flags | unix.O_CLOEXEC,
 		Mode:    mode,
 		Resolve: inRoot,
@@ -30,34 +31,83 @@ func openInRoot(rootfd int, path string, flags uint64, mode uint64) (int, error)
 }
 
 // mkdirInRoot makes directory path (and its parents) inside root and
-// returns it open as an O_PATH descriptor.
+// returns it open as an O_PATH descriptor. Symlinks on the way are
+// followed inside root, as the kernel will follow them in the container;
+// a dangling one has its target made (as runc's securejoin.MkdirAll does).
 func mkdirInRoot(x *explain.Narrator, rootfd int, root, path string) (int, error) {
+	rootPath, err := fdPath(rootfd)
+	if err != nil {
+		return -1, err
+	}
 	dirfd, err := unix.Dup(rootfd)
 	if err != nil {
 		return -1, err
 	}
+	// sofar is the directory dirfd is open on, as a path inside root with
+	// every symlink already resolved, so ".." is simply its parent.
 	sofar := "/"
-	for _, name := range strings.Split(strings.Trim(filepath.Clean(path), "/"), "/") {
-		if name == "" {
+	pending := strings.Split(path, "/")
+	links := 0
+	for len(pending) > 0 {
+		name := pending[0]
+		pending = pending[1:]
+		if name == "" || name == "." {
 			continue
 		}
-		sofar = filepath.Join(sofar, name)
-		fd, err := openInRoot(rootfd, sofar, unix.O_PATH|unix.O_DIRECTORY, 0)
-		if err == unix.ENOENT {
-			err = unix.Mkdirat(dirfd, name, 0o755)
-			x.Call("mkdir(2)", fmt.Sprintf("mkdirat(%s, %s, 0755)", fdString(dirfd), explain.Quote(name)), nil, err)
-			if err == nil || err == unix.EEXIST {
-				fd, err = openInRoot(rootfd, sofar, unix.O_PATH|unix.O_DIRECTORY, 0)
+		var fd int
+		if name == ".." {
+			sofar = filepath.Dir(sofar)
+			fd, err = openInRoot(rootfd, sofar, unix.O_PATH|unix.O_DIRECTORY, 0)
+		} else {
+			fd, err = openInRoot(rootfd, filepath.Join(sofar, name), unix.O_PATH|unix.O_DIRECTORY, 0)
+			if err == unix.ENOENT {
+				err = unix.Mkdirat(dirfd, name, 0o755)
+				x.Call("mkdir(2)", fmt.Sprintf("mkdirat(%s, %s, 0755)", fdString(dirfd), explain.Quote(name)), nil, err)
+				if err == unix.EEXIST {
+					// It exists but does not resolve: a symlink to a path
+					// missing in the root. Go on along its target.
+					buf := make([]byte, unix.PathMax)
+					if n, lerr := unix.Readlinkat(dirfd, name, buf); lerr == nil {
+						if links++; links > maxSymlinks {
+							unix.Close(dirfd)
+							return -1, fmt.Errorf("mkdir %s in %s: %w", path, root, unix.ELOOP)
+						}
+						target := string(buf[:n])
+						if filepath.IsAbs(target) {
+							sofar = "/"
+						}
+						pending = append(strings.Split(target, "/"), pending...)
+						fd, err = openInRoot(rootfd, sofar, unix.O_PATH|unix.O_DIRECTORY, 0)
+						if err == nil {
+							unix.Close(dirfd)
+							dirfd = fd
+						}
+						continue
+					}
+				}
+				if err == nil {
+					fd, err = openInRoot(rootfd, filepath.Join(sofar, name), unix.O_PATH|unix.O_DIRECTORY, 0)
+				}
 			}
 		}
 		unix.Close(dirfd)
 		if err != nil {
-			return -1, fmt.Errorf("mkdir %s in %s: %w", sofar, root, err)
+			return -1, fmt.Errorf("mkdir %s in %s: %w", path, root, err)
 		}
 		dirfd = fd
+		p, err := fdPath(fd)
+		if err != nil {
+			unix.Close(fd)
+			return -1, err
+		}
+		sofar = "/" + strings.TrimPrefix(strings.TrimPrefix(p, rootPath), "/")
 	}
 	return dirfd, nil
 }
+
+// maxSymlinks is the kernel's limit of symlinks in one path resolution
+// (path_resolution(7)).
+const maxSymlinks = 40
 
 // fdString shows a descriptor as strace -y does: 7</path/it/is/open/on>.
 func fdString(fd int) string {

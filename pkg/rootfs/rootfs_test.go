@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +30,7 @@ const (
 	leakEntry      = "rootfs-test-leak"      // mounts WITHOUT private propagation
 	trapEntry      = "rootfs-test-gotrap"    // Cloneflags vs Unshareflags, from a shared "/"
 	probeEntry     = "rootfs-test-probe"     // prints the propagation of its "/"
+	bareEntry      = "rootfs-test-bare"      // execs argv with no Setup (benchmark baseline)
 	specEnv        = "MCTEST_ROOTFS_SPEC"
 )
 
@@ -42,6 +44,7 @@ func init() {
 	reexec.Register(leakEntry, leakMain)
 	reexec.Register(trapEntry, trapMain)
 	reexec.Register(probeEntry, probeMain)
+	reexec.Register(bareEntry, bareMain)
 }
 
 func TestMain(m *testing.M) {
@@ -302,8 +305,8 @@ func TestTwoContainersFromOneBase(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	buf := make([]byte, 8)
-	if _, err := f.Read(buf); err != nil {
+	buf := make([]byte, len("written\n"))
+	if _, err := io.ReadFull(f, buf); err != nil {
 		t.Fatal(err)
 	}
 	outB, err := run(t, b, "/bin/sh", "-c", `ls /mine 2>&1; echo b > /mine; cat /mine`)
@@ -334,6 +337,11 @@ func TestReadOnlyRefusesWrites(t *testing.T) {
 	// The hostname files were written before the root became read-only.
 	if out := sh(t, s, "cat /etc/hostname"); out != "box\n" {
 		t.Errorf("/etc/hostname = %q", out)
+	}
+	// The same under chroot: "/" is then the bind mount's root too.
+	s.Chroot = true
+	if out, err := run(t, s, "/bin/touch", "/x"); err == nil || !strings.Contains(out, "Read-only file system") {
+		t.Errorf("--read-only --chroot: %v\n%s", err, out)
 	}
 }
 
@@ -543,7 +551,9 @@ func TestSetupRefusesHostMountNamespace(t *testing.T) {
 
 func TestBuildBusybox(t *testing.T) {
 	needRoot(t) // chroot(1)
-	dir := filepath.Join(t.TempDir(), "rootfs")
+	tmp := t.TempDir()
+	defer hostcheck.Take(t, tmp).Verify(t)
+	dir := filepath.Join(tmp, "rootfs")
 	if err := BuildBusybox(dir, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -579,6 +589,7 @@ func TestBuildBusybox(t *testing.T) {
 
 func TestBuildBusyboxErrors(t *testing.T) {
 	dir := t.TempDir()
+	defer hostcheck.Take(t, dir).Verify(t)
 	err := buildBusybox("/nonexistent/busybox", filepath.Join(dir, "r"), nil)
 	if err == nil || err.Error() != "/nonexistent/busybox not found: apt-get install busybox-static" {
 		t.Errorf("missing busybox: %v", err)
@@ -595,7 +606,8 @@ func TestBuildBusyboxErrors(t *testing.T) {
 }
 
 func TestLookPath(t *testing.T) {
-	needRoot(t)
+	needRoot(t) // the shared busybox base is built only as root
+	defer hostcheck.Take(t, testBase).Verify(t)
 	for _, c := range []struct {
 		cmd, want string
 		err       error
@@ -615,6 +627,7 @@ func TestLookPath(t *testing.T) {
 }
 
 func TestParseVolume(t *testing.T) {
+	defer hostcheck.Take(t, "rootfs-test").Verify(t)
 	for _, c := range []struct {
 		in   string
 		want Volume
@@ -650,6 +663,7 @@ func TestParseVolume(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	dir := t.TempDir()
+	defer hostcheck.Take(t, dir).Verify(t)
 	base := filepath.Join(dir, "base")
 	empty := filepath.Join(dir, "empty")
 	file := filepath.Join(dir, "file")
@@ -669,6 +683,7 @@ func TestValidate(t *testing.T) {
 		{with(func(s *Spec) { s.Base = "" }), "rootfs: no base root filesystem given"},
 		{with(func(s *Spec) { s.Base = filepath.Join(dir, "nope") }), "rootfs " + dir + "/nope: no such file or directory"},
 		{with(func(s *Spec) { s.Base = file }), "rootfs " + file + ": not a directory"},
+		{with(func(s *Spec) { s.Base = "/" }), "rootfs /: the host's own root cannot be a container's root filesystem"},
 		{with(func(s *Spec) { s.Base = empty }), "rootfs " + empty + ": empty directory (build one with: minicontainer rootfs busybox DIR)"},
 		{with(func(s *Spec) { s.Scratch = filepath.Join(base, "s") }), "rootfs: scratch dir " + base + "/s and base " + base + " must not contain each other"},
 		{with(func(s *Spec) { s.Scratch = dir + "/a,b" }), "rootfs " + dir + "/a,b: path holds ',', ':' or '\\', which overlay mount options cannot carry"},
@@ -781,7 +796,7 @@ func TestKilledContainerLeavesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 3)
-	if _, err := out.Read(buf); err != nil || string(buf) != "up\n" {
+	if _, err := io.ReadFull(out, buf); err != nil || string(buf) != "up\n" {
 		t.Fatalf("container did not start: %q %v", buf, err)
 	}
 	// While it runs, its mounts are in its own namespace only.
@@ -794,5 +809,107 @@ func TestKilledContainerLeavesNothing(t *testing.T) {
 	cmd.Wait()
 	if err := os.RemoveAll(s.Scratch); err != nil {
 		t.Errorf("removing the scratch dir after SIGKILL: %v", err)
+	}
+}
+
+// bareMain execs its arguments at once: the same re-exec and namespaces as
+// a container, without Setup, so the benchmark can subtract them.
+func bareMain() {
+	err := unix.Exec(os.Args[1], os.Args[1:], os.Environ())
+	fmt.Fprintln(os.Stderr, "exec:", err)
+	os.Exit(126)
+}
+
+// BenchmarkSetup starts containers running /bin/true, with Setup (overlay,
+// /proc, /sys, /dev, pivot_root) and without it; the difference is what
+// the root filesystem costs per container.
+func BenchmarkSetup(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	dir := b.TempDir()
+	for _, c := range []struct {
+		name  string
+		entry string
+		argv  []string
+	}{
+		{"re-exec+namespaces only", bareEntry, []string{"/bin/true"}},
+		{"with Setup", containerEntry, []string{"/bin/true"}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				scratch := filepath.Join(dir, fmt.Sprint("s", i))
+				spec, _ := json.Marshal(Spec{Base: testBase, Scratch: scratch, Hostname: "box"})
+				cmd := reexec.Command(c.entry, c.argv...)
+				cmd.Stdin, cmd.Stdout = nil, nil
+				cmd.Env = append(os.Environ(), specEnv+"="+string(spec))
+				cmd.SysProcAttr = &syscall.SysProcAttr{
+					Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC,
+				}
+				if err := cmd.Run(); err != nil {
+					b.Fatal(err)
+				}
+				os.RemoveAll(scratch)
+			}
+		})
+	}
+}
+
+// TestSymlinksStayInsideTheRoot gives the container a base whose
+// /etc/hostname and /evil are symlinks to absolute host paths. Followed
+// on the host, writing the hostname or mounting a volume under /evil would
+// touch the host; resolved in the root (openat2 RESOLVE_IN_ROOT) they stay
+// in the container.
+func TestSymlinksStayInsideTheRoot(t *testing.T) {
+	s, dir := newSpec(t)
+	s.Base = filepath.Join(dir, "base")
+	if err := BuildBusybox(s.Base, nil); err != nil {
+		t.Fatal(err)
+	}
+	hostFile := filepath.Join(dir, "host-hostname")
+	hostDir := filepath.Join(dir, "hostdir")
+	os.WriteFile(hostFile, []byte("host\n"), 0o644)
+	os.Mkdir(hostDir, 0o755)
+	os.Remove(filepath.Join(s.Base, "etc/hostname"))
+	if err := os.Symlink(hostFile, filepath.Join(s.Base, "etc/hostname")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(hostDir, filepath.Join(s.Base, "evil")); err != nil {
+		t.Fatal(err)
+	}
+	// A relative one that climbs: ".." stops at the container's root.
+	if err := os.Symlink("../../../../.."+hostDir, filepath.Join(s.Base, "etc/climb")); err != nil {
+		t.Fatal(err)
+	}
+	vol := filepath.Join(dir, "vol")
+	os.Mkdir(vol, 0o755)
+	os.WriteFile(filepath.Join(vol, "in-volume"), nil, 0o644)
+	s.Volumes = []Volume{{Host: vol, Container: "/evil/vol"}, {Host: vol, Container: "/etc/climb/sub/vol2"}}
+	out := sh(t, s, "cat /etc/hostname; ls /evil/vol; ls "+hostDir+"/sub/vol2")
+	if out != "box\nin-volume\nin-volume\n" {
+		t.Errorf("inside: %q", out)
+	}
+	if got, _ := os.ReadFile(hostFile); string(got) != "host\n" {
+		t.Errorf("the host file behind the /etc/hostname symlink was written: %q", got)
+	}
+	if entries, _ := os.ReadDir(hostDir); len(entries) != 0 {
+		t.Errorf("a mount point was made on the host through /evil: %v", entries)
+	}
+}
+
+// TestSetupErrorsSayStepAndPath makes Setup fail half way (a volume whose
+// mount point is under a regular file of the base): the init reports one
+// line naming the volume and the path, and the host is left as it was.
+func TestSetupErrorsSayStepAndPath(t *testing.T) {
+	s, dir := newSpec(t)
+	s.Volumes = []Volume{{Host: dir, Container: "/etc/passwd/sub"}}
+	out, err := run(t, s, "/bin/true")
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 125 {
+		t.Fatalf("want exit 125, got %v\n%s", err, out)
+	}
+	want := "container: volume " + dir + ":/etc/passwd/sub: mkdir /etc/passwd/sub in " + s.Scratch + "/merged: not a directory\n"
+	if out != want {
+		t.Errorf("error:\n%s\nwant:\n%s", out, want)
 	}
 }

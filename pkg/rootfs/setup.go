@@ -36,7 +36,7 @@ func Setup(s Spec, x *explain.Narrator) error {
 	}
 	base, err := filepath.Abs(s.Base)
 	if err != nil {
-		return err
+		return fmt.Errorf("rootfs %s: %w", s.Base, err)
 	}
 
 	// 1. Propagation first. On systemd hosts "/" is MS_SHARED, and a new
@@ -56,7 +56,7 @@ func Setup(s Spec, x *explain.Narrator) error {
 	if s.Scratch != "" {
 		scratch, err := filepath.Abs(s.Scratch)
 		if err != nil {
-			return err
+			return fmt.Errorf("scratch dir %s: %w", s.Scratch, err)
 		}
 		if root, err = mountOverlay(x, base, scratch); err != nil {
 			return err
@@ -118,22 +118,21 @@ func Setup(s Spec, x *explain.Narrator) error {
 	return nil
 }
 
-// checkOwnMountNamespace refuses to run in the host's mount namespace (that
-// of PID 1 as the host's /proc shows it, still mounted at this point).
+// checkOwnMountNamespace refuses to run in the mount namespace of PID 1 (as
+// the host's /proc, still mounted at this point, shows it): called there
+// by mistake, Setup would remount the host's own "/". It is a guard
+// against that mistake, not a proof: a caller in some other namespace
+// that is not its own passes it.
 func checkOwnMountNamespace() error {
 	mnt, err := ns.ByName("mnt")
 	if err != nil {
 		return err
 	}
-	self, err := ns.Identify("/proc/self/ns/mnt")
+	self, err := ns.Of(0, mnt)
 	if err != nil {
 		return fmt.Errorf("rootfs: %w", err)
 	}
-	host, err := ns.Of(1, mnt)
-	if err != nil {
-		return nil // PID 1 not visible: certainly not the host's namespace view
-	}
-	if self == host {
+	if host, err := ns.Of(1, mnt); err == nil && self == host {
 		return ErrHostMountNamespace
 	}
 	return nil
@@ -156,6 +155,12 @@ func mountOverlay(x *explain.Narrator, base, scratch string) (string, error) {
 	x.Note("overlay: the base is the read-only lower dir, writes go to %s", upper)
 	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", base, upper, work)
 	if err := mount(x, "overlay", merged, "overlay", 0, opts); err != nil {
+		if errors.Is(err, unix.EINVAL) {
+			// overlayfs explains an EINVAL only in the kernel log: a lower
+			// or upper dir on a file system it cannot stack on (overlay
+			// itself, NFS), upper and work on different file systems.
+			return "", fmt.Errorf("%w (the kernel log, dmesg, says why)", err)
+		}
 		return "", err
 	}
 	return merged, nil

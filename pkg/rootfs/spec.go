@@ -123,6 +123,9 @@ func (s Spec) Validate() error {
 	if !st.IsDir() {
 		return fmt.Errorf("rootfs %s: not a directory", s.Base)
 	}
+	if abs, _ := filepath.Abs(s.Base); abs == "/" {
+		return errors.New("rootfs /: the host's own root cannot be a container's root filesystem")
+	}
 	entries, err := os.ReadDir(s.Base)
 	if err != nil {
 		return fmt.Errorf("rootfs %s: %w", s.Base, unwrapPathError(err))

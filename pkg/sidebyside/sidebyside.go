@@ -12,11 +12,11 @@ package sidebyside
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -135,12 +135,6 @@ func Normalise(s string) string { return number.ReplaceAllString(s, "N") }
 
 func sortLines(s string) string {
 	lines := strings.Split(s, "\n")
-	for i := range lines {
-		for j := i + 1; j < len(lines); j++ {
-			if lines[j] < lines[i] {
-				lines[i], lines[j] = lines[j], lines[i]
-			}
-		}
-	}
-	return fmt.Sprint(lines)
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
 }
