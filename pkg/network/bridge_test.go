@@ -169,11 +169,16 @@ func TestBridge(t *testing.T) {
 	run(t, in(b.pid, busybox, "ping", "-c", "1", "172.30.0.2"))
 	run(t, in(a.pid, busybox, "ping", "-c", "1", "172.30.0.1")) // container -> host
 	got := background(t, in(b.pid, busybox, "nc", "-l", "-p", "7000"))
+	// Connect until b listens (nc -l serves one connection), then wait for
+	// what b received.
 	eventually(t, "TCP from a to b", func() error {
 		out, err := in(a.pid, "sh", "-c", "echo hello-from-a | "+busybox+" nc -w 2 172.30.0.3 7000").CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("%v %s", err, out)
 		}
+		return nil
+	})
+	eventually(t, "b receiving a's line", func() error {
 		if !strings.Contains(got.String(), "hello-from-a") {
 			return fmt.Errorf("b received %q", got.String())
 		}
