@@ -73,15 +73,16 @@ peak_rss() { # kB
 	/usr/bin/time -f %M bash -c "$1" 2>&1 >/dev/null | tail -1
 }
 # hyperfine's CSV: command,mean,stddev,median,user,system,min,max (seconds).
-# CPU is user+system of the whole run (children included): unlike the wall
-# time, it hardly changes when other programs load the machine.
+# CPU is user+system of the whole run (children included), and min the
+# fastest run: both change less than the mean when other programs load
+# the machine.
 echo
-printf '%-14s %9s %8s %10s %9s %10s %12s\n' runtime "wall ms" "± ms" "x unshare" "CPU ms" "x unshare" "peak RSS MB"
-read -r unshare_mean unshare_cpu < <(awk -F, '$1=="unshare" {print $2, $5+$6}' "$work/times.csv")
+printf '%-14s %9s %8s %10s %8s %10s %9s %10s %12s\n' runtime "wall ms" "± ms" "x unshare" "min ms" "x unshare" "CPU ms" "x unshare" "peak RSS MB"
+read -r unshare_mean unshare_min unshare_cpu < <(awk -F, '$1=="unshare" {print $2, $7, $5+$6}' "$work/times.csv")
 for i in "${!names[@]}"; do
 	n=${names[$i]}
-	read -r mean sd cpu < <(awk -F, -v n="$n" '$1==n {print $2, $3, $5+$6}' "$work/times.csv")
+	read -r mean sd min cpu < <(awk -F, -v n="$n" '$1==n {print $2, $3, $7, $5+$6}' "$work/times.csv")
 	rss=$(peak_rss "${cmds[$i]}")
-	awk -v n="$n" -v m="$mean" -v s="$sd" -v c="$cpu" -v um="$unshare_mean" -v uc="$unshare_cpu" -v r="$rss" \
-		'BEGIN { printf "%-14s %9.1f %8.1f %10.2f %9.1f %10.2f %12.1f\n", n, m*1000, s*1000, m/um, c*1000, c/uc, r/1024 }'
+	awk -v n="$n" -v m="$mean" -v s="$sd" -v mi="$min" -v c="$cpu" -v um="$unshare_mean" -v umi="$unshare_min" -v uc="$unshare_cpu" -v r="$rss" \
+		'BEGIN { printf "%-14s %9.1f %8.1f %10.2f %8.1f %10.2f %9.1f %10.2f %12.1f\n", n, m*1000, s*1000, m/um, mi*1000, mi/umi, c*1000, c/uc, r/1024 }'
 done
