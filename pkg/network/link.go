@@ -173,11 +173,14 @@ func configureInside(pid int, peer string, addr netip.Prefix, gw netip.Addr, n *
 }
 
 // deleteLink removes a link if it exists. Deleting one end of a veth pair
-// deletes the other, wherever it is.
+// deletes the other, wherever it is. When the container has ended, the
+// kernel deletes the pair too, with the container's network namespace, in
+// the background: whichever comes first does it.
 func deleteLink(name string, n *explain.Narrator) error {
 	l, err := netlink.LinkByName(name)
 	if isNotFound(err) {
-		return nil // gone with the container's namespace already
+		n.Note("%s went with the container's network namespace", name)
+		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("finding %s: %w", name, err)
