@@ -7,10 +7,13 @@
 //
 //	minicontainer run [--rootfs DIR] [--name N] [--hostname H] [-e K=V] [-w DIR]
 //	                  [-v HOST:CTR[:ro]] [--read-only] [--chroot] [--init] [-i] [-t]
+//	                  [--memory SIZE] [--pids N] [--cpus N] [--cpu-weight W]
+//	                  [--cpuset-cpus LIST] [--cgroup-parent DIR] [--cgroup2]
 //	                  [--net bridge|none|host] [--subnet CIDR] [-p HOST:CTR[/tcp]]
 //	                  [-x] -- CMD [ARG...]
 //	minicontainer network ls|inspect NAME|rm NAME
 //	minicontainer ps
+//	minicontainer stats [ID|NAME]
 //	minicontainer gc
 //
 // Every subcommand takes --root DIR, the state directory (/run/minicontainer).
@@ -29,6 +32,7 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/minicontainer/minicontainer/pkg/cgroup"
 	"github.com/minicontainer/minicontainer/pkg/container"
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/minicontainer/minicontainer/pkg/network"
@@ -52,7 +56,11 @@ type runCmd struct {
 	Subnet      string   `help:"Subnet of the bridge (default ${default_subnet})." placeholder:"CIDR"`
 	Publish     []string `short:"p" sep:"none" help:"Publish a container port on the host: HOSTPORT:CTRPORT[/tcp|/udp]." placeholder:"HOST:CTR"`
 	Explain     bool     `short:"x" help:"Narrate every step: each system call with its real arguments."`
-	Command     []string `arg:"" passthrough:"partial" help:"The command and its arguments." placeholder:"CMD"`
+	// Resource limits, applied through the container's cgroup (pkg/cgroup).
+	Resources    cgroup.Flags `embed:""`
+	CgroupParent string       `help:"Directory under each cgroup hierarchy for the container's cgroup." default:"${default_cgroup_parent}" env:"MINICONTAINER_CGROUP_PARENT" placeholder:"DIR"`
+	Cgroup2      bool         `name:"cgroup2" help:"On a hybrid host, use the cgroup2 hierarchy (CLONE_INTO_CGROUP, cgroup.kill; it has no controllers, so no limits)." env:"MINICONTAINER_CGROUP2"`
+	Command      []string     `arg:"" passthrough:"partial" help:"The command and its arguments." placeholder:"CMD"`
 }
 
 func (r *runCmd) Run(g *globals) error {
@@ -65,6 +73,7 @@ func (r *runCmd) Run(g *globals) error {
 		Rootfs: r.Rootfs, Name: r.Name, Hostname: r.Hostname, Env: r.Env, Workdir: r.Workdir,
 		Volumes: r.Volume, ReadOnly: r.ReadOnly, Chroot: r.Chroot, Init: r.Init,
 		Interactive: r.Interactive, TTY: r.TTY, Command: r.Command, StateRoot: g.Root,
+		Resources: r.Resources, CgroupParent: r.CgroupParent, CgroupV2: r.Cgroup2,
 		Net: r.Net, Subnet: r.Subnet, Ports: r.Publish,
 	}, container.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, x)
 	if err != nil {
@@ -77,6 +86,12 @@ func (r *runCmd) Run(g *globals) error {
 type psCmd struct{}
 
 func (psCmd) Run(g *globals) error { return container.PrintList(os.Stdout, g.Root, time.Now()) }
+
+type statsCmd struct {
+	Container string `arg:"" optional:"" help:"A container's ID (or its start) or name; all running ones if not given." placeholder:"ID|NAME"`
+}
+
+func (s statsCmd) Run(g *globals) error { return container.PrintStats(os.Stdout, g.Root, s.Container) }
 
 type gcCmd struct{}
 
@@ -121,10 +136,11 @@ type globals struct {
 }
 
 type cli struct {
-	Globals globals `embed:""`
-	Run     runCmd  `cmd:"" help:"Run a command in a new container."`
-	Ps      psCmd   `cmd:"" help:"List running containers."`
-	Gc      gcCmd   `cmd:"" help:"Remove what killed runs left behind."`
+	Globals globals  `embed:""`
+	Run     runCmd   `cmd:"" help:"Run a command in a new container."`
+	Ps      psCmd    `cmd:"" help:"List running containers."`
+	Stats   statsCmd `cmd:"" help:"Show running containers' memory, tasks, CPU time and OOM kills (from their cgroups)."`
+	Gc      gcCmd    `cmd:"" help:"Remove what killed runs left behind."`
 	Network struct {
 		Ls      networkLsCmd      `cmd:"" help:"List the bridge networks in use."`
 		Inspect networkInspectCmd `cmd:"" help:"Show a network's subnet and its containers' addresses, veths and ports."`
@@ -144,7 +160,8 @@ func main() {
 		kong.Description("Run a command in a small Linux container."),
 		kong.UsageOnError(),
 		kong.Vars{"default_hostname": container.DefaultHostname, "default_rootfs": container.DefaultRootfs,
-			"default_root": container.DefaultStateRoot, "default_subnet": network.DefaultSubnet})
+			"default_root": container.DefaultStateRoot, "default_cgroup_parent": container.DefaultCgroupParent,
+			"default_subnet": network.DefaultSubnet})
 	if err != nil {
 		fail(err)
 	}

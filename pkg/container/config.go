@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/minicontainer/minicontainer/pkg/cgroup"
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
 )
 
@@ -41,9 +42,19 @@ type Config struct {
 	TTY         bool     // give the command a pseudo-terminal inside the container (-t)
 	Command     []string // the command and its arguments
 	StateRoot   string   // "" means DefaultStateRoot
-	Net         string   // network mode: "bridge" (the default when ""), "none" or "host"
-	Subnet      string   // the bridge's subnet (--subnet); "" means the bridge's current one or network.DefaultSubnet
-	Ports       []string // published ports, HOSTPORT:CTRPORT[/tcp|/udp] (-p)
+	// Resources are the cgroup limits as given (--memory 64m, --pids 32,
+	// --cpus 0.5, --cpu-weight, --cpuset-cpus), parsed by validateCgroup.
+	Resources cgroup.Flags
+	// CgroupParent is the directory under each cgroup hierarchy that holds
+	// this container's cgroup; "" means DefaultCgroupParent.
+	CgroupParent string
+	// CgroupV2 uses a hybrid host's cgroup2 hierarchy (no controllers, so
+	// no limits) instead of the v1 ones: see cgroup.Host.UseUnified.
+	CgroupV2 bool
+
+	Net    string   // network mode: "bridge" (the default when ""), "none" or "host"
+	Subnet string   // the bridge's subnet (--subnet); "" means the bridge's current one or network.DefaultSubnet
+	Ports  []string // published ports, HOSTPORT:CTRPORT[/tcp|/udp] (-p)
 
 	net netConfig // the parsed network options (validateNetwork)
 }

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/minicontainer/minicontainer/pkg/cgroup"
 	"github.com/minicontainer/minicontainer/pkg/explain"
 )
 
@@ -21,6 +22,10 @@ type Container struct {
 	x      *explain.Narrator
 	undos  []func() error
 	files  map[string][]byte // written inside the container (AddFile)
+
+	cgroup        cgroup.Cgroup // nil when the host has no cgroups
+	cgroupPlan    *cgroupPlan
+	placedAtClone bool // v2: born in its cgroup (CLONE_INTO_CGROUP)
 }
 
 // AddFile asks for a file inside the container (an absolute path there),
@@ -52,6 +57,7 @@ type hostStep struct {
 // /proc/PID/ns/net, addresses, routes). Each Resource.Kind a step records
 // needs an entry in reclaimers.
 var hostSteps = []hostStep{
+	{"cgroup", placeInCgroup},
 	{"network", connectNetwork},
 }
 
@@ -59,6 +65,7 @@ var hostSteps = []hostStep{
 // keyed by Resource.Kind. They must succeed when the object is already gone.
 var reclaimers = map[string]func(r Resource) error{
 	"dir":     func(r Resource) error { return os.RemoveAll(r.Name) },
+	"cgroup":  reclaimCgroup,
 	"network": reclaimNetwork,
 }
 

@@ -51,6 +51,10 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 	if err != nil {
 		return ExitSetup, err
 	}
+	cgroupPlan, err := cfg.validateCgroup()
+	if err != nil {
+		return ExitSetup, err
+	}
 	if spec.Base == "" {
 		if spec.Base, err = EnsureDefaultRootfs(x); err != nil {
 			return ExitSetup, err
@@ -92,6 +96,16 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 		x.Note("clean up: remove %s", spec.Scratch)
 		return os.RemoveAll(spec.Scratch)
 	})
+
+	// The cgroup, with its limits, before the init exists (see cgroup.go).
+	if err := c.setupCgroup(cgroupPlan); err != nil {
+		return ExitSetup, err
+	}
+	if cgroupPlan != nil {
+		for _, m := range cgroupPlan.host.ContainerMounts() {
+			spec.Mounts = append(spec.Mounts, rootfs.Mount{Source: m.Source, Target: m.Target, FSType: m.FSType, Flags: m.Flags, Data: m.Data})
+		}
+	}
 
 	return c.start(spec, stdio, signals)
 }
@@ -177,15 +191,28 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 		// locked to its thread from start to wait.
 		Pdeathsig: unix.SIGKILL,
 	}
+	unshareCgroupNS, closeCgroupFD, err := c.cgroupClone(cmd.SysProcAttr)
+	if err != nil {
+		return ExitSetup, err
+	}
+	c.placedAtClone = cmd.SysProcAttr.UseCgroupFD
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	err = cmd.Start()
 	initEnd.Close() // only the init holds its end now: its closing is our EOF
+	closeCgroupFD()
 	pid := 0
 	if err == nil {
 		pid = cmd.Process.Pid
 	}
-	x.Call("clone(2)", fmt.Sprintf("clone(%s|SIGCHLD)", ns.FlagString(c.Config.cloneFlags())), pid, err)
+	if c.placedAtClone {
+		// Go uses clone3(2) for this; the kernel puts the child in the
+		// cgroup as it is created, before it runs a single instruction.
+		x.Call("clone3(2)", fmt.Sprintf("clone3({flags=%s|CLONE_INTO_CGROUP, cgroup=%d<%s>, exit_signal=SIGCHLD})",
+			ns.FlagString(uintptr(cmd.SysProcAttr.Cloneflags)), cmd.SysProcAttr.CgroupFD, c.cgroup.Paths()[0]), pid, err)
+	} else {
+		x.Call("clone(2)", fmt.Sprintf("clone(%s|SIGCHLD)", ns.FlagString(uintptr(cmd.SysProcAttr.Cloneflags))), pid, err)
+	}
 	if err != nil {
 		return ExitSetup, fmt.Errorf("starting the container init: %w", err)
 	}
@@ -225,6 +252,7 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 	ic := initConfig{NetNS: c.Config.cloneFlags()&unix.CLONE_NEWNET != 0,
 		Rootfs: spec, Hostname: c.Config.Hostname, Env: c.Config.environment(), Workdir: c.Config.Workdir,
 		Command: c.Config.Command, Init: c.Config.Init, TTY: c.Config.TTY, Interactive: c.Config.Interactive,
+		UnshareCgroupNS: unshareCgroupNS,
 	}
 	if c.Config.TTY {
 		ic.WindowSize = windowSize(stdio.In)
@@ -275,6 +303,7 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 		code = 128 + int(status.Signal())
 	}
 	x.Call("wait4(2)", fmt.Sprintf("wait4(%d, {%s})", pid, waitString(status)), pid, nil)
+	c.reportOOM(status, stdio.Err)
 	return code, nil
 }
 

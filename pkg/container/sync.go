@@ -35,6 +35,9 @@ type initConfig struct {
 	// WindowSize is the user's terminal size, set on the pseudo-terminal
 	// before the command starts so it never sees 0x0.
 	WindowSize *unix.Winsize `json:"window_size,omitempty"`
+	// UnshareCgroupNS: the init was placed in its cgroup after clone (v1),
+	// so it makes its cgroup namespace itself (see cgroup.go).
+	UnshareCgroupNS bool `json:"unshare_cgroupns,omitempty"`
 }
 
 // initMessage is what the init reports back.

@@ -82,6 +82,15 @@ func Setup(s Spec, x *explain.Narrator) error {
 	if err := setupDev(x, rootfd, root); err != nil {
 		return err
 	}
+	for _, m := range s.Mounts {
+		target, err := resolveMountpoint(x, rootfd, root, m.Target, true)
+		if err != nil {
+			return err
+		}
+		if err := mount(x, m.Source, target, m.FSType, m.Flags, m.Data); err != nil {
+			return err
+		}
+	}
 
 	// 4. Volumes, after /dev so that one may go under it (Validate keeps
 	// them off /proc, /sys and /dev themselves).

@@ -51,6 +51,19 @@ type Spec struct {
 	// the container (e.g. /etc/resolv.conf). Content for /etc/hosts is
 	// appended to the lines made from Hostname.
 	Files map[string][]byte
+	// Mounts are more kernel file systems, mounted in order after /proc
+	// and /sys, by absolute path inside the container (the directory is
+	// made if missing). minicontainer puts the read-only /sys/fs/cgroup
+	// here, as pkg/cgroup lays it out. A mount with MS_REMOUNT changes
+	// the flags of one made before it.
+	Mounts []Mount
+}
+
+// Mount is one mount(2) call, with its target inside the container.
+type Mount struct {
+	Source, Target, FSType string
+	Flags                  uintptr
+	Data                   string
 }
 
 // Volume is one bind mount from the host into the container.
@@ -175,6 +188,11 @@ func (s Spec) Validate() error {
 	for _, p := range paths {
 		if !filepath.IsAbs(p) || filepath.Clean(p) == "/" {
 			return fmt.Errorf("file %q: path inside the container must be absolute and not /", p)
+		}
+	}
+	for _, m := range s.Mounts {
+		if !filepath.IsAbs(m.Target) || filepath.Clean(m.Target) == "/" {
+			return fmt.Errorf("mount %s on %q: target inside the container must be absolute and not /", m.FSType, m.Target)
 		}
 	}
 	return nil

@@ -1,0 +1,264 @@
+// Package cgroup limits what a container may use — memory, tasks, CPU time,
+// which CPUs — and reads back what it used, through the kernel's control
+// groups (see cgroups(7)).
+//
+// A cgroup is a directory in a special filesystem; its files are its
+// settings and statistics. Creating one is mkdir(2), a limit is a write(2)
+// into a file such as memory.max, and a process joins by writing its PID
+// into cgroup.procs. There are two layouts:
+//
+//	cgroup v2 (Unified): one tree, every controller in it
+//	  /sys/fs/cgroup/minicontainer/ID/{memory.max, pids.max, cpu.max, cgroup.procs, ...}
+//	cgroup v1 (Legacy, Hybrid): one tree per controller
+//	  /sys/fs/cgroup/memory/minicontainer/ID/memory.limit_in_bytes
+//	  /sys/fs/cgroup/pids/minicontainer/ID/pids.max
+//	  /sys/fs/cgroup/cpu/minicontainer/ID/cpu.cfs_quota_us ...
+//
+// Cgroup is the one interface; New picks the v2 or the v1 driver from what
+// Detect found. Where cgroups go: like runc with its cgroupfs driver and a
+// cgroupsPath of "/minicontainer/ID", each container's cgroup is a child
+// of a parent directory named "minicontainer" at the top of each hierarchy.
+// The parent is made on demand (on v2 with the controllers enabled in
+// cgroup.subtree_control on the way down, on v1 with cpuset.cpus/mems
+// copied from above) and removed again when the last container leaves it.
+// Nothing outside that parent is ever created or removed.
+package cgroup
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/minicontainer/minicontainer/pkg/explain"
+	"golang.org/x/sys/unix"
+)
+
+// Parent is the directory under each hierarchy's root that holds the
+// containers' cgroups.
+const Parent = "minicontainer"
+
+// Cgroup is one container's cgroup, on either driver. Methods that remove
+// things tolerate what is already gone, so a half-made cgroup, or one a
+// killed minicontainer left behind, can be reclaimed with KillAll+Destroy.
+type Cgroup interface {
+	// Paths are the cgroup's directories: one on v2, one per hierarchy on v1.
+	Paths() []string
+	// Create makes the parent (if needed) and the cgroup, with the
+	// controllers the driver uses enabled. It fails if the cgroup exists.
+	Create() error
+	// Apply writes the limits into the cgroup's files.
+	Apply(Limits) error
+	// CloneFD returns a descriptor of the cgroup directory for clone3's
+	// CLONE_INTO_CGROUP (SysProcAttr.UseCgroupFD), so the child is born
+	// inside it; ok is false on v1, where that flag does not work and Add
+	// must be used instead. The caller closes the file.
+	CloneFD() (f *os.File, ok bool, err error)
+	// Add moves a process into the cgroup (all hierarchies on v1).
+	Add(pid int) error
+	// Procs lists the processes in the cgroup.
+	Procs() ([]int, error)
+	// Stats reads what the cgroup used.
+	Stats() (Stats, error)
+	// KillAll sends SIGKILL to every process in the cgroup and waits
+	// until none is left.
+	KillAll() error
+	// Destroy removes the cgroup, and the parent if it is empty.
+	Destroy() error
+}
+
+// Stats is what a container used. Counters the kernel does not have are 0.
+type Stats struct {
+	MemoryCurrent uint64        // bytes charged now: memory.current / memory.usage_in_bytes
+	MemoryPeak    uint64        // most bytes ever charged: memory.peak / memory.max_usage_in_bytes
+	MemoryLimit   int64         // the limit in force, 0 if none
+	MemoryMaxHits uint64        // times usage hit the limit: memory.events "max" / memory.failcnt
+	OOMKills      uint64        // processes the OOM killer killed: memory.events / memory.oom_control "oom_kill"
+	PidsCurrent   uint64        // tasks now: pids.current
+	PidsLimit     int64         // the limit in force, 0 if none
+	PidsRefused   uint64        // fork/clone refused at the limit: pids.events "max"
+	CPUUsage      time.Duration // CPU time used: cpu.stat usage_usec / cpuacct.usage
+	CPUThrottled  uint64        // periods in which the quota ran out: cpu.stat nr_throttled
+}
+
+// New returns the cgroup named name (a container ID) under parent, on the
+// driver the host's mode calls for: v2 on Unified hosts, v1 on Legacy and
+// Hybrid ones. It creates nothing; see Create. The narrator shows every
+// directory made and file written (nil: silent).
+func New(h *Host, parent, name string, n *explain.Narrator) (Cgroup, error) {
+	if name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
+		return nil, fmt.Errorf("bad cgroup name %q", name)
+	}
+	if parent == "" || strings.ContainsAny(parent, "/\x00") || parent == "." || parent == ".." {
+		return nil, fmt.Errorf("bad cgroup parent %q", parent)
+	}
+	fs := h.fs
+	if fs == nil {
+		fs = kernelFS{}
+	}
+	io := &files{fs: fs, n: n}
+	switch h.Mode {
+	case Unified:
+		return &v2{host: h, parent: filepath.Join(h.Unified, parent), dir: filepath.Join(h.Unified, parent, name), f: io}, nil
+	case Legacy, Hybrid:
+		return newV1(h, parent, name, io), nil
+	}
+	return nil, fmt.Errorf("this host has no cgroup filesystem")
+}
+
+// fsOps makes and removes cgroup directories. On cgroupfs mkdir also
+// fills the directory with the controllers' files and rmdir removes them;
+// the fake tree of the tests does both by hand.
+type fsOps interface {
+	Mkdir(path string) error
+	Rmdir(path string) error
+}
+
+type kernelFS struct{}
+
+func (kernelFS) Mkdir(p string) error { return unix.Mkdir(p, 0o755) }
+func (kernelFS) Rmdir(p string) error { return unix.Rmdir(p) }
+
+// files does every directory and file operation of both drivers, narrating
+// each change with the values given to the kernel.
+type files struct {
+	fs fsOps
+	n  *explain.Narrator
+}
+
+func (f *files) mkdir(p string) error {
+	err := f.fs.Mkdir(p)
+	f.n.Call("cgroups(7)", fmt.Sprintf("mkdir(%q, 0755)", p), nil, err)
+	if err != nil {
+		return fmt.Errorf("mkdir %s: %w", p, err)
+	}
+	return nil
+}
+
+// rmdir removes a cgroup directory. A cgroup whose last task has just been
+// killed can stay busy for a moment while the task is torn down and reaped,
+// so EBUSY is retried for up to two seconds.
+func (f *files) rmdir(p string) error {
+	var err error
+	for i := 0; i < 200; i++ {
+		if err = f.fs.Rmdir(p); !errors.Is(err, unix.EBUSY) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	f.n.Call("cgroups(7)", fmt.Sprintf("rmdir(%q)", p), nil, err)
+	if err != nil {
+		return fmt.Errorf("rmdir %s: %w", p, err)
+	}
+	return nil
+}
+
+// write writes one value into one cgroup file, as echo VALUE > FILE would:
+// cgroupfs takes each write(2) as one command.
+func (f *files) write(p, value string) error {
+	// O_TRUNC as the shell's > does: cgroupfs ignores it, the fake tree
+	// of the tests (regular files) needs it.
+	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_TRUNC|unix.O_CLOEXEC, 0)
+	if err != nil {
+		f.n.Call("cgroups(7)", fmt.Sprintf("open(%q, O_WRONLY)", p), nil, err)
+		return fmt.Errorf("open %s: %w", p, err)
+	}
+	defer unix.Close(fd)
+	n, err := unix.Write(fd, []byte(value))
+	f.n.Call("cgroups(7)", fmt.Sprintf("write(%q, %q)", p, value), n, err)
+	if err != nil {
+		return fmt.Errorf("write %q to %s: %w", value, p, err)
+	}
+	return nil
+}
+
+func (f *files) read(p string) (string, error) {
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(data)), nil
+}
+
+// readUint reads a file holding one number; "max" (no limit) reads as 0.
+func (f *files) readUint(p string) (uint64, error) {
+	s, err := f.read(p)
+	if err != nil {
+		return 0, err
+	}
+	if s == "max" {
+		return 0, nil
+	}
+	return strconv.ParseUint(s, 10, 64)
+}
+
+// readKeyed reads a flat-keyed file ("key value" lines) such as
+// memory.events, cpu.stat, pids.events or memory.oom_control.
+func (f *files) readKeyed(p string) (map[string]uint64, error) {
+	s, err := f.read(p)
+	if err != nil {
+		return nil, err
+	}
+	return parseKeyed(s), nil
+}
+
+func parseKeyed(s string) map[string]uint64 {
+	m := map[string]uint64{}
+	for _, line := range strings.Split(s, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if !ok {
+			continue
+		}
+		if n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64); err == nil {
+			m[k] = n
+		}
+	}
+	return m
+}
+
+// readProcs reads a cgroup.procs file.
+func (f *files) readProcs(p string) ([]int, error) {
+	s, err := f.read(p)
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, l := range strings.Fields(s) {
+		pid, err := strconv.Atoi(l)
+		if err != nil {
+			return nil, fmt.Errorf("%s: bad pid %q", p, l)
+		}
+		pids = append(pids, pid)
+	}
+	return pids, nil
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// killTimeout bounds how long KillAll waits for a cgroup to empty.
+const killTimeout = 10 * time.Second
+
+// rmdirIfEmpty removes the shared parent when no other container's cgroup
+// is left in it. The kernel refuses (EBUSY) a cgroup that still has
+// children, so this never disturbs a running container; a fake tree
+// answers ENOTEMPTY.
+func (f *files) rmdirIfEmpty(p string) error {
+	err := f.fs.Rmdir(p)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	f.n.Call("cgroups(7)", fmt.Sprintf("rmdir(%q)", p), nil, err)
+	if err != nil && !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.ENOTEMPTY) {
+		return fmt.Errorf("rmdir %s: %w", p, err)
+	}
+	return nil
+}

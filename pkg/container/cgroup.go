@@ -1,0 +1,283 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"runtime"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/minicontainer/minicontainer/pkg/cgroup"
+	"github.com/minicontainer/minicontainer/pkg/explain"
+)
+
+// A container's cgroup (see pkg/cgroup and docs/07-cgroups.md):
+//
+//  1. validate: parse --memory/--pids/--cpus/..., detect the host's cgroup
+//     mode, refuse what the host cannot do — before anything exists.
+//  2. setupCgroup, before the init starts: record it in state.json (so gc
+//     finds it), make <parent>/<ID> in every hierarchy, write the limits.
+//  3. The init must be in the cgroup before the user's command runs:
+//     - v2: clone3(CLONE_INTO_CGROUP) puts it there as it is born
+//       (SysProcAttr.UseCgroupFD), and CLONE_NEWCGROUP at the same clone
+//       makes that cgroup the root of its cgroup namespace;
+//     - v1: CLONE_INTO_CGROUP needs cgroup2, so the host step "cgroup"
+//       writes the PID into each hierarchy's cgroup.procs while the init
+//       waits on the sync socket, and the init then unshare(2)s its cgroup
+//       namespace itself — were it made at clone, its root would be the
+//       cgroup minicontainer runs in, and the container would see
+//       /../../minicontainer/ID instead of / (runc orders it the same way).
+//  4. Inside, /sys/fs/cgroup is mounted read-only (cgroup.ContainerMounts).
+//  5. At the end: was PID 1 killed by the OOM killer? Then say so. The undo
+//     kills what is left in the cgroup and removes it (and the parent, if
+//     empty); gc does the same for a run that was SIGKILLed.
+
+// DefaultCgroupParent is the directory under each cgroup hierarchy that
+// holds the containers' cgroups (as runc's cgroupsPath /minicontainer/ID).
+const DefaultCgroupParent = cgroup.Parent
+
+// cgroupParentPattern: one directory name, no path.
+var cgroupParentPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// cgroupPlan is what validation found: the host, the parsed limits.
+type cgroupPlan struct {
+	host   *cgroup.Host
+	limits cgroup.Limits
+	parent string
+}
+
+// validateCgroup parses and checks the resource flags against the host. A
+// host without any cgroup file system runs containers without a cgroup,
+// unless limits were asked for.
+func (c *Config) validateCgroup() (*cgroupPlan, error) {
+	limits, err := c.Resources.Limits()
+	if err != nil {
+		return nil, err
+	}
+	if c.CgroupParent == "" {
+		c.CgroupParent = DefaultCgroupParent
+	}
+	if !cgroupParentPattern.MatchString(c.CgroupParent) {
+		return nil, fmt.Errorf("--cgroup-parent %q: want one directory name (letters, digits, _ . -)", c.CgroupParent)
+	}
+	host, err := cgroup.Detect()
+	if err != nil {
+		if limits != (cgroup.Limits{}) || c.CgroupV2 {
+			return nil, fmt.Errorf("cannot apply resource limits: %w", err)
+		}
+		return nil, nil
+	}
+	if c.CgroupV2 {
+		if err := host.UseUnified(); err != nil {
+			return nil, fmt.Errorf("--cgroup2: %w", err)
+		}
+	}
+	if err := limits.Check(host); err != nil {
+		return nil, err
+	}
+	return &cgroupPlan{host: host, limits: limits, parent: c.CgroupParent}, nil
+}
+
+// setupCgroup creates the container's cgroup with its limits. The undo is
+// registered before anything is made, so a failure half way is cleaned up.
+func (c *Container) setupCgroup(p *cgroupPlan) error {
+	if p == nil {
+		return nil
+	}
+	cg, err := cgroup.New(p.host, p.parent, c.State.ID, c.x)
+	if err != nil {
+		return err
+	}
+	// "v1:minicontainer/ID": gc and stats open it with the same driver.
+	if err := c.Own(Resource{Kind: "cgroup", Name: p.host.Driver() + ":" + p.parent + "/" + c.State.ID}); err != nil {
+		return err
+	}
+	c.OnCleanup(func() error {
+		if err := cg.KillAll(); err != nil {
+			return err
+		}
+		return cg.Destroy()
+	})
+	c.x.Note("cgroup (%s): %s", p.host.Mode, strings.Join(cg.Paths(), " "))
+	if err := cg.Create(); err != nil {
+		return err
+	}
+	if err := cg.Apply(p.limits); err != nil {
+		return err
+	}
+	c.cgroup, c.cgroupPlan = cg, p
+	return nil
+}
+
+// cgroupClone sets up how the init enters the cgroup: the clone flags to
+// use and, on v2, the cgroup descriptor for CLONE_INTO_CGROUP. It returns
+// whether the init must unshare its cgroup namespace itself (v1), and a
+// function that closes the descriptor once the init has started.
+func (c *Container) cgroupClone(attr *syscall.SysProcAttr) (unshareInInit bool, done func(), err error) {
+	done = func() {}
+	if c.cgroup == nil {
+		return false, done, nil
+	}
+	f, ok, err := c.cgroup.CloneFD()
+	if err != nil {
+		return false, done, err
+	}
+	if ok {
+		attr.UseCgroupFD, attr.CgroupFD = true, int(f.Fd())
+		return false, func() { f.Close() }, nil
+	}
+	attr.Cloneflags &^= unix.CLONE_NEWCGROUP
+	return true, done, nil
+}
+
+// placeInCgroup is the host step for v1: the init exists and waits; put it
+// in the cgroup before it may go on. (On v2 it was born there.)
+func placeInCgroup(c *Container) error {
+	if c.cgroup == nil || c.placedAtClone {
+		return nil
+	}
+	return c.cgroup.Add(c.State.Pid)
+}
+
+// reportOOM tells the user that PID 1 was killed by the OOM killer rather
+// than by someone's SIGKILL: the cgroup counted an OOM kill.
+func (c *Container) reportOOM(status syscall.WaitStatus, w io.Writer) {
+	if c.cgroup == nil || !status.Signaled() || status.Signal() != unix.SIGKILL {
+		return
+	}
+	st, err := c.cgroup.Stats()
+	if err != nil || st.OOMKills == 0 {
+		return
+	}
+	c.x.Note("the cgroup counted %d OOM kill(s); memory peak %d bytes", st.OOMKills, st.MemoryPeak)
+	if limit := c.cgroupPlan.limits.Memory; limit > 0 {
+		fmt.Fprintf(w, "minicontainer: container killed: out of memory (limit %s)\n", cgroup.FormatSize(limit))
+	} else { // the host ran out (memory.events counts any OOM kill of its tasks)
+		fmt.Fprintf(w, "minicontainer: container killed: out of memory\n")
+	}
+}
+
+// unshareCgroupNS is the init's side of step 3 on v1: now that the parent
+// has put it in its cgroup, a new cgroup namespace makes that cgroup "/".
+// unshare(2) affects the calling thread only, so the init stays locked to
+// this thread until it execs (the command inherits the thread's namespaces).
+func unshareCgroupNS(x *explain.Narrator) error {
+	runtime.LockOSThread() // never unlocked: this thread becomes the command
+	err := unix.Unshare(unix.CLONE_NEWCGROUP)
+	x.Call("unshare(2)", "unshare(CLONE_NEWCGROUP)", nil, err)
+	if err != nil {
+		return fmt.Errorf("unshare(CLONE_NEWCGROUP): %w", err)
+	}
+	return nil
+}
+
+// openRecorded opens the cgroup a Resource{Kind: "cgroup"} names,
+// "DRIVER:PARENT/ID", with the driver it was made with.
+func openRecorded(name string) (cgroup.Cgroup, error) {
+	driver, path, _ := strings.Cut(name, ":")
+	parent, id, ok := strings.Cut(path, "/")
+	if !ok || (driver != "v1" && driver != "v2") {
+		return nil, fmt.Errorf("bad cgroup resource %q", name)
+	}
+	host, err := cgroup.Detect()
+	if err != nil {
+		return nil, err
+	}
+	if driver == "v2" {
+		if err := host.UseUnified(); err != nil {
+			return nil, err
+		}
+	} else if host.Mode == cgroup.Unified {
+		return nil, fmt.Errorf("cgroup %s was made on cgroup v1; this host is v2 now", name)
+	}
+	return cgroup.New(host, parent, id, nil)
+}
+
+// reclaimCgroup is gc's reclaimer for a Resource{Kind: "cgroup"}: kill
+// what is left in the cgroup and remove it.
+func reclaimCgroup(r Resource) error {
+	cg, err := openRecorded(r.Name)
+	if err != nil {
+		return err
+	}
+	if err := cg.KillAll(); err != nil {
+		return err
+	}
+	return cg.Destroy()
+}
+
+// PrintStats writes the resource use of running containers (all of them,
+// or the one whose ID starts with, or whose name is, which), like docker
+// stats --no-stream.
+func PrintStats(w io.Writer, root, which string) error {
+	states, err := List(root)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tMEMORY\tPEAK\tLIMIT\tPIDS\tCPU\tOOM KILLS")
+	found := false
+	for _, s := range states {
+		if which != "" && s.Name != which && !strings.HasPrefix(s.ID, which) {
+			continue
+		}
+		if s.Status() != "running" {
+			continue
+		}
+		var name string
+		for _, r := range s.Resources {
+			if r.Kind == "cgroup" {
+				name = r.Name
+			}
+		}
+		if name == "" {
+			continue // ran without a cgroup
+		}
+		cg, err := openRecorded(name)
+		if err != nil {
+			return err
+		}
+		st, err := cg.Stats()
+		if errors.Is(err, os.ErrNotExist) {
+			continue // ended just now
+		}
+		if err != nil {
+			return fmt.Errorf("stats of %s: %w", short(s.ID), err)
+		}
+		found = true
+		limit, pids := "-", fmt.Sprint(st.PidsCurrent)
+		if st.MemoryLimit > 0 {
+			limit = humanSize(uint64(st.MemoryLimit))
+		}
+		if st.PidsLimit > 0 {
+			pids += fmt.Sprintf("/%d", st.PidsLimit)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\n", short(s.ID), s.Name, humanSize(st.MemoryCurrent),
+			humanSize(st.MemoryPeak), limit, pids, st.CPUUsage.Round(time.Millisecond), st.OOMKills)
+	}
+	if which != "" && !found {
+		return fmt.Errorf("no running container %q", which)
+	}
+	return tw.Flush()
+}
+
+// humanSize is bytes in binary units with one decimal: "1.5MiB".
+func humanSize(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	v, u := float64(n), 0
+	for v >= unit && u < 4 {
+		v /= unit
+		u++
+	}
+	return fmt.Sprintf("%.1f%s", v, []string{"B", "KiB", "MiB", "GiB", "TiB"}[u])
+}
