@@ -95,7 +95,7 @@ func background(t *testing.T, name string, args ...string) (*exec.Cmd, *bytes.Bu
 
 // httpGet fetches / with nc (busybox's own wget crashes with SIGSEGV in
 // Debian's busybox-static 1.35); on the host, nc is "busybox nc".
-const httpGet = `for i in $(seq 50); do printf 'GET / HTTP/1.0\r\n\r\n' | $NC %s %d && exit 0; sleep 0.1; done; exit 1`
+const httpGet = `for i in $(seq 50); do printf 'GET / HTTP/1.0\r\n\r\n' | $NC -w 2 %s %d && exit 0; sleep 0.1; done; exit 1`
 
 // TestNetworkEndToEnd: two busybox containers ping each other by name and
 // talk TCP with nc, fetch from a server outside through NAT, a published
@@ -121,7 +121,7 @@ func TestNetworkEndToEnd(t *testing.T) {
 	// alpha starts after beta, so its /etc/hosts names beta.
 	r := run(t, "", "--name", "alpha", "--", "sh", "-c", `grep beta /etc/hosts; ip -4 -o addr show eth0 | awk '{print $4}';
 		ping -c 5 -i 0.2 beta | tail -1;
-		for i in $(seq 50); do echo hello-from-alpha | nc beta 7000 && break; sleep 0.1; done;
+		for i in $(seq 50); do echo hello-from-alpha | nc -w 2 beta 7000 && break; sleep 0.1; done;
 		NC=nc; `+fmt.Sprintf(httpGet, "198.51.100.2", 8000)+`;`)
 	t.Logf("alpha:\n%s%s", r.stdout, r.stderr)
 	if r.code != 0 {
