@@ -150,7 +150,8 @@ func TestTranscripts(t *testing.T) {
 
 func runBlock(t *testing.T, root string, b block) {
 	var script strings.Builder
-	script.WriteString("hostname host\nip link set lo up\nexport PATH=" + filepath.Join(root, "bin") + ":$PATH\n")
+	// One line for hostname and lo, so a transcript's "bash: line N:" keeps its N.
+	script.WriteString("hostname host; ip link set lo up\nexport PATH=" + filepath.Join(root, "bin") + ":$PATH\n")
 	for _, c := range b.cmds {
 		fmt.Fprintf(&script, "%s\nprintf '%s\\n'\n", c.text, marker)
 	}
