@@ -4,7 +4,10 @@
 // Every ```console block in docs/*.md and README.md is a transcript, run
 // as root from the repository root in a shell whose PATH starts with the
 // freshly built ./bin, inside a private UTS namespace whose hostname is
-// "host" (so the lessons can show a stable host name). Lines starting with
+// "host" (so the lessons can show a stable host name) and a private network
+// namespace with only lo, up (minicontainer's default network is a bridge
+// with NAT rules: a lesson must never make them in the machine's own
+// network namespace). Lines starting with
 // "# " are commands; the lines after a command are its expected output
 // (stdout and stderr together). When comparing:
 //   - a line that is exactly "..." matches any number of lines;
@@ -147,7 +150,8 @@ func TestTranscripts(t *testing.T) {
 
 func runBlock(t *testing.T, root string, b block) {
 	var script strings.Builder
-	script.WriteString("hostname host\nexport PATH=" + filepath.Join(root, "bin") + ":$PATH\n")
+	// One line for hostname and lo, so a transcript's "bash: line N:" keeps its N.
+	script.WriteString("hostname host; ip link set lo up\nexport PATH=" + filepath.Join(root, "bin") + ":$PATH\n")
 	for _, c := range b.cmds {
 		fmt.Fprintf(&script, "%s\nprintf '%s\\n'\n", c.text, marker)
 	}
@@ -157,8 +161,9 @@ func runBlock(t *testing.T, root string, b block) {
 	cmd.Dir = root
 	cmd.Stdin = strings.NewReader(script.String())
 	cmd.Env = append(os.Environ(), "LC_ALL=C", "TERM=dumb")
-	// A private UTS namespace keeps "hostname host" away from the real host.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUTS, Setpgid: true}
+	// A private UTS namespace keeps "hostname host" away from the real
+	// host, a private network namespace its network.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUTS | syscall.CLONE_NEWNET, Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {

@@ -9,7 +9,9 @@
 //	                  [-v HOST:CTR[:ro]] [--read-only] [--chroot] [--init] [-i] [-t]
 //	                  [--memory SIZE] [--pids N] [--cpus N] [--cpu-weight W]
 //	                  [--cpuset-cpus LIST] [--cgroup-parent DIR] [--cgroup2]
+//	                  [--net bridge|none|host] [--subnet CIDR] [-p HOST:CTR[/tcp]]
 //	                  [-x] -- CMD [ARG...]
+//	minicontainer network ls|inspect NAME|rm NAME
 //	minicontainer ps
 //	minicontainer stats [ID|NAME]
 //	minicontainer gc
@@ -33,6 +35,7 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/cgroup"
 	"github.com/minicontainer/minicontainer/pkg/container"
 	"github.com/minicontainer/minicontainer/pkg/explain"
+	"github.com/minicontainer/minicontainer/pkg/network"
 	"github.com/minicontainer/minicontainer/pkg/reexec"
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
 )
@@ -49,6 +52,9 @@ type runCmd struct {
 	Init        bool     `help:"Run a tiny init as PID 1 that reaps zombies and forwards signals."`
 	Interactive bool     `short:"i" help:"With -t, forward the keyboard to the container (without -t, stdin always passes through)."`
 	TTY         bool     `short:"t" help:"Give the command a pseudo-terminal inside the container."`
+	Net         string   `help:"Network: bridge (eth0 on the bridge mc0, with NAT), none (loopback only) or host (the host's own)." default:"bridge" placeholder:"MODE"`
+	Subnet      string   `help:"Subnet of the bridge (default ${default_subnet})." placeholder:"CIDR"`
+	Publish     []string `short:"p" sep:"none" help:"Publish a container port on the host: HOSTPORT:CTRPORT[/tcp|/udp]." placeholder:"HOST:CTR"`
 	Explain     bool     `short:"x" help:"Narrate every step: each system call with its real arguments."`
 	// Resource limits, applied through the container's cgroup (pkg/cgroup).
 	Resources    cgroup.Flags `embed:""`
@@ -68,6 +74,7 @@ func (r *runCmd) Run(g *globals) error {
 		Volumes: r.Volume, ReadOnly: r.ReadOnly, Chroot: r.Chroot, Init: r.Init,
 		Interactive: r.Interactive, TTY: r.TTY, Command: r.Command, StateRoot: g.Root,
 		Resources: r.Resources, CgroupParent: r.CgroupParent, CgroupV2: r.Cgroup2,
+		Net: r.Net, Subnet: r.Subnet, Ports: r.Publish,
 	}, container.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, x)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "minicontainer: %v\n", err)
@@ -93,6 +100,27 @@ func (gcCmd) Run(g *globals) error {
 	return err
 }
 
+type networkLsCmd struct{}
+
+func (networkLsCmd) Run(g *globals) error { return network.PrintList(os.Stdout, g.Root) }
+
+type networkInspectCmd struct {
+	Name string `arg:"" help:"The network (bridge) name." placeholder:"NAME"`
+}
+
+func (n *networkInspectCmd) Run(g *globals) error {
+	return network.Inspect(os.Stdout, g.Root, n.Name)
+}
+
+type networkRmCmd struct {
+	Name    string `arg:"" help:"The network (bridge) name." placeholder:"NAME"`
+	Explain bool   `short:"x" help:"Narrate every step."`
+}
+
+func (n *networkRmCmd) Run(g *globals) error {
+	return network.Remove(g.Root, n.Name, explain.New(os.Stderr, n.Explain))
+}
+
 type busyboxCmd struct {
 	Dir     string `arg:"" help:"Directory to create." placeholder:"DIR"`
 	Explain bool   `short:"x" help:"Narrate every step."`
@@ -113,7 +141,12 @@ type cli struct {
 	Ps      psCmd    `cmd:"" help:"List running containers."`
 	Stats   statsCmd `cmd:"" help:"Show running containers' memory, tasks, CPU time and OOM kills (from their cgroups)."`
 	Gc      gcCmd    `cmd:"" help:"Remove what killed runs left behind."`
-	Rootfs  struct {
+	Network struct {
+		Ls      networkLsCmd      `cmd:"" help:"List the bridge networks in use."`
+		Inspect networkInspectCmd `cmd:"" help:"Show a network's subnet and its containers' addresses, veths and ports."`
+		Rm      networkRmCmd      `cmd:"" help:"Remove a network no container uses (and its NAT table)."`
+	} `cmd:"" help:"Container networks."`
+	Rootfs struct {
 		Busybox busyboxCmd `cmd:"" help:"Build a busybox root filesystem from the host's static busybox."`
 	} `cmd:"" help:"Build root filesystems."`
 }
@@ -127,7 +160,8 @@ func main() {
 		kong.Description("Run a command in a small Linux container."),
 		kong.UsageOnError(),
 		kong.Vars{"default_hostname": container.DefaultHostname, "default_rootfs": container.DefaultRootfs,
-			"default_root": container.DefaultStateRoot, "default_cgroup_parent": container.DefaultCgroupParent})
+			"default_root": container.DefaultStateRoot, "default_cgroup_parent": container.DefaultCgroupParent,
+			"default_subnet": network.DefaultSubnet})
 	if err != nil {
 		fail(err)
 	}

@@ -37,7 +37,39 @@ func TestMain(m *testing.M) {
 	if reexec.Init() {
 		return
 	}
+	if code, ran := inTestHostNetns(); ran {
+		os.Exit(code)
+	}
 	testscript.Main(cleanRootfs{m}, map[string]func(){"minicontainer": main})
+}
+
+// envTestHost marks the copy of the test binary that runs in the
+// test-made "host" network namespace.
+const envTestHost = "MCTEST_HOST_NETNS"
+
+// inTestHostNetns runs all the tests again in a child made with
+// CLONE_NEWNET, as root: minicontainer's default network is a bridge with
+// NAT, and tests must never make a bridge, a veth, an nftables rule or set
+// ip_forward in the machine's own network namespace. In the child that
+// namespace is a fresh one that plays the host, and vanishes with it.
+func inTestHostNetns() (code int, ran bool) {
+	if os.Geteuid() != 0 || os.Getenv(envTestHost) != "" {
+		return 0, false
+	}
+	cmd := exec.Command(reexec.Self, os.Args[1:]...)
+	cmd.Args[0] = os.Args[0]
+	cmd.Env = append(os.Environ(), envTestHost+"=1")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), true
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "running the tests in a network namespace of their own: %v\n", err)
+		return 1, true
+	}
+	return 0, true
 }
 
 // cleanRootfs removes the test rootfs after all tests ran.
@@ -121,7 +153,7 @@ func TestScripts(t *testing.T) {
 func TestInsideTheContainer(t *testing.T) {
 	needRoot(t)
 	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
-	r := run(t, "", "--hostname", "box", "--", "sh", "-c",
+	r := run(t, "", "--hostname", "box", "--net", "none", "--", "sh", "-c",
 		`hostname; echo pid=$$; ps -o pid,comm | wc -l; cut -d' ' -f2,3 /proc/mounts; ip link 2>/dev/null | grep -c '^[0-9]'; cat /proc/net/dev | grep -c :`)
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)

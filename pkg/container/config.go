@@ -51,6 +51,12 @@ type Config struct {
 	// CgroupV2 uses a hybrid host's cgroup2 hierarchy (no controllers, so
 	// no limits) instead of the v1 ones: see cgroup.Host.UseUnified.
 	CgroupV2 bool
+
+	Net    string   // network mode: "bridge" (the default when ""), "none" or "host"
+	Subnet string   // the bridge's subnet (--subnet); "" means the bridge's current one or network.DefaultSubnet
+	Ports  []string // published ports, HOSTPORT:CTRPORT[/tcp|/udp] (-p)
+
+	net netConfig // the parsed network options (validateNetwork)
 }
 
 // DefaultHostname is the container's hostname unless --hostname is given.
@@ -93,6 +99,9 @@ func (c *Config) validate() (rootfs.Spec, error) {
 	}
 	if c.Hostname == "" {
 		c.Hostname = DefaultHostname
+	}
+	if err := c.validateNetwork(); err != nil {
+		return spec, err
 	}
 	if c.Workdir != "" && !filepath.IsAbs(c.Workdir) {
 		return spec, fmt.Errorf("workdir %q: must be an absolute path", c.Workdir)

@@ -21,10 +21,21 @@ type Container struct {
 	State  *State
 	x      *explain.Narrator
 	undos  []func() error
+	files  map[string][]byte // written inside the container (AddFile)
 
 	cgroup        cgroup.Cgroup // nil when the host has no cgroups
 	cgroupPlan    *cgroupPlan
 	placedAtClone bool // v2: born in its cgroup (CLONE_INTO_CGROUP)
+}
+
+// AddFile asks for a file inside the container (an absolute path there),
+// written before the command starts; a host step uses it for what it
+// learns about the container (e.g. its /etc/hosts entries).
+func (c *Container) AddFile(path string, data []byte) {
+	if c.files == nil {
+		c.files = map[string][]byte{}
+	}
+	c.files[path] = data
 }
 
 // A hostStep is work only the host can do for a container, run in order
@@ -47,13 +58,15 @@ type hostStep struct {
 // needs an entry in reclaimers.
 var hostSteps = []hostStep{
 	{"cgroup", placeInCgroup},
+	{"network", connectNetwork},
 }
 
 // reclaimers remove a Resource left by a minicontainer that was killed,
 // keyed by Resource.Kind. They must succeed when the object is already gone.
 var reclaimers = map[string]func(r Resource) error{
-	"dir":    func(r Resource) error { return os.RemoveAll(r.Name) },
-	"cgroup": reclaimCgroup,
+	"dir":     func(r Resource) error { return os.RemoveAll(r.Name) },
+	"cgroup":  reclaimCgroup,
+	"network": reclaimNetwork,
 }
 
 // Own records r in state.json before the object is created, so that a

@@ -82,9 +82,12 @@ func startCommand(ic initConfig, x *explain.Narrator) (int, error) {
 	if err != nil {
 		return ExitSetup, fmt.Errorf("sethostname %q: %w", ic.Hostname, err)
 	}
-	// A new network namespace has only "lo", and it is down.
-	if err := network.LoopbackUp(x); err != nil {
-		return ExitSetup, err
+	// A new network namespace has only "lo", and it is down. (With --net
+	// host this is the host's namespace: not ours to touch.)
+	if ic.NetNS {
+		if err := network.LoopbackUp(x); err != nil {
+			return ExitSetup, err
+		}
 	}
 	// Mounts: private propagation, overlay, volumes, /proc /sys /dev, then
 	// pivot_root (or chroot). From here on "/" is the container's.

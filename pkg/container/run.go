@@ -28,10 +28,11 @@ const (
 	ExitNotFound   = 127 // the command was not found
 )
 
-// cloneFlags are the namespaces every container gets. Not CLONE_NEWUSER:
+// containerFlags are the namespaces a container gets (--net host drops
+// CLONE_NEWNET, see Config.cloneFlags). Not CLONE_NEWUSER:
 // minicontainer runs as root and maps nobody (see user_namespaces(7)); not
 // CLONE_NEWTIME: it only shifts the monotonic and boot clocks.
-const cloneFlags = unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWUTS |
+const containerFlags = unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWUTS |
 	unix.CLONE_NEWIPC | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP
 
 // forwardedSignals are passed on to the container's PID 1. SIGQUIT is
@@ -193,7 +194,7 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 	// start (each one also takes a PID in the container's namespace).
 	cmd.Env = []string{x.Env(), "GOMAXPROCS=1"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: cloneFlags,
+		Cloneflags: c.Config.cloneFlags(),
 		// If minicontainer is killed (even by SIGKILL), the kernel kills
 		// the init, and with it the whole PID namespace (pid_namespaces(7)).
 		// PR_SET_PDEATHSIG fires when the creating THREAD exits, not the
@@ -250,8 +251,16 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 		}
 	}
 
+	// Files the host steps want inside (the network's /etc/hosts entries
+	// and /etc/resolv.conf), written by rootfs.Setup into the overlay.
+	for path, data := range c.files {
+		if spec.Files == nil {
+			spec.Files = map[string][]byte{}
+		}
+		spec.Files[path] = data
+	}
 	var console *console
-	ic := initConfig{
+	ic := initConfig{NetNS: c.Config.cloneFlags()&unix.CLONE_NEWNET != 0,
 		Rootfs: spec, Hostname: c.Config.Hostname, Env: c.Config.environment(), Workdir: c.Config.Workdir,
 		Command: c.Config.Command, Init: c.Config.Init, TTY: c.Config.TTY, Interactive: c.Config.Interactive,
 		UnshareCgroupNS: unshareCgroupNS,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -38,6 +39,8 @@ type State struct {
 	RuntimeStart uint64 `json:"runtime_start"`
 	Pid          int    `json:"pid"`
 	PidStart     uint64 `json:"pid_start"`
+	// Address is the container's address on the bridge (--net bridge).
+	Address netip.Addr `json:"address,omitzero"`
 	// Scratch is the overlay's upper and work directory.
 	Scratch string `json:"scratch"`
 	// Resources are host objects to reclaim, in creation order; gc undoes
@@ -130,7 +133,7 @@ func List(root string) ([]*State, error) {
 	var states []*State
 	for _, e := range entries {
 		if !e.IsDir() {
-			continue
+			continue // e.g. the network's address book (pkg/network)
 		}
 		s := &State{Root: root, ID: e.Name()}
 		if data, err := os.ReadFile(filepath.Join(root, e.Name(), "state.json")); err == nil {

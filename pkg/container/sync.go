@@ -23,6 +23,7 @@ import (
 
 // initConfig is what the init needs, sent once the host side is ready.
 type initConfig struct {
+	NetNS       bool        `json:"netns"` // a network namespace of its own: bring lo up
 	Rootfs      rootfs.Spec `json:"rootfs"`
 	Hostname    string      `json:"hostname"`
 	Env         []string    `json:"env"`

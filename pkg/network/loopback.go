@@ -1,7 +1,9 @@
-// Package network gives a container its network. For now: the loopback
-// device of a new network namespace, which the kernel creates DOWN (see
-// network_namespaces(7)), so even 127.0.0.1 does not work until it is up.
 package network
+
+// The loopback device of a new network namespace is created DOWN (see
+// network_namespaces(7)), so even 127.0.0.1 does not work until it is up.
+// The container's init brings it up itself, in every mode with a network
+// namespace of its own.
 
 import (
 	"fmt"

@@ -1,0 +1,109 @@
+package container
+
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/minicontainer/minicontainer/pkg/network"
+)
+
+// netConfig is the network part of a validated Config.
+type netConfig struct {
+	mode network.Mode
+	req  network.Request // bridge mode: subnet and ports; ID and names come later
+}
+
+// validateNetwork checks --net, --subnet and -p, and for the bridge asks
+// pkg/network whether the ports are free and the subnet fits the host —
+// before anything is created.
+func (c *Config) validateNetwork() error {
+	mode := c.Net
+	if mode == "" {
+		mode = string(network.ModeBridge)
+	}
+	m, err := network.ParseMode(mode)
+	if err != nil {
+		return err
+	}
+	// The network's address book lives in the state root, beside the
+	// containers' directories (see network.DefaultStateDir).
+	c.net = netConfig{mode: m, req: network.Request{StateDir: c.StateRoot}}
+	if m != network.ModeBridge && (c.Subnet != "" || len(c.Ports) > 0) {
+		return fmt.Errorf("--subnet and -p need --net bridge, not --net %s", m)
+	}
+	if c.Subnet != "" {
+		if c.net.req.Subnet, err = network.ParseSubnet(c.Subnet); err != nil {
+			return err
+		}
+	}
+	for _, p := range c.Ports {
+		port, err := network.ParsePort(p)
+		if err != nil {
+			return err
+		}
+		c.net.req.Ports = append(c.net.req.Ports, port)
+	}
+	if m == network.ModeBridge {
+		return network.Check(c.net.req)
+	}
+	return nil
+}
+
+// cloneFlags are the namespaces of this container: all of containerFlags,
+// less CLONE_NEWNET with --net host, which shares the host's network stack.
+func (c *Config) cloneFlags() uintptr {
+	if c.net.mode == network.ModeHost {
+		return containerFlags &^ unix.CLONE_NEWNET
+	}
+	return containerFlags
+}
+
+// connectNetwork is the "network" host step: with --net bridge it takes an
+// address, plugs a veth into the bridge and moves its other end into the
+// init's network namespace (by the init's PID) while the init waits, then
+// publishes the ports. Its undo — and gc's reclaimer, after a SIGKILL —
+// removes all of it.
+func connectNetwork(c *Container) error {
+	switch c.Config.net.mode {
+	case network.ModeHost:
+		// The host's stack, so the host's resolver configuration as it is.
+		if data, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+			c.AddFile("/etc/resolv.conf", data)
+		}
+		return nil
+	case network.ModeNone:
+		return nil // the init brings lo up; nothing else
+	}
+	req := c.Config.net.req
+	req.ID, req.Name, req.Hostname = c.State.ID, c.Config.Name, c.Config.Hostname
+	// Name is where the address book is: what gc's reclaimer reads.
+	if err := c.Own(Resource{Kind: "network", Name: req.StateDir}); err != nil {
+		return err
+	}
+	ep, err := network.Reserve(req, c.x)
+	if err != nil {
+		return err
+	}
+	c.OnCleanup(func() error { return ep.Release(c.x) })
+	if err := ep.Connect(c.State.Pid, c.x); err != nil {
+		return err
+	}
+	c.State.Address = ep.Address.Addr()
+	if err := c.State.save(); err != nil {
+		return err
+	}
+	c.AddFile("/etc/hosts", ep.HostsEntries())
+	host, _ := os.ReadFile("/etc/resolv.conf")
+	c.AddFile("/etc/resolv.conf", network.ResolvConf(host))
+	return nil
+}
+
+// reclaimNetwork is gc's reclaimer for the bridge: the killed run's lease,
+// veth and port rules (found in the address book r.Name by the dead
+// owner's PID), and the bridge if no container uses it any more.
+func reclaimNetwork(r Resource) error {
+	_, err := network.Reclaim(r.Name, nil)
+	return err
+}

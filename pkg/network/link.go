@@ -1,0 +1,208 @@
+package network
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/minicontainer/minicontainer/pkg/explain"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// step runs one kernel request, narrates it with its real result, and
+// wraps a failure with what was being done.
+func step(n *explain.Narrator, page, call, what string, fn func() error) error {
+	err := fn()
+	n.Call(page, call, nil, err)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+func isNotFound(err error) bool {
+	var nf netlink.LinkNotFoundError
+	return errors.As(err, &nf)
+}
+
+// bridgeAddress returns the IPv4 address (with prefix) of an existing link.
+func bridgeAddress(l netlink.Link) (netip.Prefix, bool) {
+	addrs, err := netlink.AddrList(l, netlink.FAMILY_V4)
+	if err != nil || len(addrs) == 0 {
+		return netip.Prefix{}, false
+	}
+	a, ok := netip.AddrFromSlice(addrs[0].IP.To4())
+	ones, _ := addrs[0].Mask.Size()
+	return netip.PrefixFrom(a, ones), ok
+}
+
+// createBridge makes the bridge, gives it the gateway address and brings
+// it up — like `ip link add mc0 type bridge; ip addr add 172.30.0.1/16 dev
+// mc0; ip link set mc0 up`. The address makes the host a member of the
+// subnet: containers use it as their gateway, and the kernel adds the
+// route to the subnet through mc0 by itself.
+func createBridge(name string, subnet netip.Prefix, n *explain.Narrator) error {
+	n.Note("a bridge is a virtual switch; the host joins it with the gateway address %s", Gateway(subnet))
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}
+	if err := step(n, "rtnetlink(7)", fmt.Sprintf("RTM_NEWLINK(name=%q, kind=\"bridge\")", name),
+		"creating bridge "+name, func() error { return netlink.LinkAdd(br) }); err != nil {
+		return err
+	}
+	gw := netip.PrefixFrom(Gateway(subnet), subnet.Bits())
+	if err := step(n, "rtnetlink(7)", fmt.Sprintf("RTM_NEWADDR(dev=%q, addr=%s)", name, gw),
+		"adding "+gw.String()+" to "+name, func() error { return netlink.AddrAdd(br, &netlink.Addr{IPNet: ipNet(gw)}) }); err != nil {
+		return err
+	}
+	if err := step(n, "rtnetlink(7)", fmt.Sprintf("RTM_NEWLINK(name=%q, flags=IFF_UP)", name),
+		"bringing "+name+" up", func() error { return netlink.LinkSetUp(br) }); err != nil {
+		return err
+	}
+	// route_localnet lets the host's own 127.0.0.1:PORT be forwarded to a
+	// container: without it the kernel drops packets with a loopback source
+	// that leave through a real interface. It is a setting of mc0 alone and
+	// goes with it.
+	return writeSysctl(n, "/proc/sys/net/ipv4/conf/"+name+"/route_localnet", "1")
+}
+
+// deleteBridge removes the bridge; ports still attached are detached.
+func deleteBridge(name string, n *explain.Narrator) error {
+	l, err := netlink.LinkByName(name)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("finding %s: %w", name, err)
+	}
+	return step(n, "rtnetlink(7)", fmt.Sprintf("RTM_DELLINK(name=%q)", name), "deleting bridge "+name,
+		func() error { return netlink.LinkDel(l) })
+}
+
+// vethNames derives the two names of a container's veth pair from its id:
+// mc-ID on the host (ip link there shows whose it is) and mp-ID for the
+// peer until it is renamed eth0 inside. Interface names have at most 15
+// bytes (IFNAMSIZ-1, see netdevice(7)): room for minicontainer's 12-digit ids.
+func vethNames(id string) (host, peer string) {
+	var b strings.Builder
+	for _, r := range id {
+		if b.Len() == 12 {
+			break
+		}
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return "mc-" + b.String(), "mp-" + b.String()
+}
+
+// createVeth makes the pair and plugs the host end into the bridge. Both
+// ends start in the host; the peer moves into the container next.
+func createVeth(host, peer, bridge string, n *explain.Narrator) error {
+	n.Note("a veth pair is a cable: what goes in one end comes out of the other")
+	br, err := netlink.LinkByName(bridge)
+	if err != nil {
+		return fmt.Errorf("finding bridge %s: %w", bridge, err)
+	}
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: host}, PeerName: peer}
+	if err := step(n, "veth(4)", fmt.Sprintf("RTM_NEWLINK(name=%q, kind=\"veth\", peer=%q)", host, peer),
+		"creating veth pair "+host, func() error { return netlink.LinkAdd(veth) }); err != nil {
+		return err
+	}
+	if err := step(n, "rtnetlink(7)", fmt.Sprintf("RTM_NEWLINK(name=%q, master=%q)", host, bridge),
+		"plugging "+host+" into "+bridge, func() error { return netlink.LinkSetMaster(veth, br) }); err != nil {
+		return err
+	}
+	return step(n, "rtnetlink(7)", fmt.Sprintf("RTM_NEWLINK(name=%q, flags=IFF_UP)", host),
+		"bringing "+host+" up", func() error { return netlink.LinkSetUp(veth) })
+}
+
+// movePeer hands the peer end to the network namespace of process pid —
+// `ip link set mp-ID netns PID`: the IFLA_NET_NS_PID attribute of
+// RTM_NEWLINK. From then on the host no longer sees that end.
+func movePeer(peer string, pid int, n *explain.Narrator) error {
+	l, err := netlink.LinkByName(peer)
+	if err != nil {
+		return fmt.Errorf("finding %s: %w", peer, err)
+	}
+	return step(n, "rtnetlink(7)", fmt.Sprintf("RTM_NEWLINK(name=%q, IFLA_NET_NS_PID=%d)", peer, pid),
+		fmt.Sprintf("moving %s into the network namespace of pid %d", peer, pid),
+		func() error { return netlink.LinkSetNsPid(l, pid) })
+}
+
+// configureInside renames the peer to eth0, gives it the address, brings it
+// up and adds the default route via the gateway (lo is the init's job, see
+// LoopbackUp) — all inside the
+// container's network namespace, through a netlink socket opened there
+// (netlink.NewHandleAt opens it on a thread that joined the namespace with
+// setns(2) and returns: a socket keeps the namespace it was created in).
+func configureInside(pid int, peer string, addr netip.Prefix, gw netip.Addr, n *explain.Narrator) error {
+	nsPath := fmt.Sprintf("/proc/%d/ns/net", pid)
+	ns, err := netns.GetFromPath(nsPath)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", nsPath, err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return fmt.Errorf("netlink socket in %s: %w", nsPath, err)
+	}
+	defer h.Close()
+	n.Note("now inside the container: a netlink socket opened in %s", nsPath)
+	l, err := h.LinkByName(peer)
+	if err != nil {
+		return fmt.Errorf("finding %s in the container: %w", peer, err)
+	}
+	if err := step(n, "rtnetlink(7)", fmt.Sprintf("RTM_NEWLINK(name=%q, IFLA_IFNAME=\"eth0\")", peer),
+		"renaming "+peer+" to eth0", func() error { return h.LinkSetName(l, "eth0") }); err != nil {
+		return err
+	}
+	if err := step(n, "rtnetlink(7)", fmt.Sprintf("RTM_NEWADDR(dev=\"eth0\", addr=%s)", addr),
+		"adding "+addr.String()+" to eth0", func() error { return h.AddrAdd(l, &netlink.Addr{IPNet: ipNet(addr)}) }); err != nil {
+		return err
+	}
+	if err := step(n, "rtnetlink(7)", `RTM_NEWLINK(name="eth0", flags=IFF_UP)`,
+		"bringing eth0 up", func() error { return h.LinkSetUp(l) }); err != nil {
+		return err
+	}
+	route := &netlink.Route{LinkIndex: l.Attrs().Index, Dst: ipNet(netip.MustParsePrefix("0.0.0.0/0")), Gw: gw.AsSlice()}
+	return step(n, "rtnetlink(7)", fmt.Sprintf("RTM_NEWROUTE(dst=0.0.0.0/0, gateway=%s, dev=\"eth0\")", gw),
+		"adding the default route via "+gw.String(), func() error { return h.RouteAdd(route) })
+}
+
+// deleteLink removes a link if it exists. Deleting one end of a veth pair
+// deletes the other, wherever it is. When the container has ended, the
+// kernel deletes the pair too, with the container's network namespace, in
+// the background: whichever comes first does it.
+func deleteLink(name string, n *explain.Narrator) error {
+	l, err := netlink.LinkByName(name)
+	if isNotFound(err) {
+		n.Note("%s went with the container's network namespace", name)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("finding %s: %w", name, err)
+	}
+	err = netlink.LinkDel(l)
+	n.Call("rtnetlink(7)", fmt.Sprintf("RTM_DELLINK(name=%q)", name), nil, err)
+	switch {
+	case errors.Is(err, unix.ENODEV):
+		// The container's namespace died with its last process, and the
+		// kernel, dismantling it in the background, deleted the pair
+		// between our lookup and our request: gone is what we wanted.
+		n.Note("%s went with the container's network namespace", name)
+		return nil
+	case err != nil:
+		return fmt.Errorf("deleting %s: %w", name, err)
+	}
+	return nil
+}
+
+// writeSysctl writes a /proc/sys file. Files under /proc/sys/net belong to
+// the network namespace of the process that opens them.
+func writeSysctl(n *explain.Narrator, path, value string) error {
+	return step(n, "proc(5)", fmt.Sprintf("write(%q, %q)", path, value), "setting "+path,
+		func() error { return os.WriteFile(path, []byte(value), 0o644) })
+}
