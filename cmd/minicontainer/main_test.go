@@ -464,7 +464,10 @@ func TestPs(t *testing.T) {
 // terminal emulator does (pty(7)).
 func openPTY(t *testing.T) (master, slave *os.File) {
 	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	// O_NONBLOCK puts the master in Go's poller, so that closing it (the
+	// window closes) interrupts a goroutine reading it: a blocking read(2)
+	// would hold the file open, and the terminal would never hang up.
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
