@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/minicontainer/minicontainer/pkg/execvp"
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/minicontainer/minicontainer/pkg/ns"
 	"github.com/minicontainer/minicontainer/pkg/reexec"
@@ -310,10 +311,7 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 	if !ok {
 		return ExitSetup, fmt.Errorf("waiting for the container: %v", err)
 	}
-	code := status.ExitStatus()
-	if status.Signaled() {
-		code = 128 + int(status.Signal())
-	}
+	code := execvp.ExitStatus(cmd.ProcessState) // 128+N when signal N killed it
 	if status.Signaled() && status.Signal() == unix.SIGKILL && killedForHangUp.Load() {
 		// We killed it because its terminal hung up: report it as a
 		// terminal session would, died of SIGHUP.
