@@ -504,7 +504,11 @@ func TestTTY(t *testing.T) {
 	// Job control: a background job, `jobs`, then the terminal's own view.
 	fmt.Fprint(master, "tty; stty size; sleep 10 &\n")
 	time.Sleep(300 * time.Millisecond)
-	fmt.Fprint(master, "jobs; echo $((6*7)); kill %1; exit 5\n")
+	// The window is resized: the kernel sends SIGWINCH to minicontainer
+	// (the foreground of this terminal), which passes the size on.
+	unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 44, Col: 111})
+	time.Sleep(300 * time.Millisecond)
+	fmt.Fprint(master, "stty size; jobs; echo $((6*7)); kill %1; exit 5\n")
 	done := make(chan int)
 	go func() { done <- exitCode(t, cmd) }()
 	select {
@@ -524,7 +528,7 @@ func TestTTY(t *testing.T) {
 	master.Close()
 	<-copied
 	text := out.String()
-	for _, want := range []string{"/dev/pts/0", "33 101", "Running", "sleep 10", "42"} {
+	for _, want := range []string{"/dev/pts/0", "33 101", "44 111", "Running", "sleep 10", "42"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("-it output lacks %q:\n%s", want, text)
 		}
