@@ -1,5 +1,9 @@
 # minicontainer — see README.md. Most targets need root (sudo make ...).
-GO      ?= go
+# sudo resets PATH to its secure_path, which lacks /usr/local/go/bin where
+# Go's own installer puts go: fall back to it, so `sudo make run` works.
+GO      ?= $(or $(shell command -v go 2>/dev/null),$(wildcard /usr/local/go/bin/go),go)
+# The tests run `go build` themselves: they need go on PATH too.
+export PATH := $(if $(filter /%,$(GO)),$(patsubst %/,%,$(dir $(GO))):)$(PATH)
 BIN     := bin
 # Debian/Ubuntu packages the demos, the tests and the benchmark use.
 APT_PKGS := gcc libc6-dev make manpages-dev busybox-static iproute2 iputils-ping nftables util-linux procps coreutils crun runc hyperfine time

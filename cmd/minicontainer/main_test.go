@@ -496,7 +496,10 @@ func TestPs(t *testing.T) {
 // terminal emulator does (pty(7)).
 func openPTY(t *testing.T) (master, slave *os.File) {
 	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	// O_NONBLOCK puts the master in Go's poller, so that closing it (the
+	// window closes) interrupts a goroutine reading it: a blocking read(2)
+	// would hold the file open, and the terminal would never hang up.
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -533,7 +536,11 @@ func TestTTY(t *testing.T) {
 	// Job control: a background job, `jobs`, then the terminal's own view.
 	fmt.Fprint(master, "tty; stty size; sleep 10 &\n")
 	time.Sleep(300 * time.Millisecond)
-	fmt.Fprint(master, "jobs; echo $((6*7)); kill %1; exit 5\n")
+	// The window is resized: the kernel sends SIGWINCH to minicontainer
+	// (the foreground of this terminal), which passes the size on.
+	unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 44, Col: 111})
+	time.Sleep(300 * time.Millisecond)
+	fmt.Fprint(master, "stty size; jobs; echo $((6*7)); kill %1; exit 5\n")
 	done := make(chan int)
 	go func() { done <- exitCode(t, cmd) }()
 	select {
@@ -553,10 +560,76 @@ func TestTTY(t *testing.T) {
 	master.Close()
 	<-copied
 	text := out.String()
-	for _, want := range []string{"/dev/pts/0", "33 101", "Running", "sleep 10", "42"} {
+	for _, want := range []string{"/dev/pts/0", "33 101", "44 111", "Running", "sleep 10", "42"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("-it output lacks %q:\n%s", want, text)
 		}
+	}
+}
+
+// TestTerminalHangUp closes the user's terminal under a shell that, as
+// PID 1, ignores the SIGHUP passed on: minicontainer must kill the
+// container after its grace period, exit 129 (128+SIGHUP, as a shell
+// reports a session that died of a hang-up) and leave nothing behind.
+// With the pty as controlling terminal minicontainer gets SIGHUP from the
+// kernel and EIO on read; without, only EIO.
+func TestTerminalHangUp(t *testing.T) {
+	needRoot(t)
+	for _, ctty := range []bool{true, false} {
+		t.Run(fmt.Sprintf("controlling=%v", ctty), func(t *testing.T) {
+			defer hostcheck.Take(t, "mctest-rootfs", "minicontainer", "process ").Verify(t)
+			master, slave := openPTY(t)
+			name := fmt.Sprintf("mctest-hup-%d", time.Now().UnixNano())
+			cmd := exec.Command("minicontainer", "run", "--rootfs", testRootfs, "--name", name, "-it", "--", "/bin/sh")
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: ctty}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			slave.Close()
+			out := newReadyWriter()
+			copied := make(chan struct{})
+			go func() { io.Copy(out, master); close(copied) }()
+			// -opost: "ready\n" without the terminal's CR; the quotes keep the
+			// echoed input line from matching.
+			fmt.Fprint(master, "stty -opost; echo rea''dy\n")
+			out.wait(t, cmd)
+			var pid1 int
+			states, _ := container.List(testState)
+			for _, s := range states {
+				if s.Name == name {
+					pid1 = s.Pid
+				}
+			}
+			if pid1 == 0 {
+				t.Fatalf("no state for %s", name)
+			}
+			master.Close() // the terminal window closes
+			<-copied
+			done := make(chan int)
+			go func() { done <- exitCode(t, cmd) }()
+			select {
+			case code := <-done:
+				if code != 129 {
+					t.Errorf("after the hang-up: exit %d, want 129", code)
+				}
+			case <-time.After(20 * time.Second):
+				cmd.Process.Kill() // its Pdeathsig kills the container
+				<-done
+				t.Fatalf("minicontainer still runs 20 s after its terminal hung up")
+			}
+			if err := syscall.Kill(pid1, 0); err == nil {
+				t.Errorf("the container's PID 1 (%d) outlived minicontainer", pid1)
+			}
+		})
+	}
+	// SIGHUP without a terminal is a hang-up too: a `sleep` as PID 1 ignores
+	// it, and is killed after the grace period.
+	defer hostcheck.Take(t, "mctest-rootfs", "minicontainer", "process ").Verify(t)
+	cmd, _ := startBackground(t, io.Discard, "--", "sleep", "100")
+	cmd.Process.Signal(syscall.SIGHUP)
+	if code := exitCode(t, cmd); code != 129 {
+		t.Errorf("SIGHUP to minicontainer running sleep: exit %d, want 129", code)
 	}
 }
 

@@ -23,11 +23,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
-	"syscall"
 
 	"github.com/alecthomas/kong"
-	"golang.org/x/sys/unix"
 
 	"github.com/minicontainer/minicontainer/pkg/execvp"
 	"github.com/minicontainer/minicontainer/pkg/explain"
@@ -65,75 +62,25 @@ func main() {
 	// unlocked: Go would otherwise hand a tainted thread to other goroutines.
 	runtime.LockOSThread()
 
-	// Back from pkg/nsenter's re-exec: the constructor has joined already.
-	if steps, ok := nsenter.Steps(); ok {
-		x.Note("re-executed: a C constructor joined before the Go runtime started (pkg/nsenter)")
-		for _, s := range steps {
-			if s.Tried {
-				x.Call("setns(2)", fmt.Sprintf("[constructor] setns(%d<%s>, %s)", s.FD, s.Path, s.Kind.Const), nil, s.Err)
-			}
-			if s.Err != nil {
-				fail("setns", s.Err)
-			}
-		}
-		for _, s := range steps {
-			if s.Left { // the PID namespace: see nsenter.Step.Left
-				err := ns.Join(s.FD, s.Kind)
-				x.Call("setns(2)", fmt.Sprintf("setns(%d<%s>, %s)", s.FD, s.Path, s.Kind.Const), nil, err)
-				if err != nil {
-					fail("setns", err)
-				}
-				unix.Close(s.FD)
-			}
-		}
-		run(x, argv, joinsPID(steps))
-	}
-
-	// Get a file descriptor for each namespace; O_CLOEXEC so that the
-	// command does not inherit it.
-	var files []nsenter.File
-	for _, path := range paths {
-		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		x.Call("open(2)", fmt.Sprintf("open(%s, O_RDONLY|O_CLOEXEC)", explain.Quote(path)), fd, err)
+	// Back from nsenter.Join's re-exec: the C constructor has joined.
+	if resumed, joinedPID, err := nsenter.Resume(x); resumed {
 		if err != nil {
-			fail("open", err)
+			fail(err)
 		}
-		kind, err := ns.KindOf(fd)
-		if err != nil {
-			// Not a namespace file: the C's setns(fd, 0) fails with
-			// EINVAL. Make that same call, so the error is the kernel's.
-			err := unix.Setns(fd, 0)
-			x.Call("setns(2)", fmt.Sprintf("setns(%d<%s>, 0)", fd, path), nil, err)
-			fail("setns", err)
-		}
-		files = append(files, nsenter.File{FD: fd, Kind: kind, Path: path})
+		run(x, argv, joinedPID)
 	}
-	// Join order: the table's (user first: it grants the capabilities the
-	// other joins need; see setns(2) and nsenter(1)).
-	slices.SortStableFunc(files, func(a, b nsenter.File) int { return order(a.Kind) - order(b.Kind) })
-
-	for _, f := range files {
-		if f.Kind.Flag == unix.CLONE_NEWUSER || f.Kind.Flag == unix.CLONE_NEWTIME {
-			x.Note("%s: a multithreaded process cannot join it; re-exec so that a C constructor joins (pkg/nsenter)", f.Kind.Name)
-			err := nsenter.Exec(files)
-			fail("execve", err)
-		}
+	// Get a file descriptor for each namespace, in join order (user first).
+	files, err := nsenter.Open(paths, x)
+	if err != nil {
+		fail(err)
 	}
-	for _, f := range files {
-		if f.Kind.Flag == unix.CLONE_NEWNS {
-			// Go's threads share one fs_struct (CLONE_FS); the kernel will
-			// not move a thread that shares it into another mount
-			// namespace. ns.Join does this too; shown here for the lesson.
-			err := unix.Unshare(unix.CLONE_FS)
-			x.Call("unshare(2)", "unshare(CLONE_FS)", nil, err)
-		}
-		err := ns.Join(f.FD, f.Kind)
-		x.Call("setns(2)", fmt.Sprintf("setns(%d<%s>, %s)", f.FD, f.Path, f.Kind.Const), nil, err)
-		if err != nil {
-			fail("setns", err)
-		}
+	// setns(2) each one; mnt after unshare(CLONE_FS); user or time through
+	// a re-exec (pkg/nsenter), since a Go process always has threads.
+	joinedPID, err := nsenter.Join(files, x)
+	if err != nil {
+		fail(err)
 	}
-	run(x, argv, joinsPID(stepsOf(files)))
+	run(x, argv, joinedPID)
 }
 
 // run executes the command in the namespaces joined. The C execs it; after
@@ -143,30 +90,26 @@ func run(x *explain.Narrator, argv []string, forkFirst bool) {
 	if !forkFirst {
 		err := execvp.Exec(argv)
 		x.Call("execve(2)", fmt.Sprintf("execvp(%s, ...)", explain.Quote(argv[0])), nil, err)
-		fail("execvp", err)
+		fail(&nsenter.CallError{Call: "execvp", Err: err})
 	}
 	x.Note("pid: setns(2) moved only our future children; fork the command")
 	path, err := execvp.LookPath(argv[0])
 	if err != nil {
-		fail("execvp", err)
+		fail(&nsenter.CallError{Call: "execvp", Err: err})
 	}
 	cmd := exec.Command(path, argv[1:]...)
 	cmd.Args[0] = argv[0]
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	err = cmd.Start()
-	if err != nil {
-		fail("fork", err)
+	if err = cmd.Start(); err != nil {
+		fail(&nsenter.CallError{Call: "fork", Err: err})
 	}
 	x.Call("clone(2)", "clone(SIGCHLD)", cmd.Process.Pid, nil)
 	err = cmd.Wait()
 	var exit *exec.ExitError
 	if err != nil && !errors.As(err, &exit) {
-		fail("waitpid", err)
+		fail(&nsenter.CallError{Call: "waitpid", Err: err})
 	}
-	if ws := cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signaled() {
-		os.Exit(128 + int(ws.Signal()))
-	}
-	os.Exit(cmd.ProcessState.ExitCode())
+	os.Exit(execvp.ExitStatus(cmd.ProcessState))
 }
 
 // namespaceFiles returns the namespace files to join and the command.
@@ -204,32 +147,8 @@ func namespaceFiles() (paths, argv []string) {
 		fmt.Fprintf(os.Stderr, "%s: -t PID needs --all or a namespace option, and a command\n", os.Args[0])
 		usage()
 	}
-	for _, k := range kinds {
-		// Like nsenter(1), skip a namespace we are in already: joining
-		// our own user namespace would fail with EINVAL (setns(2)).
-		theirs, err := ns.Of(cli.Target, k)
-		if ours, _ := ns.Of(0, k); err == nil && theirs == ours {
-			continue
-		}
-		paths = append(paths, ns.Path(cli.Target, k))
-	}
+	paths = nsenter.Paths(cli.Target, kinds)
 	return paths, argv
-}
-
-func order(k ns.Kind) int {
-	return slices.IndexFunc(ns.Kinds, func(t ns.Kind) bool { return t.Flag == k.Flag })
-}
-
-func stepsOf(files []nsenter.File) []nsenter.Step {
-	var steps []nsenter.Step
-	for _, f := range files {
-		steps = append(steps, nsenter.Step{File: f, Tried: true})
-	}
-	return steps
-}
-
-func joinsPID(steps []nsenter.Step) bool {
-	return slices.ContainsFunc(steps, func(s nsenter.Step) bool { return s.Kind.Flag == unix.CLONE_NEWPID })
 }
 
 func usage() {
@@ -237,8 +156,11 @@ func usage() {
 	os.Exit(1)
 }
 
-// fail prints what err(3) prints and exits with EXIT_FAILURE.
-func fail(what string, err error) {
-	fmt.Fprintf(os.Stderr, "%s: %s: %s\n", filepath.Base(os.Args[0]), what, explain.Strerror(err))
+// fail prints what err(3) prints, "setnsdemo: setns: Invalid argument",
+// and exits with EXIT_FAILURE.
+func fail(err error) {
+	var call *nsenter.CallError
+	errors.As(err, &call)
+	fmt.Fprintf(os.Stderr, "%s: %s: %s\n", filepath.Base(os.Args[0]), call.Call, explain.Strerror(call.Err))
 	os.Exit(1)
 }

@@ -17,15 +17,12 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kong"
@@ -35,6 +32,7 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/minicontainer/minicontainer/pkg/ns"
 	"github.com/minicontainer/minicontainer/pkg/reexec"
+	"github.com/minicontainer/minicontainer/pkg/rootfs"
 )
 
 const childEntry = "unsharedemo-child"
@@ -149,87 +147,26 @@ func child() {
 	fail("execvp", err)
 }
 
-// prepareMounts sets the propagation of the new mount namespace, and mounts
-// a /proc that shows the new PID namespace when asked.
+// prepareMounts sets the propagation of the new mount namespace first
+// (private by default: a mount made here must never appear on the host,
+// mount_namespaces(7)), then mounts a /proc that shows the new PID
+// namespace when asked (pid_namespaces(7)).
 func prepareMounts(x *explain.Narrator, propagation string, mountProc bool) error {
-	// A new mount namespace starts with copies of the parent's mounts, and
-	// those that were shared stay peers of the originals: a mount made here
-	// would appear on the host (mount_namespaces(7), "Shared subtrees").
-	// So first make / private (or what was asked), recursively.
-	prop := map[string]uintptr{"private": unix.MS_PRIVATE, "shared": unix.MS_SHARED, "slave": unix.MS_SLAVE}
-	if flag, ok := prop[propagation]; ok {
-		err := unix.Mount("none", "/", "", flag|unix.MS_REC, "")
-		x.Call("mount(2)", fmt.Sprintf("mount(\"none\", \"/\", NULL, MS_REC|MS_%s, NULL)", strings.ToUpper(propagation)), nil, err)
-		if err != nil {
-			return err
-		}
+	if err := rootfs.SetPropagation(x, "/", propagation); err != nil || !mountProc {
+		return err
 	}
-	if mountProc {
-		// A proc filesystem shows the PID namespace of the process that
-		// mounts it (see pid_namespaces(7), "/proc and PID namespaces").
-		const flags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
-		err := unix.Mount("proc", "/proc", "proc", flags, "")
-		x.Call("mount(2)", "mount(\"proc\", \"/proc\", \"proc\", MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL)", nil, err)
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// unshareThenFork is --no-fork: what the C does first, unshare(2) in this
-// process, then what the article's port did next, start the program with
-// os/exec. With CLONE_NEWPID this fails: the caller itself stays in its PID
-// namespace, and the first process it creates afterwards becomes PID 1 of
-// the new one (pid_namespaces(7)). Package os's first fork is a throwaway
-// probe (does clone(CLONE_PIDFD) work?) that exits at once; when the init
-// of a PID namespace is gone, every later fork into it fails with ENOMEM.
-func unshareThenFork(x *explain.Narrator, flags uintptr) int {
-	// unshare(2) changes only the calling thread of a Go program; the
-	// program must be started from that thread, which must then die.
-	runtime.LockOSThread()
-	err := unix.Unshare(int(flags))
-	x.Call("unshare(2)", fmt.Sprintf("unshare(%s)", ns.FlagString(flags)), nil, err)
-	if err != nil {
-		if flags&unix.CLONE_NEWUSER != 0 && errors.Is(err, unix.EINVAL) {
-			x.Note("a multithreaded process cannot unshare(CLONE_NEWUSER), and a Go program always has threads")
-		}
-		fail("unshare", err)
-	}
-	if flags&unix.CLONE_NEWNS != 0 {
-		if err := prepareMounts(x, cli.Propagation, cli.MountProc); err != nil {
-			fail("mount", err)
-		}
-	}
-	cmd := exec.Command(cli.Program[0], cli.Program[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	x.Note("os/exec forks; the first time, it first probes clone(CLONE_PIDFD) with a child that exits at once")
-	err = cmd.Start()
-	x.Call("clone(2)", "clone(CLONE_VM|CLONE_PIDFD|CLONE_VFORK|SIGCHLD)", pid(cmd), err)
-	if errors.Is(err, unix.ENOMEM) && flags&unix.CLONE_NEWPID != 0 {
-		fmt.Fprintf(os.Stderr, "unsharedemo: fork: %s\n", explain.Strerror(err))
-		fmt.Fprintln(os.Stderr, "unsharedemo: the new PID namespace has no init: Go's first fork (a pidfd probe) became its PID 1 and exited; drop --no-fork")
-		return 1
-	}
-	if err != nil {
-		fail("execvp", err)
-	}
-	return wait(x, cmd)
+	return rootfs.MountProc(x, "/proc")
 }
 
 // wait waits for the program and returns its exit status, or 128+signal
 // when a signal killed it, as a shell reports it.
 func wait(x *explain.Narrator, cmd *exec.Cmd) int {
 	err := cmd.Wait()
-	st := cmd.ProcessState
 	x.Call("wait4(2)", fmt.Sprintf("wait4(%d, ...)", cmd.Process.Pid), cmd.Process.Pid, nil)
-	if st == nil {
+	if cmd.ProcessState == nil {
 		fail("waitpid", err)
 	}
-	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return st.ExitCode()
+	return execvp.ExitStatus(cmd.ProcessState)
 }
 
 func pid(cmd *exec.Cmd) int {
@@ -237,35 +174,6 @@ func pid(cmd *exec.Cmd) int {
 		return -1
 	}
 	return cmd.Process.Pid
-}
-
-// usage prints the C's usage text (argv[0] as given) and exits with
-// EXIT_FAILURE. A bad option is first reported as getopt(3) reports it.
-func usage(err error) {
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %s\n", os.Args[0], getoptMessage(err))
-	}
-	fmt.Fprintf(os.Stderr, "Usage: %s [options] program [arg...]\n", os.Args[0])
-	fmt.Fprintf(os.Stderr, "Options can be:\n")
-	for _, line := range []string{"-C   unshare cgroup namespace", "-i   unshare IPC namespace",
-		"-m   unshare mount namespace", "-n   unshare network namespace", "-p   unshare PID namespace",
-		"-t   unshare time namespace", "-u   unshare UTS namespace", "-U   unshare user namespace"} {
-		fmt.Fprintf(os.Stderr, "    %s\n", line)
-	}
-	os.Exit(1)
-}
-
-// getoptMessage words kong's "unknown flag" as getopt(3) does.
-func getoptMessage(err error) string {
-	msg := err.Error()
-	if flag, ok := strings.CutPrefix(msg, "unknown flag "); ok {
-		flag, _, _ = strings.Cut(flag, ",")
-		if strings.HasPrefix(flag, "--") {
-			return fmt.Sprintf("unrecognized option '%s'", flag)
-		}
-		return fmt.Sprintf("invalid option -- '%s'", strings.TrimPrefix(flag, "-"))
-	}
-	return msg
 }
 
 // fail prints what err(3) prints and exits with EXIT_FAILURE.

@@ -8,11 +8,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/minicontainer/minicontainer/pkg/execvp"
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/minicontainer/minicontainer/pkg/ns"
 	"github.com/minicontainer/minicontainer/pkg/reexec"
@@ -39,6 +41,23 @@ const containerFlags = unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWUTS 
 // among them also because Go's default for it prints every goroutine's
 // stack, which a user must never see.
 var forwardedSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2}
+
+// hangUpGrace is how long the container has to end by itself after its
+// terminal hung up (SIGHUP to minicontainer, or EIO/EOF reading the host's
+// terminal under -t) before minicontainer kills it. A hung-up terminal is
+// final: nobody can type into the container again, nor stop it, and a
+// shell as PID 1 ignores the SIGHUP we pass on (PID 1 gets only the
+// signals it has a handler for, pid_namespaces(7)). Two seconds are
+// enough for a command with a handler to save its work (an editor writes
+// its recovery file), and short enough that the terminal's closing is not
+// felt as a hang. docker stop waits 10 s, but there a user is waiting and
+// can see it; here nobody is left.
+//
+// SIGTERM and SIGINT are only passed on, as `docker run` (sig-proxy) does:
+// whoever sent them is still there and can send SIGKILL to minicontainer,
+// which kills the container with it (Pdeathsig). A `sleep` as PID 1 keeps
+// running after a SIGTERM, as under docker: use --init.
+const hangUpGrace = 2 * time.Second
 
 // Stdio is the terminal or files the container's command gets.
 type Stdio struct{ In, Out, Err *os.File }
@@ -242,7 +261,10 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 	}
 	done := make(chan struct{})
 	defer close(done)
-	go forward(signals, pid, done, x)
+	// The console reports here when the host's terminal hangs up.
+	hangUp := make(chan struct{}, 1)
+	var killedForHangUp atomic.Bool
+	go forward(signals, hangUp, cmd.Process, &killedForHangUp, done, x)
 
 	for _, step := range hostSteps {
 		x.Note("host step %s for init %d", step.name, pid)
@@ -282,7 +304,7 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 		case eof:
 			started = true
 		case m.Type == "pty" && len(fds) == 1:
-			console, err = newConsole(os.NewFile(uintptr(fds[0]), "ptmx"), stdio, c.Config.Interactive)
+			console, err = newConsole(os.NewFile(uintptr(fds[0]), "ptmx"), stdio, c.Config.Interactive, hangUp)
 			if err != nil {
 				return ExitSetup, err
 			}
@@ -309,9 +331,11 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 	if !ok {
 		return ExitSetup, fmt.Errorf("waiting for the container: %v", err)
 	}
-	code := status.ExitStatus()
-	if status.Signaled() {
-		code = 128 + int(status.Signal())
+	code := execvp.ExitStatus(cmd.ProcessState) // 128+N when signal N killed it
+	if status.Signaled() && status.Signal() == unix.SIGKILL && killedForHangUp.Load() {
+		// We killed it because its terminal hung up: report it as a
+		// terminal session would, died of SIGHUP.
+		code = 128 + int(unix.SIGHUP)
 	}
 	x.Call("wait4(2)", fmt.Sprintf("wait4(%d, {%s})", pid, waitString(status)), pid, nil)
 	c.reportOOM(status, stdio.Err)
@@ -322,12 +346,37 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 // PID 1. The kernel delivers to a namespace's init only the signals it has
 // a handler for (pid_namespaces(7)): a `sleep` as PID 1 ignores SIGTERM,
 // as under docker. --init installs handlers and passes them on.
-func forward(signals chan os.Signal, pid int, done chan struct{}, x *explain.Narrator) {
+//
+// A hang-up (SIGHUP, or the console's report that the host terminal is
+// gone) is passed on as SIGHUP, and if the container still runs
+// hangUpGrace later it gets SIGKILL: killing PID 1 kills every process of
+// its PID namespace (pid_namespaces(7)). Signals go through proc (a pidfd
+// in Go's os package), so none can reach a recycled PID after the wait.
+func forward(signals chan os.Signal, hangUp chan struct{}, proc *os.Process, killed *atomic.Bool, done chan struct{}, x *explain.Narrator) {
+	send := func(sig syscall.Signal) {
+		err := proc.Signal(sig)
+		x.Call("kill(2)", fmt.Sprintf("kill(%d, %s)", proc.Pid, unix.SignalName(sig)), nil, err)
+	}
+	var deadline <-chan time.Time
+	startGrace := func() {
+		if deadline == nil {
+			x.Note("the terminal hung up: SIGKILL to PID 1 if it still runs in %v", hangUpGrace)
+			deadline = time.After(hangUpGrace)
+		}
+	}
 	for {
 		select {
 		case sig := <-signals:
-			err := unix.Kill(pid, sig.(syscall.Signal))
-			x.Call("kill(2)", fmt.Sprintf("kill(%d, %s)", pid, unix.SignalName(sig.(syscall.Signal))), nil, err)
+			send(sig.(syscall.Signal))
+			if sig == unix.SIGHUP {
+				startGrace()
+			}
+		case <-hangUp:
+			send(unix.SIGHUP)
+			startGrace()
+		case <-deadline:
+			killed.Store(true)
+			send(unix.SIGKILL)
 		case <-done:
 			return
 		}

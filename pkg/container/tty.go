@@ -91,7 +91,11 @@ type console struct {
 	finished chan struct{}
 }
 
-func newConsole(master *os.File, stdio Stdio, interactive bool) (*console, error) {
+// newConsole starts the proxy. When the user's terminal hangs up (read(2)
+// on it gives EIO or end of file: the window was closed, the ssh
+// connection dropped, tmux was killed), it says so on hangUp, so that
+// the container is not left running where nobody can reach it.
+func newConsole(master *os.File, stdio Stdio, interactive bool, hangUp chan<- struct{}) (*console, error) {
 	c := &console{master: master, in: stdio.In, output: make(chan struct{}), finished: make(chan struct{})}
 	if term.IsTerminal(int(stdio.In.Fd())) {
 		state, err := term.MakeRaw(int(stdio.In.Fd()))
@@ -123,7 +127,30 @@ func newConsole(master *os.File, stdio Stdio, interactive bool) (*console, error
 		close(c.output)
 	}()
 	if interactive {
-		go io.Copy(master, stdio.In) // blocked in read(2) at exit: harmless, we exit
+		// Blocked in read(2) at exit: harmless, we exit.
+		go func() {
+			buf := make([]byte, 4096)
+			for {
+				n, err := stdio.In.Read(buf)
+				if n > 0 {
+					if _, werr := master.Write(buf[:n]); werr != nil {
+						return // the container is gone
+					}
+				}
+				if err != nil {
+					// A terminal gives EOF or EIO only when it hung up (in
+					// raw mode ^D is a byte like any other): tell Run.
+					// Input that is no terminal just ended.
+					if c.restore != nil {
+						select {
+						case hangUp <- struct{}{}:
+						default:
+						}
+					}
+					return
+				}
+			}
+		}()
 	}
 	return c, nil
 }

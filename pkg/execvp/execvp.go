@@ -50,3 +50,13 @@ func errnoOf(err error) error {
 	}
 	return err
 }
+
+// ExitStatus is the status a shell reports for a program that ended
+// (sh(1), "Exit Status"): its own exit status, or 128+N when signal N
+// killed it. The demos and minicontainer exit with it, as docker does.
+func ExitStatus(ps *os.ProcessState) int {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}

@@ -47,7 +47,7 @@ func Setup(s Spec, x *explain.Narrator) error {
 	// which still lets host mounts come in; private lets nothing through.
 	// Go's Cloneflags does not do this for us (Unshareflags would, silently).
 	x.Note("make every mount private so nothing below propagates to the host")
-	if err := mount(x, "", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+	if err := SetPropagation(x, "/", "private"); err != nil {
 		return err
 	}
 
@@ -216,7 +216,7 @@ func mountKernelFS(x *explain.Narrator, rootfd int, root string) error {
 		flags       uintptr
 		why         string
 	}{
-		{"/proc", "proc", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, "a new proc, listing only the processes of this PID namespace"},
+		{"/proc", "proc", ProcFlags, "a new proc, listing only the processes of this PID namespace"},
 		{"/sys", "sysfs", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY, "sysfs, read-only, so the container cannot change kernel or device settings"},
 	} {
 		target, err := resolveMountpoint(x, rootfd, root, m.dir, true)
