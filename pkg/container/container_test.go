@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minicontainer/minicontainer/pkg/proc"
+
 	"github.com/minicontainer/minicontainer/pkg/hostcheck"
 )
 
@@ -110,7 +112,7 @@ func deadPid(t *testing.T) (int, uint64) {
 		t.Fatal(err)
 	}
 	pid := cmd.Process.Pid
-	start := startTime(pid)
+	start := proc.StartTime(pid)
 	cmd.Wait()
 	return pid, start
 }
@@ -120,10 +122,10 @@ func TestGCReclaimsOnlyDeadRuns(t *testing.T) {
 	scratch := t.TempDir()
 	self := os.Getpid()
 	pid, start := deadPid(t)
-	live := &State{Root: root, ID: "aaaaaaaaaaaa", Runtime: self, RuntimeStart: startTime(self), Created: time.Now()}
+	live := &State{Root: root, ID: "aaaaaaaaaaaa", Runtime: self, RuntimeStart: proc.StartTime(self), Created: time.Now()}
 	dead := &State{Root: root, ID: "bbbbbbbbbbbb", Runtime: pid, RuntimeStart: start, Created: time.Now(),
 		Resources: []Resource{{Kind: "dir", Name: filepath.Join(scratch, "upper")}}}
-	reused := &State{Root: root, ID: "cccccccccccc", Runtime: self, RuntimeStart: startTime(self) + 1, Created: time.Now()}
+	reused := &State{Root: root, ID: "cccccccccccc", Runtime: self, RuntimeStart: proc.StartTime(self) + 1, Created: time.Now()}
 	for _, s := range []*State{live, dead, reused} {
 		os.MkdirAll(s.Dir(), 0o700)
 		if err := s.save(); err != nil {

@@ -7,6 +7,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/minicontainer/minicontainer/pkg/proc"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/minicontainer/minicontainer/pkg/cgroup"
@@ -132,9 +134,9 @@ func gcLocked(root string, w io.Writer) (int, error) {
 }
 
 func reclaim(s *State) error {
-	if alive(s.Pid, s.PidStart) {
+	if proc.Alive(s.Pid, s.PidStart) {
 		unix.Kill(s.Pid, unix.SIGKILL)
-		for i := 0; i < 100 && alive(s.Pid, s.PidStart); i++ {
+		for i := 0; i < 100 && proc.Alive(s.Pid, s.PidStart); i++ {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/minicontainer/minicontainer/pkg/proc"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/minicontainer/minicontainer/pkg/execvp"
@@ -167,7 +169,7 @@ func create(cfg Config, plan *cgroupPlan, x *explain.Narrator) (*Container, erro
 	self := os.Getpid()
 	c := &Container{Config: cfg, x: x, State: &State{
 		Root: cfg.StateRoot, ID: id, Name: cfg.Name, Command: cfg.Command, Created: time.Now().UTC(),
-		Runtime: self, RuntimeStart: startTime(self),
+		Runtime: self, RuntimeStart: proc.StartTime(self),
 	}}
 	// Recorded in the first state.json, before Run creates them (one
 	// write of state.json each fewer at every start). gc's reclaimers
@@ -255,7 +257,7 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 			cmd.Wait()
 		}
 	}()
-	c.State.Pid, c.State.PidStart = pid, startTime(pid)
+	c.State.Pid, c.State.PidStart = pid, proc.StartTime(pid)
 	if err := c.State.save(); err != nil {
 		return ExitSetup, err
 	}
@@ -350,12 +352,12 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 // A hang-up (SIGHUP, or the console's report that the host terminal is
 // gone) is passed on as SIGHUP, and if the container still runs
 // hangUpGrace later it gets SIGKILL: killing PID 1 kills every process of
-// its PID namespace (pid_namespaces(7)). Signals go through proc (a pidfd
+// its PID namespace (pid_namespaces(7)). Signals go through pid1 (a pidfd
 // in Go's os package), so none can reach a recycled PID after the wait.
-func forward(signals chan os.Signal, hangUp chan struct{}, proc *os.Process, killed *atomic.Bool, done chan struct{}, x *explain.Narrator) {
+func forward(signals chan os.Signal, hangUp chan struct{}, pid1 *os.Process, killed *atomic.Bool, done chan struct{}, x *explain.Narrator) {
 	send := func(sig syscall.Signal) {
-		err := proc.Signal(sig)
-		x.Call("kill(2)", fmt.Sprintf("kill(%d, %s)", proc.Pid, unix.SignalName(sig)), nil, err)
+		err := pid1.Signal(sig)
+		x.Call("kill(2)", fmt.Sprintf("kill(%d, %s)", pid1.Pid, unix.SignalName(sig)), nil, err)
 	}
 	var deadline <-chan time.Time
 	startGrace := func() {

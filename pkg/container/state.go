@@ -10,9 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/minicontainer/minicontainer/pkg/proc"
 
 	"golang.org/x/sys/unix"
 )
@@ -62,11 +62,11 @@ func (s *State) Dir() string { return filepath.Join(s.Root, s.ID) }
 // minicontainer process that owned it is gone (gc will reclaim it).
 func (s *State) Status() string {
 	switch {
-	case !alive(s.Runtime, s.RuntimeStart):
+	case !proc.Alive(s.Runtime, s.RuntimeStart):
 		return "dead"
 	case s.Pid == 0:
 		return "starting"
-	case !alive(s.Pid, s.PidStart):
+	case !proc.Alive(s.Pid, s.PidStart):
 		return "stopping"
 	}
 	return "running"
@@ -144,39 +144,4 @@ func List(root string) ([]*State, error) {
 	}
 	sort.Slice(states, func(i, j int) bool { return states[i].Created.Before(states[j].Created) })
 	return states, nil
-}
-
-// startTime is a process's start time in clock ticks since boot, field 22
-// of /proc/PID/stat (proc(5)); 0 if there is no such process.
-func startTime(pid int) uint64 {
-	if pid <= 0 {
-		return 0
-	}
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	// "pid (comm) state ppid ..."; comm may contain spaces and ')'.
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 20 {
-		return 0
-	}
-	t, _ := strconv.ParseUint(fields[19], 10, 64) // field 22 overall
-	return t
-}
-
-// alive reports whether pid is still the process that started at start
-// (and not a zombie, which has exited and is only waiting to be reaped).
-func alive(pid int, start uint64) bool {
-	if pid <= 0 || start == 0 || startTime(pid) != start {
-		return false
-	}
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	return len(fields) > 0 && fields[0] != "Z" && fields[0] != "X"
 }

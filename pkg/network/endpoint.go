@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/minicontainer/minicontainer/pkg/proc"
+
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/vishvananda/netlink"
 )
@@ -136,7 +138,7 @@ func Reserve(req Request, n *explain.Narrator) (_ *Endpoint, err error) {
 	pid := os.Getpid()
 	st.Leases = append(st.Leases, Lease{
 		ID: req.ID, Name: req.Name, Hostname: req.Hostname, Address: addr,
-		HostVeth: host, Ports: req.Ports, Owner: pid, OwnerStart: processStart(pid),
+		HostVeth: host, Ports: req.Ports, Owner: pid, OwnerStart: proc.StartTime(pid),
 	})
 	n.Note("address %s of %s for container %s (lock %s held)", addr, subnet, req.ID, lockPath(s.prefix, s.bridge))
 	if err := s.write(st); err != nil {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/minicontainer/minicontainer/pkg/proc"
 )
 
 func TestParseSubnet(t *testing.T) {
@@ -137,8 +139,8 @@ func TestForgetDeadNamespaces(t *testing.T) {
 		}
 		os.WriteFile(lockPath(s.prefix, "mc0"), nil, 0o644)
 	}
-	write("network-net-1-", 1<<22+7, 12345)                         // no such namespace, no such owner
-	write("network-net-2-", os.Getpid(), processStart(os.Getpid())) // no such namespace, owner alive
+	write("network-net-1-", 1<<22+7, 12345)                           // no such namespace, no such owner
+	write("network-net-2-", os.Getpid(), proc.StartTime(os.Getpid())) // no such namespace, owner alive
 	forgetDeadNamespaces(base)
 	left, _ := filepath.Glob(filepath.Join(base, "*"))
 	var names []string

@@ -8,8 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
+
+	"github.com/minicontainer/minicontainer/pkg/proc"
 
 	"golang.org/x/sys/unix"
 )
@@ -159,28 +160,9 @@ func allocate(st *State) (netip.Addr, error) {
 	return netip.Addr{}, fmt.Errorf("subnet %s is full (%d containers)", st.Subnet, len(st.Leases))
 }
 
-// processStart returns a process's start time (proc(5), /proc/PID/stat
-// field 22), or 0 when there is no such process or it has exited and is a
-// zombie waiting for its parent (a minicontainer killed by SIGKILL can stay
-// one for a while; it will never release anything).
-func processStart(pid int) uint64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// "pid (comm) state ppid ..." — comm may contain spaces and ')'.
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 20 || fields[0] == "Z" || fields[0] == "X" {
-		return 0
-	}
-	start, _ := strconv.ParseUint(fields[19], 10, 64)
-	return start
-}
-
 // alive reports whether the lease's owner still runs.
 func (l Lease) alive() bool {
-	return l.Owner > 0 && l.OwnerStart != 0 && processStart(l.Owner) == l.OwnerStart
+	return l.Owner > 0 && l.OwnerStart != 0 && proc.Alive(l.Owner, l.OwnerStart)
 }
 
 // ReadStates returns every bridge network of the current network namespace
