@@ -8,7 +8,7 @@ BIN     := bin
 # Debian/Ubuntu packages the demos, the tests and the benchmark use.
 APT_PKGS := gcc libc6-dev make manpages-dev busybox-static iproute2 iputils-ping nftables util-linux procps coreutils crun runc hyperfine time
 
-.PHONY: all build deps run demos c-examples test vet compare bench clean
+.PHONY: all build deps run demos c-examples test vet compare bench cgroup2-vm clean
 
 all: build
 
@@ -63,6 +63,16 @@ compare: build
 # Start-up time against unshare(1), crun and runc, as ratios.
 bench: build
 	./testdata/bench.sh
+
+# The cgroup v2 driver on a real kernel, for hosts that are not pure v2:
+# boots Debian's kernel under qemu (software emulation is enough, about a
+# minute) with only a cgroup2 hierarchy and runs the limits there; see
+# testdata/cgroup2-vm.sh. Too slow for `make test` and CI, so qemu is
+# installed here only, not in APT_PKGS.
+cgroup2-vm: deps
+	@dpkg -s qemu-system-x86 >/dev/null 2>&1 || { \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends qemu-system-x86; }
+	./testdata/cgroup2-vm.sh
 
 clean:
 	rm -rf $(BIN)
