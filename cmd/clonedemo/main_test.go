@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -11,19 +10,8 @@ import (
 
 	"github.com/minicontainer/minicontainer/pkg/hostcheck"
 	"github.com/minicontainer/minicontainer/pkg/ns"
+	"github.com/minicontainer/minicontainer/pkg/sidebyside"
 )
-
-func build(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	os.Chmod(dir, 0o755) // so that the tests can run it as nobody too
-	os.Chmod(filepath.Dir(dir), 0o755)
-	bin := filepath.Join(dir, "clonedemo")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // The child's UTS namespace differs from the parent's, its hostname is the
 // one given, and the parent's stays.
@@ -31,7 +19,7 @@ func TestChildInNewUTSNamespace(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("clone(CLONE_NEWUTS) needs root: run the tests with sudo")
 	}
-	bin := build(t)
+	bin := sidebyside.BuildGo(t, ".", "clonedemo")
 	defer hostcheck.Take(t, "clonedemo").Verify(t)
 	cmd := exec.Command(bin, "--sleep=2", "bizarro")
 	out, err := cmd.StdoutPipe()
@@ -81,7 +69,7 @@ func TestChildInNewUTSNamespace(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	bin := build(t)
+	bin := sidebyside.BuildGo(t, ".", "clonedemo")
 	cases := []struct {
 		args   []string
 		nobody bool

@@ -3,31 +3,17 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/minicontainer/minicontainer/pkg/hostcheck"
 	"github.com/minicontainer/minicontainer/pkg/ns"
+	"github.com/minicontainer/minicontainer/pkg/sidebyside"
 )
 
-func build(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "setnsdemo")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 func runDemo(t *testing.T, bin string, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	var o, e strings.Builder
-	cmd.Stdout, cmd.Stderr = &o, &e
-	cmd.Run()
-	return o.String(), e.String(), cmd.ProcessState.ExitCode()
+	r := sidebyside.Exec(bin, args...)
+	return r.Stdout, r.Stderr, r.Code
 }
 
 // The command run by setnsdemo is in the target's namespace, for each of
@@ -37,7 +23,7 @@ func TestJoinEachKind(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("setns(2) needs root: run the tests with sudo")
 	}
-	bin := build(t)
+	bin := sidebyside.BuildGo(t, ".", "setnsdemo")
 	target := startTarget(t) // killed by t.Cleanup, after the check
 	defer hostcheck.Take(t, "sleep", "setnsdemo", "readlink").Verify(t)
 	var all []string
@@ -77,7 +63,7 @@ func TestExitStatusThroughPIDNamespace(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("setns(2) needs root: run the tests with sudo")
 	}
-	bin := build(t)
+	bin := sidebyside.BuildGo(t, ".", "setnsdemo")
 	target := startTarget(t) // killed by t.Cleanup, after the check
 	defer hostcheck.Take(t, "sleep", "setnsdemo", "readlink").Verify(t)
 	for script, want := range map[string]int{"exit 3": 3, "kill -KILL $$": 137} {
@@ -92,7 +78,7 @@ func TestErrors(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("setns(2) needs root: run the tests with sudo")
 	}
-	bin := build(t)
+	bin := sidebyside.BuildGo(t, ".", "setnsdemo")
 	defer hostcheck.Take(t, "setnsdemo").Verify(t)
 	dead := deadPID(t)
 	usage := bin + " /proc/PID/ns/FILE cmd args...\n"

@@ -3,30 +3,17 @@ package main
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/minicontainer/minicontainer/pkg/hostcheck"
+	"github.com/minicontainer/minicontainer/pkg/sidebyside"
 )
 
-func build(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "unsharedemo")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 func runDemo(t *testing.T, bin string, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	var o, e strings.Builder
-	cmd.Stdout, cmd.Stderr = &o, &e
-	cmd.Run()
-	return o.String(), e.String(), cmd.ProcessState.ExitCode()
+	r := sidebyside.Exec(bin, args...)
+	return r.Stdout, r.Stderr, r.Code
 }
 
 func needRoot(t *testing.T) {
@@ -48,7 +35,7 @@ func procMounts(t *testing.T) []string {
 
 func TestRuns(t *testing.T) {
 	needRoot(t)
-	bin := build(t)
+	bin := sidebyside.BuildGo(t, ".", "unsharedemo")
 	defer hostcheck.Take(t, "unsharedemo", "proc").Verify(t)
 	before := procMounts(t)
 	host, _ := os.Hostname()
@@ -92,7 +79,7 @@ func TestRuns(t *testing.T) {
 // private from the host and then shared within itself.
 func TestMountProcUnderSharedRoot(t *testing.T) {
 	needRoot(t)
-	bin := build(t)
+	bin := sidebyside.BuildGo(t, ".", "unsharedemo")
 	if _, err := exec.LookPath("unshare"); err != nil {
 		t.Skip("util-linux unshare is needed for the sandbox")
 	}
@@ -126,7 +113,7 @@ diff before after >/dev/null && echo unchanged || echo changed
 
 func TestErrors(t *testing.T) {
 	needRoot(t)
-	bin := build(t)
+	bin := sidebyside.BuildGo(t, ".", "unsharedemo")
 	defer hostcheck.Take(t, "unsharedemo").Verify(t)
 	usage := "Usage: " + bin + " [options] program [arg...]\n"
 	cases := []struct {

@@ -56,7 +56,7 @@ func Build(t *testing.T, page, file, goPkgDir string, extra ...string) Pair {
 	if _, err := manpage.Source(page, file); err != nil {
 		t.Skipf("%v", err)
 	}
-	cDir, goDir := t.TempDir(), t.TempDir()
+	cDir := t.TempDir()
 	cBin, err := manpage.Build(cDir, page, file, extra...)
 	if err != nil {
 		t.Fatal(err)
@@ -64,12 +64,34 @@ func Build(t *testing.T, page, file, goPkgDir string, extra ...string) Pair {
 	if err := os.Rename(cBin, filepath.Join(cDir, "demo")); err != nil {
 		t.Fatal(err)
 	}
-	build := exec.Command("go", "build", "-o", filepath.Join(goDir, "demo"), ".")
-	build.Dir = goPkgDir
+	goBin := BuildGo(t, goPkgDir, "demo")
+	return Pair{C: cDir, Go: filepath.Dir(goBin)}
+}
+
+// BuildGo builds the Go package in pkgDir as name in a new temporary
+// directory and returns the binary's path. The directory and its parent
+// are left searchable by everyone, so tests can run the binary as nobody.
+func BuildGo(t *testing.T, pkgDir, name string) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	bin := filepath.Join(dir, name)
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = pkgDir
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	return Pair{C: cDir, Go: goDir}
+	return bin
+}
+
+// Exec runs bin with args and returns what it printed and its exit status.
+func Exec(bin string, args ...string) Result {
+	cmd := exec.Command(bin, args...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Run()
+	return Result{Stdout: stdout.String(), Stderr: stderr.String(), Code: cmd.ProcessState.ExitCode()}
 }
 
 // Compare runs every case on both sides and reports differences after
