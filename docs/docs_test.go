@@ -17,6 +17,9 @@
 //     a PID);
 //   - trailing spaces are ignored.
 //
+// The shell gets only stdin, stdout and stderr: no descriptor the test
+// inherited, so the fd numbers in -x lines are those of a clean start.
+//
 // All commands of one block run in one bash, in order, so a block can set
 // a variable or start a process in the background for the next command.
 package docs
@@ -34,6 +37,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/minicontainer/minicontainer/pkg/execvp"
 )
 
 type command struct {
@@ -127,6 +132,14 @@ func repoRoot(t *testing.T) string {
 func TestTranscripts(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("the lessons run as root: run the tests with sudo (make test does)")
+	}
+	// The transcripts start with only stdin, stdout and stderr open, as in
+	// a fresh login: a descriptor this test inherited without
+	// close-on-exec (a shell's saved fd 10, a CI runner's pipe) would pass
+	// through os/exec into every command and shift the fd numbers that
+	// the -x lines show.
+	if err := execvp.CloseOnExecFrom(3); err != nil {
+		t.Fatal(err)
 	}
 	root := repoRoot(t)
 	build := exec.Command("go", "build", "-o", filepath.Join(root, "bin")+"/", "./cmd/...")

@@ -184,6 +184,35 @@ func TestInsideTheContainer(t *testing.T) {
 	}
 }
 
+// A descriptor minicontainer inherits without close-on-exec (a shell's
+// "exec 7<file", a CI runner's pipe) must not reach the container: it would
+// be a way back to the host's files. The init marks everything above
+// stderr close-on-exec before execve, as runc's init does.
+func TestNoInheritedDescriptors(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
+	fd, err := unix.Open("/etc/hostname", unix.O_RDONLY, 0) // no O_CLOEXEC: exec.Command passes it on
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	// "; true" keeps sh from exec'ing ls in place: $$ is the shell's own table.
+	probe := []string{"sh", "-c", "ls /proc/$$/fd; true"}
+	host, err := exec.Command(probe[0], probe[1:]...).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(" "+strings.Join(strings.Fields(string(host)), " ")+" ", " "+strconv.Itoa(fd)+" ") {
+		t.Fatalf("the probe is blind: a host shell should see fd %d, it has %q", fd, host)
+	}
+	for _, mode := range [][]string{{"--net", "none"}, {"--net", "none", "--init"}} {
+		r := run(t, "", append(append(mode, "--"), probe...)...)
+		if got := strings.Fields(r.stdout); r.code != 0 || strings.Join(got, " ") != "0 1 2" {
+			t.Errorf("run %v: the container's shell has fds %q (exit %d, %s), want only 0 1 2", mode, got, r.code, r.stderr)
+		}
+	}
+}
+
 func TestOverlayIsolation(t *testing.T) {
 	needRoot(t)
 	defer hostcheck.Take(t, "mctest", "process ").Verify(t)

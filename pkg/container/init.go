@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/minicontainer/minicontainer/pkg/execvp"
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/minicontainer/minicontainer/pkg/network"
 	"github.com/minicontainer/minicontainer/pkg/reexec"
@@ -121,10 +122,16 @@ func startCommand(ic initConfig, x *explain.Narrator) (int, error) {
 		}
 		tty = slave
 	}
-	// The sync socket must not leak into the command: close-on-exec makes
-	// the kernel close it at a successful execve, which the parent reads
-	// as end of file: "the command runs".
-	unix.CloseOnExec(syncFd)
+	// Nothing but stdin, stdout and stderr may leak into the command: not
+	// the sync socket, nor a descriptor minicontainer inherited from its
+	// caller without close-on-exec (runc's init does the same). The
+	// kernel closes them at a successful execve, and the parent reads the
+	// sync socket's end of file as "the command runs".
+	err = execvp.CloseOnExecFrom(syncFd)
+	x.Call("close_range(2)", fmt.Sprintf("close_range(%d, ~0U, CLOSE_RANGE_CLOEXEC)", syncFd), nil, err)
+	if err != nil {
+		return ExitSetup, err
+	}
 
 	if ic.Init {
 		return tinyInit(path, ic.Command, ic.Env, tty, x)
