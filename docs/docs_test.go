@@ -142,10 +142,13 @@ func TestTranscripts(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := repoRoot(t)
-	build := exec.Command("go", "build", "-o", filepath.Join(root, "bin")+"/", "./cmd/...")
+	// make build, not go build: the Makefile builds minicontainer without
+	// cgo, and a plain go build would leave a different bin/minicontainer
+	// behind for the reader's next `make bench` or `sudo make run`.
+	build := exec.Command("make", "--no-print-directory", "build")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+		t.Fatalf("make build: %v\n%s", err, out)
 	}
 	files, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
 	files = append(files, filepath.Join(root, "README.md"))
