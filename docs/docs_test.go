@@ -138,7 +138,7 @@ func TestTranscripts(t *testing.T) {
 	// close-on-exec (a shell's saved fd 10, a CI runner's pipe) would pass
 	// through os/exec into every command and shift the fd numbers that
 	// the -x lines show.
-	if err := execvp.CloseOnExecFrom(3); err != nil {
+	if err := execvp.CloseOnExecFrom(3, nil); err != nil {
 		t.Fatal(err)
 	}
 	root := repoRoot(t)

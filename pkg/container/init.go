@@ -127,9 +127,7 @@ func startCommand(ic initConfig, x *explain.Narrator) (int, error) {
 	// caller without close-on-exec (runc's init does the same). The
 	// kernel closes them at a successful execve, and the parent reads the
 	// sync socket's end of file as "the command runs".
-	err = execvp.CloseOnExecFrom(syncFd)
-	x.Call("close_range(2)", fmt.Sprintf("close_range(%d, ~0U, CLOSE_RANGE_CLOEXEC)", syncFd), nil, err)
-	if err != nil {
+	if err := execvp.CloseOnExecFrom(syncFd, x); err != nil {
 		return ExitSetup, err
 	}
 

@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/minicontainer/minicontainer/pkg/explain"
 )
 
 // CloseOnExecFrom marks every open file descriptor from minFd up
@@ -21,12 +23,14 @@ import (
 // and those are close-on-exec already.
 //
 // close_range(2) with CLOSE_RANGE_CLOEXEC needs Linux 5.11; older kernels
-// get the same by walking /proc/self/fd.
-func CloseOnExecFrom(minFd int) error {
+// get the same by walking /proc/self/fd. x narrates the call made.
+func CloseOnExecFrom(minFd int, x *explain.Narrator) error {
 	err := unix.CloseRange(uint(minFd), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	x.Call("close_range(2)", fmt.Sprintf("close_range(%d, ~0U, CLOSE_RANGE_CLOEXEC)", minFd), nil, err)
 	if err == nil || !(errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINVAL)) {
 		return err
 	}
+	x.Note("no CLOSE_RANGE_CLOEXEC before Linux 5.11: fcntl(fd, F_SETFD, FD_CLOEXEC) for each fd >= %d in /proc/self/fd", minFd)
 	return closeOnExecByWalking(minFd)
 }
 

@@ -33,7 +33,7 @@ func childFds(t *testing.T) []string {
 
 func TestCloseOnExecFrom(t *testing.T) {
 	for name, mark := range map[string]func(int) error{
-		"close_range": CloseOnExecFrom,
+		"close_range": func(fd int) error { return CloseOnExecFrom(fd, nil) },
 		"/proc walk":  closeOnExecByWalking,
 	} {
 		t.Run(name, func(t *testing.T) {
