@@ -56,11 +56,7 @@ func BenchmarkConnect(b *testing.B) {
 	}()
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
-		cmd := exec.Command(busybox, "sleep", "60")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
+		cmd := sleeperInNetns(b)
 		b.StartTimer()
 		t0 := time.Now()
 		ep, err := Reserve(Request{ID: fmt.Sprintf("b%d", i), Ports: []Port{{9000, 80, "tcp"}}, StateDir: stateDir}, nil)
@@ -79,8 +75,7 @@ func BenchmarkConnect(b *testing.B) {
 		connect += t2.Sub(t1)
 		release += time.Since(t2)
 		b.StopTimer()
-		cmd.Process.Kill()
-		cmd.Wait()
+		stop(cmd)
 		b.StartTimer()
 	}
 }
@@ -94,11 +89,7 @@ func BenchmarkFirstContainer(b *testing.B) {
 	stateDir := filepath.Join(b.TempDir(), "network")
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
-		cmd := exec.Command(busybox, "sleep", "60")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
+		cmd := sleeperInNetns(b)
 		b.StartTimer()
 		ep, err := Reserve(Request{ID: fmt.Sprintf("b%d", i), StateDir: stateDir}, nil)
 		if err == nil {
@@ -111,8 +102,7 @@ func BenchmarkFirstContainer(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StopTimer()
-		cmd.Process.Kill()
-		cmd.Wait()
+		stop(cmd)
 		b.StartTimer()
 	}
 }

@@ -86,13 +86,28 @@ func realHostTables(t *testing.T) string {
 // "container" or the "outside"), killed when the test ends.
 func startNetns(t *testing.T) int {
 	t.Helper()
+	cmd := sleeperInNetns(t)
+	t.Cleanup(func() { stop(cmd) })
+	return cmd.Process.Pid
+}
+
+// sleeperInNetns starts busybox sleep in a new network namespace; it dies
+// with the test binary (Pdeathsig) at the latest. A benchmark stops it
+// with stop after each round.
+func sleeperInNetns(tb testing.TB) *exec.Cmd {
+	tb.Helper()
 	cmd := exec.Command(busybox, "sleep", "600")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting a process in a new network namespace: %v", err)
+		tb.Fatalf("starting a process in a new network namespace: %v", err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	return cmd.Process.Pid
+	return cmd
+}
+
+// stop kills and reaps a process started by sleeperInNetns.
+func stop(cmd *exec.Cmd) {
+	cmd.Process.Kill()
+	cmd.Wait()
 }
 
 // in runs a command inside the network namespace of pid (nsenter(1)).
