@@ -5,10 +5,19 @@ GO      ?= $(or $(shell command -v go 2>/dev/null),$(wildcard /usr/local/go/bin/
 # The tests run `go build` themselves: they need go on PATH too.
 export PATH := $(if $(filter /%,$(GO)),$(patsubst %/,%,$(dir $(GO))):)$(PATH)
 BIN     := bin
-# Debian/Ubuntu packages the demos, the tests and the benchmark use.
-APT_PKGS := gcc libc6-dev make manpages-dev busybox-static iproute2 iputils-ping nftables util-linux procps coreutils crun runc hyperfine time
+# Debian/Ubuntu packages, by target. `make run` installs only what a
+# container shell needs: the compiler for the cgo demo (setnsdemo), the
+# host's static busybox for the default rootfs, and iproute2 and nftables for
+# the default bridge network. The tests add the man pages (their C examples
+# are compiled beside the Go ports) and ping. Only `make bench` installs the
+# runtimes it compares with (crun, runc) and its timers: installing Debian's
+# runc on a machine with Docker's containerd.io conflicts with it, so the
+# main job must never pull it in.
+RUN_PKGS   := gcc libc6-dev make busybox-static iproute2 nftables util-linux procps coreutils
+TEST_PKGS  := $(RUN_PKGS) manpages-dev iputils-ping
+BENCH_PKGS := $(RUN_PKGS) crun runc hyperfine time
 
-.PHONY: all build deps run demos c-examples test vet compare bench cgroup2-vm clean
+.PHONY: all build deps test-deps bench-deps run demos c-examples test vet compare bench cgroup2-vm clean
 
 all: build
 
@@ -20,13 +29,22 @@ build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/minicontainer
 
-# Install what is missing (Debian/Ubuntu). Idempotent; does nothing when all is there.
-deps:
-	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+# Install what is missing (Debian/Ubuntu). Idempotent; does nothing when all
+# is there. deps is what `make run` needs; test-deps and bench-deps add theirs.
+APT_INSTALL = @missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing:" $$missing; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
+
+deps:
+	$(call APT_INSTALL,$(RUN_PKGS))
+
+test-deps:
+	$(call APT_INSTALL,$(TEST_PKGS))
+
+bench-deps:
+	$(call APT_INSTALL,$(BENCH_PKGS))
 
 # The main job: a busybox container shell.
 run: deps build
@@ -53,7 +71,7 @@ vet:
 
 # Every test. -p 1: the root tests compare the host's mount table, cgroups and
 # links before and after, so packages must not run at the same time.
-test: deps vet build
+test: test-deps vet build
 	$(GO) test -p 1 -count=1 -timeout 60m ./...
 
 # Go ports against the man-page C examples, side by side.
@@ -61,14 +79,14 @@ compare: build
 	$(GO) test -count=1 -run 'TestCompareWithC' -v ./cmd/...
 
 # Start-up time against unshare(1), crun and runc, as ratios.
-bench: build
+bench: bench-deps build
 	./testdata/bench.sh
 
 # The cgroup v2 driver on a real kernel, for hosts that are not pure v2:
 # boots Debian's kernel under qemu (software emulation is enough, about a
 # minute) with only a cgroup2 hierarchy and runs the limits there; see
 # testdata/cgroup2-vm.sh. Too slow for `make test` and CI, so qemu is
-# installed here only, not in APT_PKGS.
+# installed here only, not in the run or test packages.
 cgroup2-vm: deps
 	@dpkg -s qemu-system-x86 >/dev/null 2>&1 || { \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends qemu-system-x86; }

@@ -29,7 +29,7 @@ func TestExtract(t *testing.T) {
 
 func TestBuildTheThreeExamples(t *testing.T) {
 	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc is not installed (make deps installs it)")
+		t.Skip("gcc is not installed (make test-deps installs it)")
 	}
 	for page, file := range map[string]string{"clone.2": "clone.c", "setns.2": "setns.c", "unshare.2": "unshare.c"} {
 		if _, err := Source(page, file); err != nil {
@@ -45,7 +45,7 @@ func TestBuildTheThreeExamples(t *testing.T) {
 // extract exactly what this package extracts.
 func TestShellRecipeAgrees(t *testing.T) {
 	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc is not installed (make deps installs it)")
+		t.Skip("gcc is not installed (make test-deps installs it)")
 	}
 	dir := t.TempDir()
 	if out, err := exec.Command("../../testdata/c-examples.sh", dir).CombinedOutput(); err != nil {

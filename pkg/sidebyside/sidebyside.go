@@ -50,7 +50,7 @@ func Build(t *testing.T, page, file, goPkgDir string, extra ...string) Pair {
 	t.Helper()
 	for _, tool := range []string{"gcc", "stdbuf", "setpriv"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed (make deps installs it)", tool)
+			t.Skipf("%s is not installed (make test-deps installs it)", tool)
 		}
 	}
 	if _, err := manpage.Source(page, file); err != nil {
