@@ -34,9 +34,7 @@ var testRootfs, testState string
 // copy named "minicontainer" on PATH, and the container init re-executes
 // it as "minicontainer-init", which reexec.Init must catch first.
 func TestMain(m *testing.M) {
-	if reexec.Init() {
-		return
-	}
+	reexec.Init()
 	if code, ran := inTestHostNetns(); ran {
 		os.Exit(code)
 	}

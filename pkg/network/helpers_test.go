@@ -18,9 +18,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	if reexec.Init() {
-		return
-	}
+	reexec.Init()
 	os.Exit(m.Run())
 }
 
