@@ -8,7 +8,7 @@ BIN     := bin
 # Debian/Ubuntu packages the demos, the tests and the benchmark use.
 APT_PKGS := gcc libc6-dev make manpages-dev busybox-static iproute2 iputils-ping nftables util-linux procps coreutils crun runc hyperfine time
 
-.PHONY: all build deps run demos c-examples test vet compare bench cgroup2-vm clean
+.PHONY: all build deps run demos c-examples test test-repeat vet compare bench cgroup2-vm clean
 
 all: build
 
@@ -55,6 +55,13 @@ vet:
 # links before and after, so packages must not run at the same time.
 test: deps vet build
 	$(GO) test -p 1 -count=1 -timeout 60m ./...
+
+# The whole suite N times, each run as `test` runs it, then how many runs
+# each package passed ("pkg/network 10/10"): a flaky test shows. Exits
+# non-zero if any run failed. See testdata/test-repeat.sh.
+N ?= 10
+test-repeat: vet build
+	GO=$(GO) ./testdata/test-repeat.sh $(N)
 
 # Go ports against the man-page C examples, side by side.
 compare: build
