@@ -17,7 +17,7 @@ RUN_PKGS   := gcc libc6-dev make busybox-static iproute2 nftables util-linux pro
 TEST_PKGS  := $(RUN_PKGS) manpages-dev iputils-ping
 BENCH_PKGS := $(RUN_PKGS) crun runc hyperfine time
 
-.PHONY: all build deps test-deps bench-deps run demos c-examples test vet compare bench cgroup2-vm clean
+.PHONY: all build deps test-deps bench-deps run demos c-examples test test-repeat vet compare bench cgroup2-vm clean
 
 all: build
 
@@ -73,6 +73,13 @@ vet:
 # links before and after, so packages must not run at the same time.
 test: test-deps vet build
 	$(GO) test -p 1 -count=1 -timeout 60m ./...
+
+# The whole suite N times, each run as `test` runs it, then how many runs
+# each package passed ("pkg/network 10/10"): a flaky test shows. Exits
+# non-zero if any run failed. See testdata/test-repeat.sh.
+N ?= 10
+test-repeat: test-deps vet build
+	GO=$(GO) ./testdata/test-repeat.sh $(N)
 
 # Go ports against the man-page C examples, side by side.
 compare: build

@@ -41,9 +41,7 @@ var cli struct {
 
 func main() {
 	reexec.Register(childEntry, childFunc)
-	if reexec.Init() {
-		return
-	}
+	reexec.Init() // returns only in the original process
 	parser := kong.Must(&cli, kong.Name("clonedemo"),
 		kong.Description("The clone(2) example: a child in a new UTS namespace."))
 	if _, err := parser.Parse(os.Args[1:]); err != nil {

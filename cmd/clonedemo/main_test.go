@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,39 +32,49 @@ func TestChildInNewUTSNamespace(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	buf := make([]byte, 4096)
-	n, _ := out.Read(buf) // "clone() returned PID\n", maybe more
-	m := regexp.MustCompile(`clone\(\) returned (\d+)`).FindSubmatch(buf[:n])
-	if m == nil {
-		t.Fatalf("first output %q", buf[:n])
-	}
-	uts, _ := ns.ByName("uts")
-	childID, err := ns.Identify("/proc/" + string(m[1]) + "/ns/uts")
-	if err != nil {
-		t.Fatalf("child's namespace: %v", err)
-	}
-	parentID, _ := ns.Of(cmd.Process.Pid, uts)
-	if childID == parentID {
-		t.Errorf("child's %v equals parent's", childID)
-	}
-	rest := make([]byte, 4096)
-	var all strings.Builder
-	all.Write(buf[:n])
-	for {
-		k, err := out.Read(rest)
-		all.Write(rest[:k])
+	// The child and the parent write to the same pipe, each at its own
+	// pace: the parent's one-second sleep (as in clone.c) orders their
+	// lines only on an idle machine. So the lines are read as they come,
+	// "clone() returned" is waited for wherever it is, and only the last
+	// line's place is fixed (the parent prints it after waiting).
+	var lines []string
+	var childID ns.ID
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		m := regexp.MustCompile(`^clone\(\) returned (\d+)$`).FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		// The child sleeps 2 s: its namespace is still there.
+		uts, _ := ns.ByName("uts")
+		if childID, err = ns.Identify("/proc/" + m[1] + "/ns/uts"); err != nil {
+			t.Fatalf("child's namespace: %v", err)
+		}
+		parentID, err := ns.Of(cmd.Process.Pid, uts)
 		if err != nil {
-			break
+			t.Fatalf("parent's namespace: %v", err)
+		}
+		if childID == parentID {
+			t.Errorf("child's %v equals parent's", childID)
 		}
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatal(err)
 	}
+	if childID == (ns.ID{}) {
+		t.Fatalf("no \"clone() returned PID\" line in:\n%s", strings.Join(lines, "\n"))
+	}
 	host, _ := os.Hostname()
-	lines := strings.Split(all.String(), "\n")
-	want := []string{"uts.nodename in child:  bizarro", "uts.nodename in parent: " + host, "child has terminated", ""}
-	if len(lines) != 5 || strings.Join(lines[1:], "\n") != strings.Join(want, "\n") {
-		t.Errorf("output:\n%s\nwant after the clone line:\n%s", all.String(), strings.Join(want, "\n"))
+	want := []string{"uts.nodename in child:  bizarro", "uts.nodename in parent: " + host}
+	var middle []string
+	if len(lines) == 4 {
+		middle = []string{lines[0], lines[1], lines[2]}
+		sort.Strings(middle)
+	}
+	if len(lines) != 4 || !strings.HasPrefix(middle[0], "clone() returned ") || middle[1] != want[0] || middle[2] != want[1] || lines[3] != "child has terminated" {
+		t.Errorf("output:\n%s\nwant \"clone() returned PID\", %q and %q in any order, then \"child has terminated\"",
+			strings.Join(lines, "\n"), want[0], want[1])
 	}
 	if now, _ := os.Hostname(); now != host {
 		t.Errorf("host's hostname changed to %q", now)
@@ -81,18 +94,20 @@ func TestErrors(t *testing.T) {
 		{[]string{"x"}, true, 1, "clonedemo: clone: Operation not permitted\n"},
 	}
 	for _, c := range cases {
-		if c.nobody && os.Geteuid() != 0 {
-			continue // only root can start a process as nobody
-		}
-		cmd := exec.Command(bin, c.args...)
-		if c.nobody {
-			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-		}
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		cmd.Run()
-		if code := cmd.ProcessState.ExitCode(); code != c.code || stderr.String() != c.stderr {
-			t.Errorf("clonedemo %q: exit %d, stderr %q; want %d, %q", c.args, code, stderr.String(), c.code, c.stderr)
-		}
+		t.Run(fmt.Sprintf("%q", c.args), func(t *testing.T) {
+			if c.nobody && os.Geteuid() != 0 {
+				t.Skip("only root can start a process as nobody: run the tests with sudo")
+			}
+			cmd := exec.Command(bin, c.args...)
+			if c.nobody {
+				cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+			}
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			cmd.Run()
+			if code := cmd.ProcessState.ExitCode(); code != c.code || stderr.String() != c.stderr {
+				t.Errorf("clonedemo %q: exit %d, stderr %q; want %d, %q", c.args, code, stderr.String(), c.code, c.stderr)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -43,8 +44,24 @@ func TestCgroupInside(t *testing.T) {
 		script = `cat /proc/self/cgroup; cd /sys/fs/cgroup; cat memory/memory.limit_in_bytes pids/pids.max cpu/cpu.cfs_quota_us; echo 1 > pids/pids.max`
 	}
 	r := run(t, "", "--memory", "64m", "--pids", "32", "--cpus", "0.5", "--", "sh", "-c", script)
-	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
-		if strings.Contains(l, ":") && !strings.HasSuffix(l, ":/") {
+	// /proc/self/cgroup has one line per hierarchy (see cgroups(7)),
+	// "ID:CONTROLLERS:PATH": as many inside as on the host, each at "/".
+	host, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cgroupLine := regexp.MustCompile(`^[0-9]+:[^:]*:`)
+	var inside []string
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if cgroupLine.MatchString(l) {
+			inside = append(inside, l)
+		}
+	}
+	if want := strings.Count(string(host), "\n"); len(inside) != want {
+		t.Errorf("/proc/self/cgroup inside has %d lines, want %d (one per hierarchy, as on the host):\n%s", len(inside), want, r.stdout)
+	}
+	for _, l := range inside {
+		if !strings.HasSuffix(l, ":/") {
 			t.Errorf("/proc/self/cgroup inside: %q, want every cgroup to be / (cgroup namespace)", l)
 		}
 	}
@@ -108,6 +125,9 @@ func TestCgroupStatsAndGC(t *testing.T) {
 	cgroupHost(t)
 	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
 	cmd, s := startBackground(t, io.Discard, "--memory", "64m", "--pids", "32", "--", "sh", "-c", "sleep 100 & exec sleep 100")
+	// Two processes once PID 1 has exec'd sleep: its background sleep
+	// was started first.
+	waitCmdline(t, s.Pid, "sleep", "100")
 	r := mc(t, "", "stats", s.Name)
 	t.Logf("stats:\n%s", r.stdout)
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")

@@ -152,9 +152,7 @@ type cli struct {
 }
 
 func main() {
-	if reexec.Init() { // the container's init: see pkg/container/init.go
-		return
-	}
+	reexec.Init() // the container's init runs here and never returns: see pkg/container/init.go
 	var c cli
 	parser, err := kong.New(&c, kong.Name("minicontainer"),
 		kong.Description("Run a command in a small Linux container."),

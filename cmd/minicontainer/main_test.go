@@ -19,6 +19,7 @@ import (
 
 	"github.com/minicontainer/minicontainer/pkg/container"
 	"github.com/minicontainer/minicontainer/pkg/hostcheck"
+	"github.com/minicontainer/minicontainer/pkg/proc"
 	"github.com/minicontainer/minicontainer/pkg/reexec"
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
 )
@@ -34,9 +35,7 @@ var testRootfs, testState string
 // copy named "minicontainer" on PATH, and the container init re-executes
 // it as "minicontainer-init", which reexec.Init must catch first.
 func TestMain(m *testing.M) {
-	if reexec.Init() {
-		return
-	}
+	reexec.Init()
 	if code, ran := inTestHostNetns(); ran {
 		os.Exit(code)
 	}
@@ -159,12 +158,16 @@ func TestInsideTheContainer(t *testing.T) {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) < 6 {
+		t.Fatalf("too few lines inside:\n%s", r.stdout)
+	}
 	if lines[0] != "box" || lines[1] != "pid=1" {
 		t.Errorf("hostname and pid: got %q, want box, pid=1", lines[:2])
 	}
-	// ps: the header, sh, ps itself and wc: nothing of the host.
-	if n, _ := strconv.Atoi(lines[2]); n > 4 {
-		t.Errorf("ps inside shows %d lines, want at most 4 (nothing of the host):\n%s", n, r.stdout)
+	// ps: the header, sh, ps itself and maybe wc (started beside ps in
+	// the pipeline): nothing of the host.
+	if n, err := strconv.Atoi(lines[2]); err != nil || n < 3 || n > 4 {
+		t.Errorf("ps inside shows %q lines, want 3 or 4 (nothing of the host):\n%s", lines[2], r.stdout)
 	}
 	mounts := strings.Join(lines[3:len(lines)-2], "\n")
 	for _, want := range []string{"/ overlay", "/proc proc", "/sys sysfs", "/dev tmpfs", "/dev/pts devpts", "/dev/shm tmpfs"} {
@@ -216,16 +219,35 @@ func TestNoInheritedDescriptors(t *testing.T) {
 func TestOverlayIsolation(t *testing.T) {
 	needRoot(t)
 	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
-	done := make(chan result, 2)
-	for _, who := range []string{"one", "two"} {
-		go func() {
-			done <- run(t, "", "--", "sh", "-c", "echo "+who+" > /etc/who; sleep 0.5; cat /etc/who; ls /etc/who*")
-		}()
+	// Both write, say ready, and read back only once both have written
+	// (the test closes their stdin then): the writes overlap for sure.
+	type box struct {
+		who     string
+		cmd     *exec.Cmd
+		out     *readyWriter
+		release *os.File
 	}
-	for i := 0; i < 2; i++ {
-		r := <-done
-		if r.code != 0 || !(r.stdout == "one\n/etc/who\n" || r.stdout == "two\n/etc/who\n") {
-			t.Errorf("container saw %q (exit %d, %s): writes leaked between containers", r.stdout, r.code, r.stderr)
+	var boxes []box
+	for _, who := range []string{"one", "two"} {
+		stdin, release, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stdin.Close()
+		defer release.Close()
+		out := newReadyWriter()
+		cmd, _ := startBackgroundIn(t, stdin, out, "--", "sh", "-c", "echo "+who+" > /etc/who; echo ready; read x; cat /etc/who; ls /etc/who*")
+		boxes = append(boxes, box{who, cmd, out, release})
+	}
+	for _, b := range boxes {
+		b.out.wait(t, b.cmd)
+	}
+	for _, b := range boxes {
+		b.release.Close()
+	}
+	for _, b := range boxes {
+		if code := exitCode(t, b.cmd); code != 0 || b.out.String() != "ready\n"+b.who+"\n/etc/who\n" {
+			t.Errorf("container %s saw %q (exit %d): writes leaked between containers", b.who, b.out.String(), code)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(testRootfs, "etc/who")); err == nil {
@@ -307,26 +329,97 @@ func TestExitCodes(t *testing.T) {
 // command runs, with the container's state.
 func startBackground(t *testing.T, stdout io.Writer, args ...string) (*exec.Cmd, *container.State) {
 	t.Helper()
+	return startBackgroundIn(t, nil, stdout, args...)
+}
+
+// startBackgroundIn is startBackground with the container's stdin.
+//
+// "Runs" means exec'd: the state file names the init as soon as it is
+// cloned, long before its execve(2), and a signal sent in between reaches
+// minicontainer's set-up, not the command. Nothing announces another
+// process's exec, so this polls, against a deadline, until PID 1 (or with
+// --init a child of PID 1) is no longer the minicontainer binary.
+func startBackgroundIn(t *testing.T, stdin io.Reader, stdout io.Writer, args ...string) (*exec.Cmd, *container.State) {
+	t.Helper()
 	name := fmt.Sprintf("mctest-%d", time.Now().UnixNano())
 	cmd := exec.Command("minicontainer", append([]string{"run", "--rootfs", testRootfs, "--name", name}, args...)...)
-	cmd.Stdout, cmd.Stderr = stdout, os.Stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 200; i++ {
-		states, _ := container.List(testState)
-		for _, s := range states {
-			if s.Name == name && s.Pid != 0 {
-				time.Sleep(200 * time.Millisecond) // let the init reach exec
-				return cmd, s
+	runtime, runtimeStart := cmd.Process.Pid, proc.StartTime(cmd.Process.Pid)
+	var s *container.State
+	ok := waitUntil(startTimeout, func() bool {
+		if !proc.Alive(runtime, runtimeStart) {
+			return true // exited: reported below
+		}
+		if s == nil {
+			states, _ := container.List(testState)
+			for _, st := range states {
+				if st.Name == name && st.Pid != 0 {
+					s = st
+				}
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		return s != nil && commandRuns(runtime, s.Pid)
+	})
+	if !ok || s == nil || !proc.Alive(runtime, runtimeStart) {
+		cmd.Process.Kill()
+		err := cmd.Wait()
+		t.Fatalf("container %s: its command did not start within %v (minicontainer: %v; state: %+v)", name, startTimeout, err, s)
 	}
-	cmd.Process.Kill()
-	cmd.Wait()
-	t.Fatalf("container %s did not start", name)
-	return nil, nil
+	return cmd, s
+}
+
+// startTimeout bounds every wait for a container to start: generous, for
+// a loaded machine, and still a clear failure rather than a hang.
+const startTimeout = 30 * time.Second
+
+// waitUntil polls cond every 5 ms until it holds (true) or d has passed
+// (false). Only for what no event announces: another process's execve, a
+// state file, a zombie.
+func waitUntil(d time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(d); ; time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
+// commandRuns reports whether the container's command has been exec'd:
+// the init is minicontainer re-executed (same binary as the runtime
+// process), so the command runs once pid1, or with --init one of its
+// children, is another program.
+func commandRuns(runtime, pid1 int) bool {
+	self, err := os.Stat(fmt.Sprintf("/proc/%d/exe", runtime))
+	if err != nil {
+		return false
+	}
+	for _, pid := range append([]int{pid1}, childrenOf(pid1)...) {
+		if exe, err := os.Stat(fmt.Sprintf("/proc/%d/exe", pid)); err == nil && !os.SameFile(exe, self) {
+			return true
+		}
+	}
+	return false
+}
+
+// cmdlineIs reports whether pid's command line is argv (after an exec).
+func cmdlineIs(pid int, argv ...string) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return err == nil && string(b) == strings.Join(argv, "\x00")+"\x00"
+}
+
+// waitCmdline waits until pid's command line is argv: the program the
+// test waits for has been exec'd.
+func waitCmdline(t *testing.T, pid int, argv ...string) {
+	t.Helper()
+	if !waitUntil(startTimeout, func() bool { return cmdlineIs(pid, argv...) }) {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		t.Fatalf("process %d did not exec %q within %v (its command line: %q)", pid, argv, startTimeout, b)
+	}
 }
 
 func exitCode(t *testing.T, cmd *exec.Cmd) int {
@@ -341,25 +434,24 @@ func exitCode(t *testing.T, cmd *exec.Cmd) int {
 	return 0
 }
 
-// readyWriter collects a container's output and closes ready when the
-// line "ready" appears: the command has set itself up (a trap installed),
-// so a signal sent now cannot arrive too early.
+// readyWriter collects a container's output, and waitFor returns when a
+// given text has appeared in it: wait waits for the line "ready", which a
+// command prints once it has set itself up (a trap installed), so a
+// signal sent then cannot arrive too early.
 type readyWriter struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	ready chan struct{}
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	changed chan struct{} // closed (and replaced) at every write
 }
 
-func newReadyWriter() *readyWriter { return &readyWriter{ready: make(chan struct{})} }
+func newReadyWriter() *readyWriter { return &readyWriter{changed: make(chan struct{})} }
 
 func (w *readyWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	had := strings.Contains(w.buf.String(), "ready\n")
 	w.buf.Write(p)
-	if !had && strings.Contains(w.buf.String(), "ready\n") {
-		close(w.ready)
-	}
+	close(w.changed)
+	w.changed = make(chan struct{})
 	return len(p), nil
 }
 
@@ -371,12 +463,28 @@ func (w *readyWriter) String() string {
 
 func (w *readyWriter) wait(t *testing.T, cmd *exec.Cmd) {
 	t.Helper()
-	select {
-	case <-w.ready:
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("the container never said ready; output %q", w.String())
+	w.waitFor(t, cmd, "ready\n")
+}
+
+// waitFor returns once the output holds text; after startTimeout it kills
+// cmd and fails the test.
+func (w *readyWriter) waitFor(t *testing.T, cmd *exec.Cmd, text string) {
+	t.Helper()
+	timeout := time.After(startTimeout)
+	for {
+		w.mu.Lock()
+		has, changed := strings.Contains(w.buf.String(), text), w.changed
+		w.mu.Unlock()
+		if has {
+			return
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("the container never printed %q; output %q", text, w.String())
+		}
 	}
 }
 
@@ -409,64 +517,120 @@ func TestSignals(t *testing.T) {
 	}
 }
 
-// zombies counts zombie processes whose parent is pid.
-func zombies(pid int) int {
-	n := 0
+// procStat returns the state and the parent of pid from /proc/PID/stat
+// (see proc(5)); ok is false when there is no such process.
+func procStat(pid int) (state string, ppid int, ok bool) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", 0, false
+	}
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 2 {
+		return "", 0, false
+	}
+	ppid, _ = strconv.Atoi(f[1])
+	return f[0], ppid, true
+}
+
+// childrenOf lists the processes whose parent is pid, zombies included.
+func childrenOf(pid int) []int {
+	var out []int
 	procs, _ := os.ReadDir("/proc")
 	for _, p := range procs {
-		data, err := os.ReadFile("/proc/" + p.Name() + "/stat")
+		child, err := strconv.Atoi(p.Name())
 		if err != nil {
 			continue
 		}
-		s := string(data)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) > 1 && f[0] == "Z" && f[1] == strconv.Itoa(pid) {
-			n++
+		if _, ppid, ok := procStat(child); ok && ppid == pid {
+			out = append(out, child)
 		}
 	}
-	return n
+	return out
 }
 
+// nsPid is pid's number in its own (innermost) PID namespace: the last
+// field of NSpid in /proc/PID/status (see proc(5)).
+func nsPid(pid int) string {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, l := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == "NSpid:" {
+			return f[len(f)-1]
+		}
+	}
+	return ""
+}
+
+// An orphan is re-parented to the container's PID 1. Without --init PID 1
+// is the command, here a `sleep` that never calls wait(2): the orphan,
+// once dead, stays a zombie. With --init, minicontainer's init reaps it.
+//
+// Each step waits for an event, not for time: the script prints the
+// orphan's PID, the test waits for the command's exec of sleep (by then
+// the orphan exists and has been re-parented), kills the orphan itself,
+// and then waits for the zombie, or for it to be reaped.
 func TestInitReapsZombies(t *testing.T) {
 	needRoot(t)
 	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
-	// The subshell exits at once; its child sleep is orphaned and
-	// re-parented to PID 1, which after exec is a `sleep` that never waits.
-	script := "(sleep 0.1 &); echo ready; exec sleep 3"
-	out := newReadyWriter()
-	cmd, s := startBackground(t, out, "--", "sh", "-c", script)
-	out.wait(t, cmd)
-	time.Sleep(time.Second)
-	if n := zombies(s.Pid); n != 1 {
-		t.Errorf("without --init: %d zombies under PID 1, want 1 (this is why --init exists)", n)
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
-	time.Sleep(100 * time.Millisecond)
-
-	out = newReadyWriter()
-	cmd, s = startBackground(t, out, "--init", "--", "sh", "-c", script)
-	out.wait(t, cmd)
-	time.Sleep(time.Second)
-	if n := zombies(s.Pid); n != 0 {
-		t.Errorf("with --init: %d zombies under PID 1, want 0", n)
-	}
-	if code := exitCode(t, cmd); code != 0 {
-		t.Errorf("--init: exit %d, want 0", code)
+	// The subshell prints its background child's PID and exits at once:
+	// that child is orphaned.
+	script := "(sleep 1000 & echo orphan $!); exec sleep 1000"
+	for _, init := range []bool{false, true} {
+		args := []string{"--", "sh", "-c", script}
+		if init {
+			args = append([]string{"--init"}, args...)
+		}
+		out := newReadyWriter()
+		cmd, s := startBackground(t, out, args...)
+		out.waitFor(t, cmd, "\n")
+		var inner string
+		if _, err := fmt.Sscanf(out.String(), "orphan %s", &inner); err != nil {
+			t.Fatalf("--init=%v: output %q: %v", init, out.String(), err)
+		}
+		orphan, command := 0, 0
+		if !waitUntil(startTimeout, func() bool {
+			orphan, command = 0, 0
+			for _, pid := range append([]int{s.Pid}, childrenOf(s.Pid)...) {
+				switch {
+				case pid != s.Pid && nsPid(pid) == inner:
+					orphan = pid
+				case cmdlineIs(pid, "sleep", "1000"):
+					command = pid
+				}
+			}
+			return orphan != 0 && command != 0
+		}) {
+			t.Fatalf("--init=%v: no orphan %s under PID 1 (%d) beside the exec'd command (found %d, %d)", init, inner, s.Pid, orphan, command)
+		}
+		syscall.Kill(orphan, syscall.SIGKILL)
+		if !init {
+			if !waitUntil(startTimeout, func() bool { st, ppid, ok := procStat(orphan); return ok && st == "Z" && ppid == s.Pid }) {
+				st, ppid, ok := procStat(orphan)
+				t.Errorf("without --init: the killed orphan is %q (parent %d, exists %v), want a zombie of PID 1 %d (this is why --init exists)", st, ppid, ok, s.Pid)
+			}
+			cmd.Process.Signal(syscall.SIGKILL)
+			cmd.Wait()
+			if !initGone(s.Pid) {
+				t.Errorf("the container's PID 1 (%d) outlived a SIGKILLed minicontainer", s.Pid)
+			}
+			continue
+		}
+		if !waitUntil(startTimeout, func() bool { _, _, ok := procStat(orphan); return !ok }) {
+			st, _, _ := procStat(orphan)
+			t.Errorf("with --init: the killed orphan %d is still there (state %s), want it reaped by the init", orphan, st)
+		}
+		// The init passes SIGTERM on to the command, and exits as it did.
+		cmd.Process.Signal(syscall.SIGTERM)
+		if code := exitCode(t, cmd); code != 128+int(syscall.SIGTERM) {
+			t.Errorf("--init: exit %d after SIGTERM, want %d", code, 128+int(syscall.SIGTERM))
+		}
 	}
 }
 
-// initGone waits up to 3 s for pid to exit; a zombie counts as gone (the
-// test process, a subreaper, inherits it and reaps it later).
+// initGone waits for pid to exit; a zombie counts as gone (the test
+// process, a subreaper, inherits it and reaps it later).
 func initGone(pid int) bool {
-	for i := 0; i < 150; i++ {
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil || strings.Contains(string(data), ") Z") {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
+	return waitUntil(startTimeout, func() bool { st, _, ok := procStat(pid); return !ok || st == "Z" })
 }
 
 func TestKilledRuntimeLeavesNothingAfterGC(t *testing.T) {
@@ -559,17 +723,27 @@ func TestTTY(t *testing.T) {
 		t.Fatal(err)
 	}
 	slave.Close()
-	var out bytes.Buffer
+	out := newReadyWriter()
 	copied := make(chan struct{})
-	go func() { io.Copy(&out, master); close(copied) }()
+	go func() { io.Copy(out, master); close(copied) }()
 	// Job control: a background job, `jobs`, then the terminal's own view.
-	fmt.Fprint(master, "tty; stty size; sleep 10 &\n")
-	time.Sleep(300 * time.Millisecond)
+	// Each step waits for what the shell printed; the quotes in the
+	// markers keep the terminal's echo of the typed line from matching.
+	fmt.Fprint(master, "tty; stty size; sleep 100 & echo first''done\n")
+	out.waitFor(t, cmd, "firstdone")
 	// The window is resized: the kernel sends SIGWINCH to minicontainer
-	// (the foreground of this terminal), which passes the size on.
+	// (the foreground of this terminal), which passes the size on when
+	// the signal arrives; the shell is asked until it sees the new size.
 	unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 44, Col: 111})
-	time.Sleep(300 * time.Millisecond)
-	fmt.Fprint(master, "stty size; jobs; echo $((6*7)); kill %1; exit 5\n")
+	for i := 0; !strings.Contains(out.String(), "44 111"); i++ {
+		if i == 100 {
+			cmd.Process.Kill()
+			t.Fatalf("the container never saw the new size 44 111; output:\n%s", out.String())
+		}
+		fmt.Fprintf(master, "stty size; echo size''%d\n", i)
+		out.waitFor(t, cmd, fmt.Sprintf("size%d\r", i))
+	}
+	fmt.Fprint(master, "jobs; echo $((6*7)); kill %1; exit 5\n")
 	done := make(chan int)
 	go func() { done <- exitCode(t, cmd) }()
 	select {
@@ -589,7 +763,7 @@ func TestTTY(t *testing.T) {
 	master.Close()
 	<-copied
 	text := out.String()
-	for _, want := range []string{"/dev/pts/0", "33 101", "44 111", "Running", "sleep 10", "42"} {
+	for _, want := range []string{"/dev/pts/0", "33 101", "44 111", "Running", "sleep 100", "42"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("-it output lacks %q:\n%s", want, text)
 		}
@@ -703,13 +877,23 @@ func TestBadInput(t *testing.T) {
 func TestDuplicateName(t *testing.T) {
 	needRoot(t)
 	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
+	// The first container runs until the test writes its line: the second
+	// run meets it however long it takes to get there.
+	stdin, release, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	defer release.Close()
 	var out bytes.Buffer
-	cmd, s := startBackground(t, &out, "--", "sh", "-c", "sleep 1; echo first done")
+	cmd, s := startBackgroundIn(t, stdin, &out, "--", "sh", "-c", "read line; echo first done $line")
 	r := run(t, "", "--name", s.Name, "--", "true")
 	if r.code != 125 || !strings.Contains(r.stderr, "already in use") || strings.Count(r.stderr, "\n") != 1 {
 		t.Errorf("duplicate --name: exit %d, %q", r.code, r.stderr)
 	}
-	if code := exitCode(t, cmd); code != 0 || out.String() != "first done\n" {
+	release.Write([]byte("undisturbed\n"))
+	release.Close()
+	if code := exitCode(t, cmd); code != 0 || out.String() != "first done undisturbed\n" {
 		t.Errorf("the first container: exit %d, %q", code, out.String())
 	}
 }
@@ -755,12 +939,24 @@ func TestNotRoot(t *testing.T) {
 func TestNothingPropagatesFromASharedRoot(t *testing.T) {
 	needRoot(t)
 	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
-	script := `before=$(grep -c . /proc/self/mountinfo)
-		minicontainer run --rootfs "$1" -- sh -c 'sleep 1; echo ran' &
-		sleep 0.5
+	// The container says ready once its mounts are all made, and runs on
+	// until the script writes to the go fifo (on a volume): the count is
+	// taken while the container's mounts exist, whatever the machine's load.
+	script := `d=$2; mkfifo "$d/out" "$d/go" || exit 1
+		before=$(grep -c . /proc/self/mountinfo)
+		minicontainer run --rootfs "$1" -v "$d:/s" -- sh -c 'echo ready; read x < /s/go; echo ran' > "$d/out" &
+		exec 3< "$d/out"
+		read line <&3
+		[ "$line" = ready ] || { echo "the container did not start"; exit 1; }
 		echo $before $(grep -c . /proc/self/mountinfo)
+		echo go > "$d/go"
+		cat <&3
 		wait`
-	out, err := exec.Command("unshare", "--mount", "--propagation", "shared", "sh", "-c", script, "sh", testRootfs).CombinedOutput()
+	cmd := exec.Command("unshare", "--mount", "--propagation", "shared", "sh", "-c", script, "sh", testRootfs, t.TempDir())
+	cmd.WaitDelay = 5 * time.Second
+	timer := time.AfterFunc(2*startTimeout, func() { cmd.Process.Kill() })
+	out, err := cmd.CombinedOutput()
+	timer.Stop()
 	f := strings.Fields(string(out))
 	if err != nil || len(f) != 3 || f[0] != f[1] || f[2] != "ran" {
 		t.Errorf("mount count in a shared parent namespace before and while the container runs differ (want equal, then ran): %v\n%s", err, out)

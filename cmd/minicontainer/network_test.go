@@ -80,17 +80,18 @@ func background(t *testing.T, name string, args ...string) (*exec.Cmd, *bytes.Bu
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for range 300 {
+	if !waitUntil(startTimeout, func() bool {
 		states, _ := container.List(testState)
 		for _, s := range states {
 			if s.Name == name && s.Address.IsValid() {
-				return cmd, &out
+				return true
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		return false
+	}) {
+		t.Fatalf("container %s got no address within %v: %s", name, startTimeout, out.String())
 	}
-	t.Fatalf("container %s got no address: %s", name, out.String())
-	return nil, nil
+	return cmd, &out
 }
 
 // httpGet fetches / with nc (busybox's own wget crashes with SIGSEGV in
@@ -116,8 +117,12 @@ func TestNetworkEndToEnd(t *testing.T) {
 	defer func() { srv.Process.Kill(); srv.Wait() }()
 
 	// beta listens on TCP 7000 and serves HTTP on 80, published as 8080.
+	// busybox nc copies its stdin to the connection and exits at the end
+	// of its stdin: with minicontainer's /dev/null it could exit as soon as
+	// it accepted, before alpha's line arrived. Its stdin is a fifo that
+	// beta's shell holds open, so it reads until alpha closes.
 	beta, betaOut := background(t, "beta", "-p", "8080:80", "--", "sh", "-c",
-		"mkdir /www; echo hello from beta > /www/index.html; httpd -p 80 -h /www; nc -l -p 7000")
+		"mkdir /www; echo hello from beta > /www/index.html; httpd -p 80 -h /www; mkfifo /in; exec 3<>/in; nc -l -p 7000 <&3")
 	// alpha starts after beta, so its /etc/hosts names beta.
 	r := run(t, "", "--name", "alpha", "--", "sh", "-c", `grep beta /etc/hosts; ip -4 -o addr show eth0 | awk '{print $4}';
 		ping -c 5 -i 0.2 beta | tail -1;
@@ -167,15 +172,28 @@ func TestNetworkEndToEnd(t *testing.T) {
 	if !regexp.MustCompile(`mc0\s+bridge\s+172\.30\.0\.0/16\s+172\.30\.0\.1\s+1`).MatchString(out) || !strings.Contains(out, `"host": 8080`) {
 		t.Errorf("network ls/inspect:\n%s", out)
 	}
+	var webID string
+	states, _ := container.List(testState)
+	for _, s := range states {
+		if s.Name == "web" {
+			webID = s.ID
+		}
+	}
+	if webID == "" {
+		t.Fatalf("no state for web in %s", testState)
+	}
 	web.Process.Signal(syscall.SIGKILL)
 	web.Wait()
 	if links := shell(t, "ip -o link show"); !strings.Contains(links, "mc0") {
 		t.Errorf("after SIGKILL the bridge should still be there until gc:\n%s", links)
 	}
-	// gc's exit status also covers other containers in /run/minicontainer
-	// (other tests' on a shared machine): what matters here is the network.
+	// The tests' state root (MINICONTAINER_ROOT) holds only this package's
+	// containers, and none but web is left: gc must succeed and name it.
 	gcOut, err := exec.Command("minicontainer", "gc").CombinedOutput()
 	t.Logf("minicontainer gc: %v\n%s", err, gcOut)
+	if err != nil || !strings.Contains(string(gcOut), "removed "+webID) {
+		t.Errorf("gc after web's SIGKILL: %v, %q; want success and \"removed %s\"", err, gcOut, webID)
+	}
 	assertNetworkGone(t)
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,29 +14,46 @@ import (
 )
 
 // startTarget starts a process in eight new namespaces (its user namespace
-// maps root to root, so it may set its hostname): "sleep" as PID 1 of its
-// PID namespace, with hostname "bizarro". It is killed when the test ends.
+// maps root to root): "sleep" as PID 1 of its PID namespace, with hostname
+// "bizarro". It is killed when the test ends.
+//
+// It is ready when startTarget returns, and by events, not by time: Start
+// returns once execve(2) of sleep succeeded (os/exec waits for a
+// close-on-exec pipe to close), so the process the tests see is sleep and
+// stays sleep; and the hostname is set from here (setHostname) before the
+// function returns. A target that said "ready" from a shell and then
+// exec'd sleep had another command line before and after its exec, and a
+// host check taken in between saw one process replaced by another.
 func startTarget(t *testing.T) int {
 	t.Helper()
-	cmd := exec.Command("sh", "-c", "hostname bizarro && echo ready && exec sleep 60")
+	cmd := exec.Command("sleep", "60")
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags:  ns.Flags(ns.Kinds),
 		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
 		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
 	}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting a target in all eight namespaces: %v", err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	if line, _ := bufio.NewReader(out).ReadString('\n'); line != "ready\n" {
-		t.Fatalf("target said %q", line)
+	if err := setHostname(fmt.Sprintf("/proc/%d/ns/uts", cmd.Process.Pid), "bizarro"); err != nil {
+		t.Fatalf("naming the target: %v", err)
 	}
 	return cmd.Process.Pid
+}
+
+// setHostname sets the hostname of the UTS namespace at path with
+// nsenter(1). Not from a goroutine of this test: setns(2) moves only the
+// calling thread, and if the locked goroutine lands on the main thread, Go
+// does not end that thread when the goroutine exits (it parks it), so
+// /proc/self/ns/uts would name the target's namespace afterwards.
+func setHostname(path, name string) error {
+	out, err := exec.Command("nsenter", "--uts="+path, "hostname", name).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("nsenter --uts=%s hostname %s: %v %s", path, name, err, out)
+	}
+	return nil
 }
 
 // deadPID returns the PID of a process that has exited and been reaped.

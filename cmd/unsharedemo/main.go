@@ -57,9 +57,7 @@ var cli struct {
 
 func main() {
 	reexec.Register(childEntry, child)
-	if reexec.Init() {
-		return
-	}
+	reexec.Init() // returns only in the original process
 	parser := kong.Must(&cli, kong.Name("unsharedemo"), kong.Description("The unshare(2) example: run a program in new namespaces."))
 	if _, err := parser.Parse(os.Args[1:]); err != nil {
 		usage(err)

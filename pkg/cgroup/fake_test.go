@@ -250,23 +250,30 @@ func TestV1FakeTree(t *testing.T) {
 	}
 	var narration2 bytes.Buffer
 	cgx, _ := New(h, Parent, "ab12", explain.New(&narration2, true))
-	// inotify(7) counts the two writes (FROZEN, THAWED) without missing one.
+	// inotify(7) tells "the kernel" when freezer.state was written; it
+	// then reads what was written. Counting the events would not do:
+	// inotify coalesces identical events that were not read yet, so
+	// FROZEN and THAWED written in quick succession can arrive as one.
+	// Any write comes after KillAll's FROZEN, so "THAWED" read after one
+	// means frozen and thawed again.
+	state := filepath.Join(dir("freezer"), "freezer.state")
 	in, err := unix.InotifyInit1(unix.IN_CLOEXEC)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unix.Close(in)
-	if _, err := unix.InotifyAddWatch(in, filepath.Join(dir("freezer"), "freezer.state"), unix.IN_CLOSE_WRITE); err != nil {
+	if _, err := unix.InotifyAddWatch(in, state, unix.IN_CLOSE_WRITE); err != nil {
 		t.Fatal(err)
 	}
 	go func() {
 		buf := make([]byte, 4096)
-		for writes := 0; writes < 2; {
-			n, err := unix.Read(in, buf)
-			if err != nil {
+		for {
+			if _, err := unix.Read(in, buf); err != nil {
 				return
 			}
-			writes += n / unix.SizeofInotifyEvent // no names: watching a file
+			if b, _ := os.ReadFile(state); strings.TrimSpace(string(b)) == "THAWED" {
+				break
+			}
 		}
 		for _, p := range cg.Paths() {
 			os.WriteFile(filepath.Join(p, "cgroup.procs"), nil, 0o644)

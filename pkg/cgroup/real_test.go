@@ -355,7 +355,18 @@ func TestRealV2WithoutControllers(t *testing.T) {
 	if err != nil || !populated {
 		t.Errorf("cgroup.events populated = %v, %v", populated, err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	// The shell's exec of sleep comes after its loop and its background
+	// sleep: once it is done, the cgroup has both processes and some CPU.
+	cmdline := fmt.Sprintf("/proc/%d/cmdline", cmd.Process.Pid)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if b, _ := os.ReadFile(cmdline); string(b) == "sleep\x00100\x00" {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the shell did not exec sleep within 30 s")
+		}
+	}
 	procs, _ := cg.Procs()
 	st, _ := cg.Stats()
 	t.Logf("born in %s; cgroup.procs %v; cpu.stat usage %v", want, procs, st.CPUUsage)

@@ -22,12 +22,19 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/minicontainer/minicontainer/pkg/proc"
 )
 
 // Snapshot is a set of lines describing host state, each prefixed by what
-// it is ("mount ", "cgroup ", "link ", "state ", "process ").
+// it is ("mount ", "cgroup ", "link ", "state ", "process "), keyed by
+// what identifies the thing. For a mount, a cgroup, a link or a state entry
+// the line is its own identity. A process is identified by its PID and
+// start time (see pkg/proc), never by its command line: a process that
+// calls execve(2) between Take and Verify changes its command line but is
+// still the same process, and a PID reused by a new process is not.
 type Snapshot struct {
-	lines map[string]bool
+	lines map[string]string // identity → line
 	only  []string
 }
 
@@ -43,38 +50,46 @@ func Take(t testing.TB, only ...string) *Snapshot {
 		t.Fatalf("prctl(PR_SET_CHILD_SUBREAPER): %v", err)
 	}
 	s := &Snapshot{only: only}
-	s.lines = s.read(t)
+	s.lines = read(t)
 	return s
 }
+
+// verifyFor is how long Verify waits for exiting processes and lazy
+// unmounts before it reports them.
+var verifyFor = 10 * time.Second
 
 // Verify fails the test if the host differs from the snapshot. Processes
 // are given a moment to exit first; any still there are killed so the next
 // test starts clean.
 func (s *Snapshot) Verify(t testing.TB) {
 	t.Helper()
-	var now map[string]bool
-	for i := 0; i < 50; i++ { // up to 5 s for exiting processes and lazy unmounts
-		now = s.read(t)
-		if len(diff(s.lines, now)) == 0 {
+	var d []string
+	for deadline := time.Now().Add(verifyFor); ; time.Sleep(50 * time.Millisecond) {
+		if d = s.diff(read(t)); len(d) == 0 {
 			return
 		}
-		time.Sleep(100 * time.Millisecond)
+		if time.Now().After(deadline) {
+			break
+		}
 	}
-	for _, d := range diff(s.lines, now) {
+	for _, d := range d {
 		t.Errorf("host state changed: %s", d)
 	}
 	killOrphans()
 }
 
-func diff(before, after map[string]bool) []string {
+// diff lists what differs between the snapshot and now, by identity. With
+// Only, a thing counts when its line matched in either snapshot: a process
+// whose command line changed by an exec stays in view.
+func (s *Snapshot) diff(now map[string]string) []string {
 	var d []string
-	for l := range after {
-		if !before[l] {
+	for id, l := range now {
+		if _, ok := s.lines[id]; !ok && s.watched(l) {
 			d = append(d, "left behind: "+l)
 		}
 	}
-	for l := range before {
-		if !after[l] {
+	for id, l := range s.lines {
+		if _, ok := now[id]; !ok && s.watched(l) {
 			d = append(d, "removed: "+l)
 		}
 	}
@@ -82,21 +97,24 @@ func diff(before, after map[string]bool) []string {
 	return d
 }
 
-func (s *Snapshot) read(t testing.TB) map[string]bool {
-	t.Helper()
-	m := map[string]bool{}
-	add := func(l string) {
-		if len(s.only) == 0 {
-			m[l] = true
-			return
-		}
-		for _, o := range s.only {
-			if strings.Contains(l, o) {
-				m[l] = true
-				return
-			}
+// watched reports whether line l is one the snapshot was narrowed to.
+func (s *Snapshot) watched(l string) bool {
+	if len(s.only) == 0 {
+		return true
+	}
+	for _, o := range s.only {
+		if strings.Contains(l, o) {
+			return true
 		}
 	}
+	return false
+}
+
+// read records the host's state now: identity → line.
+func read(t testing.TB) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	add := func(l string) { m[l] = l }
 	for _, l := range Mounts(t) {
 		add("mount " + l)
 	}
@@ -117,7 +135,7 @@ func (s *Snapshot) read(t testing.TB) map[string]bool {
 		}
 	}
 	for _, p := range orphans() {
-		add("process " + p)
+		m[fmt.Sprintf("process %d@%d", p.pid, p.start)] = fmt.Sprintf("process %d %s", p.pid, p.cmdline)
 	}
 	return m
 }
@@ -185,12 +203,20 @@ func walk(dir string, depth int, fn func(string)) {
 	}
 }
 
+// process is one process: its identity (PID and start time) and, for
+// messages only, its command line.
+type process struct {
+	pid     int
+	start   uint64
+	cmdline string
+}
+
 // orphans lists live processes whose parent is this (subreaper) test
 // process: a child the test never waited for, or a grandchild re-parented
 // here because it outlived its parent.
-func orphans() []string {
+func orphans() []process {
 	self := os.Getpid()
-	var out []string
+	var out []process
 	procs, _ := os.ReadDir("/proc")
 	for _, p := range procs {
 		pid, err := strconv.Atoi(p.Name())
@@ -208,18 +234,24 @@ func orphans() []string {
 			continue
 		}
 		ppid, _ := strconv.Atoi(rest[1])
-		if ppid == self && rest[0] != "Z" {
-			cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-			out = append(out, fmt.Sprintf("%d %s", pid, strings.ReplaceAll(strings.TrimRight(string(cmd), "\x00"), "\x00", " ")))
+		if ppid != self || rest[0] == "Z" {
+			continue
 		}
+		// Our child: only we can reap it, so its PID cannot be reused
+		// between the two reads.
+		start := proc.StartTime(pid)
+		if start == 0 {
+			continue // it exited meanwhile
+		}
+		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		out = append(out, process{pid, start, strings.ReplaceAll(strings.TrimRight(string(cmd), "\x00"), "\x00", " ")})
 	}
 	return out
 }
 
 func killOrphans() {
 	for _, o := range orphans() {
-		pid, _ := strconv.Atoi(strings.Fields(o)[0])
-		unix.Kill(pid, unix.SIGKILL)
+		unix.Kill(o.pid, unix.SIGKILL)
 	}
 	for {
 		if pid, err := unix.Wait4(-1, nil, unix.WNOHANG, nil); pid <= 0 || err != nil {

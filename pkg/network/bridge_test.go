@@ -99,6 +99,18 @@ func httpGet(pid int, addr string, port int, body string) error {
 
 var rttRe = regexp.MustCompile(`min/avg/max = ([0-9.]+)/([0-9.]+)/([0-9.]+) ms`)
 
+// openStdin returns the read end of a pipe whose write end stays open until
+// the test ends: a stdin that never reaches its end of file.
+func openStdin(t *testing.T) *os.File {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(); w.Close() })
+	return r
+}
+
 // TestBridge is the whole picture: two containers on mc0 ping each other and
 // talk TCP, reach a server "outside" through NAT, a published port answers
 // from outside, from the host itself (127.0.0.1) and from the other
@@ -168,7 +180,14 @@ func TestBridge(t *testing.T) {
 	}
 	run(t, in(b.pid, busybox, "ping", "-c", "1", "172.30.0.2"))
 	run(t, in(a.pid, busybox, "ping", "-c", "1", "172.30.0.1")) // container -> host
-	got := background(t, in(b.pid, busybox, "nc", "-l", "-p", "7000"))
+	// busybox nc copies its stdin to the connection and exits at the end
+	// of its stdin: with /dev/null it could exit as soon as it accepted,
+	// before a's line arrived, and print nothing (TestBridge failed 2 runs
+	// in 50 under load with "b received \"\""). A pipe that stays open
+	// until the test ends keeps it reading until a closes the connection.
+	listen := in(b.pid, busybox, "nc", "-l", "-p", "7000")
+	listen.Stdin = openStdin(t)
+	got := background(t, listen)
 	// Connect until b listens (nc -l serves one connection), then wait for
 	// what b received.
 	eventually(t, "TCP from a to b", func() error {

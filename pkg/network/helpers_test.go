@@ -18,9 +18,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	if reexec.Init() {
-		return
-	}
+	reexec.Init()
 	os.Exit(m.Run())
 }
 
@@ -163,17 +161,22 @@ func background(t *testing.T, cmd *exec.Cmd) *output {
 	return buf
 }
 
-// eventually retries fn for up to 5 s (a server that is still starting).
+// eventually retries fn every 100 ms for up to 30 s (a server that is
+// still starting, on a machine that may be busy), then fails with fn's
+// last error.
 func eventually(t *testing.T, what string, fn func() error) {
 	t.Helper()
-	var err error
-	for range 50 {
-		if err = fn(); err == nil {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := fn()
+		if err == nil {
 			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s (still failing after 30 s): %v", what, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("%s: %v", what, err)
 }
 
 // assertHostClean checks, inside the test's host namespace, that no link

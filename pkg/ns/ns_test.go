@@ -132,8 +132,7 @@ func TestIdentity(t *testing.T) {
 	}
 	// Equal identities for the same namespace reached by two paths.
 	uts, _ := ByName("uts")
-	a, _ := Of(0, uts)
-	b, _ := Of(os.Getpid(), uts)
+	a, b := mustOf(t, 0, uts), mustOf(t, os.Getpid(), uts)
 	if a != b {
 		t.Errorf("self %v != pid %v", a, b)
 	}
@@ -165,17 +164,12 @@ func TestIdentityDiffersInNewNamespace(t *testing.T) {
 	}
 	defer cmd.Wait()
 	defer cmd.Process.Kill()
-	mine, _ := Of(0, uts)
-	child, err := Of(cmd.Process.Pid, uts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mine, child := mustOf(t, 0, uts), mustOf(t, cmd.Process.Pid, uts)
 	if mine == child {
 		t.Fatalf("child's uts %v equals the parent's", child)
 	}
 	net, _ := ByName("net")
-	myNet, _ := Of(0, net)
-	childNet, _ := Of(cmd.Process.Pid, net)
+	myNet, childNet := mustOf(t, 0, net), mustOf(t, cmd.Process.Pid, net)
 	if myNet != childNet {
 		t.Fatalf("child's net %v differs though only uts was new", childNet)
 	}
@@ -219,11 +213,13 @@ func TestJoinMovesOnlyTheLockedThread(t *testing.T) {
 	defer cmd.Wait()
 	defer cmd.Process.Kill()
 	target := cmd.Process.Pid
-	want, _ := Of(target, uts)
-	wantMnt, _ := Of(target, mnt)
+	want, wantMnt := mustOf(t, target, uts), mustOf(t, target, mnt)
 	runtime.LockOSThread()
-	before, _ := Identify("/proc/thread-self/ns/uts")
+	before, err := Identify("/proc/thread-self/ns/uts")
 	runtime.UnlockOSThread()
+	if err != nil {
+		t.Fatal(err)
+	}
 	type result struct {
 		uts, mnt ID
 		err      error
@@ -236,8 +232,12 @@ func TestJoinMovesOnlyTheLockedThread(t *testing.T) {
 			r.err = JoinPath(Path(target, mnt), mnt) // needs unshare(CLONE_FS) first
 		}
 		// thread-self: the namespaces of this thread, not of the process.
-		r.uts, _ = Identify("/proc/thread-self/ns/uts")
-		r.mnt, _ = Identify("/proc/thread-self/ns/mnt")
+		if r.err == nil {
+			r.uts, r.err = Identify("/proc/thread-self/ns/uts")
+		}
+		if r.err == nil {
+			r.mnt, r.err = Identify("/proc/thread-self/ns/mnt")
+		}
 		done <- r
 	}()
 	r := <-done
@@ -252,9 +252,23 @@ func TestJoinMovesOnlyTheLockedThread(t *testing.T) {
 	// Go keeps (wedged) rather than ending, so only "some other thread is
 	// unchanged" is a fair check.
 	runtime.LockOSThread()
-	after, _ := Identify("/proc/thread-self/ns/uts")
+	after, err := Identify("/proc/thread-self/ns/uts")
 	runtime.UnlockOSThread()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if after != before {
 		t.Errorf("another thread moved to %v: only the locked thread should", after)
 	}
+}
+
+// mustOf is Of that fails the test on an error: two failed lookups give
+// equal zero IDs, which would pass a test of sameness.
+func mustOf(t *testing.T, pid int, k Kind) ID {
+	t.Helper()
+	id, err := Of(pid, k)
+	if err != nil {
+		t.Fatalf("identity of %d's %s namespace: %v", pid, k.Name, err)
+	}
+	return id
 }

@@ -1,7 +1,6 @@
 package nsenter
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -53,18 +52,18 @@ func TestConstructorJoinsAllEight(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("creating namespaces needs root: run the tests with sudo")
 	}
-	target := exec.Command("sh", "-c", "echo ready; exec sleep 60")
+	// Start returns once execve(2) of sleep succeeded: the target is
+	// sleep from here on, in namespaces made by clone(2) before the exec.
+	target := exec.Command("sleep", "60")
 	target.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags:  ns.Flags(ns.Kinds),
 		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
 		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
 	}
-	out, _ := target.StdoutPipe()
 	if err := target.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { target.Process.Kill(); target.Wait() }()
-	bufio.NewReader(out).ReadString('\n')
 	defer hostcheck.Take(t, "nsenter.test").Verify(t)
 
 	helper := exec.Command(os.Args[0])
@@ -80,7 +79,10 @@ func TestConstructorJoinsAllEight(t *testing.T) {
 		defer f.Close()
 		helper.ExtraFiles = append(helper.ExtraFiles, f) // fd 3+i in the helper
 		fmt.Fprintf(&spec, "%d:%d:%s\n", 3+i, k.Flag, path)
-		id, _ := ns.Of(target.Process.Pid, k)
+		id, err := ns.Of(target.Process.Pid, k)
+		if err != nil {
+			t.Fatal(err)
+		}
 		want = append(want, "in "+id.String())
 	}
 	helper.Env = append(helper.Env, EnvVar+"="+spec.String())
@@ -88,23 +90,33 @@ func TestConstructorJoinsAllEight(t *testing.T) {
 	if err != nil {
 		t.Fatalf("helper: %v\n%s", err, got)
 	}
-	lines := strings.Split(strings.TrimSpace(string(got)), "\n")
-	var in []string
-	for _, l := range lines {
-		if strings.HasPrefix(l, "in ") {
-			in = append(in, strings.Replace(l, "pid_for_children:", "pid:", 1))
+	// Every kind has its step line, in the order given: joined by the
+	// constructor, except pid, left to Go and then joined there.
+	var wantSteps []string
+	for _, k := range ns.Kinds {
+		if k.Name == "pid" {
+			wantSteps = append(wantSteps, "step pid false true <nil>")
+		} else {
+			wantSteps = append(wantSteps, "step "+k.Name+" true false <nil>")
 		}
+	}
+	var in, steps []string
+	for _, l := range strings.Split(strings.TrimSpace(string(got)), "\n") {
+		switch {
+		case strings.HasPrefix(l, "in "):
+			in = append(in, strings.Replace(l, "pid_for_children:", "pid:", 1))
+		case strings.HasPrefix(l, "step "):
+			steps = append(steps, l)
+		}
+	}
+	if !strings.HasPrefix(string(got), "asked true\n") {
+		t.Errorf("the helper does not know it was asked to join:\n%s", got)
+	}
+	if strings.Join(steps, "\n") != strings.Join(wantSteps, "\n") {
+		t.Errorf("steps:\n%s\nwant\n%s", strings.Join(steps, "\n"), strings.Join(wantSteps, "\n"))
 	}
 	if strings.Join(in, "\n") != strings.Join(want, "\n") {
 		t.Errorf("helper is in\n%s\nwant\n%s\n(all output: %s)", strings.Join(in, "\n"), strings.Join(want, "\n"), got)
-	}
-	for _, l := range lines {
-		if strings.HasPrefix(l, "step pid ") && l != "step pid false true <nil>" {
-			t.Errorf("pid step: %q, want left to Go and then joined", l)
-		}
-		if strings.HasPrefix(l, "step ") && !strings.HasPrefix(l, "step pid ") && !strings.HasSuffix(l, " true false <nil>") {
-			t.Errorf("constructor step: %q", l)
-		}
 	}
 	if !strings.Contains(string(got), "env true") {
 		t.Error("the variable stayed in the environment")

@@ -33,15 +33,15 @@ func Register(name string, fn func()) {
 
 // Init runs the entry point named by os.Args[0], if there is one, and exits
 // with status 0 when it returns (an entry point normally execs or exits
-// itself). It returns false in the original process, which goes on with main.
-func Init() bool {
+// itself): in a re-executed child it never returns. It returns only in the
+// original process, which goes on with main.
+func Init() {
 	fn, ok := entries[os.Args[0]]
 	if !ok {
-		return false
+		return
 	}
 	fn()
 	os.Exit(0)
-	return true
 }
 
 // Self is the path the kernel keeps for the running executable; it works

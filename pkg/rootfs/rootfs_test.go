@@ -48,9 +48,7 @@ func init() {
 }
 
 func TestMain(m *testing.M) {
-	if reexec.Init() {
-		return
-	}
+	reexec.Init()
 	code := func() int {
 		if os.Geteuid() == 0 {
 			dir, err := os.MkdirTemp("", "mctest-rootfs-base-")
