@@ -287,6 +287,9 @@ func (ep *Endpoint) Connect(pid int, n *explain.Narrator) error {
 	if err := configureInside(pid, ep.peerVeth, ep.Address, ep.Gateway, n); err != nil {
 		return err
 	}
+	if err := waitForwarding(ep.HostVeth, ep.Bridge, n); err != nil {
+		return err
+	}
 	return addPortRules(ep.ID, ep.Address.Addr(), ep.Ports, n)
 }
 

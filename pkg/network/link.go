@@ -6,9 +6,11 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -205,4 +207,103 @@ func deleteLink(name string, n *explain.Narrator) error {
 func writeSysctl(n *explain.Narrator, path, value string) error {
 	return step(n, "proc(5)", fmt.Sprintf("write(%q, %q)", path, value), "setting "+path,
 		func() error { return os.WriteFile(path, []byte(value), 0o644) })
+}
+
+// portReadyTimeout bounds waitForwarding: the kernel enables a port within
+// milliseconds, even under load; seconds mean something else is wrong.
+const portReadyTimeout = 5 * time.Second
+
+// waitForwarding waits until the bridge forwards frames from the host end
+// of the veth, and the bridge itself can send (its operstate is up).
+//
+// Bringing a link up does not make it usable at once. The veth's carrier
+// comes on when its second end goes up (eth0, inside), but the kernel hands
+// the change to the bridge later, from its linkwatch work queue
+// (net/core/link_watch.c), which needs the rtnl lock every concurrent
+// netlink request also takes. Until that work has run, the port is
+// BR_STATE_DISABLED and the bridge drops every frame arriving on it — the
+// container's first ARP request for the gateway, retried only a second
+// later (retrans_time_ms, see arp(7)): a `ping -c1 -W1` started at once
+// gets no answer. With STP off (a new bridge's default) an enabled port
+// forwards at once: there is no forward delay to wait for.
+//
+// The state is read the way `ip -d link show` reads it: RTM_GETLINK, the
+// IFLA_BRPORT_STATE inside IFLA_LINKINFO's IFLA_INFO_SLAVE_DATA
+// (rtnetlink(7), linux/if_link.h).
+func waitForwarding(host, bridge string, n *explain.Narrator) error {
+	deadline := time.Now().Add(portReadyTimeout)
+	start := time.Now()
+	for polls := 1; ; polls++ {
+		port, _, perr := linkState(host)
+		_, brOper, berr := linkState(bridge)
+		if perr == nil && berr == nil && port == brStateForwarding && brOper == netlink.OperUp {
+			n.Note("port %s of %s forwarding and %s up: %d look(s), %v",
+				host, bridge, bridge, polls, time.Since(start).Round(time.Microsecond))
+			return nil
+		}
+		if err := errors.Join(perr, berr); err != nil || time.Now().After(deadline) {
+			return fmt.Errorf("port %s of bridge %s not forwarding after %v (state %d, %s %s): %v",
+				host, bridge, portReadyTimeout, port, bridge, brOper, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// brStateForwarding is BR_STATE_FORWARDING (linux/if_bridge.h).
+const brStateForwarding = 3
+
+// linkState returns a link's bridge port state (0, BR_STATE_DISABLED, when
+// it is no bridge port) and its operstate (RFC 2863, IFLA_OPERSTATE).
+func linkState(name string) (port uint8, oper netlink.LinkOperState, err error) {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return 0, 0, err
+	}
+	req := nl.NewNetlinkRequest(unix.RTM_GETLINK, unix.NLM_F_ACK)
+	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
+	msg.Index = int32(l.Attrs().Index)
+	req.AddData(msg)
+	msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWLINK)
+	if err != nil {
+		return 0, 0, fmt.Errorf("RTM_GETLINK %s: %w", name, err)
+	}
+	for _, m := range msgs {
+		info := nl.DeserializeIfInfomsg(m)
+		attrs, err := nl.ParseRouteAttr(m[info.Len():])
+		if err != nil {
+			return 0, 0, err
+		}
+		for _, a := range attrs {
+			switch a.Attr.Type &^ unix.NLA_F_NESTED {
+			case unix.IFLA_OPERSTATE:
+				oper = netlink.LinkOperState(a.Value[0])
+			case unix.IFLA_LINKINFO:
+				port = brportState(a.Value)
+			}
+		}
+	}
+	return port, oper, nil
+}
+
+// brportState finds IFLA_BRPORT_STATE in the value of IFLA_LINKINFO.
+func brportState(linkinfo []byte) uint8 {
+	infos, err := nl.ParseRouteAttr(linkinfo)
+	if err != nil {
+		return 0
+	}
+	for _, i := range infos {
+		if i.Attr.Type&^unix.NLA_F_NESTED != unix.IFLA_INFO_SLAVE_DATA {
+			continue
+		}
+		data, err := nl.ParseRouteAttr(i.Value)
+		if err != nil {
+			return 0
+		}
+		for _, d := range data {
+			if d.Attr.Type&^unix.NLA_F_NESTED == unix.IFLA_BRPORT_STATE && len(d.Value) > 0 {
+				return d.Value[0]
+			}
+		}
+	}
+	return 0
 }
