@@ -16,6 +16,7 @@ import (
 
 	"github.com/minicontainer/minicontainer/pkg/container"
 	"github.com/minicontainer/minicontainer/pkg/hostcheck"
+	"github.com/minicontainer/minicontainer/pkg/network"
 )
 
 // These tests run in the test-made host network namespace (TestMain). The
@@ -206,7 +207,7 @@ func assertNetworkGone(t *testing.T) {
 	if tables := shell(t, "nft list tables"); strings.Contains(tables, "minicontainer") {
 		t.Errorf("nftables table left: %s", tables)
 	}
-	if left, _ := filepath.Glob(filepath.Join(testState, netnsPrefix(t)+"*")); len(left) > 0 {
+	if left, _ := filepath.Glob(filepath.Join(network.DefaultStateDir, netnsPrefix(t)+"*")); len(left) > 0 {
 		t.Errorf("address book left: %v", left)
 	}
 }

@@ -211,6 +211,16 @@ func hookName(c *nftables.Chain) string {
 	}
 }
 
+// tableExists reports whether a table ip minicontainer is there.
+func tableExists() bool {
+	c, err := nftables.New()
+	if err != nil {
+		return false
+	}
+	_, err = c.ListTableOfFamily(TableName, nftables.TableFamilyIPv4)
+	return err == nil
+}
+
 // deleteNAT removes our table and everything in it, if it exists.
 func deleteNAT(n *explain.Narrator) error {
 	c, err := nftables.New()

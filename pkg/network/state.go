@@ -16,16 +16,36 @@ import (
 )
 
 // State is what one bridge network looks like on disk
-// (STATEDIR/network-net-INODE-BRIDGE.json): its subnet and who holds which
-// address.
+// (STATEDIR/network-net-INODE-BRIDGE.json): its subnet, who holds which
+// address, and what minicontainer changed in the network namespace to serve
+// it. There is one per network namespace, whatever --root each container
+// uses: the bridge, its addresses, the nftables table and ip_forward belong
+// to the namespace, so two state roots sharing one must share one book.
+//
+// What was made is recorded BEFORE it is made (written ahead), so that
+// whoever comes next — the next container or `minicontainer gc` after a
+// SIGKILL at any moment — knows what to undo, and never undoes what
+// minicontainer did not make.
 type State struct {
 	Bridge string       `json:"bridge"`
 	Subnet netip.Prefix `json:"subnet"`
+	// Netns is the namespace's cookie (SO_NETNS_COOKIE, socket(7)): never
+	// reused while the machine runs, unlike the inode in the file's name,
+	// so a book left by a dead namespace is not taken for a new one's.
+	Netns uint64 `json:"netns_cookie,omitempty"`
+	// MadeBridge and MadeTable: the bridge and the nftables table are
+	// ours to delete. A bridge or table of that name made by someone else
+	// is refused, never taken over.
+	MadeBridge bool `json:"made_bridge,omitempty"`
+	MadeTable  bool `json:"made_table,omitempty"`
 	// IPForwardWas is the value of net.ipv4.ip_forward before we turned it
 	// on, so it is put back when the bridge goes.
 	IPForwardWas string  `json:"ip_forward_was,omitempty"`
 	Leases       []Lease `json:"leases"`
 }
+
+// made reports whether the book records anything to undo.
+func (st *State) made() bool { return st.MadeBridge || st.MadeTable || st.IPForwardWas != "" }
 
 // Lease is one container's address on the bridge and what was made for it.
 type Lease struct {
@@ -90,7 +110,9 @@ func lockState(prefix, bridge string) (*store, error) {
 // unlock releases the lock (closing the file drops the flock).
 func (s *store) unlock() { s.lock.Close() }
 
-// read returns the state; a missing file is a network with no leases.
+// read returns the state; a missing file is a network with no leases, and
+// so is the book of a dead namespace whose inode number a new one got: what
+// it describes went with the old namespace.
 func (s *store) read() (*State, error) {
 	data, err := os.ReadFile(s.statePath())
 	if errors.Is(err, os.ErrNotExist) {
@@ -103,12 +125,31 @@ func (s *store) read() (*State, error) {
 	if err := json.Unmarshal(data, &st); err != nil {
 		return nil, fmt.Errorf("%s: %w", s.statePath(), err)
 	}
+	if c := netnsCookie(); c != 0 && st.Netns != 0 && st.Netns != c {
+		return &State{Bridge: s.bridge}, nil
+	}
 	return &st, nil
+}
+
+// netnsCookie identifies the calling thread's network namespace for as long
+// as the machine runs (SO_NETNS_COOKIE, Linux 5.14; 0 before it).
+func netnsCookie() uint64 {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0
+	}
+	defer unix.Close(fd)
+	c, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
+	if err != nil {
+		return 0
+	}
+	return c
 }
 
 // write replaces the state file atomically (write a temporary file, then
 // rename(2)), so a reader never sees half of it.
 func (s *store) write(st *State) error {
+	st.Netns = netnsCookie()
 	data, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
@@ -134,10 +175,15 @@ func (s *store) remove() {
 // test, a lesson's throwaway "host") has bridges of its own, and must
 // neither see nor take the addresses of ours.
 //
-// They are plain files beside the containers' directories in
-// /run/minicontainer, not a directory of their own: gc takes every
-// directory there for a container's.
+// They are plain files in /run/minicontainer (DefaultStateDir) whatever
+// --root says, not a directory of their own: gc takes every directory of a
+// state root for a container's. ip netns exec and nsenter --net change the
+// network namespace but not /run, so every minicontainer of a namespace
+// finds its book there.
 func namespacePrefix(base string) (string, error) {
+	if base == "" {
+		base = DefaultStateDir
+	}
 	var st unix.Stat_t
 	if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
 		return "", fmt.Errorf("identifying the network namespace: %w", err)

@@ -1,0 +1,139 @@
+package network
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/minicontainer/minicontainer/pkg/hostcheck"
+	"github.com/minicontainer/minicontainer/pkg/reexec"
+)
+
+// The helper process of TestKilledWhileMaking: it reserves and connects a
+// container, and dies by SIGKILL right after the step named in argv[3]
+// ("connected": once all is made).
+func init() {
+	reexec.Register("mctest-die-after", func() {
+		pid, _ := strconv.Atoi(os.Args[1])
+		die := func() { syscall.Kill(os.Getpid(), syscall.SIGKILL); select {} }
+		faultAfter = func(step string) {
+			if step == os.Args[3] {
+				die()
+			}
+		}
+		ep, err := Reserve(Request{ID: "dying01", StateDir: os.Args[2]}, nil)
+		if err == nil {
+			err = ep.Connect(pid, nil)
+		}
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		if os.Args[3] == "connected" {
+			die()
+		}
+		fmt.Println("not killed")
+		os.Exit(1)
+	})
+}
+
+// TestKilledWhileMaking kills the minicontainer side (SIGKILL) right after
+// each thing Reserve makes on the host — the bridge, ip_forward, the NAT
+// table — and once everything is made; then Reclaim (what `minicontainer
+// gc` runs) must leave the host as it was, ip_forward back at 0 included.
+// A last run releases normally, for the same check.
+func TestKilledWhileMaking(t *testing.T) {
+	if !inHostNetns(t) {
+		return
+	}
+	stateDir := filepath.Join(t.TempDir(), "network")
+	check := hostcheck.Take(t, "link ", "process ", stateDir)
+	t.Cleanup(func() { check.Verify(t) })
+	forward := func() string { return strings.TrimSpace(sh(t, "cat /proc/sys/net/ipv4/ip_forward")) }
+	sh(t, "echo 0 > /proc/sys/net/ipv4/ip_forward")
+	for _, step := range []string{"bridge", "ip_forward", "nat", "connected"} {
+		ctr := startNetns(t)
+		helper := reexec.Command("mctest-die-after", strconv.Itoa(ctr), stateDir, step)
+		helper.Stdout = nil
+		out, err := helper.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		helper.Stderr = os.Stderr
+		if err := helper.Start(); err != nil {
+			t.Fatal(err)
+		}
+		line, _ := bufio.NewReader(out).ReadString('\n')
+		err = helper.Wait()
+		if ws, ok := helper.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
+			t.Fatalf("killed after %s: the helper ended with %v %q", step, err, line)
+		}
+		if _, err := Reclaim(stateDir, nil); err != nil {
+			t.Errorf("killed after %s: Reclaim: %v", step, err)
+		}
+		if got := forward(); got != "0" {
+			t.Errorf("killed after %s, then Reclaim: ip_forward = %s, want 0 as before", step, got)
+			sh(t, "echo 0 > /proc/sys/net/ipv4/ip_forward")
+		}
+		assertHostClean(t, stateDir)
+		sh(t, "ip link del mc0 2>/dev/null; nft delete table ip minicontainer 2>/dev/null; true")
+	}
+
+	c := connect(t, Request{ID: "normal01", StateDir: stateDir}, nil)
+	if got := forward(); got != "1" {
+		t.Errorf("ip_forward = %s while a container runs", got)
+	}
+	if err := c.ep.Release(nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := forward(); got != "0" {
+		t.Errorf("ip_forward = %s after a normal release, want 0", got)
+	}
+	assertHostClean(t, stateDir)
+}
+
+// TestForeignBridge: a bridge named mc0 made by hand (10.77.0.1/24), or a
+// table ip minicontainer made by someone else, is refused with one line
+// and left exactly as it was.
+func TestForeignBridge(t *testing.T) {
+	if !inHostNetns(t) {
+		return
+	}
+	stateDir := filepath.Join(t.TempDir(), "network")
+	check := hostcheck.Take(t, "link ", "process ", stateDir)
+	t.Cleanup(func() { check.Verify(t) })
+	sh(t, "ip link add mc0 type bridge && ip addr add 10.77.0.1/24 dev mc0 && ip link set mc0 up")
+	want := "a network interface mc0 (bridge 10.77.0.1/24) exists that minicontainer did not create; it will not take it over: remove or rename it"
+	if err := Check(Request{StateDir: stateDir}); err == nil || err.Error() != want {
+		t.Errorf("Check with a foreign mc0: %v", err)
+	}
+	if _, err := Reserve(Request{ID: "foreign1", StateDir: stateDir}, nil); err == nil || err.Error() != want {
+		t.Errorf("Reserve with a foreign mc0: %v", err)
+	}
+	if err := Remove(stateDir, "mc0", nil); err == nil || !strings.Contains(err.Error(), "not made by minicontainer") {
+		t.Errorf("network rm of a foreign mc0: %v", err)
+	}
+	if out := sh(t, "ip -o -4 addr show dev mc0"); !strings.Contains(out, "inet 10.77.0.1/24") {
+		t.Errorf("the foreign mc0 was changed: %q", out)
+	}
+	if got := strings.TrimSpace(sh(t, "cat /proc/sys/net/ipv4/ip_forward")); got != "0" {
+		t.Errorf("ip_forward = %s after a refusal", got)
+	}
+	sh(t, "ip link del mc0")
+
+	sh(t, "nft add table ip minicontainer && nft add chain ip minicontainer theirs")
+	want = "an nftables table ip minicontainer exists that minicontainer did not create; it will not take it over: remove it (nft delete table ip minicontainer)"
+	if _, err := Reserve(Request{ID: "foreign2", StateDir: stateDir}, nil); err == nil || err.Error() != want {
+		t.Errorf("Reserve with a foreign table: %v", err)
+	}
+	if out := sh(t, "nft list table ip minicontainer"); !strings.Contains(out, "chain theirs") {
+		t.Errorf("the foreign table was changed:\n%s", out)
+	}
+	sh(t, "nft delete table ip minicontainer")
+	assertHostClean(t, stateDir)
+}
