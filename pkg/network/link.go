@@ -54,6 +54,9 @@ func createBridge(name string, subnet netip.Prefix, n *explain.Narrator) error {
 		"creating bridge "+name, func() error { return netlink.LinkAdd(br) }); err != nil {
 		return err
 	}
+	if err := ignoreRouterAdverts(name, n); err != nil {
+		return err
+	}
 	gw := netip.PrefixFrom(Gateway(subnet), subnet.Bits())
 	if err := step(n, "rtnetlink(7)", fmt.Sprintf("RTM_NEWADDR(dev=%q, addr=%s)", name, gw),
 		"adding "+gw.String()+" to "+name, func() error { return netlink.AddrAdd(br, &netlink.Addr{IPNet: ipNet(gw)}) }); err != nil {
@@ -111,6 +114,9 @@ func createVeth(host, peer, bridge string, n *explain.Narrator) error {
 	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: host}, PeerName: peer}
 	if err := step(n, "veth(4)", fmt.Sprintf("RTM_NEWLINK(name=%q, kind=\"veth\", peer=%q)", host, peer),
 		"creating veth pair "+host, func() error { return netlink.LinkAdd(veth) }); err != nil {
+		return err
+	}
+	if err := ignoreRouterAdverts(host, n); err != nil {
 		return err
 	}
 	if err := step(n, "rtnetlink(7)", fmt.Sprintf("RTM_NEWLINK(name=%q, master=%q)", host, bridge),
@@ -198,6 +204,28 @@ func deleteLink(name string, n *explain.Narrator) error {
 		return nil
 	case err != nil:
 		return fmt.Errorf("deleting %s: %w", name, err)
+	}
+	return nil
+}
+
+// ignoreRouterAdverts makes the host deaf to IPv6 router advertisements
+// arriving on a link it shares with containers: accept_ra=0 and autoconf=0
+// (ip-sysctl in the kernel's networking docs). With the defaults (1, and
+// IPv6 forwarding off) one RA sent by a container — root in its own network
+// namespace may send anything on its eth0 — gave the host a default route
+// via the container and a global address (CVE-2020-13401; docker sets the
+// same on its bridge). It is written while the link is still down and in
+// no bridge, before any container can be attached; on a host without IPv6
+// there is nothing to listen to.
+func ignoreRouterAdverts(link string, n *explain.Narrator) error {
+	dir := "/proc/sys/net/ipv6/conf/" + link
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	for _, f := range []string{"accept_ra", "autoconf"} {
+		if err := writeSysctl(n, dir+"/"+f, "0"); err != nil {
+			return err
+		}
 	}
 	return nil
 }
