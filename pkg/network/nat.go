@@ -173,7 +173,7 @@ func localnetGuard(bridge string) ruleSpec {
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: make([]byte, 4)},
 		&expr.Verdict{Kind: expr.VerdictDrop},
 	}
-	return ruleSpec{inputChain(), fmt.Sprintf("iifname %q ip daddr %s ct status & dnat == 0 drop", bridge, loop),
+	return ruleSpec{inputChain(), fmt.Sprintf("iifname %q ip daddr %s ct status ! dnat drop", bridge, loop),
 		exprs, "bridge " + bridge}
 }
 
