@@ -198,7 +198,7 @@ func exitCodeWithin(t *testing.T, cmd *exec.Cmd, d time.Duration) int {
 }
 
 // assertNetworkGone: in the test host namespace no bridge, no veth, no
-// nftables table of ours, no address book.
+// nftables table of ours, no address book, ip_forward as it was.
 func assertNetworkGone(t *testing.T) {
 	t.Helper()
 	if links := shell(t, "ip -o link show | grep -E ': (mc0|mc-)' || true"); links != "" {
@@ -209,6 +209,11 @@ func assertNetworkGone(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(network.DefaultStateDir, netnsPrefix(t)+"*")); len(left) > 0 {
 		t.Errorf("address book left: %v", left)
+	}
+	// The test-made namespace starts with ip_forward=0 (a new namespace's
+	// default): the last container gone, minicontainer must have put it back.
+	if f := strings.TrimSpace(shell(t, "cat /proc/sys/net/ipv4/ip_forward")); f != "0" {
+		t.Errorf("ip_forward = %s after the last container, want 0 as it was", f)
 	}
 }
 

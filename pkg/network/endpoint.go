@@ -413,10 +413,22 @@ func (ep *Endpoint) closePorts() {
 
 // Reclaim cleans up after minicontainers that were killed: for every bridge
 // recorded under base it drops the leases whose owner is gone (with their
-// NAT rules and veths) and removes a bridge no container uses any more —
-// in the calling thread's network namespace. It
-// returns the ids of the containers reclaimed (`minicontainer gc`).
+// NAT rules and veths) and removes what minicontainer made for a bridge no
+// container uses any more. It does so in the calling thread's network
+// namespace first, then in every other namespace that has a book under base
+// and still exists (a run under `ip netns exec` or `nsenter --net`, killed,
+// then gc run from the machine's namespace), and forgets the books of
+// namespaces that are gone. It returns the ids of the containers reclaimed
+// (`minicontainer gc`).
 func Reclaim(base string, n *explain.Narrator) ([]string, error) {
+	ids, err := reclaimHere(base, n)
+	more, oerr := reclaimOtherNamespaces(base, n)
+	forgetDeadNamespaces(base)
+	return append(ids, more...), errors.Join(err, oerr)
+}
+
+// reclaimHere is Reclaim in the calling thread's network namespace.
+func reclaimHere(base string, n *explain.Narrator) ([]string, error) {
 	states, err := ReadStates(base)
 	if err != nil {
 		return nil, err
@@ -427,7 +439,6 @@ func Reclaim(base string, n *explain.Narrator) ([]string, error) {
 	}
 	var ids []string
 	var errs []error
-	forgetDeadNamespaces(base)
 	for _, old := range states {
 		s, err := lockState(prefix, old.Bridge)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/minicontainer/minicontainer/pkg/hostcheck"
 	"github.com/minicontainer/minicontainer/pkg/reexec"
+	"golang.org/x/sys/unix"
 )
 
 // The helper process of TestKilledWhileMaking: it reserves and connects a
@@ -135,5 +137,87 @@ func TestForeignBridge(t *testing.T) {
 		t.Errorf("the foreign table was changed:\n%s", out)
 	}
 	sh(t, "nft delete table ip minicontainer")
+	assertHostClean(t, stateDir)
+}
+
+// The helper of TestReclaimInAnotherNetns, started in a network namespace
+// of its own: it starts a keeper process there (so the namespace outlives
+// the helper, as the host of `ip netns exec` would), connects the container
+// whose pid it is given, says so and waits to be killed.
+func init() {
+	reexec.Register("mctest-elsewhere", func() {
+		keeper := exec.Command(busybox, "sleep", "600")
+		if err := keeper.Start(); err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		pid, _ := strconv.Atoi(os.Args[1])
+		ep, err := Reserve(Request{ID: "elsewhere", StateDir: os.Args[2]}, nil)
+		if err == nil {
+			err = ep.Connect(pid, nil)
+		}
+		if err != nil {
+			keeper.Process.Kill()
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		fmt.Println("connected", keeper.Process.Pid)
+		select {}
+	})
+}
+
+// TestReclaimInAnotherNetns: a run in another network namespace (as under
+// `ip netns exec`) is killed; Reclaim called from this one (gc run from the
+// machine's namespace) finds that namespace by the book's inode, enters it,
+// and removes the bridge, the table and the veth there, and puts its
+// ip_forward back.
+func TestReclaimInAnotherNetns(t *testing.T) {
+	if !inHostNetns(t) {
+		return
+	}
+	stateDir := filepath.Join(t.TempDir(), "network")
+	check := hostcheck.Take(t, "link ", "process ", stateDir)
+	t.Cleanup(func() { check.Verify(t) })
+	ctr := startNetns(t)
+	helper := reexec.Command("mctest-elsewhere", strconv.Itoa(ctr), stateDir)
+	helper.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNET}
+	helper.Stdout = nil
+	out, err := helper.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	helper.Stderr = os.Stderr
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	helper.Process.Signal(syscall.SIGKILL)
+	helper.Wait()
+	var keeper int
+	if _, err := fmt.Sscanf(line, "connected %d", &keeper); err != nil {
+		t.Fatalf("helper: %q", line)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(keeper, syscall.SIGKILL)
+		var ws unix.WaitStatus
+		unix.Wait4(keeper, &ws, 0, nil) // ours to reap: the test is a child subreaper (hostcheck)
+	})
+	other := func(args ...string) string { return run(t, in(keeper, args...)) }
+	if !strings.Contains(other("ip", "-o", "link", "show"), "mc0") || strings.TrimSpace(other("cat", "/proc/sys/net/ipv4/ip_forward")) != "1" {
+		t.Fatalf("the killed run left no bridge or no ip_forward=1 in its namespace")
+	}
+	ids, err := Reclaim(stateDir, nil)
+	if err != nil || len(ids) != 1 || ids[0] != "elsewhere" {
+		t.Errorf("Reclaim from another namespace = %v, %v", ids, err)
+	}
+	if links := other("ip", "-o", "link", "show"); strings.Contains(links, "mc") {
+		t.Errorf("links left in the other namespace:\n%s", links)
+	}
+	if got := strings.TrimSpace(other("cat", "/proc/sys/net/ipv4/ip_forward")); got != "0" {
+		t.Errorf("ip_forward = %s in the other namespace after Reclaim, want 0", got)
+	}
+	if tables := other("nft", "list", "tables"); strings.Contains(tables, TableName) {
+		t.Errorf("table left in the other namespace: %s", tables)
+	}
 	assertHostClean(t, stateDir)
 }

@@ -7,9 +7,12 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/minicontainer/minicontainer/pkg/proc"
 
 	"golang.org/x/sys/unix"
@@ -239,6 +242,124 @@ func ReadStates(base string) ([]*State, error) {
 		}
 	}
 	return out, nil
+}
+
+// reclaimOtherNamespaces runs reclaimHere in each other network namespace
+// whose book under base has something to reclaim (a lease whose owner is
+// gone, or something made and no lease) and which still exists — held by
+// a process or a bind mount (ip netns add). The namespace is found by the
+// inode in the book's name and entered on a thread of its own (inNetns);
+// there, read() checks the book's cookie, so a namespace that only reuses
+// the inode number of the book's is left alone.
+func reclaimOtherNamespaces(base string, n *explain.Narrator) ([]string, error) {
+	if base == "" {
+		base = DefaultStateDir
+	}
+	self, err := namespacePrefix(base)
+	if err != nil {
+		return nil, err
+	}
+	files, _ := filepath.Glob(filepath.Join(base, "network-net-*-*.json"))
+	todo := map[uint64]bool{}
+	for _, f := range files {
+		ino, ok := bookInode(filepath.Base(f))
+		if !ok || strings.HasPrefix(f, self) || !needsReclaim(f) {
+			continue
+		}
+		todo[ino] = true
+	}
+	if len(todo) == 0 {
+		return nil, nil
+	}
+	var ids []string
+	var errs []error
+	for ino, path := range liveNamespaces() {
+		if !todo[ino] {
+			continue
+		}
+		n.Note("killed runs left a book in network namespace %s: reclaiming there", path)
+		err := inNetns(path, func() error {
+			r, err := reclaimHere(base, n)
+			ids = append(ids, r...)
+			return err
+		})
+		errs = append(errs, err)
+	}
+	return ids, errors.Join(errs...)
+}
+
+// bookInode is the namespace inode in a book's file name, network-net-INODE-BRIDGE.json.
+func bookInode(name string) (uint64, bool) {
+	rest, ok := strings.CutPrefix(name, "network-net-")
+	if !ok {
+		return 0, false
+	}
+	num, _, ok := strings.Cut(rest, "-")
+	if !ok {
+		return 0, false
+	}
+	ino, err := strconv.ParseUint(num, 10, 64)
+	return ino, err == nil
+}
+
+// needsReclaim looks at a book from outside its namespace, without the
+// lock (reclaimHere takes it and reads again): a dead owner, or something
+// made that no container uses.
+func needsReclaim(file string) bool {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return false
+	}
+	var st State
+	if json.Unmarshal(data, &st) != nil {
+		return false
+	}
+	if len(st.Leases) == 0 {
+		return st.made()
+	}
+	return slices.ContainsFunc(st.Leases, func(l Lease) bool { return !l.alive() })
+}
+
+// liveNamespaces maps the inode of every network namespace that still
+// exists to a path that opens it: a process's /proc/PID/ns/net, or a bind
+// mount in /run/netns (ip-netns(8)).
+func liveNamespaces() map[uint64]string {
+	live := map[uint64]string{}
+	paths, _ := filepath.Glob("/proc/[0-9]*/ns/net")
+	mounted, _ := filepath.Glob("/run/netns/*")
+	for _, p := range append(mounted, paths...) {
+		var st unix.Stat_t
+		if unix.Stat(p, &st) == nil {
+			if _, seen := live[st.Ino]; !seen {
+				live[st.Ino] = p
+			}
+		}
+	}
+	return live
+}
+
+// inNetns runs fn on a thread moved into the network namespace at path
+// with setns(2). Every netlink and nftables socket fn opens, and every
+// /proc/sys/net file, then belongs to that namespace. The thread is locked
+// to its goroutine and never unlocked: when the goroutine ends, the Go
+// runtime ends the thread too (runtime.LockOSThread), so no other goroutine
+// ever runs in the other namespace.
+func inNetns(path string, fn func() error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", path, err)
+	}
+	defer f.Close()
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			done <- fmt.Errorf("setns(%s, CLONE_NEWNET): %w", path, err)
+			return
+		}
+		done <- fn()
+	}()
+	return <-done
 }
 
 // forgetDeadNamespaces removes the address books of other network
