@@ -216,32 +216,29 @@ func Check(req Request) error {
 // ensureBridge makes sure the bridge exists with the gateway address of
 // subnet, that the host forwards packets, and that our NAT table is there.
 // It is called, under the lock, when no container uses the bridge: a
-// bridge left by a killed run is reused if it has the right address and
-// remade otherwise. Each change is recorded in the book (s) before it is
+// bridge left by a killed run is remade. Each change is recorded in the book (s) before it is
 // made, so a SIGKILL at any point leaves a book that says what to undo.
 func ensureBridge(s *store, st *State, bridge string, subnet netip.Prefix, n *explain.Narrator) error {
 	if err := checkNotForeign(st, bridge); err != nil {
 		return err
 	}
-	gw := netip.PrefixFrom(Gateway(subnet), subnet.Bits())
-	if l, err := netlink.LinkByName(bridge); err == nil {
-		if have, ok := bridgeAddress(l); ok && have == gw {
-			n.Note("bridge %s already there with %s (made by a killed run)", bridge, gw)
-		} else if err := deleteBridge(bridge, n); err != nil {
+	// A bridge of ours that is still there was left by a killed run, which
+	// may have died half-way through making it (before its address, its
+	// sysctls, or IFF_UP): it is made again rather than trusted.
+	if _, err := netlink.LinkByName(bridge); err == nil {
+		n.Note("bridge %s left by a killed run: made again", bridge)
+		if err := deleteBridge(bridge, n); err != nil {
 			return err
 		}
 	}
-	st.Subnet = subnet
-	if _, err := netlink.LinkByName(bridge); isNotFound(err) {
-		st.MadeBridge = true
-		if err := record(s, st, n, "bridge "+bridge); err != nil {
-			return err
-		}
-		if err := createBridge(bridge, subnet, n); err != nil {
-			return err
-		}
-		faultAfter("bridge")
+	st.Subnet, st.MadeBridge = subnet, true
+	if err := record(s, st, n, "bridge "+bridge); err != nil {
+		return err
 	}
+	if err := createBridge(bridge, subnet, n); err != nil {
+		return err
+	}
+	faultAfter("bridge")
 	// ip_forward lets the host pass packets between mc0 and its other
 	// interfaces; without it containers reach only the host. It is one
 	// switch for the whole network namespace, so the value found is kept

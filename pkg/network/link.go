@@ -62,6 +62,7 @@ func createBridge(name string, subnet netip.Prefix, n *explain.Narrator) error {
 		"adding "+gw.String()+" to "+name, func() error { return netlink.AddrAdd(br, &netlink.Addr{IPNet: ipNet(gw)}) }); err != nil {
 		return err
 	}
+	faultAfter("bridge address")
 	if err := step(n, "rtnetlink(7)", fmt.Sprintf("RTM_NEWLINK(name=%q, flags=IFF_UP)", name),
 		"bringing "+name+" up", func() error { return netlink.LinkSetUp(br) }); err != nil {
 		return err
@@ -269,9 +270,12 @@ func waitForwarding(host, bridge string, n *explain.Narrator) error {
 				host, bridge, bridge, polls, time.Since(start).Round(time.Microsecond))
 			return nil
 		}
-		if err := errors.Join(perr, berr); err != nil || time.Now().After(deadline) {
-			return fmt.Errorf("port %s of bridge %s not forwarding after %v (state %d, %s %s): %v",
-				host, bridge, portReadyTimeout, port, bridge, brOper, err)
+		if err := errors.Join(perr, berr); err != nil {
+			return fmt.Errorf("waiting for port %s of bridge %s to forward: %w", host, bridge, err)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("port %s of bridge %s not forwarding after %v (port state %d, %s %s)",
+				host, bridge, portReadyTimeout, port, bridge, brOper)
 		}
 		time.Sleep(time.Millisecond)
 	}

@@ -86,6 +86,27 @@ func TestKilledWhileMaking(t *testing.T) {
 		sh(t, "ip link del mc0 2>/dev/null; nft delete table ip minicontainer 2>/dev/null; true")
 	}
 
+	// Killed half-way through making the bridge (its address added, not
+	// yet up), and no gc: the next container must get a working bridge.
+	ctr := startNetns(t)
+	helper := reexec.Command("mctest-die-after", strconv.Itoa(ctr), stateDir, "bridge address")
+	helper.Stdout, helper.Stderr = os.Stderr, os.Stderr
+	helper.Run()
+	if ws, ok := helper.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("killed after the bridge's address: the helper ended with %v", helper.ProcessState)
+	}
+	next := connect(t, Request{ID: "next0001", StateDir: stateDir}, nil)
+	if out, err := in(next.pid, busybox, "ping", "-c1", "-W1", next.ep.Gateway.String()).CombinedOutput(); err != nil {
+		t.Errorf("after a run killed half-way through making the bridge, the next one cannot ping the gateway: %v\n%s", err, out)
+	}
+	if err := next.ep.Release(nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := forward(); got != "0" {
+		t.Errorf("ip_forward = %s after the next container, want 0", got)
+	}
+	assertHostClean(t, stateDir)
+
 	c := connect(t, Request{ID: "normal01", StateDir: stateDir}, nil)
 	if got := forward(); got != "1" {
 		t.Errorf("ip_forward = %s while a container runs", got)
