@@ -188,15 +188,17 @@ func Check(req Request) error {
 	if err != nil {
 		return err
 	}
+	// The book and the links are compared under the lock: another
+	// minicontainer may be making mc0 (recorded as ours) at this moment.
 	st, err := s.read()
-	if err == nil && len(st.Leases) == 0 && !st.made() {
+	if err == nil {
+		err = checkNotForeign(st, DefaultBridge)
+	}
+	if st != nil && len(st.Leases) == 0 && !st.made() {
 		s.remove() // nothing recorded: leave no lock file behind
 	}
 	s.unlock()
 	if err != nil {
-		return err
-	}
-	if err := checkNotForeign(st, DefaultBridge); err != nil {
 		return err
 	}
 	live := slices.DeleteFunc(st.Leases, func(l Lease) bool { return !l.alive() })

@@ -16,7 +16,9 @@ var looksRe = regexp.MustCompile(`forwarding and mc0 up: (\d+) look`)
 
 // TestFirstPing starts many containers at once, each pinging the gateway
 // once with a one-second timeout as soon as Connect returns: the first
-// packet of a container must get through.
+// packet of a container must get through. (Each is checked first, as
+// minicontainer does: Check must not take a bridge that another is making
+// at that moment for someone else's.)
 func TestFirstPing(t *testing.T) {
 	if !inHostNetns(t) {
 		return
@@ -34,7 +36,13 @@ func TestFirstPing(t *testing.T) {
 	start := time.Now()
 	for i := range count {
 		wg.Go(func() {
-			ep, err := Reserve(Request{ID: fmt.Sprintf("ping%04d", i), StateDir: stateDir}, nil)
+			// As minicontainer does: Check before making anything, then Reserve.
+			req := Request{ID: fmt.Sprintf("ping%04d", i), StateDir: stateDir}
+			if err := Check(req); err != nil {
+				t.Errorf("Check %d: %v", i, err)
+				return
+			}
+			ep, err := Reserve(req, nil)
 			if err != nil {
 				t.Errorf("Reserve %d: %v", i, err)
 				return

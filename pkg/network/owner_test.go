@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -135,6 +136,9 @@ func TestForeignBridge(t *testing.T) {
 	if err := Check(Request{StateDir: stateDir}); err == nil || err.Error() != want {
 		t.Errorf("Check with a foreign mc0: %v", err)
 	}
+	if left, _ := os.ReadDir(stateDir); len(left) > 0 {
+		t.Errorf("a refused Check left %s", left[0].Name())
+	}
 	if _, err := Reserve(Request{ID: "foreign1", StateDir: stateDir}, nil); err == nil || err.Error() != want {
 		t.Errorf("Reserve with a foreign mc0: %v", err)
 	}
@@ -240,5 +244,39 @@ func TestReclaimInAnotherNetns(t *testing.T) {
 	if tables := other("nft", "list", "tables"); strings.Contains(tables, TableName) {
 		t.Errorf("table left in the other namespace: %s", tables)
 	}
+	assertHostClean(t, stateDir)
+}
+
+// TestCheckWhileMaking: minicontainers starting and ending at once make
+// and remove mc0 again and again; a Check (which every run does first) must
+// never take a bridge that another is making at that moment for one that
+// minicontainer did not create.
+func TestCheckWhileMaking(t *testing.T) {
+	if !inHostNetns(t) {
+		return
+	}
+	stateDir := filepath.Join(t.TempDir(), "network")
+	var wg sync.WaitGroup
+	for g := range 6 {
+		wg.Go(func() {
+			for i := range 20 {
+				req := Request{ID: fmt.Sprintf("cw%02d%03d", g, i), StateDir: stateDir}
+				if err := Check(req); err != nil {
+					t.Errorf("Check: %v", err)
+					return
+				}
+				ep, err := Reserve(req, nil)
+				if err != nil {
+					t.Errorf("Reserve: %v", err)
+					return
+				}
+				if err := ep.Release(nil); err != nil {
+					t.Errorf("Release: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 	assertHostClean(t, stateDir)
 }
