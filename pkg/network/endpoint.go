@@ -218,8 +218,9 @@ func Check(req Request) error {
 // ensureBridge makes sure the bridge exists with the gateway address of
 // subnet, that the host forwards packets, and that our NAT table is there.
 // It is called, under the lock, when no container uses the bridge: a
-// bridge left by a killed run is remade. Each change is recorded in the book (s) before it is
-// made, so a SIGKILL at any point leaves a book that says what to undo.
+// bridge left by a killed run is remade. Each change is recorded in the
+// book (s) before it is made, so a SIGKILL at any point leaves a book that
+// says what to undo.
 func ensureBridge(s *store, st *State, bridge string, subnet netip.Prefix, n *explain.Narrator) error {
 	if err := checkNotForeign(st, bridge); err != nil {
 		return err
@@ -278,7 +279,7 @@ func ensureBridge(s *store, st *State, bridge string, subnet netip.Prefix, n *ex
 // record writes the book ahead of a change (see State).
 func record(s *store, st *State, n *explain.Narrator, what string) error {
 	err := s.write(st)
-	n.Call("proc(5)", fmt.Sprintf("rename(%q) (recorded before it is made: %s)", s.statePath(), what), nil, err)
+	n.Call("rename(2)", fmt.Sprintf("rename(%q, %q) (recorded before it is made: %s)", s.statePath()+".tmp", s.statePath(), what), nil, err)
 	if err != nil {
 		return fmt.Errorf("recording %s in %s: %w", what, s.statePath(), err)
 	}
