@@ -102,14 +102,16 @@ func (gcCmd) Run(g *globals) error {
 
 type networkLsCmd struct{}
 
-func (networkLsCmd) Run(g *globals) error { return network.PrintList(os.Stdout, g.Root) }
+func (networkLsCmd) Run(g *globals) error {
+	return network.PrintList(os.Stdout, network.DefaultStateDir)
+}
 
 type networkInspectCmd struct {
 	Name string `arg:"" help:"The network (bridge) name." placeholder:"NAME"`
 }
 
 func (n *networkInspectCmd) Run(g *globals) error {
-	return network.Inspect(os.Stdout, g.Root, n.Name)
+	return network.Inspect(os.Stdout, network.DefaultStateDir, n.Name)
 }
 
 type networkRmCmd struct {
@@ -118,7 +120,7 @@ type networkRmCmd struct {
 }
 
 func (n *networkRmCmd) Run(g *globals) error {
-	return network.Remove(g.Root, n.Name, explain.New(os.Stderr, n.Explain))
+	return network.Remove(network.DefaultStateDir, n.Name, explain.New(os.Stderr, n.Explain))
 }
 
 type busyboxCmd struct {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/minicontainer/minicontainer/pkg/container"
 	"github.com/minicontainer/minicontainer/pkg/hostcheck"
+	"github.com/minicontainer/minicontainer/pkg/network"
 )
 
 // These tests run in the test-made host network namespace (TestMain). The
@@ -215,7 +216,7 @@ func exitCodeWithin(t *testing.T, cmd *exec.Cmd, d time.Duration) int {
 }
 
 // assertNetworkGone: in the test host namespace no bridge, no veth, no
-// nftables table of ours, no address book.
+// nftables table of ours, no address book, ip_forward as it was.
 func assertNetworkGone(t *testing.T) {
 	t.Helper()
 	if links := shell(t, "ip -o link show | grep -E ': (mc0|mc-)' || true"); links != "" {
@@ -224,8 +225,13 @@ func assertNetworkGone(t *testing.T) {
 	if tables := shell(t, "nft list tables"); strings.Contains(tables, "minicontainer") {
 		t.Errorf("nftables table left: %s", tables)
 	}
-	if left, _ := filepath.Glob(filepath.Join(testState, netnsPrefix(t)+"*")); len(left) > 0 {
+	if left, _ := filepath.Glob(filepath.Join(network.DefaultStateDir, netnsPrefix(t)+"*")); len(left) > 0 {
 		t.Errorf("address book left: %v", left)
+	}
+	// The test-made namespace starts with ip_forward=0 (a new namespace's
+	// default): the last container gone, minicontainer must have put it back.
+	if f := strings.TrimSpace(shell(t, "cat /proc/sys/net/ipv4/ip_forward")); f != "0" {
+		t.Errorf("ip_forward = %s after the last container, want 0 as it was", f)
 	}
 }
 

@@ -27,9 +27,10 @@ func (c *Config) validateNetwork() error {
 	if err != nil {
 		return err
 	}
-	// The network's address book lives in the state root, beside the
-	// containers' directories (see network.DefaultStateDir).
-	c.net = netConfig{mode: m, req: network.Request{StateDir: c.StateRoot}}
+	// The network's address book belongs to the network namespace, not to
+	// the state root: it stays in network.DefaultStateDir whatever --root
+	// says, so containers of two roots in one namespace share it.
+	c.net = netConfig{mode: m, req: network.Request{StateDir: network.DefaultStateDir}}
 	if m != network.ModeBridge && (c.Subnet != "" || len(c.Ports) > 0) {
 		return fmt.Errorf("--subnet and -p need --net bridge, not --net %s", m)
 	}

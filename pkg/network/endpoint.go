@@ -22,9 +22,12 @@ type Request struct {
 	Hostname string
 	// Subnet of the bridge; the zero value means the bridge's current
 	// subnet, or DefaultSubnet when the bridge is made now.
-	Subnet   netip.Prefix
-	Ports    []Port
-	StateDir string // "" means DefaultStateDir
+	Subnet netip.Prefix
+	Ports  []Port
+	// StateDir is where the network namespace's address book is; ""
+	// means DefaultStateDir, what minicontainer always uses (tests give
+	// their own).
+	StateDir string
 }
 
 // Endpoint is a container's place on the bridge: reserved first (an
@@ -95,10 +98,8 @@ func Reserve(req Request, n *explain.Narrator) (_ *Endpoint, err error) {
 	}
 	defer func() {
 		if err != nil && len(st.Leases) == 0 {
-			if st.Subnet.IsValid() { // a bridge only killed runs had used
-				teardownBridge(st, ep.Bridge, n)
-			}
-			s.remove() // no container on this bridge: no state, no lock file
+			teardownBridge(st, ep.Bridge, n) // what this call or killed runs made, nothing else
+			s.remove()                       // no container on this bridge: no state, no lock file
 		}
 		s.unlock()
 	}()
@@ -122,8 +123,7 @@ func Reserve(req Request, n *explain.Narrator) (_ *Endpoint, err error) {
 		return nil, err
 	}
 	if len(st.Leases) == 0 {
-		if err := ensureBridge(st, ep.Bridge, subnet, n); err != nil {
-			teardownBridge(st, ep.Bridge, n)
+		if err := ensureBridge(s, st, ep.Bridge, subnet, n); err != nil {
 			return nil, err
 		}
 	}
@@ -184,7 +184,20 @@ func Check(req Request) error {
 	if err != nil {
 		return err
 	}
-	st, err := (&store{prefix: prefix, bridge: DefaultBridge}).read() // a look, without the lock
+	s, err := lockState(prefix, DefaultBridge)
+	if err != nil {
+		return err
+	}
+	// The book and the links are compared under the lock: another
+	// minicontainer may be making mc0 (recorded as ours) at this moment.
+	st, err := s.read()
+	if err == nil {
+		err = checkNotForeign(st, DefaultBridge)
+	}
+	if st != nil && len(st.Leases) == 0 && !st.made() {
+		s.remove() // nothing recorded: leave no lock file behind
+	}
+	s.unlock()
 	if err != nil {
 		return err
 	}
@@ -205,47 +218,114 @@ func Check(req Request) error {
 // ensureBridge makes sure the bridge exists with the gateway address of
 // subnet, that the host forwards packets, and that our NAT table is there.
 // It is called, under the lock, when no container uses the bridge: a
-// bridge left by a killed run is reused if it has the right address and
-// remade otherwise.
-func ensureBridge(st *State, bridge string, subnet netip.Prefix, n *explain.Narrator) error {
-	gw := netip.PrefixFrom(Gateway(subnet), subnet.Bits())
-	if l, err := netlink.LinkByName(bridge); err == nil {
-		if have, ok := bridgeAddress(l); l.Type() == "bridge" && ok && have == gw {
-			n.Note("bridge %s already there with %s", bridge, gw)
-		} else if l.Type() != "bridge" {
-			return fmt.Errorf("%s exists and is a %s, not a bridge", bridge, l.Type())
-		} else if err := deleteBridge(bridge, n); err != nil {
+// bridge left by a killed run is remade. Each change is recorded in the
+// book (s) before it is made, so a SIGKILL at any point leaves a book that
+// says what to undo.
+func ensureBridge(s *store, st *State, bridge string, subnet netip.Prefix, n *explain.Narrator) error {
+	if err := checkNotForeign(st, bridge); err != nil {
+		return err
+	}
+	// A bridge of ours that is still there was left by a killed run, which
+	// may have died half-way through making it (before its address, its
+	// sysctls, or IFF_UP): it is made again rather than trusted.
+	if _, err := netlink.LinkByName(bridge); err == nil {
+		n.Note("bridge %s left by a killed run: made again", bridge)
+		if err := deleteBridge(bridge, n); err != nil {
 			return err
 		}
 	}
-	if _, err := netlink.LinkByName(bridge); isNotFound(err) {
-		if err := createBridge(bridge, subnet, n); err != nil {
-			return err
-		}
+	st.Subnet, st.MadeBridge = subnet, true
+	if err := record(s, st, n, "bridge "+bridge); err != nil {
+		return err
 	}
-	st.Subnet = subnet
+	if err := createBridge(bridge, subnet, n); err != nil {
+		return err
+	}
+	faultAfter("bridge")
 	// ip_forward lets the host pass packets between mc0 and its other
 	// interfaces; without it containers reach only the host. It is one
 	// switch for the whole network namespace, so the value found is kept
-	// and put back when the bridge goes.
+	// and put back when the bridge goes. A value recorded by a killed run
+	// is the original one: ip_forward=1 now may be that run's doing.
 	was, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
 	if err != nil {
 		return fmt.Errorf("reading ip_forward: %w", err)
 	}
 	if strings.TrimSpace(string(was)) != "1" {
+		if st.IPForwardWas == "" {
+			st.IPForwardWas = strings.TrimSpace(string(was))
+			if err := record(s, st, n, "ip_forward was "+st.IPForwardWas); err != nil {
+				return err
+			}
+		}
 		if err := writeSysctl(n, "/proc/sys/net/ipv4/ip_forward", "1"); err != nil {
 			return err
 		}
-		st.IPForwardWas = strings.TrimSpace(string(was))
 	}
-	return createNAT(bridge, subnet, n)
+	faultAfter("ip_forward")
+	if !st.MadeTable {
+		st.MadeTable = true
+		if err := record(s, st, n, "table ip "+TableName); err != nil {
+			return err
+		}
+	}
+	if err := createNAT(bridge, subnet, n); err != nil {
+		return err
+	}
+	faultAfter("nat")
+	return nil
 }
 
-// teardownBridge removes what ensureBridge made: the NAT table, the bridge,
-// and ip_forward back to its old value.
+// record writes the book ahead of a change (see State).
+func record(s *store, st *State, n *explain.Narrator, what string) error {
+	err := s.write(st)
+	n.Call("rename(2)", fmt.Sprintf("rename(%q, %q) (recorded before it is made: %s)", s.statePath()+".tmp", s.statePath(), what), nil, err)
+	if err != nil {
+		return fmt.Errorf("recording %s in %s: %w", what, s.statePath(), err)
+	}
+	return nil
+}
+
+// faultAfter is a test's hook: it is called after each step ensureBridge
+// made, so a test can kill the process right there.
+var faultAfter = func(step string) {}
+
+// checkNotForeign refuses a bridge or an nftables table of our names that
+// the book does not record as ours: someone else made it (by hand, another
+// tool). Taking it over would put containers, NAT and route_localnet on
+// the administrator's network, and the last container would delete it.
+// docker refuses a bridge whose address does not fit its configuration in
+// the same way.
+func checkNotForeign(st *State, bridge string) error {
+	if l, err := netlink.LinkByName(bridge); err == nil && !st.MadeBridge {
+		desc := l.Type()
+		if a, ok := bridgeAddress(l); ok {
+			desc += " " + a.String()
+		}
+		return fmt.Errorf("a network interface %s (%s) exists that minicontainer did not create; it will not take it over: remove or rename it", bridge, desc)
+	}
+	if !st.MadeTable && tableExists() {
+		return fmt.Errorf("an nftables table ip %s exists that minicontainer did not create; it will not take it over: remove it (nft delete table ip %s)", TableName, TableName)
+	}
+	return nil
+}
+
+// teardownBridge removes what the book says minicontainer made — the NAT
+// table, the bridge — and puts ip_forward back to its old value.
 func teardownBridge(st *State, bridge string, n *explain.Narrator) error {
-	n.Note("no container uses %s any more: removing it and the NAT table", bridge)
-	errs := []error{deleteNAT(n), deleteBridge(bridge, n)}
+	if !st.made() {
+		return nil
+	}
+	n.Note("no container uses %s any more: removing what minicontainer made for it", bridge)
+	var errs []error
+	if st.MadeTable {
+		errs = append(errs, deleteNAT(n))
+		st.MadeTable = false
+	}
+	if st.MadeBridge {
+		errs = append(errs, deleteBridge(bridge, n))
+		st.MadeBridge = false
+	}
 	if st.IPForwardWas != "" {
 		errs = append(errs, writeSysctl(n, "/proc/sys/net/ipv4/ip_forward", st.IPForwardWas))
 		st.IPForwardWas = ""
@@ -285,6 +365,9 @@ func (ep *Endpoint) Connect(pid int, n *explain.Narrator) error {
 		return err
 	}
 	if err := configureInside(pid, ep.peerVeth, ep.Address, ep.Gateway, n); err != nil {
+		return err
+	}
+	if err := waitForwarding(ep.HostVeth, ep.Bridge, n); err != nil {
 		return err
 	}
 	return addPortRules(ep.ID, ep.Address.Addr(), ep.Ports, n)
@@ -330,10 +413,22 @@ func (ep *Endpoint) closePorts() {
 
 // Reclaim cleans up after minicontainers that were killed: for every bridge
 // recorded under base it drops the leases whose owner is gone (with their
-// NAT rules and veths) and removes a bridge no container uses any more —
-// in the calling thread's network namespace. It
-// returns the ids of the containers reclaimed (`minicontainer gc`).
+// NAT rules and veths) and removes what minicontainer made for a bridge no
+// container uses any more. It does so in the calling thread's network
+// namespace first, then in every other namespace that has a book under base
+// and still exists (a run under `ip netns exec` or `nsenter --net`, killed,
+// then gc run from the machine's namespace), and forgets the books of
+// namespaces that are gone. It returns the ids of the containers reclaimed
+// (`minicontainer gc`).
 func Reclaim(base string, n *explain.Narrator) ([]string, error) {
+	ids, err := reclaimHere(base, n)
+	more, oerr := reclaimOtherNamespaces(base, n)
+	forgetDeadNamespaces(base)
+	return append(ids, more...), errors.Join(err, oerr)
+}
+
+// reclaimHere is Reclaim in the calling thread's network namespace.
+func reclaimHere(base string, n *explain.Narrator) ([]string, error) {
 	states, err := ReadStates(base)
 	if err != nil {
 		return nil, err
@@ -344,7 +439,6 @@ func Reclaim(base string, n *explain.Narrator) ([]string, error) {
 	}
 	var ids []string
 	var errs []error
-	forgetDeadNamespaces(base)
 	for _, old := range states {
 		s, err := lockState(prefix, old.Bridge)
 		if err != nil {
@@ -357,7 +451,7 @@ func Reclaim(base string, n *explain.Narrator) ([]string, error) {
 			r, err = reclaimStale(st, n)
 			ids = append(ids, r...)
 			switch {
-			case len(st.Leases) == 0 && st.Subnet.IsValid():
+			case len(st.Leases) == 0:
 				err = errors.Join(err, teardownBridge(st, st.Bridge, n))
 				s.remove()
 			case len(r) > 0:
@@ -394,9 +488,11 @@ func Remove(base, bridge string, n *explain.Narrator) error {
 		werr := s.write(st)
 		return errors.Join(fmt.Errorf("network %s is in use by %d container(s)", bridge, len(st.Leases)), err, werr)
 	}
-	_, lerr := netlink.LinkByName(bridge)
-	if !st.Subnet.IsValid() && isNotFound(lerr) {
+	if !st.made() {
 		s.remove()
+		if _, lerr := netlink.LinkByName(bridge); lerr == nil {
+			return fmt.Errorf("no network %s (the interface %s there was not made by minicontainer)", bridge, bridge)
+		}
 		return fmt.Errorf("no network %s", bridge)
 	}
 	err = errors.Join(err, teardownBridge(st, bridge, n))

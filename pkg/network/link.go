@@ -6,9 +6,11 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -52,11 +54,15 @@ func createBridge(name string, subnet netip.Prefix, n *explain.Narrator) error {
 		"creating bridge "+name, func() error { return netlink.LinkAdd(br) }); err != nil {
 		return err
 	}
+	if err := ignoreRouterAdverts(name, n); err != nil {
+		return err
+	}
 	gw := netip.PrefixFrom(Gateway(subnet), subnet.Bits())
 	if err := step(n, "rtnetlink(7)", fmt.Sprintf("RTM_NEWADDR(dev=%q, addr=%s)", name, gw),
 		"adding "+gw.String()+" to "+name, func() error { return netlink.AddrAdd(br, &netlink.Addr{IPNet: ipNet(gw)}) }); err != nil {
 		return err
 	}
+	faultAfter("bridge address")
 	if err := step(n, "rtnetlink(7)", fmt.Sprintf("RTM_NEWLINK(name=%q, flags=IFF_UP)", name),
 		"bringing "+name+" up", func() error { return netlink.LinkSetUp(br) }); err != nil {
 		return err
@@ -109,6 +115,9 @@ func createVeth(host, peer, bridge string, n *explain.Narrator) error {
 	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: host}, PeerName: peer}
 	if err := step(n, "veth(4)", fmt.Sprintf("RTM_NEWLINK(name=%q, kind=\"veth\", peer=%q)", host, peer),
 		"creating veth pair "+host, func() error { return netlink.LinkAdd(veth) }); err != nil {
+		return err
+	}
+	if err := ignoreRouterAdverts(host, n); err != nil {
 		return err
 	}
 	if err := step(n, "rtnetlink(7)", fmt.Sprintf("RTM_NEWLINK(name=%q, master=%q)", host, bridge),
@@ -200,9 +209,133 @@ func deleteLink(name string, n *explain.Narrator) error {
 	return nil
 }
 
+// ignoreRouterAdverts makes the host deaf to IPv6 router advertisements
+// arriving on a link it shares with containers: accept_ra=0 and autoconf=0
+// (ip-sysctl in the kernel's networking docs). With the defaults (1, and
+// IPv6 forwarding off) one RA sent by a container — root in its own network
+// namespace may send anything on its eth0 — gave the host a default route
+// via the container and a global address (CVE-2020-13401; docker sets the
+// same on its bridge). It is written while the link is still down and in
+// no bridge, before any container can be attached; on a host without IPv6
+// there is nothing to listen to.
+func ignoreRouterAdverts(link string, n *explain.Narrator) error {
+	dir := "/proc/sys/net/ipv6/conf/" + link
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	for _, f := range []string{"accept_ra", "autoconf"} {
+		if err := writeSysctl(n, dir+"/"+f, "0"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // writeSysctl writes a /proc/sys file. Files under /proc/sys/net belong to
 // the network namespace of the process that opens them.
 func writeSysctl(n *explain.Narrator, path, value string) error {
 	return step(n, "proc(5)", fmt.Sprintf("write(%q, %q)", path, value), "setting "+path,
 		func() error { return os.WriteFile(path, []byte(value), 0o644) })
+}
+
+// portReadyTimeout bounds waitForwarding: the kernel enables a port within
+// milliseconds, even under load; seconds mean something else is wrong.
+const portReadyTimeout = 5 * time.Second
+
+// waitForwarding waits until the bridge forwards frames from the host end
+// of the veth, and the bridge itself can send (its operstate is up).
+//
+// Bringing a link up does not make it usable at once. The veth's carrier
+// comes on when its second end goes up (eth0, inside), but the kernel hands
+// the change to the bridge later, from its linkwatch work queue
+// (net/core/link_watch.c), which needs the rtnl lock every concurrent
+// netlink request also takes. Until that work has run, the port is
+// BR_STATE_DISABLED and the bridge drops every frame arriving on it — the
+// container's first ARP request for the gateway, retried only a second
+// later (retrans_time_ms, see arp(7)): a `ping -c1 -W1` started at once
+// gets no answer. With STP off (a new bridge's default) an enabled port
+// forwards at once: there is no forward delay to wait for.
+//
+// The state is read the way `ip -d link show` reads it: RTM_GETLINK, the
+// IFLA_BRPORT_STATE inside IFLA_LINKINFO's IFLA_INFO_SLAVE_DATA
+// (rtnetlink(7), linux/if_link.h).
+func waitForwarding(host, bridge string, n *explain.Narrator) error {
+	deadline := time.Now().Add(portReadyTimeout)
+	start := time.Now()
+	for polls := 1; ; polls++ {
+		port, _, perr := linkState(host)
+		_, brOper, berr := linkState(bridge)
+		if perr == nil && berr == nil && port == brStateForwarding && brOper == netlink.OperUp {
+			n.Note("port %s of %s forwarding and %s up: %d look(s), %v",
+				host, bridge, bridge, polls, time.Since(start).Round(time.Microsecond))
+			return nil
+		}
+		if err := errors.Join(perr, berr); err != nil {
+			return fmt.Errorf("waiting for port %s of bridge %s to forward: %w", host, bridge, err)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("port %s of bridge %s not forwarding after %v (port state %d, %s %s)",
+				host, bridge, portReadyTimeout, port, bridge, brOper)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// brStateForwarding is BR_STATE_FORWARDING (linux/if_bridge.h).
+const brStateForwarding = 3
+
+// linkState returns a link's bridge port state (0, BR_STATE_DISABLED, when
+// it is no bridge port) and its operstate (RFC 2863, IFLA_OPERSTATE).
+func linkState(name string) (port uint8, oper netlink.LinkOperState, err error) {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return 0, 0, err
+	}
+	req := nl.NewNetlinkRequest(unix.RTM_GETLINK, unix.NLM_F_ACK)
+	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
+	msg.Index = int32(l.Attrs().Index)
+	req.AddData(msg)
+	msgs, err := req.Execute(unix.NETLINK_ROUTE, unix.RTM_NEWLINK)
+	if err != nil {
+		return 0, 0, fmt.Errorf("RTM_GETLINK %s: %w", name, err)
+	}
+	for _, m := range msgs {
+		info := nl.DeserializeIfInfomsg(m)
+		attrs, err := nl.ParseRouteAttr(m[info.Len():])
+		if err != nil {
+			return 0, 0, err
+		}
+		for _, a := range attrs {
+			switch a.Attr.Type &^ unix.NLA_F_NESTED {
+			case unix.IFLA_OPERSTATE:
+				oper = netlink.LinkOperState(a.Value[0])
+			case unix.IFLA_LINKINFO:
+				port = brportState(a.Value)
+			}
+		}
+	}
+	return port, oper, nil
+}
+
+// brportState finds IFLA_BRPORT_STATE in the value of IFLA_LINKINFO.
+func brportState(linkinfo []byte) uint8 {
+	infos, err := nl.ParseRouteAttr(linkinfo)
+	if err != nil {
+		return 0
+	}
+	for _, i := range infos {
+		if i.Attr.Type&^unix.NLA_F_NESTED != unix.IFLA_INFO_SLAVE_DATA {
+			continue
+		}
+		data, err := nl.ParseRouteAttr(i.Value)
+		if err != nil {
+			return 0
+		}
+		for _, d := range data {
+			if d.Attr.Type&^unix.NLA_F_NESTED == unix.IFLA_BRPORT_STATE && len(d.Value) > 0 {
+				return d.Value[0]
+			}
+		}
+	}
+	return 0
 }

@@ -22,6 +22,7 @@ import (
 //	chain prerouting  { type nat hook prerouting priority dstnat }  published ports, from outside
 //	chain output      { type nat hook output priority -100 }        published ports, from the host itself
 //	chain postrouting { type nat hook postrouting priority srcnat } masquerade
+//	chain input       { type filter hook input priority filter }    the host's 127.0.0.0/8 kept from the bridge
 func natTable() *nftables.Table {
 	return &nftables.Table{Name: TableName, Family: nftables.TableFamilyIPv4}
 }
@@ -38,6 +39,10 @@ func outputChain() *nftables.Chain {
 }
 func postroutingChain() *nftables.Chain {
 	return natChain("postrouting", nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource)
+}
+func inputChain() *nftables.Chain {
+	return &nftables.Chain{Name: "input", Table: natTable(), Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter}
 }
 
 // ruleSpec is a rule as bytecode for the kernel and as nft(8) would print
@@ -144,6 +149,34 @@ func masqueradeRules(bridge string, subnet netip.Prefix) []ruleSpec {
 	return rules
 }
 
+// localnetGuard keeps the host's loopback services from the bridge.
+// route_localnet=1 on the bridge (see createBridge) makes the kernel accept
+// packets from it addressed to 127.0.0.0/8 — needed for the answers to the
+// host's own connections to 127.0.0.1:PORT, un-NATed back to 127.0.0.1 —
+// but then a container that routes 127.0.0.1 via its gateway reaches every
+// service of the host that listens on localhost only (CVE-2020-8558,
+// kube-proxy's same setting; its fix is this rule): what arrives from the
+// bridge for 127.0.0.0/8 is dropped unless conntrack rewrote its
+// destination (a published port's connection).
+func localnetGuard(bridge string) ruleSpec {
+	loop := netip.MustParsePrefix("127.0.0.0/8")
+	exprs := []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(bridge)},
+		// ip daddr: offset 16 of the IPv4 header
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: ipNet(loop).Mask, Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: loop.Addr().AsSlice()},
+		&expr.Ct{Register: 1, Key: expr.CtKeySTATUS},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(ipsDstNAT), Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: make([]byte, 4)},
+		&expr.Verdict{Kind: expr.VerdictDrop},
+	}
+	return ruleSpec{inputChain(), fmt.Sprintf("iifname %q ip daddr %s ct status ! dnat drop", bridge, loop),
+		exprs, "bridge " + bridge}
+}
+
 // portRules are a container's published ports: a connection to HOSTPORT on
 // any local address of the host is sent (DNAT) to ADDRESS:CTRPORT, both when
 // it arrives from outside (prerouting) and when the host itself connects
@@ -189,12 +222,12 @@ func createNAT(bridge string, subnet netip.Prefix, n *explain.Narrator) error {
 	}
 	b.c.AddTable(natTable())
 	b.calls = append(b.calls, fmt.Sprintf("NFT_MSG_NEWTABLE(ip %s)", TableName))
-	for _, c := range []*nftables.Chain{preroutingChain(), outputChain(), postroutingChain()} {
+	for _, c := range []*nftables.Chain{preroutingChain(), outputChain(), postroutingChain(), inputChain()} {
 		b.c.AddChain(c)
-		b.calls = append(b.calls, fmt.Sprintf("NFT_MSG_NEWCHAIN(ip %s %s: type nat hook %s priority %d)",
-			TableName, c.Name, hookName(c), *c.Priority))
+		b.calls = append(b.calls, fmt.Sprintf("NFT_MSG_NEWCHAIN(ip %s %s: type %s hook %s priority %d)",
+			TableName, c.Name, c.Type, hookName(c), *c.Priority))
 	}
-	for _, r := range masqueradeRules(bridge, subnet) {
+	for _, r := range append(masqueradeRules(bridge, subnet), localnetGuard(bridge)) {
 		b.addRule(r)
 	}
 	return b.flush(n, "creating nftables table "+TableName)
@@ -206,9 +239,21 @@ func hookName(c *nftables.Chain) string {
 		return "prerouting"
 	case *nftables.ChainHookOutput:
 		return "output"
+	case *nftables.ChainHookInput:
+		return "input"
 	default:
 		return "postrouting"
 	}
+}
+
+// tableExists reports whether a table ip minicontainer is there.
+func tableExists() bool {
+	c, err := nftables.New()
+	if err != nil {
+		return false
+	}
+	_, err = c.ListTableOfFamily(TableName, nftables.TableFamilyIPv4)
+	return err == nil
 }
 
 // deleteNAT removes our table and everything in it, if it exists.

@@ -63,9 +63,10 @@ const (
 	// the 10.x and 192.168.x ranges home and office networks use most.
 	// When it still collides with a route on the host, --subnet picks another.
 	DefaultSubnet = "172.30.0.0/16"
-	// DefaultStateDir holds the address allocations (one JSON file per
-	// bridge and network namespace, network-net-INODE-BRIDGE.json) and
-	// their locks, beside the containers' state directories. /run is a
+	// DefaultStateDir holds the address books (one JSON file per bridge
+	// and network namespace, network-net-INODE-BRIDGE.json) and their
+	// locks, beside the default root's container directories — for every
+	// --root: a network namespace has one bridge, so one book. /run is a
 	// tmpfs: a reboot forgets them, as it forgets the bridges and veths
 	// they describe.
 	DefaultStateDir = "/run/minicontainer"

@@ -7,25 +7,48 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/minicontainer/minicontainer/pkg/proc"
 
 	"golang.org/x/sys/unix"
 )
 
 // State is what one bridge network looks like on disk
-// (STATEDIR/network-net-INODE-BRIDGE.json): its subnet and who holds which
-// address.
+// (STATEDIR/network-net-INODE-BRIDGE.json): its subnet, who holds which
+// address, and what minicontainer changed in the network namespace to serve
+// it. There is one per network namespace, whatever --root each container
+// uses: the bridge, its addresses, the nftables table and ip_forward belong
+// to the namespace, so two state roots sharing one must share one book.
+//
+// What was made is recorded BEFORE it is made (written ahead), so that
+// whoever comes next — the next container or `minicontainer gc` after a
+// SIGKILL at any moment — knows what to undo, and never undoes what
+// minicontainer did not make.
 type State struct {
 	Bridge string       `json:"bridge"`
 	Subnet netip.Prefix `json:"subnet"`
+	// Netns is the namespace's cookie (SO_NETNS_COOKIE, socket(7)): never
+	// reused while the machine runs, unlike the inode in the file's name,
+	// so a book left by a dead namespace is not taken for a new one's.
+	Netns uint64 `json:"netns_cookie,omitempty"`
+	// MadeBridge and MadeTable: the bridge and the nftables table are
+	// ours to delete. A bridge or table of that name made by someone else
+	// is refused, never taken over.
+	MadeBridge bool `json:"made_bridge,omitempty"`
+	MadeTable  bool `json:"made_table,omitempty"`
 	// IPForwardWas is the value of net.ipv4.ip_forward before we turned it
 	// on, so it is put back when the bridge goes.
 	IPForwardWas string  `json:"ip_forward_was,omitempty"`
 	Leases       []Lease `json:"leases"`
 }
+
+// made reports whether the book records anything to undo.
+func (st *State) made() bool { return st.MadeBridge || st.MadeTable || st.IPForwardWas != "" }
 
 // Lease is one container's address on the bridge and what was made for it.
 type Lease struct {
@@ -90,7 +113,9 @@ func lockState(prefix, bridge string) (*store, error) {
 // unlock releases the lock (closing the file drops the flock).
 func (s *store) unlock() { s.lock.Close() }
 
-// read returns the state; a missing file is a network with no leases.
+// read returns the state; a missing file is a network with no leases, and
+// so is the book of a dead namespace whose inode number a new one got: what
+// it describes went with the old namespace.
 func (s *store) read() (*State, error) {
 	data, err := os.ReadFile(s.statePath())
 	if errors.Is(err, os.ErrNotExist) {
@@ -103,12 +128,31 @@ func (s *store) read() (*State, error) {
 	if err := json.Unmarshal(data, &st); err != nil {
 		return nil, fmt.Errorf("%s: %w", s.statePath(), err)
 	}
+	if c := netnsCookie(); c != 0 && st.Netns != 0 && st.Netns != c {
+		return &State{Bridge: s.bridge}, nil
+	}
 	return &st, nil
+}
+
+// netnsCookie identifies the calling thread's network namespace for as long
+// as the machine runs (SO_NETNS_COOKIE, Linux 5.14; 0 before it).
+func netnsCookie() uint64 {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0
+	}
+	defer unix.Close(fd)
+	c, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
+	if err != nil {
+		return 0
+	}
+	return c
 }
 
 // write replaces the state file atomically (write a temporary file, then
 // rename(2)), so a reader never sees half of it.
 func (s *store) write(st *State) error {
+	st.Netns = netnsCookie()
 	data, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
@@ -134,10 +178,15 @@ func (s *store) remove() {
 // test, a lesson's throwaway "host") has bridges of its own, and must
 // neither see nor take the addresses of ours.
 //
-// They are plain files beside the containers' directories in
-// /run/minicontainer, not a directory of their own: gc takes every
-// directory there for a container's.
+// They are plain files in /run/minicontainer (DefaultStateDir) whatever
+// --root says, not a directory of their own: gc takes every directory of a
+// state root for a container's. ip netns exec and nsenter --net change the
+// network namespace but not /run, so every minicontainer of a namespace
+// finds its book there.
 func namespacePrefix(base string) (string, error) {
+	if base == "" {
+		base = DefaultStateDir
+	}
 	var st unix.Stat_t
 	if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
 		return "", fmt.Errorf("identifying the network namespace: %w", err)
@@ -193,6 +242,124 @@ func ReadStates(base string) ([]*State, error) {
 		}
 	}
 	return out, nil
+}
+
+// reclaimOtherNamespaces runs reclaimHere in each other network namespace
+// whose book under base has something to reclaim (a lease whose owner is
+// gone, or something made and no lease) and which still exists — held by
+// a process or a bind mount (ip netns add). The namespace is found by the
+// inode in the book's name and entered on a thread of its own (inNetns);
+// there, read() checks the book's cookie, so a namespace that only reuses
+// the inode number of the book's is left alone.
+func reclaimOtherNamespaces(base string, n *explain.Narrator) ([]string, error) {
+	if base == "" {
+		base = DefaultStateDir
+	}
+	self, err := namespacePrefix(base)
+	if err != nil {
+		return nil, err
+	}
+	files, _ := filepath.Glob(filepath.Join(base, "network-net-*-*.json"))
+	todo := map[uint64]bool{}
+	for _, f := range files {
+		ino, ok := bookInode(filepath.Base(f))
+		if !ok || strings.HasPrefix(f, self) || !needsReclaim(f) {
+			continue
+		}
+		todo[ino] = true
+	}
+	if len(todo) == 0 {
+		return nil, nil
+	}
+	var ids []string
+	var errs []error
+	for ino, path := range liveNamespaces() {
+		if !todo[ino] {
+			continue
+		}
+		n.Note("killed runs left a book in network namespace %s: reclaiming there", path)
+		err := inNetns(path, func() error {
+			r, err := reclaimHere(base, n)
+			ids = append(ids, r...)
+			return err
+		})
+		errs = append(errs, err)
+	}
+	return ids, errors.Join(errs...)
+}
+
+// bookInode is the namespace inode in a book's file name, network-net-INODE-BRIDGE.json.
+func bookInode(name string) (uint64, bool) {
+	rest, ok := strings.CutPrefix(name, "network-net-")
+	if !ok {
+		return 0, false
+	}
+	num, _, ok := strings.Cut(rest, "-")
+	if !ok {
+		return 0, false
+	}
+	ino, err := strconv.ParseUint(num, 10, 64)
+	return ino, err == nil
+}
+
+// needsReclaim looks at a book from outside its namespace, without the
+// lock (reclaimHere takes it and reads again): a dead owner, or something
+// made that no container uses.
+func needsReclaim(file string) bool {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return false
+	}
+	var st State
+	if json.Unmarshal(data, &st) != nil {
+		return false
+	}
+	if len(st.Leases) == 0 {
+		return st.made()
+	}
+	return slices.ContainsFunc(st.Leases, func(l Lease) bool { return !l.alive() })
+}
+
+// liveNamespaces maps the inode of every network namespace that still
+// exists to a path that opens it: a process's /proc/PID/ns/net, or a bind
+// mount in /run/netns (ip-netns(8)).
+func liveNamespaces() map[uint64]string {
+	live := map[uint64]string{}
+	paths, _ := filepath.Glob("/proc/[0-9]*/ns/net")
+	mounted, _ := filepath.Glob("/run/netns/*")
+	for _, p := range append(mounted, paths...) {
+		var st unix.Stat_t
+		if unix.Stat(p, &st) == nil {
+			if _, seen := live[st.Ino]; !seen {
+				live[st.Ino] = p
+			}
+		}
+	}
+	return live
+}
+
+// inNetns runs fn on a thread moved into the network namespace at path
+// with setns(2). Every netlink and nftables socket fn opens, and every
+// /proc/sys/net file, then belongs to that namespace. The thread is locked
+// to its goroutine and never unlocked: when the goroutine ends, the Go
+// runtime ends the thread too (runtime.LockOSThread), so no other goroutine
+// ever runs in the other namespace.
+func inNetns(path string, fn func() error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", path, err)
+	}
+	defer f.Close()
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			done <- fmt.Errorf("setns(%s, CLONE_NEWNET): %w", path, err)
+			return
+		}
+		done <- fn()
+	}()
+	return <-done
 }
 
 // forgetDeadNamespaces removes the address books of other network

@@ -1,0 +1,74 @@
+package network
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/minicontainer/minicontainer/pkg/explain"
+)
+
+var looksRe = regexp.MustCompile(`forwarding and mc0 up: (\d+) look`)
+
+// TestFirstPing starts many containers at once, each pinging the gateway
+// once with a one-second timeout as soon as Connect returns: the first
+// packet of a container must get through. (Each is checked first, as
+// minicontainer does: Check must not take a bridge that another is making
+// at that moment for someone else's.)
+func TestFirstPing(t *testing.T) {
+	if !inHostNetns(t) {
+		return
+	}
+	stateDir := filepath.Join(t.TempDir(), "network")
+	const count = 60
+	pids := make([]int, count)
+	for i := range pids {
+		pids[i] = startNetns(t)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	failed := 0
+	looks := map[string]int{} // how many reads of the port state Connect needed
+	start := time.Now()
+	for i := range count {
+		wg.Go(func() {
+			// As minicontainer does: Check before making anything, then Reserve.
+			req := Request{ID: fmt.Sprintf("ping%04d", i), StateDir: stateDir}
+			if err := Check(req); err != nil {
+				t.Errorf("Check %d: %v", i, err)
+				return
+			}
+			ep, err := Reserve(req, nil)
+			if err != nil {
+				t.Errorf("Reserve %d: %v", i, err)
+				return
+			}
+			defer ep.Release(nil)
+			var log strings.Builder
+			err = ep.Connect(pids[i], explain.New(&log, true))
+			if m := looksRe.FindStringSubmatch(log.String()); m != nil {
+				mu.Lock()
+				looks[m[1]]++
+				mu.Unlock()
+			}
+			if err != nil {
+				t.Errorf("Connect %d: %v", i, err)
+				return
+			}
+			out, err := in(pids[i], busybox, "ping", "-c1", "-W1", ep.Gateway.String()).CombinedOutput()
+			if err != nil {
+				mu.Lock()
+				failed++
+				mu.Unlock()
+				t.Errorf("container %d (%s): first ping to %s failed: %v\n%s", i, ep.Address, ep.Gateway, err, out)
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("%d containers, %d first pings lost, in %v; reads of the port state until forwarding: %v", count, failed, time.Since(start), looks)
+	assertHostClean(t, stateDir)
+}
