@@ -173,9 +173,12 @@ func runBlock(t *testing.T, root string, b block) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", "--norc", "--noprofile")
+	// The script is an argument, not bash's stdin: minicontainer copies a
+	// stdin that is no terminal into the container (as `docker run -i`
+	// does), and would take the rest of the script with it. stdin is
+	// /dev/null; errors still read "bash: line N:".
+	cmd := exec.CommandContext(ctx, "bash", "--norc", "--noprofile", "-c", script.String())
 	cmd.Dir = root
-	cmd.Stdin = strings.NewReader(script.String())
 	cmd.Env = append(os.Environ(), "LC_ALL=C", "TERM=dumb")
 	// A private UTS namespace keeps "hostname host" away from the real
 	// host, a private network namespace its network.
