@@ -216,11 +216,14 @@ func (g *gate) discard() string {
 }
 
 // runtimeFailure is the line of a Go runtime's crash report that says
-// what failed ("fatal error: newosproc", "panic: ..."), or "".
+// what failed ("fatal error: newosproc", "panic: ...", or with cgo
+// "runtime/cgo: pthread_create failed: ..."), or "".
 func runtimeFailure(report string) string {
 	for _, line := range strings.Split(report, "\n") {
-		if strings.HasPrefix(line, "fatal error: ") || strings.HasPrefix(line, "panic: ") {
-			return line
+		for _, prefix := range []string{"fatal error: ", "panic: ", "runtime/cgo: "} {
+			if strings.HasPrefix(line, prefix) {
+				return line
+			}
 		}
 	}
 	return ""

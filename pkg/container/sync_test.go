@@ -51,3 +51,17 @@ func TestSyncMessageLargerThanAPacket(t *testing.T) {
 		t.Errorf("a message over %d bytes was sent", maxMessage)
 	}
 }
+
+// TestRuntimeFailure: the one line taken from a Go runtime's crash report.
+func TestRuntimeFailure(t *testing.T) {
+	for report, want := range map[string]string{
+		"runtime: failed to create new OS thread (have 2 already; errno=11)\nfatal error: newosproc\n\ngoroutine 1 [running]:\n": "fatal error: newosproc",
+		"runtime/cgo: pthread_create failed: Resource temporarily unavailable\nSIGABRT: abort\nPC=0x7f3d\n":                      "runtime/cgo: pthread_create failed: Resource temporarily unavailable",
+		"panic: boom\n\ngoroutine 1 [running]:\n": "panic: boom",
+		"": "",
+	} {
+		if got := runtimeFailure(report); got != want {
+			t.Errorf("runtimeFailure(%q) = %q, want %q", report, got, want)
+		}
+	}
+}
