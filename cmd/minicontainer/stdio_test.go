@@ -179,10 +179,15 @@ func TestTIOCSTICannotReachCallersTerminal(t *testing.T) {
 	if err != nil {
 		t.Fatalf("probe on the host: %v", err)
 	}
-	if legacy, _ := os.ReadFile("/proc/sys/dev/tty/legacy_tiocsti"); string(out) != "0: ok\n" {
+	if string(out) != "0: ok\n" {
 		// dev.tty.legacy_tiocsti=0 (Linux 6.2) refuses TIOCSTI without
-		// CAP_SYS_ADMIN; root has it, so this should not happen.
-		t.Fatalf("the probe cannot inject on the host (%q, legacy_tiocsti %q): TestNoHostDescriptorInContainer's pipe check covers the cause", out, legacy)
+		// CAP_SYS_ADMIN. Root has it, so only a host that restricts root
+		// further gets here: there the container's fds 0-2 being pipes
+		// (TestNoHostDescriptorInContainer) is what remains to check.
+		if legacy, _ := os.ReadFile("/proc/sys/dev/tty/legacy_tiocsti"); strings.TrimSpace(string(legacy)) == "0" {
+			t.Skipf("TIOCSTI is refused on this host even to the test (%q, dev.tty.legacy_tiocsti=0): the pipe checks of TestNoHostDescriptorInContainer stand for this test", out)
+		}
+		t.Fatalf("the probe cannot inject on the host: %q", out)
 	}
 	if got := pendingInput(t, slave); !strings.Contains(got, "INJECTED") {
 		t.Fatalf("the host probe said ok, but the terminal's input holds %q", got)
