@@ -390,7 +390,6 @@ func (c *Container) startAndWait(spec rootfs.Spec, stdio Stdio, signals chan os.
 		}
 		spec.Files[path] = data
 	}
-	var console *console
 	ic := initConfig{NetNS: c.Config.cloneFlags()&unix.CLONE_NEWNET != 0,
 		Rootfs: spec, Hostname: c.Config.Hostname, Env: c.Config.environment(), Workdir: c.Config.Workdir,
 		Command: c.Config.Command, Init: c.Config.Init, TTY: c.Config.TTY, Interactive: c.Config.Interactive,
@@ -406,46 +405,13 @@ func (c *Container) startAndWait(spec rootfs.Spec, stdio Stdio, signals chan os.
 		exited = true
 		return c.deadInit(cmd, pipes, err)
 	}
-	execing := false
-	for started := false; !started; {
-		var m initMessage
-		fds, eof, err := receive(sock, &m)
-		switch {
-		case err != nil && !execing:
-			// ECONNRESET: the init died with our message unread.
-			for _, fd := range fds {
-				unix.Close(fd)
-			}
-			exited = true
-			return c.deadInit(cmd, pipes, err)
-		case err != nil:
-			return ExitSetup, err
-		case eof && !execing:
-			exited = true
-			return c.deadInit(cmd, pipes, nil)
-		case eof:
-			started = true
-		case m.Type == "log":
-			io.WriteString(stdio.Err, m.Text)
-		case m.Type == "exec":
-			execing = true
-		case m.Type == "pty" && len(fds) == 1:
-			console, err = newConsole(os.NewFile(uintptr(fds[0]), "ptmx"), stdio, c.Config.Interactive, hangUp)
-			if err != nil {
-				return ExitSetup, err
-			}
-			defer console.close()
-		case m.Type == "error":
-			cmd.Wait()
-			exited = true
-			pipes.pass()
-			if m.Code == 0 {
-				m.Code = ExitSetup
-			}
-			return m.Code, errors.New(m.Error)
-		default:
-			return ExitSetup, fmt.Errorf("unexpected message %q from the container init", m.Type)
-		}
+	console, gone, code, err := c.awaitExec(sock, cmd, pipes, stdio, hangUp)
+	exited = gone
+	if console != nil {
+		defer console.close()
+	}
+	if err != nil {
+		return code, err
 	}
 	phase.running.Store(true)
 	pipes.pass()
@@ -461,7 +427,7 @@ func (c *Container) startAndWait(spec rootfs.Spec, stdio Stdio, signals chan os.
 	if !ok {
 		return ExitSetup, fmt.Errorf("waiting for the container: %v", err)
 	}
-	code := execvp.ExitStatus(cmd.ProcessState) // 128+N when signal N killed it
+	code = execvp.ExitStatus(cmd.ProcessState) // 128+N when signal N killed it
 	if status.Signaled() && status.Signal() == unix.SIGKILL && killedForHangUp.Load() {
 		// We killed it because its terminal hung up: report it as a
 		// terminal session would, died of SIGHUP.
@@ -470,6 +436,54 @@ func (c *Container) startAndWait(spec rootfs.Spec, stdio Stdio, signals chan os.
 	x.Call("wait4(2)", fmt.Sprintf("wait4(%d, {%s})", pid, waitString(status)), pid, nil)
 	c.reportOOM(status, stdio.Err)
 	return code, nil
+}
+
+// awaitExec reads the init's messages until the command runs: end of file
+// after "exec". Otherwise it returns the code and the one line that say
+// why not; gone is true when the init has been waited for.
+func (c *Container) awaitExec(sock int, cmd *exec.Cmd, pipes *relay, stdio Stdio, hangUp chan<- struct{}) (con *console, gone bool, code int, err error) {
+	execing := false
+	for {
+		var m initMessage
+		fds, eof, err := receive(sock, &m)
+		switch {
+		case err != nil && !execing:
+			// ECONNRESET: the init died with our message unread.
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+			code, err := c.deadInit(cmd, pipes, err)
+			return con, true, code, err
+		case err != nil:
+			return con, false, ExitSetup, err
+		case eof && !execing:
+			code, err := c.deadInit(cmd, pipes, nil)
+			return con, true, code, err
+		case eof:
+			return con, false, 0, nil
+		case m.Type == "log":
+			io.WriteString(stdio.Err, m.Text)
+		case m.Type == "exec":
+			execing = true
+		case m.Type == "pty" && len(fds) == 1 && con == nil:
+			con, err = newConsole(os.NewFile(uintptr(fds[0]), "ptmx"), stdio, c.Config.Interactive, hangUp)
+			if err != nil {
+				return nil, false, ExitSetup, err
+			}
+		case m.Type == "error":
+			cmd.Wait()
+			pipes.pass()
+			if m.Code == 0 {
+				m.Code = ExitSetup
+			}
+			return con, true, m.Code, errors.New(m.Error)
+		default:
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+			return con, false, ExitSetup, fmt.Errorf("unexpected message %q from the container init", m.Type)
+		}
+	}
 }
 
 // deadInit is start's answer when the init ended before the command ran
