@@ -173,10 +173,14 @@ func runBlock(t *testing.T, root string, b block) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", "--norc", "--noprofile")
+	// The script comes in the environment, not on bash's stdin:
+	// minicontainer copies a stdin that is no terminal into the container
+	// (as `docker run -i` does), and would take the rest of the script
+	// with it. Nor in bash's argv, where a transcript's `pgrep -f` would
+	// find it. stdin is /dev/null.
+	cmd := exec.CommandContext(ctx, "bash", "--norc", "--noprofile", "-c", `eval "$MCDOC_SCRIPT"`)
 	cmd.Dir = root
-	cmd.Stdin = strings.NewReader(script.String())
-	cmd.Env = append(os.Environ(), "LC_ALL=C", "TERM=dumb")
+	cmd.Env = append(os.Environ(), "LC_ALL=C", "TERM=dumb", "MCDOC_SCRIPT="+script.String())
 	// A private UTS namespace keeps "hostname host" away from the real
 	// host, a private network namespace its network.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUTS | syscall.CLONE_NEWNET, Setpgid: true}

@@ -50,7 +50,7 @@ type runCmd struct {
 	ReadOnly    bool     `help:"Mount the root filesystem read-only."`
 	Chroot      bool     `help:"Use chroot(2) instead of pivot_root(2), as the article did (escapable)."`
 	Init        bool     `help:"Run a tiny init as PID 1 that reaps zombies and forwards signals."`
-	Interactive bool     `short:"i" help:"With -t, forward the keyboard to the container (without -t, stdin always passes through)."`
+	Interactive bool     `short:"i" help:"Attach stdin when it is a terminal: the keyboard (a pipe or file as stdin is always copied in)."`
 	TTY         bool     `short:"t" help:"Give the command a pseudo-terminal inside the container."`
 	Net         string   `help:"Network: bridge (eth0 on the bridge mc0, with NAT), none (loopback only) or host (the host's own)." default:"bridge" placeholder:"MODE"`
 	Subnet      string   `help:"Subnet of the bridge (default ${default_subnet})." placeholder:"CIDR"`

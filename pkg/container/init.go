@@ -56,23 +56,28 @@ func initMain() {
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
 		os.Exit(ExitSetup)
 	}
-	x := explain.FromEnv("[container] ")
+	log := &syncLog{}
+	x := explain.FromEnvTo(log, "[container] ")
 	var ic initConfig
 	// Block until the host side is ready (cgroup, network...). End of file
 	// means minicontainer died or gave up: there is nothing to do.
 	_, eof, err := receive(syncFd, &ic)
-	if eof || err != nil {
+	if eof {
+		os.Exit(ExitSetup)
+	}
+	if err != nil {
+		log.fail(ExitSetup, fmt.Errorf("the container's init could not read its config: %w", err))
 		os.Exit(ExitSetup)
 	}
 	x.Note("the config arrived on fd %d: the host side is ready", syncFd)
-	code, err := startCommand(ic, x)
-	_, _ = send(syncFd, initMessage{Type: "error", Code: code, Error: err.Error()})
+	code, err := startCommand(ic, log, x)
+	log.fail(code, err)
 	os.Exit(code)
 }
 
 // startCommand sets the container up and execs the command; it returns
 // only on failure, with the exit code the failure maps to.
-func startCommand(ic initConfig, x *explain.Narrator) (int, error) {
+func startCommand(ic initConfig, log *syncLog, x *explain.Narrator) (int, error) {
 	if ic.UnshareCgroupNS {
 		if err := unshareCgroupNS(x); err != nil {
 			return ExitSetup, err
@@ -123,16 +128,21 @@ func startCommand(ic initConfig, x *explain.Narrator) (int, error) {
 		tty = slave
 	}
 	// Nothing but stdin, stdout and stderr may leak into the command: not
-	// the sync socket, nor a descriptor minicontainer inherited from its
-	// caller without close-on-exec (runc's init does the same). The
-	// kernel closes them at a successful execve, and the parent reads the
-	// sync socket's end of file as "the command runs".
+	// the sync socket, nor a descriptor of the Go runtime's. (What
+	// minicontainer inherited from its caller never reached this process:
+	// the parent marked it close-on-exec before the clone.) The kernel
+	// closes them at a successful execve, and the parent reads the sync
+	// socket's end of file as "the command runs".
 	if err := execvp.CloseOnExecFrom(syncFd, x); err != nil {
+		return ExitSetup, err
+	}
+	// Set-up is done: from here, an end of file is the exec, not a death.
+	if _, err := send(syncFd, initMessage{Type: "exec"}); err != nil {
 		return ExitSetup, err
 	}
 
 	if ic.Init {
-		return tinyInit(path, ic.Command, ic.Env, tty, x)
+		return tinyInit(path, ic.Command, ic.Env, tty, log, x)
 	}
 	if tty != nil {
 		if err := takeTerminal(tty, x); err != nil {

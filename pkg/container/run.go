@@ -3,7 +3,9 @@ package container
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -15,7 +17,9 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/proc"
 
 	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 
+	"github.com/minicontainer/minicontainer/pkg/cgroup"
 	"github.com/minicontainer/minicontainer/pkg/execvp"
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/minicontainer/minicontainer/pkg/ns"
@@ -39,26 +43,35 @@ const (
 const containerFlags = unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWUTS |
 	unix.CLONE_NEWIPC | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP
 
-// forwardedSignals are passed on to the container's PID 1. SIGQUIT is
-// among them also because Go's default for it prints every goroutine's
-// stack, which a user must never see.
-var forwardedSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2}
+// forwardedSignals are passed on to the container's PID 1, as docker's
+// sig-proxy does: every signal whose default action ends a process, but
+// SIGPIPE (ours, see Run), SIGKILL and SIGSTOP (which cannot be caught).
+// Catching them also keeps Go's runtime from its own defaults: on SIGQUIT,
+// SIGABRT, SIGTRAP, SIGSYS (and SIGSEGV, SIGBUS, SIGFPE, SIGILL sent with
+// kill(2)) it prints every goroutine's stack and dies, leaving the
+// container's state for gc; a user must never see either (signal(7) for
+// the default actions, os/signal for Go's).
+var forwardedSignals = []os.Signal{unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGILL, unix.SIGTRAP,
+	unix.SIGABRT, unix.SIGBUS, unix.SIGFPE, unix.SIGUSR1, unix.SIGSEGV, unix.SIGUSR2, unix.SIGALRM,
+	unix.SIGTERM, unix.SIGSTKFLT, unix.SIGXCPU, unix.SIGXFSZ, unix.SIGVTALRM, unix.SIGPROF, unix.SIGIO,
+	unix.SIGPWR, unix.SIGSYS}
 
-// hangUpGrace is how long the container has to end by itself after its
-// terminal hung up (SIGHUP to minicontainer, or EIO/EOF reading the host's
-// terminal under -t) before minicontainer kills it. A hung-up terminal is
-// final: nobody can type into the container again, nor stop it, and a
-// shell as PID 1 ignores the SIGHUP we pass on (PID 1 gets only the
-// signals it has a handler for, pid_namespaces(7)). Two seconds are
-// enough for a command with a handler to save its work (an editor writes
-// its recovery file), and short enough that the terminal's closing is not
-// felt as a hang. docker stop waits 10 s, but there a user is waiting and
-// can see it; here nobody is left.
+// hangUpGrace is how long the container has to end by itself after the
+// caller's terminal hung up (SIGHUP to minicontainer while its terminal
+// polls POLLHUP, or EIO/EOF reading the terminal under -it) before
+// minicontainer kills it. A hung-up terminal is final: nobody can type
+// into the container again, nor stop it, and a shell as PID 1 ignores the
+// SIGHUP we pass on (PID 1 gets only the signals it has a handler for,
+// pid_namespaces(7)). Two seconds are enough for a command with a handler
+// to save its work (an editor writes its recovery file), and short enough
+// that the terminal's closing is not felt as a hang. docker stop waits
+// 10 s, but there a user is waiting and can see it; here nobody is left.
 //
-// SIGTERM and SIGINT are only passed on, as `docker run` (sig-proxy) does:
-// whoever sent them is still there and can send SIGKILL to minicontainer,
-// which kills the container with it (Pdeathsig). A `sleep` as PID 1 keeps
-// running after a SIGTERM, as under docker: use --init.
+// A SIGHUP with no terminal hung up (`kill -HUP`: "reload your
+// configuration") is only passed on, as `docker run` does. So are SIGTERM
+// and SIGINT: whoever sent them is still there and can send SIGKILL to
+// minicontainer, which kills the container with it (Pdeathsig). A `sleep`
+// as PID 1 keeps running after a SIGTERM, as under docker: use --init.
 const hangUpGrace = 2 * time.Second
 
 // Stdio is the terminal or files the container's command gets.
@@ -68,6 +81,26 @@ type Stdio struct{ In, Out, Err *os.File }
 // minicontainer. err is non-nil when the command did not run (code 125,
 // 126 or 127) and says why in one line.
 func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
+	// Catch the signals to forward before anything exists, so that a ^C
+	// during set-up still lets us clean up instead of killing us; until the
+	// command runs, they stop the set-up (see interrupted).
+	signals := make(chan os.Signal, 16)
+	signal.Notify(signals, forwardedSignals...)
+	defer signal.Stop(signals)
+	// SIGPIPE caught (and dropped): a write to a closed stdout or stderr
+	// then fails with EPIPE, and the relay stops copying; uncaught, Go
+	// dies of it on fds 1 and 2 and leaves the container to gc. Caught, not
+	// ignored: SIG_IGN would be inherited through execve(2) by the command.
+	sigpipe := make(chan os.Signal, 1)
+	signal.Notify(sigpipe, unix.SIGPIPE)
+	defer signal.Stop(sigpipe)
+
+	// docker's check: -i copies the keyboard into a pseudo-terminal, and
+	// input that is no terminal has no keyboard (raw mode, ^C, window
+	// size); `echo hi | run -it -- cat` would wait forever.
+	if cfg.TTY && cfg.Interactive && (stdio.In == nil || !term.IsTerminal(int(stdio.In.Fd()))) {
+		return ExitSetup, errors.New("the input device is not a TTY: -i with -t needs a terminal as stdin (drop -t to pipe input into the container)")
+	}
 	spec, err := cfg.validate()
 	if err != nil {
 		return ExitSetup, err
@@ -85,12 +118,9 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 		}
 	}
 
-	// Catch the signals to forward before anything exists, so that a ^C
-	// during set-up still lets us clean up instead of killing us.
-	signals := make(chan os.Signal, 16)
-	signal.Notify(signals, forwardedSignals...)
-	defer signal.Stop(signals)
-
+	if sig := pending(signals); sig != 0 {
+		return interrupted(sig)
+	}
 	c, err := create(cfg, cgroupPlan, x)
 	if err != nil {
 		return ExitSetup, err
@@ -125,6 +155,9 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 	// The cgroup, with its limits, before the init exists (see cgroup.go).
 	if err := c.setupCgroup(cgroupPlan); err != nil {
 		return ExitSetup, err
+	}
+	if sig := pending(signals); sig != 0 {
+		return interrupted(sig)
 	}
 	if cgroupPlan != nil {
 		for _, m := range cgroupPlan.host.ContainerMounts() {
@@ -196,8 +229,41 @@ func create(cfg Config, plan *cgroupPlan, x *explain.Narrator) (*Container, erro
 	return c, nil
 }
 
+// setupPhase is what start and forward share: whether the command runs
+// yet, and the signal that stopped the set-up, if one did.
+type setupPhase struct {
+	running     atomic.Bool
+	interrupted atomic.Int32
+}
+
+// pending returns a signal already received, or 0.
+func pending(signals chan os.Signal) syscall.Signal {
+	select {
+	case sig := <-signals:
+		return sig.(syscall.Signal)
+	default:
+		return 0
+	}
+}
+
+// interrupted is Run's answer to a signal during set-up: everything made
+// so far is undone (the deferred cleanups), one line names the signal, and
+// the exit code is 128+N, as if minicontainer had died of it.
+func interrupted(sig syscall.Signal) (int, error) {
+	return 128 + int(sig), fmt.Errorf("%s during set-up: the container was stopped and removed", unix.SignalName(sig))
+}
+
 // start starts the init, runs the host steps, lets the init go, and waits.
 func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal) (int, error) {
+	var phase setupPhase
+	code, err := c.startAndWait(spec, stdio, signals, &phase)
+	if sig := syscall.Signal(phase.interrupted.Load()); sig != 0 {
+		return interrupted(sig)
+	}
+	return code, err
+}
+
+func (c *Container) startAndWait(spec rootfs.Spec, stdio Stdio, signals chan os.Signal, phase *setupPhase) (int, error) {
 	x := c.x
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	x.Call("socketpair(2)", fmt.Sprintf("socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0, [%d, %d])", pair[0], pair[1]), nil, err)
@@ -206,14 +272,16 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 	}
 	sock, initEnd := pair[0], os.NewFile(uintptr(pair[1]), "sync")
 	defer unix.Close(sock)
-
 	cmd := reexec.Command(initEntry)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.In, stdio.Out, stdio.Err
 	cmd.ExtraFiles = []*os.File{initEnd} // fd 3 in the init
 	// The command's own environment comes with initConfig. GOMAXPROCS=1:
 	// the init is one goroutine; one P means fewer runtime threads to
 	// start (each one also takes a PID in the container's namespace).
-	cmd.Env = []string{x.Env(), "GOMAXPROCS=1"}
+	// containermaxprocs=0: else Go (1.25 and later) keeps the container's
+	// cpu.cfs_quota_us and cpu.cfs_period_us open for the whole run, and
+	// with --init PID 1 would hand them to the container as /proc/1/fd/N,
+	// opened on the init's writable copy of the host's cgroup mount.
+	cmd.Env = []string{x.Env(), "GOMAXPROCS=1", "GODEBUG=containermaxprocs=0,updatemaxprocs=0"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: c.Config.cloneFlags(),
 		// If minicontainer is killed (even by SIGKILL), the kernel kills
@@ -222,16 +290,47 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 		// process (prctl(2)); Go may end threads, so this goroutine stays
 		// locked to its thread from start to wait.
 		Pdeathsig: unix.SIGKILL,
+		// A session of its own, with no controlling terminal, as runc's
+		// init makes (setsid(2)): else the container would share ours, and
+		// open("/dev/tty") in there would give it the caller's terminal
+		// (tty(4)). -t gives it a terminal of its own (takeTerminal).
+		Setsid: true,
 	}
 	unshareCgroupNS, closeCgroupFD, err := c.cgroupClone(cmd.SysProcAttr)
 	if err != nil {
+		initEnd.Close()
 		return ExitSetup, err
 	}
 	c.placedAtClone = cmd.SysProcAttr.UseCgroupFD
+	pipes, err := newRelay(stdio, x)
+	if err != nil {
+		initEnd.Close()
+		closeCgroupFD()
+		return ExitSetup, err
+	}
+	// Registered before the init's kill-and-wait, so it runs after it: the
+	// container's last output is copied before Run returns (and main's
+	// error line, if any, comes after it).
+	defer pipes.wait()
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = pipes.child[0], pipes.child[1], pipes.child[2]
+	// Every descriptor minicontainer inherited from its caller without
+	// close-on-exec (a shell's "exec 9</tmp", a CI runner's pipe) would
+	// survive the init's execve(2) and stay open in PID 1 for as long as
+	// it runs (with --init, the whole run; reachable as /proc/1/fd/N). The
+	// init gets only stdio and the sync socket: os/exec dup2s those onto
+	// 0-3; everything else is marked here, and the kernel closes it in the
+	// init at its execve. (Not close(2): the Go runtime owns some of them.)
+	if err := execvp.CloseOnExecFrom(3, x); err != nil {
+		initEnd.Close()
+		pipes.started()
+		closeCgroupFD()
+		return ExitSetup, err
+	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	err = cmd.Start()
 	initEnd.Close() // only the init holds its end now: its closing is our EOF
+	pipes.started()
 	closeCgroupFD()
 	pid := 0
 	if err == nil {
@@ -246,9 +345,17 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 		x.Call("clone(2)", fmt.Sprintf("clone(%s|SIGCHLD)", ns.FlagString(uintptr(cmd.SysProcAttr.Cloneflags))), pid, err)
 	}
 	if err != nil {
+		pipes.stdin.Close()
 		return ExitSetup, fmt.Errorf("starting the container init: %w", err)
 	}
-	x.Note("init %d: prctl(PR_SET_PDEATHSIG, SIGKILL), then execve(%q, [%q]) with the sync socket as fd %d", pid, reexec.Self, initEntry, syncFd)
+	x.Note("init %d: setsid(), prctl(PR_SET_PDEATHSIG, SIGKILL), then execve(%q, [%q]) with the sync socket as fd %d", pid, reexec.Self, initEntry, syncFd)
+	// Without -t, the caller's stdin is copied in when it is not a
+	// terminal (a pipe, a file: `echo hi | run -- cat`), and from a
+	// terminal with -i only, as docker attaches it: a copy reading the
+	// terminal when nobody asked would steal keystrokes, and stop
+	// minicontainer (SIGTTIN) when run in the background.
+	attach := !c.Config.TTY && (c.Config.Interactive || !term.IsTerminal(int(stdio.In.Fd())))
+	pipes.run(stdio, attach)
 	// From here on the init must never outlive this function.
 	exited := false
 	defer func() {
@@ -266,7 +373,7 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 	// The console reports here when the host's terminal hangs up.
 	hangUp := make(chan struct{}, 1)
 	var killedForHangUp atomic.Bool
-	go forward(signals, hangUp, cmd.Process, &killedForHangUp, done, x)
+	go forward(signals, hangUp, terminals(stdio), phase, cmd.Process, &killedForHangUp, done, x)
 
 	for _, step := range hostSteps {
 		x.Note("host step %s for init %d", step.name, pid)
@@ -283,7 +390,6 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 		}
 		spec.Files[path] = data
 	}
-	var console *console
 	ic := initConfig{NetNS: c.Config.cloneFlags()&unix.CLONE_NEWNET != 0,
 		Rootfs: spec, Hostname: c.Config.Hostname, Env: c.Config.environment(), Workdir: c.Config.Workdir,
 		Command: c.Config.Command, Init: c.Config.Init, TTY: c.Config.TTY, Interactive: c.Config.Interactive,
@@ -295,33 +401,20 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 	n, err := send(sock, ic)
 	x.Call("sendmsg(2)", fmt.Sprintf("sendmsg(%d, {the config, command %s}, 0)", sock, explain.Quote(strings.Join(ic.Command, " "))), n, err)
 	if err != nil {
-		return ExitSetup, err
+		// EPIPE: the init is gone already.
+		exited = true
+		return c.deadInit(cmd, pipes, err)
 	}
-	for started := false; !started; {
-		var m initMessage
-		fds, eof, err := receive(sock, &m)
-		switch {
-		case err != nil:
-			return ExitSetup, err
-		case eof:
-			started = true
-		case m.Type == "pty" && len(fds) == 1:
-			console, err = newConsole(os.NewFile(uintptr(fds[0]), "ptmx"), stdio, c.Config.Interactive, hangUp)
-			if err != nil {
-				return ExitSetup, err
-			}
-			defer console.close()
-		case m.Type == "error":
-			cmd.Wait()
-			exited = true
-			if m.Code == 0 {
-				m.Code = ExitSetup
-			}
-			return m.Code, errors.New(m.Error)
-		default:
-			return ExitSetup, fmt.Errorf("unexpected message %q from the container init", m.Type)
-		}
+	console, gone, code, err := c.awaitExec(sock, cmd, pipes, stdio, hangUp)
+	exited = gone
+	if console != nil {
+		defer console.close()
 	}
+	if err != nil {
+		return code, err
+	}
+	phase.running.Store(true)
+	pipes.pass()
 	x.Note("the command runs; waiting for PID 1 (host PID %d) to exit", pid)
 
 	err = cmd.Wait()
@@ -329,11 +422,12 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 	if console != nil {
 		console.drain()
 	}
+	pipes.wait()
 	status, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	if !ok {
 		return ExitSetup, fmt.Errorf("waiting for the container: %v", err)
 	}
-	code := execvp.ExitStatus(cmd.ProcessState) // 128+N when signal N killed it
+	code = execvp.ExitStatus(cmd.ProcessState) // 128+N when signal N killed it
 	if status.Signaled() && status.Signal() == unix.SIGKILL && killedForHangUp.Load() {
 		// We killed it because its terminal hung up: report it as a
 		// terminal session would, died of SIGHUP.
@@ -344,17 +438,119 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 	return code, nil
 }
 
+// awaitExec reads the init's messages until the command runs: end of file
+// after "exec". Otherwise it returns the code and the one line that say
+// why not; gone is true when the init has been waited for.
+func (c *Container) awaitExec(sock int, cmd *exec.Cmd, pipes *relay, stdio Stdio, hangUp chan<- struct{}) (con *console, gone bool, code int, err error) {
+	execing := false
+	for {
+		var m initMessage
+		fds, eof, err := receive(sock, &m)
+		switch {
+		case err != nil && !execing:
+			// ECONNRESET: the init died with our message unread.
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+			code, err := c.deadInit(cmd, pipes, err)
+			return con, true, code, err
+		case err != nil:
+			return con, false, ExitSetup, err
+		case eof && !execing:
+			code, err := c.deadInit(cmd, pipes, nil)
+			return con, true, code, err
+		case eof:
+			return con, false, 0, nil
+		case m.Type == "log":
+			io.WriteString(stdio.Err, m.Text)
+		case m.Type == "exec":
+			execing = true
+		case m.Type == "pty" && len(fds) == 1 && con == nil:
+			con, err = newConsole(os.NewFile(uintptr(fds[0]), "ptmx"), stdio, c.Config.Interactive, hangUp)
+			if err != nil {
+				return nil, false, ExitSetup, err
+			}
+		case m.Type == "error":
+			cmd.Wait()
+			pipes.pass()
+			if m.Code == 0 {
+				m.Code = ExitSetup
+			}
+			return con, true, m.Code, errors.New(m.Error)
+		default:
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+			return con, false, ExitSetup, fmt.Errorf("unexpected message %q from the container init", m.Type)
+		}
+	}
+}
+
+// deadInit is start's answer when the init ended before the command ran
+// (end of file on the sync socket without "exec" before it, or the socket
+// broke under a send or receive): it waits for the init and says in one
+// line why it died. The Go runtime's own report (a failed thread start
+// under a tiny --pids: "fatal error: newosproc", and a stack trace) was
+// held back by the relay; its first line is all the user sees.
+func (c *Container) deadInit(cmd *exec.Cmd, pipes *relay, cause error) (int, error) {
+	if cause != nil && !errors.Is(cause, unix.EPIPE) && !errors.Is(cause, unix.ECONNRESET) {
+		// Not a sign of death: the init may live on. It must not.
+		cmd.Process.Kill()
+		cmd.Wait()
+		return ExitSetup, cause
+	}
+	cmd.Wait()
+	pipes.wait()
+	pipes.outGate.discard()
+	report := pipes.errGate.discard()
+	status, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ok {
+		return ExitSetup, fmt.Errorf("the container's init ended during set-up: %v", cause)
+	}
+	c.x.Call("wait4(2)", fmt.Sprintf("wait4(%d, {%s})", cmd.Process.Pid, waitString(status)), cmd.Process.Pid, nil)
+	var limits cgroup.Limits
+	if c.cgroupPlan != nil {
+		limits = c.cgroupPlan.limits
+	}
+	if status.Signaled() {
+		why := ""
+		if status.Signal() == unix.SIGKILL && limits.Memory > 0 {
+			why = fmt.Sprintf(" (out of memory? limit %s)", cgroup.FormatSize(limits.Memory))
+			if c.cgroup != nil {
+				if st, err := c.cgroup.Stats(); err == nil && st.OOMKills > 0 {
+					why = fmt.Sprintf(" (out of memory: limit %s)", cgroup.FormatSize(limits.Memory))
+				}
+			}
+		}
+		return ExitSetup, fmt.Errorf("the container's init was killed by %s during set-up%s", unix.SignalName(status.Signal()), why)
+	}
+	if failure := runtimeFailure(report); failure != "" {
+		why := ""
+		if limits.Pids > 0 {
+			why = fmt.Sprintf(" (too few tasks for it? --pids %d)", limits.Pids)
+		}
+		return ExitSetup, fmt.Errorf("the container's init failed during set-up: %s%s", failure, why)
+	}
+	return ExitSetup, fmt.Errorf("the container's init exited with status %d during set-up", status.ExitStatus())
+}
+
 // forward passes signals sent to minicontainer on to the container's
 // PID 1. The kernel delivers to a namespace's init only the signals it has
 // a handler for (pid_namespaces(7)): a `sleep` as PID 1 ignores SIGTERM,
 // as under docker. --init installs handlers and passes them on.
 //
-// A hang-up (SIGHUP, or the console's report that the host terminal is
-// gone) is passed on as SIGHUP, and if the container still runs
-// hangUpGrace later it gets SIGKILL: killing PID 1 kills every process of
-// its PID namespace (pid_namespaces(7)). Signals go through pid1 (a pidfd
-// in Go's os package), so none can reach a recycled PID after the wait.
-func forward(signals chan os.Signal, hangUp chan struct{}, pid1 *os.Process, killed *atomic.Bool, done chan struct{}, x *explain.Narrator) {
+// Until the command runs, a signal stops the set-up instead: the init is
+// killed, and start undoes everything and reports the signal. (Passed on
+// to an init still in Go, it would die of Go's default action, or a
+// handler-less PID 1 would ignore it and the user's ^C would do nothing.)
+//
+// A hang-up (SIGHUP while one of the caller's terminals has hung up, or
+// the console's report that it did) is passed on as SIGHUP, and if the
+// container still runs hangUpGrace later it gets SIGKILL: killing PID 1
+// kills every process of its PID namespace (pid_namespaces(7)). Signals go
+// through pid1 (a pidfd in Go's os package), so none can reach a recycled
+// PID after the wait.
+func forward(signals chan os.Signal, hangUp chan struct{}, ttys []*os.File, phase *setupPhase, pid1 *os.Process, killed *atomic.Bool, done chan struct{}, x *explain.Narrator) {
 	send := func(sig syscall.Signal) {
 		err := pid1.Signal(sig)
 		x.Call("kill(2)", fmt.Sprintf("kill(%d, %s)", pid1.Pid, unix.SignalName(sig)), nil, err)
@@ -369,8 +565,14 @@ func forward(signals chan os.Signal, hangUp chan struct{}, pid1 *os.Process, kil
 	for {
 		select {
 		case sig := <-signals:
+			if !phase.running.Load() {
+				x.Note("%s during set-up: stop the init", unix.SignalName(sig.(syscall.Signal)))
+				phase.interrupted.CompareAndSwap(0, int32(sig.(syscall.Signal)))
+				send(unix.SIGKILL)
+				continue
+			}
 			send(sig.(syscall.Signal))
-			if sig == unix.SIGHUP {
+			if sig == unix.SIGHUP && hungUp(ttys) {
 				startGrace()
 			}
 		case <-hangUp:

@@ -22,11 +22,13 @@ import (
 //
 // It exits with the command's status (128+N if a signal killed it), and
 // the kernel then kills whatever else is left in the namespace.
-func tinyInit(path string, argv, env []string, tty *os.File, x *explain.Narrator) (int, error) {
+func tinyInit(path string, argv, env []string, tty *os.File, log *syncLog, x *explain.Narrator) (int, error) {
 	signals := make(chan os.Signal, 32)
 	// Before the child exists, so that no SIGCHLD is missed.
-	signal.Notify(signals, unix.SIGCHLD, unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM,
-		unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH, unix.SIGALRM, unix.SIGCONT)
+	// The signals minicontainer passes on (forwardedSignals), and the
+	// terminal's SIGWINCH and SIGCONT: caught, so the Go runtime takes no
+	// default action of its own (a stack trace on SIGABRT, SIGQUIT...).
+	signal.Notify(signals, append([]os.Signal{unix.SIGCHLD, unix.SIGWINCH, unix.SIGCONT}, forwardedSignals...)...)
 
 	attr := &os.ProcAttr{Env: env, Files: []*os.File{os.Stdin, os.Stdout, os.Stderr}}
 	if tty != nil {
@@ -35,6 +37,11 @@ func tinyInit(path string, argv, env []string, tty *os.File, x *explain.Narrator
 		attr.Files = []*os.File{tty, tty, tty}
 		attr.Sys = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	}
+	// The sync socket closes before the fork: the command, and any process
+	// of the container, must never find minicontainer's end of it as
+	// /proc/1/fd/3. The parent reads end of file after "exec": the command
+	// runs; should the fork or exec fail, the line goes to stderr.
+	log.close()
 	child, err := os.StartProcess(path, argv, attr)
 	pid := 0
 	if child != nil {
@@ -47,7 +54,6 @@ func tinyInit(path string, argv, env []string, tty *os.File, x *explain.Narrator
 	if tty != nil {
 		tty.Close()
 	}
-	unix.Close(syncFd) // the parent reads end of file: the command runs
 
 	for sig := range signals {
 		if sig != unix.SIGCHLD {

@@ -47,17 +47,13 @@ func openPTY(ws *unix.Winsize, x *explain.Narrator) (master, slave *os.File, err
 	return master, os.NewFile(uintptr(s), name), nil
 }
 
-// takeTerminal makes tty the controlling terminal of a new session led by
-// the calling process and its stdin, stdout and stderr: what a login does,
-// and what job control in a shell needs (credentials(7), tty_ioctl(4)).
+// takeTerminal makes tty the controlling terminal of the session the
+// calling process leads (the init got its own at clone, SysProcAttr.Setsid)
+// and its stdin, stdout and stderr: what a login does, and what job
+// control in a shell needs (credentials(7), tty_ioctl(4)).
 func takeTerminal(tty *os.File, x *explain.Narrator) error {
-	sid, err := unix.Setsid()
-	x.Call("setsid(2)", "setsid()", sid, err)
-	if err != nil {
-		return fmt.Errorf("setsid: %w", err)
-	}
 	fd := int(tty.Fd())
-	err = unix.IoctlSetInt(fd, unix.TIOCSCTTY, 0)
+	err := unix.IoctlSetInt(fd, unix.TIOCSCTTY, 0)
 	x.Call("tty_ioctl(4)", fmt.Sprintf("ioctl(%d, TIOCSCTTY, 0)", fd), nil, err)
 	if err != nil {
 		return fmt.Errorf("ioctl TIOCSCTTY: %w", err)

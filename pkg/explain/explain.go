@@ -43,8 +43,12 @@ func New(w io.Writer, on bool) *Narrator {
 
 // FromEnv returns a narrator on stderr when EnvVar is set to "1": a
 // re-executed child narrates when its parent does.
-func FromEnv(prefix string) *Narrator {
-	n := New(os.Stderr, os.Getenv(EnvVar) == "1")
+func FromEnv(prefix string) *Narrator { return FromEnvTo(os.Stderr, prefix) }
+
+// FromEnvTo is FromEnv writing to w (the container's init sends its lines
+// to the parent over the sync socket, in order with its messages).
+func FromEnvTo(w io.Writer, prefix string) *Narrator {
+	n := New(w, os.Getenv(EnvVar) == "1")
 	if n != nil {
 		n.prefix = prefix
 	}
