@@ -8,7 +8,7 @@ BIN     := bin
 # Debian/Ubuntu packages the demos, the tests and the benchmark use.
 APT_PKGS := gcc libc6-dev make manpages-dev busybox-static iproute2 iputils-ping nftables util-linux procps coreutils crun runc hyperfine time
 
-.PHONY: all build deps run demos c-examples test vet compare bench cgroup2-vm clean
+.PHONY: all build deps run demos c-examples test vet compare bench cgroup2-vm fuzz clean
 
 all: build
 
@@ -55,6 +55,22 @@ vet:
 # links before and after, so packages must not run at the same time.
 test: deps vet build
 	$(GO) test -p 1 -count=1 -timeout 60m ./...
+
+# Fuzz every parser of user input (--memory, --pids, --cpus, --cpuset-cpus,
+# -p, --subnet, -v, --name, --hostname, -e), FUZZTIME each, one after the
+# other (go test -fuzz takes one target at a time). The targets are in
+# fuzz_test.go, a test-only package at the module's root: go test reads a
+# seed corpus only from the fuzzed package's own testdata/fuzz, and the
+# root package's is this repository's testdata/fuzz/FuzzXxx. Plain go test
+# (make test, CI) runs those seeds and the f.Add ones. A failing input is
+# written there by go test: commit it with its fix. No root needed.
+FUZZTIME ?= 60s
+FUZZ_TARGETS = $(shell grep -o '^func Fuzz[A-Za-z0-9]*' fuzz_test.go | cut -c6-)
+fuzz:
+	@set -e; for f in $(FUZZ_TARGETS); do \
+		echo "== $$f, $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) . ; \
+	done
 
 # Go ports against the man-page C examples, side by side.
 compare: build
