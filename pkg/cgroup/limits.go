@@ -46,10 +46,12 @@ const MinMemory = 6 << 20
 // MinPids is the smallest --pids accepted. pids.max counts threads too,
 // and the container's init is this Go program started again: its runtime
 // starts threads of its own (sysmon, one per blocking system call) before
-// the command replaces it. At 4 the init failed to start 3 times in 40 on
+// the command replaces it. At 4 the init failed to start 3 times in 100 on
 // a loaded host ("runtime: failed to create new OS thread", a Go fatal
-// error), at 1 or 2 half the time; at 5 it started 100 times in 100. One
-// more leaves the command a process of its own to start.
+// error), at 1 or 2 half the time; at 5 it started 100 times in 100. The
+// same on a pure v2 kernel, where CLONE_INTO_CGROUP counts every thread
+// from the first (at 4: 9 in 15; at 5 and 6: 30 in 30). One more leaves
+// the command a process of its own to start.
 const MinPids = 6
 
 // MaxPids is the largest value pids.max takes: PID_MAX_LIMIT, 4194304 on
