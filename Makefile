@@ -17,7 +17,7 @@ RUN_PKGS   := gcc libc6-dev make busybox-static iproute2 nftables util-linux pro
 TEST_PKGS  := $(RUN_PKGS) manpages-dev iputils-ping
 BENCH_PKGS := $(RUN_PKGS) crun runc hyperfine time
 
-.PHONY: all build deps test-deps bench-deps run demos c-examples test test-repeat vet compare bench cgroup2-vm clean
+.PHONY: all build deps test-deps bench-deps run demos c-examples test test-repeat vet compare bench cgroup2-vm fuzz clean
 
 all: build
 
@@ -80,6 +80,22 @@ test: test-deps vet build
 N ?= 10
 test-repeat: test-deps vet build
 	GO=$(GO) ./testdata/test-repeat.sh $(N)
+
+# Fuzz every parser of user input (--memory, --pids, --cpus, --cpuset-cpus,
+# -p, --subnet, -v, --name, --hostname, -e), FUZZTIME each, one after the
+# other (go test -fuzz takes one target at a time). The targets are in
+# fuzz_test.go, a test-only package at the module's root: go test reads a
+# seed corpus only from the fuzzed package's own testdata/fuzz, and the
+# root package's is this repository's testdata/fuzz/FuzzXxx. Plain go test
+# (make test, CI) runs those seeds and the f.Add ones. A failing input is
+# written there by go test: commit it with its fix. No root needed.
+FUZZTIME ?= 60s
+FUZZ_TARGETS = $(shell grep -o '^func Fuzz[A-Za-z0-9]*' fuzz_test.go | cut -c6-)
+fuzz:
+	@set -e; for f in $(FUZZ_TARGETS); do \
+		echo "== $$f, $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) . ; \
+	done
 
 # Go ports against the man-page C examples, side by side.
 compare: build

@@ -314,6 +314,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"/no/such/path"}, 127},
 		{[]string{"/etc/passwd"}, 126},
 		{[]string{"/etc"}, 126},
+		{[]string{""}, 127}, // as docker: not "exec \"\": is a directory"
 	} {
 		r := run(t, "", append([]string{"--"}, c.args...)...)
 		if r.code != c.code {
@@ -321,6 +322,9 @@ func TestExitCodes(t *testing.T) {
 		}
 		if c.code >= 126 && strings.Count(r.stderr, "\n") != 1 {
 			t.Errorf("%q: want one line on stderr, got %q", c.args, r.stderr)
+		}
+		if c.code == 127 && !strings.Contains(r.stderr, "executable file not found in $PATH") && !strings.Contains(r.stderr, "no such file") {
+			t.Errorf("%q: want docker's \"not found\", got %q", c.args, r.stderr)
 		}
 	}
 }
@@ -851,6 +855,10 @@ func TestBadInput(t *testing.T) {
 		{[]string{"run", "--rootfs", testRootfs, "-e", "=x", "--", "true"}, "environment"},
 		{[]string{"run", "--rootfs", testRootfs, "-w", "relative", "--", "true"}, "workdir"},
 		{[]string{"run", "--rootfs", testRootfs, "-w", "/nonexistent", "--", "true"}, "workdir /nonexistent"},
+		// Limits a container cannot start with are refused up front.
+		{[]string{"run", "--rootfs", testRootfs, "--memory", "1", "--", "true"}, `--memory "1": the minimum is 6MiB`},
+		{[]string{"run", "--rootfs", testRootfs, "--pids", "2", "--", "true"}, `--pids "2": the minimum is 6`},
+		{[]string{"run", "--rootfs", testRootfs, "--init", "--pids", "8", "--", "true"}, `--pids 8: the minimum with --init is 16`},
 		{[]string{"no-such-subcommand"}, "unexpected argument"},
 	} {
 		r := mc(t, "", c.args...)
@@ -862,6 +870,34 @@ func TestBadInput(t *testing.T) {
 		}
 		if strings.Contains(r.stderr, "goroutine") || strings.Contains(r.stderr, "panic") || r.stdout != "" {
 			t.Errorf("%q: stdout %q stderr %q", c.args, r.stdout, r.stderr)
+		}
+	}
+}
+
+// TestCommaAndColonInPaths: overlayfs separates its mount options with ','
+// and its lower dirs with ':'; a --rootfs or --root path holding them (or
+// a backslash, its escape) still gives a container, and nothing is left.
+func TestCommaAndColonInPaths(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
+	dir := t.TempDir()
+	base := filepath.Join(dir, `r,o:o\t`, "busybox")
+	os.Mkdir(filepath.Dir(base), 0o755)
+	if err := rootfs.BuildBusybox(base, nil); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(dir, "st,a:te")
+	r := mc(t, "", "--root", state, "run", "--net", "none", "--rootfs", base, "--", "sh", "-c", "echo hi >/f; cat /f")
+	if r.code != 0 || r.stdout != "hi\n" {
+		t.Errorf("--rootfs %q --root %q: exit %d, stdout %q, stderr %q", base, state, r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(base, "f")); err == nil {
+		t.Errorf("the container wrote into its base rootfs")
+	}
+	entries, _ := os.ReadDir(state)
+	for _, e := range entries {
+		if e.IsDir() {
+			t.Errorf("left in the state root: %s", e.Name())
 		}
 	}
 }

@@ -15,17 +15,24 @@ func TestFlagsLimits(t *testing.T) {
 		{Flags{Memory: "64m"}, Limits{Memory: 64 << 20}},
 		{Flags{Memory: "64M"}, Limits{Memory: 64 << 20}},
 		{Flags{Memory: "64MiB"}, Limits{Memory: 64 << 20}},
-		{Flags{Memory: "512k"}, Limits{Memory: 512 << 10}},
+		{Flags{Memory: "6144k"}, Limits{Memory: 6 << 20}},
 		{Flags{Memory: "1g"}, Limits{Memory: 1 << 30}},
 		{Flags{Memory: "1gb"}, Limits{Memory: 1 << 30}},
-		{Flags{Memory: "4096"}, Limits{Memory: 4096}},
+		{Flags{Memory: "6291456"}, Limits{Memory: MinMemory}},
 		{Flags{Pids: "32"}, Limits{Pids: 32}},
+		{Flags{Pids: "6"}, Limits{Pids: MinPids}},
+		{Flags{Pids: "4194304"}, Limits{Pids: MaxPids}},
+		{Flags{CPUs: "8192"}, Limits{CPUs: 8192}},
 		{Flags{CPUs: "0.5"}, Limits{CPUs: 0.5}},
 		{Flags{CPUs: "2"}, Limits{CPUs: 2}},
 		{Flags{CPUWeight: "1"}, Limits{CPUWeight: 1}},
 		{Flags{CPUWeight: "10000"}, Limits{CPUWeight: 10000}},
 		{Flags{CpusetCPUs: "0"}, Limits{CpusetCPUs: "0"}},
 		{Flags{CpusetCPUs: "0-1,3"}, Limits{CpusetCPUs: "0-1,3"}},
+		// The kernel's form, as cpuset.cpus reads back.
+		{Flags{CpusetCPUs: "3,1,0,1-2"}, Limits{CpusetCPUs: "0-3"}},
+		{Flags{CpusetCPUs: "0,0"}, Limits{CpusetCPUs: "0"}},
+		{Flags{CpusetCPUs: "007"}, Limits{CpusetCPUs: "7"}},
 	}
 	for _, g := range good {
 		got, err := g.f.Limits()
@@ -42,7 +49,15 @@ func TestFlagsLimits(t *testing.T) {
 		{Flags{Memory: "0"}, `--memory "0": a limit of 0 bytes`},
 		{Flags{Memory: "1.5g"}, `--memory "1.5g": not a size`},
 		{Flags{Memory: "99999999999t"}, `--memory "99999999999t": too large`},
+		{Flags{Memory: "1"}, `--memory "1": the minimum is 6MiB`},
+		{Flags{Memory: "6291455"}, `--memory "6291455": the minimum is 6MiB`},
+		{Flags{Memory: "5m"}, `--memory "5m": the minimum is 6MiB`},
 		{Flags{Pids: "0"}, `--pids "0": want a whole number above 0`},
+		{Flags{Pids: "1"}, `--pids "1": the minimum is 6`},
+		{Flags{Pids: "5"}, `--pids "5": the minimum is 6`},
+		{Flags{Pids: "4194305"}, `--pids "4194305": the kernel's pids.max stops at 4194304`},
+		{Flags{CPUs: "8192.5"}, `--cpus "8192.5": more than 8192`},
+		{Flags{CPUs: "1e300"}, `--cpus "1e300": more than 8192`},
 		{Flags{Pids: "-5"}, `--pids "-5": want a whole number above 0`},
 		{Flags{Pids: "ten"}, `--pids "ten"`},
 		{Flags{CPUs: "0"}, `--cpus "0": want a number of cores above 0`},
@@ -53,6 +68,10 @@ func TestFlagsLimits(t *testing.T) {
 		{Flags{CPUWeight: "10001"}, `--cpu-weight "10001"`},
 		{Flags{CpusetCPUs: "1-0"}, `--cpuset-cpus "1-0": not a CPU list`},
 		{Flags{CpusetCPUs: "a"}, `--cpuset-cpus "a"`},
+		{Flags{CpusetCPUs: "+1"}, `--cpuset-cpus "+1": not a CPU list`},
+		{Flags{CpusetCPUs: "0,"}, `--cpuset-cpus "0,": not a CPU list`},
+		{Flags{CpusetCPUs: "8192"}, `--cpuset-cpus "8192": CPU 8192: CPU numbers stop at 8191`},
+		{Flags{CpusetCPUs: "0-99999999999"}, `CPU numbers stop at 8191`},
 	}
 	for _, b := range bad {
 		_, err := b.f.Limits()
@@ -188,5 +207,15 @@ func TestContainerMounts(t *testing.T) {
 	u := &Host{Mode: Unified, Unified: "/sys/fs/cgroup"}
 	if m := u.ContainerMounts(); len(m) != 1 || m[0].FSType != "cgroup2" || m[0].Target != "/sys/fs/cgroup" || m[0].Flags&1 == 0 {
 		t.Errorf("unified mounts: %+v", m)
+	}
+}
+
+func TestFormatCPUList(t *testing.T) {
+	for want, cpus := range map[string][]int{
+		"": nil, "0": {0}, "0-1": {0, 1}, "0-2,5": {0, 1, 2, 5}, "1,3,5-6": {1, 3, 5, 6},
+	} {
+		if got := FormatCPUList(cpus); got != want {
+			t.Errorf("FormatCPUList(%v) = %q, want %q", cpus, got, want)
+		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/minicontainer/minicontainer/pkg/cgroup"
@@ -66,9 +67,9 @@ const DefaultHostname = "minicontainer"
 // --rootfs is given.
 const DefaultRootfs = "/var/lib/minicontainer/rootfs/busybox"
 
-// validName is docker's rule for container names, [a-zA-Z0-9][a-zA-Z0-9_.-]*
+// ValidName is docker's rule for container names, [a-zA-Z0-9][a-zA-Z0-9_.-]*
 // (without a regexp, whose compilation every container init would pay).
-func validName(name string) bool {
+func ValidName(name string) bool {
 	for i, r := range name {
 		alnum := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
 		if !alnum && (i == 0 || r != '_' && r != '.' && r != '-') {
@@ -88,7 +89,14 @@ func (c *Config) validate() (rootfs.Spec, error) {
 	if len(c.Command) == 0 {
 		return spec, errors.New("no command given: minicontainer run [flags] -- CMD [ARG...]")
 	}
-	if c.Name != "" && !validName(c.Name) {
+	// execve(2) takes C strings: a NUL would end an argument early (Go's
+	// exec refuses it with EINVAL, once everything is created).
+	for _, a := range c.Command {
+		if strings.Contains(a, "\x00") {
+			return spec, fmt.Errorf("command argument %q: holds a NUL byte, which execve(2) cannot pass", a)
+		}
+	}
+	if c.Name != "" && !ValidName(c.Name) {
 		return spec, fmt.Errorf("invalid name %q: use letters, digits, _ . - (not first)", c.Name)
 	}
 	if c.StateRoot == "" {
@@ -107,8 +115,8 @@ func (c *Config) validate() (rootfs.Spec, error) {
 		return spec, fmt.Errorf("workdir %q: must be an absolute path", c.Workdir)
 	}
 	for _, e := range c.Env {
-		if k, _, _ := strings.Cut(e, "="); k == "" {
-			return spec, fmt.Errorf("environment %q: want KEY=VALUE", e)
+		if err := CheckEnv(e); err != nil {
+			return spec, err
 		}
 	}
 	spec = rootfs.Spec{
@@ -166,22 +174,39 @@ func (c *Config) environment() []string {
 		}
 		env = append(env, "TERM="+term)
 	}
-	for _, e := range c.Env {
+	return MergeEnv(env, c.Env, os.LookupEnv)
+}
+
+// CheckEnv checks one -e entry, KEY=VALUE or KEY alone: a key is needed,
+// and no NUL byte, which execve(2) cannot pass (environ(7) entries are C
+// strings).
+func CheckEnv(e string) error {
+	if k, _, _ := strings.Cut(e, "="); k == "" {
+		return fmt.Errorf("environment %q: want KEY=VALUE", e)
+	}
+	if strings.Contains(e, "\x00") {
+		return fmt.Errorf("environment %q: holds a NUL byte, which execve(2) cannot pass", e)
+	}
+	return nil
+}
+
+// MergeEnv adds entries (checked by CheckEnv) to env: KEY=VALUE replaces
+// any KEY already there, KEY alone takes lookup's value (the host's) or is
+// left out when there is none. Each key appears once, at the place of its
+// last setting.
+func MergeEnv(env, entries []string, lookup func(string) (string, bool)) []string {
+	env = slices.Clone(env)
+	for _, e := range entries {
 		if !strings.Contains(e, "=") {
-			v, ok := os.LookupEnv(e)
+			v, ok := lookup(e)
 			if !ok {
 				continue
 			}
 			e += "=" + v
 		}
 		k, _, _ := strings.Cut(e, "=")
-		kept := env[:0]
-		for _, old := range env {
-			if !strings.HasPrefix(old, k+"=") {
-				kept = append(kept, old)
-			}
-		}
-		env = append(kept, e)
+		env = slices.DeleteFunc(env, func(old string) bool { return strings.HasPrefix(old, k+"=") })
+		env = append(env, e)
 	}
 	return env
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minicontainer/minicontainer/pkg/cgroup"
 	"github.com/minicontainer/minicontainer/pkg/proc"
 
 	"github.com/minicontainer/minicontainer/pkg/hostcheck"
@@ -44,6 +45,8 @@ func TestValidate(t *testing.T) {
 		{Config{Rootfs: base, Command: []string{"sh"}, Name: "-x"}, "invalid name"},
 		{Config{Rootfs: base, Command: []string{"sh"}, Workdir: "tmp"}, "workdir"},
 		{Config{Rootfs: base, Command: []string{"sh"}, Env: []string{"=v"}}, "environment"},
+		{Config{Rootfs: base, Command: []string{"sh"}, Env: []string{"A=1\x00"}}, "NUL"},
+		{Config{Rootfs: base, Command: []string{"sh", "-c", "true\x00"}}, "NUL"},
 		{Config{Rootfs: base, Command: []string{"sh"}, StateRoot: "run"}, "state root"},
 		{Config{Rootfs: base, Command: []string{"sh"}, Volumes: []string{"x"}}, "x"},
 		{Config{Rootfs: base + "/nope", Command: []string{"sh"}}, "nope"},
@@ -78,6 +81,9 @@ func TestLookPathAndExitCodes(t *testing.T) {
 		code int
 	}{
 		{"missing", ExitNotFound},
+		// run -- '': docker's and runc's "not found", not the first PATH
+		// directory's "is a directory".
+		{"", ExitNotFound},
 		{filepath.Join(dir, "missing"), ExitNotFound},
 		{filepath.Join(dir, "sub"), ExitCannotExec},
 	} {
@@ -90,6 +96,30 @@ func TestLookPathAndExitCodes(t *testing.T) {
 	for _, name := range []string{filepath.Join(dir, "data"), "data"} {
 		if _, err := lookPath(name, env); err == nil || execCode(err) != ExitCannotExec {
 			t.Errorf("lookPath(%q) of a non-executable file: %v, want code 126", name, err)
+		}
+	}
+}
+
+// TestPidsMinimum: below the minimum, --pids is refused before anything
+// is made, and --init needs more (its Go runtime lives on as PID 1).
+func TestPidsMinimum(t *testing.T) {
+	for _, c := range []struct {
+		init bool
+		pids string
+		want string // "" = not refused for its size
+	}{
+		{false, "5", "--pids \"5\": the minimum is 6"},
+		{false, "6", ""},
+		{true, "6", "--pids 6: the minimum with --init is 16"},
+		{true, "15", "--pids 15: the minimum with --init is 16"},
+		{true, "16", ""},
+		{true, "", ""},
+	} {
+		cfg := Config{Init: c.init, Resources: cgroup.Flags{Pids: c.pids}}
+		_, err := cfg.validateCgroup()
+		if c.want == "" && err != nil && strings.Contains(err.Error(), "minimum") ||
+			c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("--init=%v --pids %q: %v, want %q", c.init, c.pids, err, c.want)
 		}
 	}
 }

@@ -160,6 +160,13 @@ var errNotFound = errors.New("executable file not found in $PATH")
 // lookPath finds name as execvp(3) would, with the container's PATH (the
 // init's own environment has none), inside the container's root.
 func lookPath(name string, env []string) (string, error) {
+	// An empty name joined to a PATH directory is that directory, which
+	// would be reported as "is a directory" (126). execvp(3) fails an empty
+	// file with ENOENT; runc (Go's exec.LookPath) says "executable file not
+	// found in $PATH" and docker exits 127: so do we.
+	if name == "" {
+		return "", errNotFound
+	}
 	if strings.Contains(name, "/") {
 		return name, checkExecutable(name)
 	}

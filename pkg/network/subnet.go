@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 
 	"github.com/vishvananda/netlink"
 )
@@ -25,11 +26,22 @@ func ParseSubnet(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, fmt.Errorf("subnet %q: host bits set (did you mean %s?)", s, p.Masked())
 	case p.Bits() < 8 || p.Bits() > 30:
 		return netip.Prefix{}, fmt.Errorf("subnet %q: prefix length must be between /8 and /30", s)
-	case a.IsLoopback(), a.IsMulticast(), a.IsLinkLocalUnicast(), a.IsUnspecified(),
-		p.Overlaps(netip.MustParsePrefix("240.0.0.0/4")):
+	case slices.ContainsFunc(specialPurpose, p.Overlaps):
 		return netip.Prefix{}, fmt.Errorf("subnet %q: a special-purpose range, use a private one such as %s", s, DefaultSubnet)
 	}
 	return p, nil
+}
+
+// specialPurpose are the IPv4 ranges no bridge may overlap (RFC 6890):
+// "this network" (its addresses are not valid destinations), loopback,
+// link-local, multicast and the reserved class E. Overlapping, not only
+// starting in one: 169.0.0.0/8 holds all of 169.254.0.0/16.
+var specialPurpose = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("127.0.0.0/8"),
+	netip.MustParsePrefix("169.254.0.0/16"),
+	netip.MustParsePrefix("224.0.0.0/4"),
+	netip.MustParsePrefix("240.0.0.0/4"),
 }
 
 // Gateway is the bridge's own address: the first one of the subnet.

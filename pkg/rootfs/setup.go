@@ -169,7 +169,7 @@ func mountOverlay(x *explain.Narrator, base, scratch string, tmpfs bool) (string
 		}
 	}
 	x.Note("overlay: the base is the read-only lower dir, writes go to %s", upper)
-	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", base, upper, work)
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", overlayEscape(base), overlayEscape(upper), overlayEscape(work))
 	if err := mount(x, "overlay", merged, "overlay", 0, opts); err != nil {
 		if errors.Is(err, unix.EINVAL) {
 			// overlayfs explains an EINVAL only in the kernel log: a lower

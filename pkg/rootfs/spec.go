@@ -90,6 +90,18 @@ func (v Volume) String() string {
 	return s
 }
 
+// overlayEscape makes a path safe inside overlayfs's mount options, where
+// ',' separates options and ':' separates lower dirs: overlayfs reads a
+// backslash as "the next character is part of the name" (and `\\` as one
+// backslash) in lowerdir, upperdir and workdir. It has since Linux 3.18,
+// "ovl: allow filenames with comma", and 3.19, "ovl: support multiple
+// lower layers"; the kernel's ovl_unescape undoes it. So a --rootfs or
+// --root path may hold ',' or ':'.
+func overlayEscape(path string) string {
+	r := strings.NewReplacer(`\`, `\\`, ",", `\,`, ":", `\:`)
+	return r.Replace(path)
+}
+
 // HostNameMax is HOST_NAME_MAX, the longest name sethostname(2) accepts.
 const HostNameMax = 64
 
@@ -112,6 +124,9 @@ func ParseVolume(s string) (Volume, error) {
 	}
 	if v.Host == "" {
 		return Volume{}, fmt.Errorf("volume %q: empty host path", s)
+	}
+	if strings.Contains(s, "\x00") {
+		return Volume{}, fmt.Errorf("volume %q: a path holds a NUL byte", s)
 	}
 	if v.Container == "" {
 		return Volume{}, fmt.Errorf("volume %q: empty container path", s)
@@ -156,12 +171,6 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("rootfs %s: empty directory (build one with: minicontainer rootfs busybox DIR)", s.Base)
 	}
 	if s.Scratch != "" {
-		// overlayfs(5) separates its options with ',' and lower dirs with ':'.
-		for _, p := range []string{s.Base, s.Scratch} {
-			if strings.ContainsAny(p, ",:\\") {
-				return fmt.Errorf("rootfs %s: path holds ',', ':' or '\\', which overlay mount options cannot carry", p)
-			}
-		}
 		base, _ := filepath.Abs(s.Base)
 		scratch, _ := filepath.Abs(s.Scratch)
 		if scratch == base || strings.HasPrefix(scratch, base+"/") || strings.HasPrefix(base, scratch+"/") {
