@@ -18,6 +18,7 @@ import (
 
 	"github.com/minicontainer/minicontainer/pkg/execvp"
 	"github.com/minicontainer/minicontainer/pkg/explain"
+	"github.com/minicontainer/minicontainer/pkg/fault"
 	"github.com/minicontainer/minicontainer/pkg/ns"
 	"github.com/minicontainer/minicontainer/pkg/reexec"
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
@@ -121,6 +122,9 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 		x.Note("clean up: remove %s", spec.Scratch)
 		return os.RemoveAll(spec.Scratch)
 	})
+	if err := fault.Point(x, "scratch-dir"); err != nil {
+		return ExitSetup, err
+	}
 
 	// The cgroup, with its limits, before the init exists (see cgroup.go).
 	if err := c.setupCgroup(cgroupPlan); err != nil {
@@ -188,9 +192,15 @@ func create(cfg Config, plan *cgroupPlan, x *explain.Narrator) (*Container, erro
 		x.Note("clean up: remove %s", c.State.Dir())
 		return os.RemoveAll(c.State.Dir())
 	})
+	if err := fault.Point(x, "state-dir"); err != nil {
+		return nil, errors.Join(err, c.cleanup())
+	}
 	if err := c.State.save(); err != nil {
 		c.cleanup()
 		return nil, err
+	}
+	if err := fault.Point(x, "name"); err != nil {
+		return nil, errors.Join(err, c.cleanup())
 	}
 	x.Note("container %s: state.json written; name and ID claimed under flock(2) on %s", id, cfg.StateRoot)
 	return c, nil
@@ -257,8 +267,14 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 			cmd.Wait()
 		}
 	}()
+	if err := fault.Point(x, "clone"); err != nil {
+		return ExitSetup, err
+	}
 	c.State.Pid, c.State.PidStart = pid, proc.StartTime(pid)
 	if err := c.State.save(); err != nil {
+		return ExitSetup, err
+	}
+	if err := fault.Point(x, "pid"); err != nil {
 		return ExitSetup, err
 	}
 	done := make(chan struct{})
@@ -272,6 +288,9 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 		x.Note("host step %s for init %d", step.name, pid)
 		if err := step.do(c); err != nil {
 			return ExitSetup, fmt.Errorf("%s: %w", step.name, err)
+		}
+		if err := fault.Point(x, "host step "+step.name); err != nil {
+			return ExitSetup, err
 		}
 	}
 
@@ -295,6 +314,9 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 	n, err := send(sock, ic)
 	x.Call("sendmsg(2)", fmt.Sprintf("sendmsg(%d, {the config, command %s}, 0)", sock, explain.Quote(strings.Join(ic.Command, " "))), n, err)
 	if err != nil {
+		return ExitSetup, err
+	}
+	if err := fault.Point(x, "config-sent"); err != nil {
 		return ExitSetup, err
 	}
 	for started := false; !started; {
@@ -323,11 +345,17 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 		}
 	}
 	x.Note("the command runs; waiting for PID 1 (host PID %d) to exit", pid)
+	if err := fault.Point(x, "started"); err != nil {
+		return ExitSetup, err
+	}
 
 	err = cmd.Wait()
 	exited = true
 	if console != nil {
 		console.drain()
+	}
+	if err := fault.Point(x, "exited"); err != nil {
+		return ExitSetup, err
 	}
 	status, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	if !ok {

@@ -1,5 +1,6 @@
 // Package hostcheck lets a test prove it left the host as it found it:
-// the mount table, cgroups, network links, state directories and processes.
+// the mount table, cgroups, network links, nftables tables, ip_forward,
+// state directories and processes.
 //
 //	defer hostcheck.Take(t).Verify(t)
 //
@@ -25,7 +26,8 @@ import (
 )
 
 // Snapshot is a set of lines describing host state, each prefixed by what
-// it is ("mount ", "cgroup ", "link ", "state ", "process ").
+// it is ("mount ", "cgroup ", "link ", "nft table ", "sysctl ", "state ",
+// "process ").
 type Snapshot struct {
 	lines map[string]bool
 	only  []string
@@ -118,6 +120,9 @@ func (s *Snapshot) read(t testing.TB) map[string]bool {
 	}
 	for _, p := range orphans() {
 		add("process " + p)
+	}
+	for _, l := range netState() {
+		add(l)
 	}
 	return m
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/proc"
 
 	"github.com/minicontainer/minicontainer/pkg/explain"
+	"github.com/minicontainer/minicontainer/pkg/fault"
 	"github.com/vishvananda/netlink"
 )
 
@@ -122,8 +123,8 @@ func Reserve(req Request, n *explain.Narrator) (_ *Endpoint, err error) {
 		return nil, err
 	}
 	if len(st.Leases) == 0 {
-		if err := ensureBridge(st, ep.Bridge, subnet, n); err != nil {
-			teardownBridge(st, ep.Bridge, n)
+		// On failure, the deferred teardown above removes what was made.
+		if err := ensureBridge(s, st, ep.Bridge, subnet, n); err != nil {
 			return nil, err
 		}
 	}
@@ -204,16 +205,40 @@ func Check(req Request) error {
 
 // ensureBridge makes sure the bridge exists with the gateway address of
 // subnet, that the host forwards packets, and that our NAT table is there.
-// It is called, under the lock, when no container uses the bridge: a
+// It is called, under the lock s, when no container uses the bridge: a
 // bridge left by a killed run is reused if it has the right address and
 // remade otherwise.
-func ensureBridge(st *State, bridge string, subnet netip.Prefix, n *explain.Narrator) error {
+//
+// The state file says what will be made (the subnet, so the bridge and the
+// NAT table; ip_forward's value) before it is made: should minicontainer
+// be killed half way, gc finds a network without containers in it and
+// tears it down (Reclaim). Recorded after, a killed run left the bridge,
+// the table and ip_forward=1 with nothing naming them, and the next run
+// took the 1 it found for the host's own setting.
+func ensureBridge(s *store, st *State, bridge string, subnet netip.Prefix, n *explain.Narrator) error {
 	gw := netip.PrefixFrom(Gateway(subnet), subnet.Bits())
-	if l, err := netlink.LinkByName(bridge); err == nil {
-		if have, ok := bridgeAddress(l); l.Type() == "bridge" && ok && have == gw {
+	l, err := netlink.LinkByName(bridge)
+	if err == nil && l.Type() != "bridge" {
+		return fmt.Errorf("%s exists and is a %s, not a bridge", bridge, l.Type())
+	}
+	// ip_forward lets the host pass packets between mc0 and its other
+	// interfaces; without it containers reach only the host. It is one
+	// switch for the whole network namespace, so the value found is kept
+	// and put back when the bridge goes.
+	was, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
+	if err != nil {
+		return fmt.Errorf("reading ip_forward: %w", err)
+	}
+	st.Subnet = subnet
+	if v := strings.TrimSpace(string(was)); v != "1" && st.IPForwardWas == "" {
+		st.IPForwardWas = v
+	}
+	if err := s.write(st); err != nil {
+		return fmt.Errorf("saving the network's state: %w", err)
+	}
+	if l != nil {
+		if have, ok := bridgeAddress(l); ok && have == gw {
 			n.Note("bridge %s already there with %s", bridge, gw)
-		} else if l.Type() != "bridge" {
-			return fmt.Errorf("%s exists and is a %s, not a bridge", bridge, l.Type())
 		} else if err := deleteBridge(bridge, n); err != nil {
 			return err
 		}
@@ -223,22 +248,21 @@ func ensureBridge(st *State, bridge string, subnet netip.Prefix, n *explain.Narr
 			return err
 		}
 	}
-	st.Subnet = subnet
-	// ip_forward lets the host pass packets between mc0 and its other
-	// interfaces; without it containers reach only the host. It is one
-	// switch for the whole network namespace, so the value found is kept
-	// and put back when the bridge goes.
-	was, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
-	if err != nil {
-		return fmt.Errorf("reading ip_forward: %w", err)
+	if err := fault.Point(n, "bridge"); err != nil {
+		return err
 	}
 	if strings.TrimSpace(string(was)) != "1" {
 		if err := writeSysctl(n, "/proc/sys/net/ipv4/ip_forward", "1"); err != nil {
 			return err
 		}
-		st.IPForwardWas = strings.TrimSpace(string(was))
 	}
-	return createNAT(bridge, subnet, n)
+	if err := fault.Point(n, "ip-forward"); err != nil {
+		return err
+	}
+	if err := createNAT(bridge, subnet, n); err != nil {
+		return err
+	}
+	return fault.Point(n, "nat")
 }
 
 // teardownBridge removes what ensureBridge made: the NAT table, the bridge,
@@ -281,13 +305,25 @@ func (ep *Endpoint) Connect(pid int, n *explain.Narrator) error {
 	if err := createVeth(ep.HostVeth, ep.peerVeth, ep.Bridge, n); err != nil {
 		return err
 	}
+	if err := fault.Point(n, "veth"); err != nil {
+		return err
+	}
 	if err := movePeer(ep.peerVeth, pid, n); err != nil {
+		return err
+	}
+	if err := fault.Point(n, "veth-moved"); err != nil {
 		return err
 	}
 	if err := configureInside(pid, ep.peerVeth, ep.Address, ep.Gateway, n); err != nil {
 		return err
 	}
-	return addPortRules(ep.ID, ep.Address.Addr(), ep.Ports, n)
+	if err := fault.Point(n, "eth0"); err != nil {
+		return err
+	}
+	if err := addPortRules(ep.ID, ep.Address.Addr(), ep.Ports, n); err != nil {
+		return err
+	}
+	return fault.Point(n, "port-rules")
 }
 
 // Release undoes Connect and Reserve: the port rules, the veth (deleting
