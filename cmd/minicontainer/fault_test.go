@@ -22,7 +22,8 @@ import (
 // faultRows: for every fault point (pkg/fault), what minicontainer killed
 // right after it has left for gc to remove — checked before gc runs, so
 // each row proves gc had work and did it. Kinds: "state" (a container's
-// directory), "cgroup", "book" (the network's address book), "bridge",
+// directory), "cgroup", "lock" (the bridge's lock file), "book" (the
+// network's address book), "bridge",
 // "nft" (the NAT table), "forward" (ip_forward on), "veth" (the host end).
 // A veth whose peer is in the container's namespace goes with that
 // namespace when the init dies (PR_SET_PDEATHSIG): not listed after
@@ -36,6 +37,7 @@ var faultRows = map[string][]string{
 	"clone":             {"state", "cgroup"},
 	"pid":               {"state", "cgroup"},
 	"host step cgroup":  {"state", "cgroup"},
+	"network-lock":      {"state", "cgroup", "lock"},
 	"bridge":            {"state", "cgroup", "book", "bridge"},
 	"ip-forward":        {"state", "cgroup", "book", "bridge", "forward"},
 	"nat":               {"state", "cgroup", "book", "bridge", "forward", "nft"},
@@ -146,6 +148,9 @@ func faultLeft(t *testing.T, kind string) bool {
 		dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + testCgroupParent + "/*/cgroup.procs")
 		unified, _ := filepath.Glob("/sys/fs/cgroup/" + testCgroupParent + "/*/cgroup.procs")
 		return len(dirs)+len(unified) > 0
+	case "lock":
+		locks, _ := filepath.Glob(filepath.Join(testState, netnsPrefix(t)+"*.lock"))
+		return len(locks) > 0
 	case "book":
 		books, _ := filepath.Glob(filepath.Join(testState, netnsPrefix(t)+"*.json"))
 		return len(books) > 0

@@ -103,6 +103,9 @@ func Reserve(req Request, n *explain.Narrator) (_ *Endpoint, err error) {
 		}
 		s.unlock()
 	}()
+	if err := fault.Point(n, "network-lock"); err != nil {
+		return nil, err
+	}
 	reclaimStale(st, n)
 	if slices.ContainsFunc(st.Leases, func(l Lease) bool { return l.ID == req.ID }) {
 		return nil, fmt.Errorf("container %s already has an address on %s", req.ID, ep.Bridge)

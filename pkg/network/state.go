@@ -168,21 +168,31 @@ func (l Lease) alive() bool {
 // ReadStates returns every bridge network of the current network namespace
 // recorded under base, for `minicontainer network ls` and `inspect`. It
 // takes each lock so it never reads a state in the middle of a change.
+// A lock file without a state (its maker was killed before it wrote one)
+// is removed.
 func ReadStates(base string) ([]*State, error) {
 	prefix, err := namespacePrefix(base)
 	if err != nil {
 		return nil, err
 	}
-	files, _ := filepath.Glob(prefix + "*.json")
+	var bridges []string
+	for _, ext := range []string{".json", ".lock"} {
+		files, _ := filepath.Glob(prefix + "*" + ext)
+		for _, f := range files {
+			if b := strings.TrimSuffix(strings.TrimPrefix(f, prefix), ext); !slices.Contains(bridges, b) {
+				bridges = append(bridges, b)
+			}
+		}
+	}
 	var out []*State
-	for _, f := range files {
-		s, err := lockState(prefix, strings.TrimSuffix(strings.TrimPrefix(f, prefix), ".json"))
+	for _, bridge := range bridges {
+		s, err := lockState(prefix, bridge)
 		if err != nil {
 			return nil, err
 		}
 		st, err := s.read()
 		if err == nil && !st.Subnet.IsValid() {
-			s.remove() // removed by its last user while we waited: drop the lock file we made
+			s.remove() // removed by its last user while we waited, or never written
 		}
 		s.unlock()
 		if err != nil {
