@@ -38,6 +38,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -192,21 +193,49 @@ func runOne(args ...string) runResult {
 	return r
 }
 
+// concurrentScript prints the container's address, pings the gateway
+// once, then waits at a barrier (the volume /barrier) until the stress
+// program has seen every container get there or end: so all the
+// containers that succeed held their addresses at the same moment, and
+// must have distinct ones.
+const concurrentScript = `ip -4 -o addr show eth0 | awk '{print $4}'
+ping -c 1 -W 2 ` + gateway + ` >/dev/null || { echo no answer from the gateway; exit 1; }
+touch /barrier/ready.$(cat /proc/sys/kernel/random/uuid)
+i=0; while [ ! -e /barrier/go ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done
+[ -e /barrier/go ] || { echo the barrier never opened; exit 1; }`
+
 func concurrent(n int) int {
+	barrier, err := os.MkdirTemp("", "mcstress-barrier-")
+	if err != nil {
+		fatal(err)
+	}
+	defer os.RemoveAll(barrier)
 	t0 := time.Now()
 	results := make([]runResult, n)
 	var wg sync.WaitGroup
+	var ended atomic.Int32
 	gate := make(chan struct{})
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			<-gate
-			results[i] = runOne("--memory", "64m", "--pids", "64", "--", "sh", "-c",
-				"ip -4 -o addr show eth0 | awk '{print $4}'; ping -c 1 -W 2 "+gateway+" >/dev/null || { echo no answer from the gateway; exit 1; }")
+			results[i] = runOne("--memory", "64m", "--pids", "64", "-v", barrier+":/barrier", "--", "sh", "-c", concurrentScript)
+			ended.Add(1)
 		}()
 	}
 	close(gate)
+	for {
+		ready, _ := filepath.Glob(filepath.Join(barrier, "ready.*"))
+		if len(ready)+int(ended.Load()) >= n {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	allUp := time.Since(t0)
+	if err := os.WriteFile(filepath.Join(barrier, "go"), nil, 0o644); err != nil {
+		fatal(err)
+	}
 	wg.Wait()
 	elapsed := time.Since(t0)
 	ok, failed, unanswered := 0, 0, 0
@@ -230,8 +259,8 @@ func concurrent(n int) int {
 			starts = append(starts, r.start)
 		}
 	}
-	fmt.Printf("concurrent: %d containers (--memory 64m --pids 64), each pinging %s once: %d ok, %d failed (%d without an answer to the first ping), %d distinct addresses, %.1f s; start %s\n",
-		n, gateway, ok, failed, unanswered, len(addrs), elapsed.Seconds(), percentiles(starts))
+	fmt.Printf("concurrent: %d containers (--memory 64m --pids 64), each pinging %s once: %d ok, %d failed (%d without an answer to the first ping), %d distinct addresses held at once; all up in %.1f s, done in %.1f s; start %s\n",
+		n, gateway, ok, failed, unanswered, len(addrs), allUp.Seconds(), elapsed.Seconds(), percentiles(starts))
 	return failed
 }
 
