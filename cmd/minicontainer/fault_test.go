@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/minicontainer/minicontainer/pkg/container"
 	"github.com/minicontainer/minicontainer/pkg/fault"
 	"github.com/minicontainer/minicontainer/pkg/hostcheck"
 )
@@ -74,16 +75,50 @@ func TestFaultSteps(t *testing.T) {
 		}
 	}
 	// A run reaches every step, in the order of fault.Steps, and no other.
+	if traced := faultTrace(t); !slices.Equal(traced, fault.Steps) {
+		t.Fatalf("MINICONTAINER_FAULT=trace: points reached\n%q\nwant fault.Steps\n%q", traced, fault.Steps)
+	}
+	faultSteps(t, fault.Steps, true)
+
+	// Again beside a running container: the bridge and the NAT table are
+	// there already (their steps are not reached), and neither the undo
+	// nor gc may take them, nor the neighbour's address, veth or rules.
+	t.Run("neighbour", func(t *testing.T) {
+		background(t, "neighbour", "--", "sleep", "600")
+		states, _ := container.List(testState)
+		if len(states) != 1 || !states[0].Address.IsValid() {
+			t.Fatalf("the neighbour's state: %+v", states)
+		}
+		addr := states[0].Address.String()
+		traced := faultTrace(t)
+		if slices.Contains(traced, "bridge") || len(traced) < len(fault.Steps)-3 {
+			t.Fatalf("beside a running container, the points reached: %q", traced)
+		}
+		faultSteps(t, traced, false)
+		if out, err := exec.Command("ping", "-c", "1", "-W", "2", addr).CombinedOutput(); err != nil {
+			t.Errorf("the neighbour %s does not answer any more: %v\n%s", addr, err, out)
+		}
+	})
+}
+
+// faultTrace returns the fault points a run reaches, in order.
+func faultTrace(t *testing.T) []string {
+	t.Helper()
 	r := faultRun(t, "trace")
+	if r.code != 0 {
+		t.Fatalf("MINICONTAINER_FAULT=trace: exit %d, %s", r.code, r.stderr)
+	}
 	var traced []string
 	for _, l := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
 		traced = append(traced, strings.TrimPrefix(l, "fault point: "))
 	}
-	if r.code != 0 || !slices.Equal(traced, fault.Steps) {
-		t.Fatalf("MINICONTAINER_FAULT=trace: exit %d, points reached\n%q\nwant fault.Steps\n%q", r.code, traced, fault.Steps)
-	}
+	return traced
+}
 
-	for _, step := range fault.Steps {
+// faultSteps fails and kills a run at each of steps. With probes, it also
+// checks that a killed run left what faultRows says.
+func faultSteps(t *testing.T, steps []string, probes bool) {
+	for _, step := range steps {
 		t.Run("fail/"+step, func(t *testing.T) {
 			defer faultCheck(t).Verify(t)
 			r := faultRun(t, step)
@@ -99,7 +134,7 @@ func TestFaultSteps(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q; want killed by SIGKILL at %q", r.code, r.stderr, step)
 			}
 			for _, kind := range faultRows[step] {
-				if !faultLeft(t, kind) {
+				if probes && !faultLeft(t, kind) {
 					t.Errorf("killed after %q: no %s left for gc to remove", step, kind)
 				}
 			}
