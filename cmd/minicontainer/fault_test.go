@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -53,9 +54,14 @@ var faultRows = map[string][]string{
 	"exited":            {"state", "cgroup", "book", "bridge", "forward", "nft"},
 }
 
+// faultCgroupParent is this test's own: other runs of these tests on the
+// machine (cgroups are not namespaced) share testCgroupParent.
+var faultCgroupParent = fmt.Sprintf("mctest-fault-%d", os.Getpid())
+
 // faultArgs reach every fault point: a bridge with a published port and
-// cgroup limits.
-var faultArgs = []string{"--memory", "64m", "--pids", "64", "-p", "18080:80", "--", "true"}
+// cgroup limits. (The flag, not MINICONTAINER_CGROUP_PARENT: this test
+// binary is minicontainer, and its init sets that variable.)
+var faultArgs = []string{"--cgroup-parent", faultCgroupParent, "--memory", "64m", "--pids", "64", "-p", "18080:80", "--", "true"}
 
 // TestFaultSteps fails minicontainer, and kills it, right after each step
 // of fault.Steps. After a failure it must exit 125 with one line and leave
@@ -84,7 +90,8 @@ func TestFaultSteps(t *testing.T) {
 	// there already (their steps are not reached), and neither the undo
 	// nor gc may take them, nor the neighbour's address, veth or rules.
 	t.Run("neighbour", func(t *testing.T) {
-		background(t, "neighbour", "--", "sleep", "600")
+		check := faultCheck(t)
+		neighbour, _ := background(t, "neighbour", "--cgroup-parent", faultCgroupParent, "--", "sleep", "600")
 		states, _ := container.List(testState)
 		if len(states) != 1 || !states[0].Address.IsValid() {
 			t.Fatalf("the neighbour's state: %+v", states)
@@ -98,6 +105,13 @@ func TestFaultSteps(t *testing.T) {
 		if out, err := exec.Command("ping", "-c", "1", "-W", "2", addr).CombinedOutput(); err != nil {
 			t.Errorf("the neighbour %s does not answer any more: %v\n%s", addr, err, out)
 		}
+		// SIGKILLed, the neighbour leaves its cgroup and network to gc.
+		neighbour.Process.Kill()
+		neighbour.Wait()
+		if gc := mc(t, "", "gc"); gc.code != 0 {
+			t.Errorf("gc: exit %d, %s%s", gc.code, gc.stdout, gc.stderr)
+		}
+		check.Verify(t)
 	})
 }
 
@@ -149,7 +163,7 @@ func faultSteps(t *testing.T, steps []string, probes bool) {
 // root and cgroup parent, this network namespace's links, nftables tables
 // and ip_forward, mounts and processes).
 func faultCheck(t *testing.T) *hostcheck.Snapshot {
-	return hostcheck.Take(t, "mount ", "link ", "process ", "nft table ", "sysctl ", testState, testCgroupParent)
+	return hostcheck.Take(t, "mount ", "link ", "process ", "nft table ", "sysctl ", testState, faultCgroupParent)
 }
 
 // faultRun runs minicontainer with MINICONTAINER_FAULT=value; code is -9
@@ -180,8 +194,8 @@ func faultLeft(t *testing.T, kind string) bool {
 		dirs, _ := filepath.Glob(filepath.Join(testState, "[0-9a-f]*"))
 		return len(states) > 0 || slices.ContainsFunc(dirs, func(d string) bool { st, err := os.Stat(d); return err == nil && st.IsDir() })
 	case "cgroup":
-		dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + testCgroupParent + "/*/cgroup.procs")
-		unified, _ := filepath.Glob("/sys/fs/cgroup/" + testCgroupParent + "/*/cgroup.procs")
+		dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + faultCgroupParent + "/*/cgroup.procs")
+		unified, _ := filepath.Glob("/sys/fs/cgroup/" + faultCgroupParent + "/*/cgroup.procs")
 		return len(dirs)+len(unified) > 0
 	case "lock":
 		locks, _ := filepath.Glob(filepath.Join(testState, netnsPrefix(t)+"*.lock"))

@@ -157,7 +157,10 @@ func Mounts(t testing.TB) []string {
 }
 
 // cgroups lists cgroup directories, at any depth up to 4, under every
-// mounted cgroup hierarchy, whose name mentions minicontainer or a test.
+// mounted cgroup hierarchy, whose name mentions minicontainer or a test,
+// and the directories inside them (a container's cgroup is named by its
+// ID, under such a parent: one left behind under a parent that another
+// run keeps must show too).
 func cgroups() []string {
 	var out []string
 	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
@@ -168,7 +171,7 @@ func cgroups() []string {
 			continue
 		}
 		walk(root, 0, func(p string) {
-			if strings.Contains(filepath.Base(p), "minicontainer") || strings.Contains(filepath.Base(p), "mctest") {
+			if rel := p[len(root):]; strings.Contains(rel, "minicontainer") || strings.Contains(rel, "mctest") {
 				out = append(out, p)
 			}
 		})
