@@ -158,9 +158,10 @@ func Mounts(t testing.TB) []string {
 
 // cgroups lists cgroup directories, at any depth up to 4, under every
 // mounted cgroup hierarchy, whose name mentions minicontainer or a test,
-// and the directories inside them (a container's cgroup is named by its
-// ID, under such a parent: one left behind under a parent that another
-// run keeps must show too).
+// and the directories inside a test's (a container's cgroup is named by
+// its ID, under such a parent: one left behind under a parent that another
+// test keeps must show too). Inside minicontainer's own parent, which
+// every run on the machine shares, only the parent is listed.
 func cgroups() []string {
 	var out []string
 	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
@@ -171,7 +172,7 @@ func cgroups() []string {
 			continue
 		}
 		walk(root, 0, func(p string) {
-			if rel := p[len(root):]; strings.Contains(rel, "minicontainer") || strings.Contains(rel, "mctest") {
+			if base := filepath.Base(p); strings.Contains(base, "minicontainer") || strings.Contains(p[len(root):], "mctest") {
 				out = append(out, p)
 			}
 		})
