@@ -91,7 +91,9 @@ func TestFaultSteps(t *testing.T) {
 	// nor gc may take them, nor the neighbour's address, veth or rules.
 	t.Run("neighbour", func(t *testing.T) {
 		check := faultCheck(t)
-		neighbour, _ := background(t, "neighbour", "--cgroup-parent", faultCgroupParent, "--", "sleep", "600")
+		// A parent of its own: one left behind in faultCgroupParent keeps
+		// that there, where hostcheck sees it.
+		neighbour, _ := background(t, "neighbour", "--cgroup-parent", faultCgroupParent+"-neighbour", "--", "sleep", "600")
 		states, _ := container.List(testState)
 		if len(states) != 1 || !states[0].Address.IsValid() {
 			t.Fatalf("the neighbour's state: %+v", states)
