@@ -47,15 +47,17 @@ import (
 )
 
 const (
-	envInside    = "STRESS_INSIDE"
-	cgroupParent = "mcstress"
-	gateway      = "172.30.0.1" // network.DefaultSubnet's gateway
+	envInside = "STRESS_INSIDE"
+	gateway   = "172.30.0.1" // network.DefaultSubnet's gateway
 )
 
 var (
 	bin      = flag.String("bin", "bin/minicontainer", "the minicontainer binary")
 	stateDir string
 	rootfs   string
+	// cgroupParent is this run's own (cgroups are not namespaced), so
+	// nothing else on the machine shows in its snapshots.
+	cgroupParent = fmt.Sprintf("mcstress-%d", os.Getpid())
 )
 
 func main() {
