@@ -7,7 +7,8 @@
 // table and ip_forward are private and go with it):
 //
 //  1. concurrent: N containers on the bridge at once, with --memory and
-//     --pids, each printing its address and pinging the gateway once;
+//     --pids, each printing its address and pinging the gateway once,
+//     then waiting until all are up (their addresses must be distinct);
 //  2. sequential: M runs one after the other;
 //  3. kills: K runs SIGKILLed at a random moment in their first 80 ms,
 //     each followed by `minicontainer gc`.
