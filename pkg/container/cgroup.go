@@ -15,6 +15,7 @@ import (
 
 	"github.com/minicontainer/minicontainer/pkg/cgroup"
 	"github.com/minicontainer/minicontainer/pkg/explain"
+	"github.com/minicontainer/minicontainer/pkg/fault"
 )
 
 // A container's cgroup (see pkg/cgroup and docs/07-cgroups.md):
@@ -121,7 +122,13 @@ func (c *Container) setupCgroup(p *cgroupPlan) error {
 	if err := cg.Create(); err != nil {
 		return err
 	}
+	if err := fault.Point(c.x, "cgroup"); err != nil {
+		return err
+	}
 	if err := cg.Apply(p.limits); err != nil {
+		return err
+	}
+	if err := fault.Point(c.x, "cgroup-limits"); err != nil {
 		return err
 	}
 	c.cgroup, c.cgroupPlan = cg, p

@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/minicontainer/minicontainer/pkg/fault"
 	"github.com/minicontainer/minicontainer/pkg/network"
 )
 
@@ -88,6 +89,9 @@ func connectNetwork(c *Container) error {
 		return err
 	}
 	c.OnCleanup(func() error { return ep.Release(c.x) })
+	if err := fault.Point(c.x, "lease"); err != nil {
+		return err
+	}
 	if err := ep.Connect(c.State.Pid, c.x); err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/cgroup"
 	"github.com/minicontainer/minicontainer/pkg/execvp"
 	"github.com/minicontainer/minicontainer/pkg/explain"
+	"github.com/minicontainer/minicontainer/pkg/fault"
 	"github.com/minicontainer/minicontainer/pkg/ns"
 	"github.com/minicontainer/minicontainer/pkg/reexec"
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
@@ -151,6 +152,9 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 		x.Note("clean up: remove %s", spec.Scratch)
 		return os.RemoveAll(spec.Scratch)
 	})
+	if err := fault.Point(x, "scratch-dir"); err != nil {
+		return ExitSetup, err
+	}
 
 	// The cgroup, with its limits, before the init exists (see cgroup.go).
 	if err := c.setupCgroup(cgroupPlan); err != nil {
@@ -221,9 +225,15 @@ func create(cfg Config, plan *cgroupPlan, x *explain.Narrator) (*Container, erro
 		x.Note("clean up: remove %s", c.State.Dir())
 		return os.RemoveAll(c.State.Dir())
 	})
+	if err := fault.Point(x, "state-dir"); err != nil {
+		return nil, errors.Join(err, c.cleanup())
+	}
 	if err := c.State.save(); err != nil {
 		c.cleanup()
 		return nil, err
+	}
+	if err := fault.Point(x, "name"); err != nil {
+		return nil, errors.Join(err, c.cleanup())
 	}
 	x.Note("container %s: state.json written; name and ID claimed under flock(2) on %s", id, cfg.StateRoot)
 	return c, nil
@@ -364,8 +374,14 @@ func (c *Container) startAndWait(spec rootfs.Spec, stdio Stdio, signals chan os.
 			cmd.Wait()
 		}
 	}()
+	if err := fault.Point(x, "clone"); err != nil {
+		return ExitSetup, err
+	}
 	c.State.Pid, c.State.PidStart = pid, proc.StartTime(pid)
 	if err := c.State.save(); err != nil {
+		return ExitSetup, err
+	}
+	if err := fault.Point(x, "pid"); err != nil {
 		return ExitSetup, err
 	}
 	done := make(chan struct{})
@@ -379,6 +395,9 @@ func (c *Container) startAndWait(spec rootfs.Spec, stdio Stdio, signals chan os.
 		x.Note("host step %s for init %d", step.name, pid)
 		if err := step.do(c); err != nil {
 			return ExitSetup, fmt.Errorf("%s: %w", step.name, err)
+		}
+		if err := fault.Point(x, "host step "+step.name); err != nil {
+			return ExitSetup, err
 		}
 	}
 
@@ -405,6 +424,9 @@ func (c *Container) startAndWait(spec rootfs.Spec, stdio Stdio, signals chan os.
 		exited = true
 		return c.deadInit(cmd, pipes, err)
 	}
+	if err := fault.Point(x, "config-sent"); err != nil {
+		return ExitSetup, err
+	}
 	console, gone, code, err := c.awaitExec(sock, cmd, pipes, stdio, hangUp)
 	exited = gone
 	if console != nil {
@@ -416,6 +438,9 @@ func (c *Container) startAndWait(spec rootfs.Spec, stdio Stdio, signals chan os.
 	phase.running.Store(true)
 	pipes.pass()
 	x.Note("the command runs; waiting for PID 1 (host PID %d) to exit", pid)
+	if err := fault.Point(x, "started"); err != nil {
+		return ExitSetup, err
+	}
 
 	err = cmd.Wait()
 	exited = true
@@ -423,6 +448,9 @@ func (c *Container) startAndWait(spec rootfs.Spec, stdio Stdio, signals chan os.
 		console.drain()
 	}
 	pipes.wait()
+	if err := fault.Point(x, "exited"); err != nil {
+		return ExitSetup, err
+	}
 	status, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	if !ok {
 		return ExitSetup, fmt.Errorf("waiting for the container: %v", err)

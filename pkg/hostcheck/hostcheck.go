@@ -1,5 +1,6 @@
 // Package hostcheck lets a test prove it left the host as it found it:
-// the mount table, cgroups, network links, state directories and processes.
+// the mount table, cgroups, network links, nftables tables, ip_forward,
+// state directories and processes.
 //
 //	defer hostcheck.Take(t).Verify(t)
 //
@@ -27,7 +28,8 @@ import (
 )
 
 // Snapshot is a set of lines describing host state, each prefixed by what
-// it is ("mount ", "cgroup ", "link ", "state ", "process "), keyed by
+// it is ("mount ", "cgroup ", "link ", "nft table ",
+// "sysctl ", "state ", "process "), keyed by
 // what identifies the thing. For a mount, a cgroup, a link or a state entry
 // the line is its own identity. A process is identified by its PID and
 // start time (see pkg/proc), never by its command line: a process that
@@ -137,6 +139,9 @@ func read(t testing.TB) map[string]string {
 	for _, p := range orphans() {
 		m[fmt.Sprintf("process %d@%d", p.pid, p.start)] = fmt.Sprintf("process %d %s", p.pid, p.cmdline)
 	}
+	for _, l := range netState() {
+		add(l)
+	}
 	return m
 }
 
@@ -171,6 +176,10 @@ func Mounts(t testing.TB) []string {
 
 // cgroups lists cgroup directories, at any depth up to 4, under every
 // mounted cgroup hierarchy, whose name mentions minicontainer or a test.
+// Not the containers' cgroups inside them (named by ID): cgroups are not
+// namespaced, and those of other runs on the machine would come and go in
+// every snapshot. A test that uses a parent of its own sees its leaks: a
+// cgroup left inside keeps the parent there.
 func cgroups() []string {
 	var out []string
 	roots, _ := filepath.Glob("/sys/fs/cgroup/*")

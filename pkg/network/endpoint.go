@@ -12,6 +12,7 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/proc"
 
 	"github.com/minicontainer/minicontainer/pkg/explain"
+	"github.com/minicontainer/minicontainer/pkg/fault"
 	"github.com/vishvananda/netlink"
 )
 
@@ -103,6 +104,9 @@ func Reserve(req Request, n *explain.Narrator) (_ *Endpoint, err error) {
 		}
 		s.unlock()
 	}()
+	if err := fault.Point(n, "network-lock"); err != nil {
+		return nil, err
+	}
 	reclaimStale(st, n)
 	if slices.ContainsFunc(st.Leases, func(l Lease) bool { return l.ID == req.ID }) {
 		return nil, fmt.Errorf("container %s already has an address on %s", req.ID, ep.Bridge)
@@ -123,6 +127,7 @@ func Reserve(req Request, n *explain.Narrator) (_ *Endpoint, err error) {
 		return nil, err
 	}
 	if len(st.Leases) == 0 {
+		// On failure, the deferred teardown above removes what was made.
 		if err := ensureBridge(s, st, ep.Bridge, subnet, n); err != nil {
 			return nil, err
 		}
@@ -242,6 +247,9 @@ func ensureBridge(s *store, st *State, bridge string, subnet netip.Prefix, n *ex
 		return err
 	}
 	faultAfter("bridge")
+	if err := fault.Point(n, "bridge"); err != nil {
+		return err
+	}
 	// ip_forward lets the host pass packets between mc0 and its other
 	// interfaces; without it containers reach only the host. It is one
 	// switch for the whole network namespace, so the value found is kept
@@ -263,6 +271,9 @@ func ensureBridge(s *store, st *State, bridge string, subnet netip.Prefix, n *ex
 		}
 	}
 	faultAfter("ip_forward")
+	if err := fault.Point(n, "ip-forward"); err != nil {
+		return err
+	}
 	if !st.MadeTable {
 		st.MadeTable = true
 		if err := record(s, st, n, "table ip "+TableName); err != nil {
@@ -273,7 +284,7 @@ func ensureBridge(s *store, st *State, bridge string, subnet netip.Prefix, n *ex
 		return err
 	}
 	faultAfter("nat")
-	return nil
+	return fault.Point(n, "nat")
 }
 
 // record writes the book ahead of a change (see State).
@@ -361,7 +372,13 @@ func (ep *Endpoint) Connect(pid int, n *explain.Narrator) error {
 	if err := createVeth(ep.HostVeth, ep.peerVeth, ep.Bridge, n); err != nil {
 		return err
 	}
+	if err := fault.Point(n, "veth"); err != nil {
+		return err
+	}
 	if err := movePeer(ep.peerVeth, pid, n); err != nil {
+		return err
+	}
+	if err := fault.Point(n, "veth-moved"); err != nil {
 		return err
 	}
 	if err := configureInside(pid, ep.peerVeth, ep.Address, ep.Gateway, n); err != nil {
@@ -370,7 +387,13 @@ func (ep *Endpoint) Connect(pid int, n *explain.Narrator) error {
 	if err := waitForwarding(ep.HostVeth, ep.Bridge, n); err != nil {
 		return err
 	}
-	return addPortRules(ep.ID, ep.Address.Addr(), ep.Ports, n)
+	if err := fault.Point(n, "eth0"); err != nil {
+		return err
+	}
+	if err := addPortRules(ep.ID, ep.Address.Addr(), ep.Ports, n); err != nil {
+		return err
+	}
+	return fault.Point(n, "port-rules")
 }
 
 // Release undoes Connect and Reserve: the port rules, the veth (deleting
