@@ -108,6 +108,7 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 	// never in the base rootfs (rootfs.Setup mounts it inside the container).
 	// create recorded it as a resource already.
 	spec.Scratch = c.State.Scratch
+	spec.Workdir = cfg.Workdir // made inside if missing, as docker does
 	// On a tmpfs the init mounts in its own mount namespace (see
 	// rootfs.Spec.ScratchTmpfs): the host's scratch dir stays empty, and
 	// the container's files go away with its last process.

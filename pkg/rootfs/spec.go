@@ -7,8 +7,9 @@
 //     upper dir, the base is never modified), bound on itself;
 //  3. /proc, /sys (read-only), /dev as a small tmpfs with only the safe device
 //     nodes, a new /dev/pts instance, /dev/shm, the /dev/fd links;
-//  4. the volumes (-v HOST:CTR[:ro]) bind-mounted in;
-//  5. /etc/hostname and /etc/hosts (in the overlay's upper dir);
+//  4. the volumes (-v HOST:CTR[:ro]) bind-mounted in, shallowest first;
+//  5. /etc/hostname, /etc/hosts (and resolv.conf): the runtime's own
+//     files, bind-mounted, unless a volume covers them;
 //  6. pivot_root(2) into it and detach the old root — or the article's
 //     chroot(2), which a process inside can escape;
 //  7. the root remounted read-only last, for --read-only.
@@ -50,15 +51,19 @@ type Spec struct {
 	ReadOnly bool
 	// Volumes are bind mounts (-v HOST:CTR[:ro]).
 	Volumes []Volume
-	// Hostname is written to /etc/hostname and /etc/hosts inside (in the
-	// overlay's upper dir, never the base). "" writes neither.
+	// Hostname is written to /etc/hostname and /etc/hosts: the runtime's
+	// own files in Scratch/files, bind-mounted onto those paths (never the
+	// base, nor a volume that covers them). "" writes neither.
 	Hostname string
+	// Workdir is the working directory inside, made if missing (as docker
+	// does); "" makes none.
+	Workdir string
 	// Chroot uses chroot(2), as the article does, instead of pivot_root(2).
 	// A process inside can escape it; it is here for the lesson.
 	Chroot bool
-	// Files are written inside before the pivot, by absolute path inside
-	// the container (e.g. /etc/resolv.conf). Content for /etc/hosts is
-	// appended to the lines made from Hostname.
+	// Files are bound in as Hostname's files are, by absolute path inside
+	// the container (e.g. /etc/resolv.conf). Content for /etc/hosts goes
+	// between the localhost lines and the hostname's 127.0.1.1 line.
 	Files map[string][]byte
 	// Mounts are more kernel file systems, mounted in order after /proc
 	// and /sys, by absolute path inside the container (the directory is
