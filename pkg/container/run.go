@@ -109,10 +109,12 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 	// create recorded it as a resource already.
 	spec.Scratch = c.State.Scratch
 	spec.Workdir = cfg.Workdir // made inside if missing, as docker does
-	// On a tmpfs the init mounts in its own mount namespace (see
-	// rootfs.Spec.ScratchTmpfs): the host's scratch dir stays empty, and
-	// the container's files go away with its last process.
-	spec.ScratchTmpfs = true
+	// On disk by default, under ContainersDir: a container's writes are
+	// files the kernel writes back and may drop from memory, so a
+	// container may write more than its --memory (on a tmpfs every byte
+	// is memory charged to it). --tmpfs-root keeps them in a tmpfs of the
+	// container's own mount namespace instead (rootfs.Spec.ScratchTmpfs).
+	spec.ScratchTmpfs = cfg.TmpfsRoot
 	err = os.Mkdir(spec.Scratch, 0o700)
 	x.Call("mkdir(2)", fmt.Sprintf("mkdir(%q, 0700)", spec.Scratch), nil, err)
 	if err != nil {
@@ -175,7 +177,10 @@ func create(cfg Config, plan *cgroupPlan, x *explain.Narrator) (*Container, erro
 	// Recorded in the first state.json, before Run creates them (one
 	// write of state.json each fewer at every start). gc's reclaimers
 	// succeed when a recorded object was never made.
-	c.State.Scratch = filepath.Join(c.State.Dir(), "scratch")
+	c.State.Scratch = filepath.Join(ContainersDir, id)
+	if err := os.MkdirAll(ContainersDir, 0o700); err != nil {
+		return nil, fmt.Errorf("containers dir: %w", err)
+	}
 	c.State.Resources = []Resource{{Kind: "dir", Name: c.State.Scratch}}
 	if plan != nil {
 		c.State.Resources = append(c.State.Resources, plan.resource(id))
