@@ -233,7 +233,7 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 	if err != nil {
 		return ExitSetup, err
 	}
-	c.placedAtClone = cmd.SysProcAttr.UseCgroupFD
+	c.placedAtClone = cmd.SysProcAttr.UseCgroupFD && c.cgroup.Joined()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	err = cmd.Start()
@@ -243,7 +243,7 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 	if err == nil {
 		pid = cmd.Process.Pid
 	}
-	if c.placedAtClone {
+	if cmd.SysProcAttr.UseCgroupFD {
 		// Go uses clone3(2) for this; the kernel puts the child in the
 		// cgroup as it is created, before it runs a single instruction.
 		x.Call("clone3(2)", fmt.Sprintf("clone3({flags=%s|CLONE_INTO_CGROUP, cgroup=%d<%s>, exit_signal=SIGCHLD})",
