@@ -313,10 +313,11 @@ func TestCgroupEveryHierarchy(t *testing.T) {
 }
 
 // TestCgroupUnderIPNetnsExec (issue 8 §10): `ip netns exec` mounts a new
-// /sys, without the cgroup file systems under it. A run there used to get
-// no cgroup, silently (and --memory failed with "no cgroup filesystem is
-// mounted"): it now fails with one line that says why and what to use;
-// nsenter --net, which keeps the mounts, works.
+// /sys, without the cgroup file systems under it. --memory there failed
+// with "no cgroup filesystem is mounted": it now says why and what to use
+// (one line, 125); without limits the run goes on without a cgroup, as
+// before, and --explain says why. nsenter --net, which keeps the mounts,
+// applies the limit.
 func TestCgroupUnderIPNetnsExec(t *testing.T) {
 	needRoot(t)
 	cgroupHost(t)
@@ -330,13 +331,17 @@ func TestCgroupUnderIPNetnsExec(t *testing.T) {
 	}
 	defer exec.Command("ip", "netns", "del", name).Run()
 	self, _ := exec.LookPath("minicontainer")
-	for _, args := range [][]string{{}, {"--memory", "64m"}} {
+	for _, args := range [][]string{{"--memory", "64m"}, {"--cgroup2"}} {
 		cmd := exec.Command("ip", append(append([]string{"netns", "exec", name, self, "run", "--rootfs", testRootfs, "--net", "none"}, args...), "--", "true")...)
 		out, err := cmd.CombinedOutput()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 125 || strings.Count(string(out), "\n") != 1 ||
 			!strings.Contains(string(out), "ip netns exec") || !strings.Contains(string(out), "nsenter --net=") {
 			t.Errorf("under ip netns exec %v: %v, %q; want 125 and one line naming nsenter --net", args, err, out)
 		}
+	}
+	out, err := exec.Command("ip", "netns", "exec", name, self, "run", "-x", "--rootfs", testRootfs, "--net", "none", "--", "true").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "# no cgroup for this container: no cgroup filesystem is mounted here, but the host has some: `ip netns exec`") {
+		t.Errorf("under ip netns exec without limits: %v; want it to run and -x to say why:\n%s", err, out)
 	}
 	cmd := exec.Command("nsenter", "--net=/run/netns/"+name, self, "run", "--rootfs", testRootfs, "--net", "none", "--memory", "64m", "--", "sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null")
 	if out, err := cmd.CombinedOutput(); string(out) != "67108864\n" {

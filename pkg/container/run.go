@@ -72,7 +72,7 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 	if err != nil {
 		return ExitSetup, err
 	}
-	cgroupPlan, err := cfg.validateCgroup()
+	cgroupPlan, err := cfg.validateCgroup(x)
 	if err != nil {
 		return ExitSetup, err
 	}
