@@ -16,7 +16,7 @@ import (
 
 // ErrNoOverlay is returned by Setup when it is asked to write files
 // (Hostname, Files) without an overlay to write them in.
-var ErrNoOverlay = errors.New("rootfs: /etc/hostname, /etc/hosts and extra files need an overlay (Spec.Scratch), so the base is never modified")
+var ErrNoOverlay = errors.New("rootfs: /etc/hostname, /etc/hosts and extra files need a scratch dir (Spec.Scratch) to keep them in, and an overlay for their mount points, so the base is never modified")
 
 // ErrHostMountNamespace is returned by Setup when it is called in the
 // host's mount namespace, where it would remount the host's own mounts.
