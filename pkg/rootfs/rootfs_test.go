@@ -524,7 +524,7 @@ func TestNarration(t *testing.T) {
 	}
 	for _, want := range []string{
 		`mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL) = 0   [mount(2)]`,
-		fmt.Sprintf(`mount("overlay", "%s/merged", "overlay", 0, "lowerdir=%s,upperdir=%s/upper,workdir=%s/work") = 0   [mount(2)]`, s.Scratch, testBase, s.Scratch, s.Scratch),
+		fmt.Sprintf(`mount("overlay", "%s/merged", "overlay", 0, "lowerdir=%s,upperdir=%s/upper,workdir=%s/work,volatile") = 0   [mount(2)]`, s.Scratch, testBase, s.Scratch, s.Scratch),
 		fmt.Sprintf(`</%s/merged/sys>, "sysfs", MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL) = 0   [mount(2)]`, strings.TrimPrefix(s.Scratch, "/")),
 		`mount("sysfs", /proc/self/fd/`,
 		`mknod("` + s.Scratch + `/merged/dev/null", S_IFCHR|0666, makedev(1, 3)) = 0   [mknod(2)]`,

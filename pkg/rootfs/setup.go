@@ -187,6 +187,18 @@ func mountOverlay(x *explain.Narrator, base, scratch string, tmpfs bool) (string
 	// namespace. The upper dir is thrown away with the container, so
 	// nothing needs to reach the disk; without it every container's end
 	// waited for a journal commit of the disk under the scratch dir.
+	// A volatile overlay leaves work/work/incompat/volatile behind, and
+	// overlayfs refuses (EINVAL) to mount that work dir again until it is
+	// removed: the kernel cannot know whether the upper dir survived a
+	// crash. This scratch dir is the caller's, reused on purpose (a
+	// container started again on the same layer): acknowledge it.
+	if stale := filepath.Join(work, "work", "incompat", "volatile"); exists(stale) {
+		err := os.RemoveAll(stale)
+		x.Call("rmdir(2)", fmt.Sprintf("rmdir(%s)", explain.Quote(stale)), nil, err)
+		if err != nil {
+			return "", fmt.Errorf("overlay work dir %s: %w", work, err)
+		}
+	}
 	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s,volatile", base, upper, work)
 	err := mount(x, "overlay", merged, "overlay", 0, opts)
 	if errors.Is(err, unix.EINVAL) {
@@ -380,4 +392,9 @@ func coveredBy(vols []Volume, path string) (Volume, bool) {
 		}
 	}
 	return Volume{}, false
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
 }
