@@ -48,7 +48,6 @@ type runCmd struct {
 	Workdir     string   `short:"w" help:"Working directory inside the container." placeholder:"DIR"`
 	Volume      []string `short:"v" sep:"none" help:"Bind mount a host directory: HOST:CONTAINER[:ro]." placeholder:"HOST:CTR[:ro]"`
 	ReadOnly    bool     `help:"Mount the root filesystem read-only."`
-	TmpfsRoot   bool     `help:"Keep the container's writes in memory (a tmpfs, charged to --memory) instead of on disk in ${containers_dir}."`
 	Chroot      bool     `help:"Use chroot(2) instead of pivot_root(2), as the article did (escapable)."`
 	Init        bool     `help:"Run a tiny init as PID 1 that reaps zombies and forwards signals."`
 	Interactive bool     `short:"i" help:"With -t, forward the keyboard to the container (without -t, stdin always passes through)."`
@@ -72,7 +71,7 @@ func (r *runCmd) Run(g *globals) error {
 	x := explain.New(os.Stderr, r.Explain)
 	code, err := container.Run(container.Config{
 		Rootfs: r.Rootfs, Name: r.Name, Hostname: r.Hostname, Env: r.Env, Workdir: r.Workdir,
-		Volumes: r.Volume, ReadOnly: r.ReadOnly, TmpfsRoot: r.TmpfsRoot, Chroot: r.Chroot, Init: r.Init,
+		Volumes: r.Volume, ReadOnly: r.ReadOnly, Chroot: r.Chroot, Init: r.Init,
 		Interactive: r.Interactive, TTY: r.TTY, Command: r.Command, StateRoot: g.Root,
 		Resources: r.Resources, CgroupParent: r.CgroupParent, CgroupV2: r.Cgroup2,
 		Net: r.Net, Subnet: r.Subnet, Ports: r.Publish,
@@ -161,7 +160,7 @@ func main() {
 		kong.Description("Run a command in a small Linux container."),
 		kong.UsageOnError(),
 		kong.Vars{"default_hostname": container.DefaultHostname, "default_rootfs": container.DefaultRootfs,
-			"default_root": container.DefaultStateRoot, "containers_dir": container.ContainersDir, "default_cgroup_parent": container.DefaultCgroupParent,
+			"default_root": container.DefaultStateRoot, "default_cgroup_parent": container.DefaultCgroupParent,
 			"default_subnet": network.DefaultSubnet})
 	if err != nil {
 		fail(err)

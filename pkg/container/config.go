@@ -36,7 +36,6 @@ type Config struct {
 	Workdir     string   // working directory inside the container; "" means /
 	Volumes     []string // HOST:CONTAINER[:ro]
 	ReadOnly    bool     // mount the root filesystem read-only
-	TmpfsRoot   bool     // keep the writable layer in a tmpfs (memory) instead of on disk in ContainersDir
 	Chroot      bool     // chroot(2) instead of pivot_root(2): the article's way, escapable
 	Init        bool     // run a tiny init as PID 1 that reaps zombies and forwards signals
 	Interactive bool     // keep stdin attached to the pseudo-terminal (-i)

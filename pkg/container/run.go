@@ -109,12 +109,10 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 	// create recorded it as a resource already.
 	spec.Scratch = c.State.Scratch
 	spec.Workdir = cfg.Workdir // made inside if missing, as docker does
-	// On disk by default, under ContainersDir: a container's writes are
-	// files the kernel writes back and may drop from memory, so a
-	// container may write more than its --memory (on a tmpfs every byte
-	// is memory charged to it). --tmpfs-root keeps them in a tmpfs of the
-	// container's own mount namespace instead (rootfs.Spec.ScratchTmpfs).
-	spec.ScratchTmpfs = cfg.TmpfsRoot
+	// On disk, under ContainersDir: a container's writes are files the
+	// kernel writes back and may drop from memory, so a container may
+	// write more than its --memory (on a tmpfs every byte is memory
+	// charged to it).
 	err = os.Mkdir(spec.Scratch, 0o700)
 	x.Call("mkdir(2)", fmt.Sprintf("mkdir(%q, 0700)", spec.Scratch), nil, err)
 	if err != nil {

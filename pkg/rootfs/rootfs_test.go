@@ -373,24 +373,6 @@ func TestWritesGoToUpperNeverBase(t *testing.T) {
 	}
 }
 
-// With ScratchTmpfs (minicontainer's setting) the overlay works the same,
-// on a tmpfs of the container's mount namespace: the host's scratch dir
-// stays empty, during the run and after it, and the base is untouched.
-func TestScratchTmpfs(t *testing.T) {
-	s, _ := newSpec(t)
-	s.ScratchTmpfs = true
-	out := sh(t, s, `echo hi > /written && cat /written /etc/hostname && ls `+s.Scratch+` 2>&1; grep -c " / overlay .*upperdir=`+s.Scratch+`/upper" /proc/self/mounts`)
-	if want := "hi\nbox\nls: " + s.Scratch + ": No such file or directory\n1\n"; out != want {
-		t.Errorf("inside: %q, want %q", out, want)
-	}
-	if entries, err := os.ReadDir(s.Scratch); err != nil || len(entries) != 0 {
-		t.Errorf("host scratch dir: %v %v, want it empty", entries, err)
-	}
-	if _, err := os.Lstat(filepath.Join(testBase, "written")); err == nil {
-		t.Error("written appeared in the base")
-	}
-}
-
 func TestTwoContainersFromOneBase(t *testing.T) {
 	a, dir := newSpec(t)
 	b := a

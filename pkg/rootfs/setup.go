@@ -57,7 +57,7 @@ func Setup(s Spec, x *explain.Narrator) error {
 		if s.Scratch, err = filepath.Abs(s.Scratch); err != nil {
 			return fmt.Errorf("scratch dir %s: %w", s.Scratch, err)
 		}
-		if root, err = mountOverlay(x, base, s.Scratch, s.ScratchTmpfs); err != nil {
+		if root, err = mountOverlay(x, base, s.Scratch); err != nil {
 			return err
 		}
 	}
@@ -165,14 +165,7 @@ func checkOwnMountNamespace() error {
 // overlayfs(5): writes go to upper, copied up from lower on first write;
 // deletions are whiteouts in upper; work is overlayfs's own scratch space
 // and must be on the same file system as upper.
-func mountOverlay(x *explain.Narrator, base, scratch string, tmpfs bool) (string, error) {
-	// Spec.ScratchTmpfs: a tmpfs of this mount namespace under upper and work.
-	if tmpfs {
-		x.Note("a tmpfs for the overlay's upper and work dirs: freed with this mount namespace")
-		if err := mount(x, "tmpfs", scratch, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=700"); err != nil {
-			return "", err
-		}
-	}
+func mountOverlay(x *explain.Narrator, base, scratch string) (string, error) {
 	upper := filepath.Join(scratch, "upper")
 	work := filepath.Join(scratch, "work")
 	merged := filepath.Join(scratch, "merged")

@@ -34,20 +34,14 @@ type Spec struct {
 	Base string
 	// Scratch is a per-container host directory for the overlay's upper/,
 	// work/ and merged/ (created and removed by the caller, after
-	// Validate). "" means no overlay: the container runs on Base itself,
+	// Validate), on disk: a container's writes are then files the kernel
+	// writes back and may drop from memory, where on a tmpfs every byte
+	// would be memory charged to the container (200 MB written under
+	// --memory 64m were OOM-killed). The overlay is mounted "volatile":
+	// nothing waits for the throwaway layer to reach the disk. "" means no overlay: the container runs on Base itself,
 	// its writes land there, and Setup refuses Hostname and Files rather
 	// than write them into the base.
 	Scratch string
-	// ScratchTmpfs mounts a tmpfs on Scratch first, inside the container's
-	// mount namespace, and keeps upper/ and work/ there: the container's
-	// writes live in memory (charged to its memory cgroup: 200 MB written
-	// under --memory 64m are OOM-killed), the host's directory stays
-	// empty, and the kernel frees it all with the mount namespace, even
-	// when the container is killed. Without it (minicontainer's default)
-	// they are files on Scratch's disk, which the kernel writes back and
-	// may drop from memory; the overlay is mounted "volatile", so the
-	// container's end does not wait for them to reach the disk.
-	ScratchTmpfs bool
 	// ReadOnly mounts the root read-only (--read-only).
 	ReadOnly bool
 	// Volumes are bind mounts (-v HOST:CTR[:ro]).
