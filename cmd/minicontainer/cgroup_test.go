@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -98,6 +99,21 @@ func TestCgroupOOMReported(t *testing.T) {
 	}
 }
 
+// TestWritableLayerOnDisk (issue 8 §9): a container's writes go to its
+// writable layer on disk, in container.ContainersDir, not to memory: 200
+// MB written into the root under --memory 64m succeed, as under docker.
+// Nothing is left in ContainersDir (hostcheck's StateDirs).
+func TestWritableLayerOnDisk(t *testing.T) {
+	needRoot(t)
+	cgroupHost(t)
+	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
+	write := []string{"--net", "none", "--memory", "64m", "--", "sh", "-c", "dd if=/dev/zero of=/big bs=1M count=200 2>/dev/null && ls -l /big | awk '{print $5}'"}
+	r := run(t, "", write...)
+	if r.code != 0 || r.stdout != "209715200\n" {
+		t.Errorf("200 MB into the root under --memory 64m: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+}
+
 func TestCgroupForkBombStops(t *testing.T) {
 	needRoot(t)
 	h := cgroupHost(t)
@@ -124,6 +140,15 @@ func TestCgroupStatsAndGC(t *testing.T) {
 	needRoot(t)
 	cgroupHost(t)
 	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
+	// A parent that exists already (another session's container in it)
+	// is not minicontainer's to remove, and gc leaves it.
+	parentExisted := map[string]bool{}
+	if cg, err := cgroup.New(cgroupHost(t), testCgroupParent, "x", nil); err == nil {
+		for _, p := range cg.Paths() {
+			_, err := os.Stat(filepath.Dir(p))
+			parentExisted[filepath.Dir(p)] = err == nil
+		}
+	}
 	cmd, s := startBackground(t, io.Discard, "--memory", "64m", "--pids", "32", "--", "sh", "-c", "sleep 100 & exec sleep 100")
 	// Two processes once PID 1 has exec'd sleep: its background sleep
 	// was started first.
@@ -158,7 +183,7 @@ func TestCgroupStatsAndGC(t *testing.T) {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("gc left %s", p)
 		}
-		if _, err := os.Stat(filepath.Dir(p)); err == nil {
+		if _, err := os.Stat(filepath.Dir(p)); err == nil && !parentExisted[filepath.Dir(p)] {
 			t.Errorf("gc left the empty parent %s", filepath.Dir(p))
 		}
 	}
@@ -229,9 +254,11 @@ func TestCgroup2OnHybridHost(t *testing.T) {
 	if r.stdout != "0::/\ncgroup2 /sys/fs/cgroup cgroup2 ro,nosuid,nodev,noexec,relatime\nPID 1 in its cgroup\n" {
 		t.Errorf("inside: %q", r.stdout)
 	}
-	if !strings.Contains(r.stderr, "clone3({flags=CLONE_NEWNS|CLONE_NEWCGROUP|") || !strings.Contains(r.stderr, "|CLONE_INTO_CGROUP, cgroup=") ||
-		!strings.Contains(r.stderr, filepath.Join(h.Unified, testCgroupParent)) || strings.Contains(r.stderr, "unshare(CLONE_NEWCGROUP)") {
-		t.Errorf("--explain: want clone3 with CLONE_NEWCGROUP and CLONE_INTO_CGROUP into %s, no unshare:\n%s", h.Unified, r.stderr)
+	// Born in its cgroup2 cgroup, then placed in the v1 ones: the cgroup
+	// namespace is made after that (see TestCgroupEveryHierarchy).
+	if !strings.Contains(r.stderr, "clone3({flags=") || strings.Contains(r.stderr, "CLONE_NEWCGROUP|CLONE_INTO_CGROUP") || !strings.Contains(r.stderr, "|CLONE_INTO_CGROUP, cgroup=") ||
+		!strings.Contains(r.stderr, filepath.Join(h.Unified, testCgroupParent)) || !strings.Contains(r.stderr, "unshare(CLONE_NEWCGROUP)") {
+		t.Errorf("--explain: want clone3 with CLONE_INTO_CGROUP into %s, then unshare(CLONE_NEWCGROUP):\n%s", h.Unified, r.stderr)
 	}
 	if r := run(t, "", "--cgroup2", "--pids", "8", "--", "true"); r.code != 125 || !strings.Contains(r.stderr, "no pids cgroup controller") {
 		t.Errorf("--cgroup2 --pids: %d %q", r.code, r.stderr)
@@ -253,4 +280,116 @@ func TestCgroup2OnHybridHost(t *testing.T) {
 		t.Errorf("gc left %s", dir)
 	}
 	cmd.Wait()
+}
+
+// TestCgroupEveryHierarchy (issue 16 §3): the container has a cgroup of
+// its own in every hierarchy of the host — on a hybrid host also devices,
+// blkio, name=systemd and the cgroup2, which it uses no controller of —
+// so each is "/" in its cgroup namespace. A hierarchy it was not placed in
+// has the host's cgroup as the namespace's root, and mounted inside it
+// gives the host's release_agent, and other containers' cgroups.
+func TestCgroupEveryHierarchy(t *testing.T) {
+	needRoot(t)
+	h := cgroupHost(t)
+	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
+	modes := [][]string{nil}
+	if h.Mode == cgroup.Hybrid {
+		modes = append(modes, []string{"--cgroup2"})
+	}
+	for _, flags := range modes {
+		var out bytes.Buffer
+		cmd, s := startBackground(t, &out, append(flags, "--net", "none", "--", "sh", "-c", "cat /proc/self/cgroup; exec sleep 100")...)
+		host, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", s.Pid))
+		inside := out.String()
+		killRuntime(cmd)
+		cmd.Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(host)), "\n")
+		if len(lines) < 1 || len(lines) != strings.Count(inside, "\n") {
+			t.Errorf("%v: %d hierarchies on the host, %d inside:\n%s\n%s", flags, len(lines), strings.Count(inside, "\n"), host, inside)
+		}
+		own := "/" + testCgroupParent + "/" + s.ID
+		for _, l := range lines {
+			if !strings.HasSuffix(l, ":"+own) {
+				t.Errorf("%v: on the host %q, want every hierarchy in %s", flags, l, own)
+			}
+		}
+		for _, l := range strings.Split(strings.TrimSpace(inside), "\n") {
+			if !strings.HasSuffix(l, ":/") {
+				t.Errorf("%v: inside %q, want / in every hierarchy", flags, l)
+			}
+		}
+	}
+	if r := mc(t, "", "gc"); r.code != 0 {
+		t.Errorf("gc: %d %q", r.code, r.stderr)
+	}
+}
+
+// TestCgroupUnderIPNetnsExec (issue 8 §10): `ip netns exec` mounts a new
+// /sys, without the cgroup file systems under it. --memory there failed
+// with "no cgroup filesystem is mounted": it now says why and what to use
+// (one line, 125); without limits the run goes on without a cgroup, as
+// before, and --explain says why. nsenter --net, which keeps the mounts,
+// applies the limit.
+func TestCgroupUnderIPNetnsExec(t *testing.T) {
+	needRoot(t)
+	cgroupHost(t)
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs ip(8)")
+	}
+	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
+	name := fmt.Sprintf("mctest-netns-%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v %s", err, out)
+	}
+	defer exec.Command("ip", "netns", "del", name).Run()
+	self, _ := exec.LookPath("minicontainer")
+	for _, args := range [][]string{{"--memory", "64m"}, {"--cgroup2"}} {
+		cmd := exec.Command("ip", append(append([]string{"netns", "exec", name, self, "run", "--rootfs", testRootfs, "--net", "none"}, args...), "--", "true")...)
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 125 || strings.Count(string(out), "\n") != 1 ||
+			!strings.Contains(string(out), "ip netns exec") || !strings.Contains(string(out), "nsenter --net=") {
+			t.Errorf("under ip netns exec %v: %v, %q; want 125 and one line naming nsenter --net", args, err, out)
+		}
+	}
+	out, err := exec.Command("ip", "netns", "exec", name, self, "run", "-x", "--rootfs", testRootfs, "--net", "none", "--", "true").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "# no cgroup for this container: no cgroup filesystem is mounted here, but the host has some: `ip netns exec`") {
+		t.Errorf("under ip netns exec without limits: %v; want it to run and -x to say why:\n%s", err, out)
+	}
+	cmd := exec.Command("nsenter", "--net=/run/netns/"+name, self, "run", "--rootfs", testRootfs, "--net", "none", "--memory", "64m", "--", "sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null")
+	if out, err := cmd.CombinedOutput(); string(out) != "67108864\n" {
+		t.Errorf("under nsenter --net: %v, %q; want the limit in force", err, out)
+	}
+}
+
+// TestCgroupParentKept (issue 8 §10): a --cgroup-parent that existed
+// before the run, with an administrator's pids.max, is still there after
+// it, with its pids.max; the hierarchies where the run made it are clean.
+func TestCgroupParentKept(t *testing.T) {
+	needRoot(t)
+	h := cgroupHost(t)
+	if !h.Has("pids") {
+		t.Skip("needs the pids controller")
+	}
+	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
+	const parent = "mctest-admins-parent"
+	dir := filepath.Join(h.Unified, parent)
+	if h.Mode != cgroup.Unified {
+		dir = filepath.Join(h.V1["pids"], parent)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(dir)
+	if err := os.WriteFile(filepath.Join(dir, "pids.max"), []byte("7"), 0); err != nil {
+		t.Skipf("no pids.max in a new cgroup here (pids not enabled in the root's cgroup.subtree_control?): %v", err)
+	}
+	if r := run(t, "", "--cgroup-parent", parent, "--net", "none", "--", "true"); r.code != 0 {
+		t.Fatalf("run: %d %q", r.code, r.stderr)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "pids.max")); err != nil || strings.TrimSpace(string(got)) != "7" {
+		t.Errorf("the existing parent after the run: pids.max %q, %v; want it kept with 7", got, err)
+	}
 }

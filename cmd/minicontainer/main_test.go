@@ -854,7 +854,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"run", "--rootfs", testRootfs, "--name", "bad/name", "--", "true"}, "invalid name"},
 		{[]string{"run", "--rootfs", testRootfs, "-e", "=x", "--", "true"}, "environment"},
 		{[]string{"run", "--rootfs", testRootfs, "-w", "relative", "--", "true"}, "workdir"},
-		{[]string{"run", "--rootfs", testRootfs, "-w", "/nonexistent", "--", "true"}, "workdir /nonexistent"},
+		{[]string{"run", "--rootfs", testRootfs, "-w", "/etc/passwd/x", "--", "true"}, "workdir /etc/passwd/x"},
 		// Limits a container cannot start with are refused up front.
 		{[]string{"run", "--rootfs", testRootfs, "--memory", "1", "--", "true"}, `--memory "1": the minimum is 6MiB`},
 		{[]string{"run", "--rootfs", testRootfs, "--pids", "2", "--", "true"}, `--pids "2": the minimum is 6`},
@@ -899,6 +899,20 @@ func TestCommaAndColonInPaths(t *testing.T) {
 		if e.IsDir() {
 			t.Errorf("left in the state root: %s", e.Name())
 		}
+	}
+}
+
+// TestWorkdirIsMade: -w names a directory that the image lacks; as docker
+// does, it is made (in the container's writable layer), not refused.
+func TestWorkdirIsMade(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
+	r := run(t, "", "--net", "none", "-w", "/made/here", "--", "pwd")
+	if r.code != 0 || r.stdout != "/made/here\n" {
+		t.Errorf("-w /made/here: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(testRootfs, "made")); err == nil {
+		t.Error("the workdir was made in the base rootfs")
 	}
 }
 

@@ -21,7 +21,10 @@
 // The parent is made on demand (on v2 with the controllers enabled in
 // cgroup.subtree_control on the way down, on v1 with cpuset.cpus/mems
 // copied from above) and removed again when the last container leaves it.
-// Nothing outside that parent is ever created or removed.
+// A --cgroup-parent that existed before is never removed. Nothing outside
+// the parent is ever created or removed. The container has a cgroup in
+// every hierarchy the host has, also those whose controllers it does not
+// use (see newV1).
 package cgroup
 
 import (
@@ -57,6 +60,11 @@ type Cgroup interface {
 	// inside it; ok is false on v1, where that flag does not work and Add
 	// must be used instead. The caller closes the file.
 	CloneFD() (f *os.File, ok bool, err error)
+	// Joined reports whether CloneFD alone places a child in all the
+	// cgroup's hierarchies. When it does not (v1; v2 on a hybrid host,
+	// whose v1 hierarchies clone3 cannot place it in), Add must follow,
+	// and the cgroup namespace be made after it.
+	Joined() bool
 	// Add moves a process into the cgroup (all hierarchies on v1).
 	Add(pid int) error
 	// Procs lists the processes in the cgroup.
@@ -102,9 +110,13 @@ func New(h *Host, parent, name string, n *explain.Narrator) (Cgroup, error) {
 	io := &files{fs: fs, n: n}
 	switch h.Mode {
 	case Unified:
-		return &v2{host: h, parent: filepath.Join(h.Unified, parent), dir: filepath.Join(h.Unified, parent, name), f: io}, nil
+		c := &v2{host: h, parent: filepath.Join(h.Unified, parent), dir: filepath.Join(h.Unified, parent, name), f: io, ownParent: parent == Parent}
+		if len(h.Hierarchy) > 0 { // a hybrid host used through its cgroup2 (--cgroup2)
+			c.legacy = newV1(h, parent, name, false, io)
+		}
+		return c, nil
 	case Legacy, Hybrid:
-		return newV1(h, parent, name, io), nil
+		return newV1(h, parent, name, true, io), nil
 	}
 	return nil, fmt.Errorf("this host has no cgroup filesystem")
 }
@@ -266,6 +278,44 @@ func exists(p string) bool {
 
 // killTimeout bounds how long KillAll waits for a cgroup to empty.
 const killTimeout = 10 * time.Second
+
+// madeMarker is an empty child cgroup that minicontainer makes in a
+// --cgroup-parent it created, so that whichever container leaves it last
+// (even another state root's, or gc's after a SIGKILL) knows it may remove
+// it; one without it existed before, and may be an administrator's, with
+// limits of its own (a pids.max...): it is never removed. minicontainer's
+// own Parent needs no marker.
+const madeMarker = ".made-by-minicontainer"
+
+// markMade marks parent, just made, as minicontainer's (see madeMarker).
+func (f *files) markMade(parent string) error {
+	return f.mkdir(filepath.Join(parent, madeMarker))
+}
+
+// removeParent removes a shared parent that no container uses any more:
+// minicontainer's own Parent (own), or one it made (it holds the marker).
+func (f *files) removeParent(parent string, own bool) error {
+	if own {
+		return f.rmdirIfEmpty(parent)
+	}
+	marker := filepath.Join(parent, madeMarker)
+	if !exists(marker) {
+		return nil // not ours: leave it, and its settings, as they were
+	}
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		return nil
+	}
+	for _, e := range entries {
+		if e.IsDir() && e.Name() != madeMarker {
+			return nil // another container's cgroup: the last one removes it
+		}
+	}
+	if err := f.rmdir(marker); err != nil {
+		return err
+	}
+	return f.rmdirIfEmpty(parent)
+}
 
 // rmdirIfEmpty removes the shared parent when no other container's cgroup
 // is left in it. The kernel refuses (EBUSY) a cgroup that still has

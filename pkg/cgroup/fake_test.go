@@ -97,6 +97,21 @@ func fakeV1(t *testing.T) *Host {
 		h.V1[ctrl] = dir
 		writeFile(t, filepath.Join(dir, "cgroup.procs"), "1\n")
 	}
+	// Hierarchies whose controllers the driver does not use, a named one,
+	// and the cgroup2: the container must be placed in them too.
+	for _, m := range []struct{ dir, opts string }{{"devices", "devices"}, {"systemd", "name=systemd"}, {"unified", ""}} {
+		dir := filepath.Join(root, m.dir)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, "cgroup.procs"), "1\n")
+		if m.opts != "" {
+			h.Hierarchy = append(h.Hierarchy, V1Mount{Dir: dir, Options: m.opts})
+		}
+		if m.dir == "devices" {
+			h.V1["devices"] = dir
+		}
+	}
 	writeFile(t, filepath.Join(root, "cpuset", "cpuset.cpus"), "0-1\n")
 	writeFile(t, filepath.Join(root, "cpuset", "cpuset.mems"), "0\n")
 	h.fs = fakeFS{t: t, files: func(dir string) map[string]string {
@@ -199,8 +214,10 @@ func TestV1FakeTree(t *testing.T) {
 	if !strings.Contains(narration.String(), line) {
 		t.Errorf("narration lacks %s:\n%s", line, narration.String())
 	}
-	if strings.Count(narration.String(), "mkdir(") != 12 { // a parent and a child in 6 hierarchies
-		t.Errorf("want 12 mkdirs narrated:\n%s", narration.String())
+	// A parent and a child in 6 hierarchies of controllers, and in
+	// devices, name=systemd and the cgroup2.
+	if strings.Count(narration.String(), "mkdir(") != 18 {
+		t.Errorf("want 18 mkdirs narrated:\n%s", narration.String())
 	}
 
 	if err := cg.Add(4242); err != nil {
@@ -211,8 +228,8 @@ func TestV1FakeTree(t *testing.T) {
 			t.Errorf("%s/cgroup.procs = %q", p, got)
 		}
 	}
-	if len(cg.Paths()) != 6 {
-		t.Errorf("paths: %v", cg.Paths())
+	if len(cg.Paths()) != 9 {
+		t.Errorf("paths: %v, want 9 (every hierarchy)", cg.Paths())
 	}
 	if procs, err := cg.Procs(); err != nil || len(procs) != 1 || procs[0] != 4242 {
 		t.Errorf("Procs = %v, %v", procs, err)
@@ -315,8 +332,69 @@ func TestV1CoMounted(t *testing.T) {
 	h := fakeV1(t)
 	h.V1["cpuacct"] = h.V1["cpu"]
 	cg, _ := New(h, Parent, "x", nil)
-	if n := len(cg.Paths()); n != 5 {
-		t.Fatalf("want 5 hierarchies, got %d: %v", n, cg.Paths())
+	if n := len(cg.Paths()); n != 8 {
+		t.Fatalf("want 8 hierarchies, got %d: %v", n, cg.Paths())
+	}
+}
+
+// TestCgroupParentNotOurs (issue 8 §10): a --cgroup-parent that existed
+// before, with an administrator's pids.max in it, is never removed; one
+// minicontainer made is removed by whichever container leaves it last,
+// also when that is not the one that made it (another process, gc).
+func TestCgroupParentNotOurs(t *testing.T) {
+	for _, mode := range []string{"v1", "v2"} {
+		t.Run(mode, func(t *testing.T) {
+			var h *Host
+			if mode == "v1" {
+				h = fakeV1(t)
+			} else {
+				h = fakeV2(t, "cpu memory pids")
+			}
+			pids := h.Unified
+			if mode == "v1" {
+				pids = h.V1["pids"]
+			}
+			admin := filepath.Join(pids, "admins")
+			if err := h.fs.Mkdir(admin); err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, filepath.Join(admin, "pids.max"), "7")
+			cg, _ := New(h, "admins", "c1", nil)
+			if err := cg.Create(); err != nil {
+				t.Fatal(err)
+			}
+			if err := cg.Destroy(); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := os.ReadFile(filepath.Join(admin, "pids.max")); err != nil || string(got) != "7" {
+				t.Errorf("the administrator's parent: pids.max %q, %v; want it kept", got, err)
+			}
+			// Made by the first container, left by it first: the second,
+			// a new Cgroup as gc would open it, removes it.
+			a, _ := New(h, "ours", "a", nil)
+			b, _ := New(h, "ours", "b", nil)
+			if err := a.Create(); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Create(); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Destroy(); err != nil {
+				t.Fatal(err)
+			}
+			if !exists(filepath.Join(pids, "ours", "b")) {
+				t.Fatal("the first Destroy removed the second container's cgroup")
+			}
+			b, _ = New(h, "ours", "b", nil)
+			if err := b.Destroy(); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range a.Paths() {
+				if exists(filepath.Dir(p)) {
+					t.Errorf("the parent minicontainer made is left: %s", filepath.Dir(p))
+				}
+			}
+		})
 	}
 }
 

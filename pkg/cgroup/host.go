@@ -2,6 +2,7 @@ package cgroup
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -99,9 +100,29 @@ func Detect() (*Host, error) {
 		h.OnlineCPUs, _ = ParseCPUList(string(data))
 	}
 	if h.Mode == 0 {
-		return nil, fmt.Errorf("no cgroup filesystem is mounted (see cgroups(7))")
+		return nil, noCgroupError()
 	}
 	return h, nil
+}
+
+// ErrCgroupsHidden is Detect's error when this mount namespace has no
+// cgroup file system but PID 1's has: the cgroups exist, something hid
+// them from us. `ip netns exec` does: it runs its command in a new mount
+// namespace with a new sysfs on /sys (so /sys/class/net shows the named
+// network namespace), and that sysfs has nothing mounted under
+// /sys/fs/cgroup. A container started there would silently get no cgroup.
+var ErrCgroupsHidden = errors.New("no cgroup filesystem is mounted here, but the host has some: " +
+	"`ip netns exec` mounts a new /sys without /sys/fs/cgroup; " +
+	"to run in a named network namespace use `nsenter --net=/run/netns/NAME minicontainer ...` (it keeps the mounts)")
+
+func noCgroupError() error {
+	if f, err := os.Open("/proc/1/mountinfo"); err == nil {
+		defer f.Close()
+		if init, err := ParseMountinfo(f); err == nil && init.Mode != 0 {
+			return ErrCgroupsHidden
+		}
+	}
+	return fmt.Errorf("no cgroup filesystem is mounted (see cgroups(7))")
 }
 
 // ParseMountinfo reads a mountinfo table (see proc(5), /proc/PID/mountinfo)

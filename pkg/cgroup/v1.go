@@ -20,6 +20,10 @@ type v1 struct {
 	name   string
 	hier   []hierarchy // in the order tasks join them
 	f      *files
+	// ownParent: the parent is minicontainer's own (Parent), removed
+	// when the last container leaves it. Another one (--cgroup-parent) is
+	// removed only if minicontainer made it (see madeMarker).
+	ownParent bool
 }
 
 // hierarchy is one v1 mount (one controller, or several co-mounted as
@@ -36,8 +40,18 @@ type hierarchy struct {
 // stop every task before killing them.
 var v1Used = []string{"cpuset", "cpu", "cpuacct", "memory", "pids", "freezer"}
 
-func newV1(h *Host, parent, name string, f *files) *v1 {
-	c := &v1{parent: parent, name: name, f: f}
+// newV1 lays the cgroup out in every v1 hierarchy of the host: those of
+// v1Used first (their controllers limit and count), then every other one —
+// devices, blkio, net_cls, named ones such as name=systemd — and, with
+// unified, a hybrid host's cgroup2. A container must be in a cgroup of its
+// own in EVERY hierarchy (runc joins them all): the cgroup namespace it
+// unshares takes, in each hierarchy, the cgroup it is in then as its root,
+// and in a hierarchy it never joined that is the host's cgroup (here the
+// root), which a process inside could then reach by mounting that
+// hierarchy: a release_agent to write, cgroups to make, other containers'
+// cgroup.kill and pids.max.
+func newV1(h *Host, parent, name string, unified bool, f *files) *v1 {
+	c := &v1{parent: parent, name: name, f: f, ownParent: parent == Parent}
 	byRoot := map[string]int{}
 	for _, ctrl := range v1Used {
 		root, ok := h.V1[ctrl]
@@ -50,6 +64,21 @@ func newV1(h *Host, parent, name string, f *files) *v1 {
 		}
 		byRoot[root] = len(c.hier)
 		c.hier = append(c.hier, hierarchy{root: root, controllers: []string{ctrl}, dir: filepath.Join(root, parent, name)})
+	}
+	others := []string{}
+	for _, m := range h.Hierarchy {
+		others = append(others, m.Dir)
+	}
+	if unified && h.Unified != "" {
+		others = append(others, h.Unified)
+	}
+	for _, root := range others {
+		if _, seen := byRoot[root]; seen {
+			continue
+		}
+		byRoot[root] = len(c.hier)
+		// Joined only: none of their controllers is used.
+		c.hier = append(c.hier, hierarchy{root: root, dir: filepath.Join(root, parent, name)})
 	}
 	return c
 }
@@ -112,6 +141,15 @@ func (c *v1) Create() error {
 func (c *v1) makeParent(h hierarchy, parent string) error {
 	if err := c.f.fs.Mkdir(parent); err == nil {
 		c.f.n.Call("cgroups(7)", fmt.Sprintf("mkdir(%q, 0755)", parent), nil, nil)
+		if h.has("cpuset") {
+			if err := c.inheritCpuset(h.root, parent); err != nil {
+				return err
+			}
+		}
+		if !c.ownParent {
+			return c.f.markMade(parent)
+		}
+		return nil
 	} else if !errors.Is(err, unix.EEXIST) {
 		c.f.n.Call("cgroups(7)", fmt.Sprintf("mkdir(%q, 0755)", parent), nil, err)
 		return fmt.Errorf("mkdir %s: %w", parent, err)
@@ -187,6 +225,9 @@ func (c *v1) Apply(l Limits) error {
 
 // CloneFD: CLONE_INTO_CGROUP takes a cgroup2 directory only.
 func (c *v1) CloneFD() (*os.File, bool, error) { return nil, false, nil }
+
+// Joined: never at clone on v1 (see Add).
+func (c *v1) Joined() bool { return false }
 
 // Add writes the PID into cgroup.procs in every hierarchy; the process
 // moves with all its threads (see cgroups(7), "Creating cgroups and moving
@@ -342,7 +383,7 @@ func (c *v1) freeze(dir string) error {
 }
 
 // Destroy removes our directory in every hierarchy, then each parent if
-// no other container uses it.
+// no other container uses it and it is minicontainer's (see ownParent).
 func (c *v1) Destroy() error {
 	var first error
 	for _, h := range c.hier {
@@ -354,7 +395,7 @@ func (c *v1) Destroy() error {
 		return first
 	}
 	for _, h := range c.hier {
-		if err := c.f.rmdirIfEmpty(filepath.Join(h.root, c.parent)); err != nil {
+		if err := c.f.removeParent(filepath.Join(h.root, c.parent), c.ownParent); err != nil {
 			return err
 		}
 	}

@@ -19,6 +19,12 @@ type v2 struct {
 	parent string // <root>/minicontainer
 	dir    string // <root>/minicontainer/<id>
 	f      *files
+	// ownParent: as v1's.
+	ownParent bool
+	// legacy is the container's cgroup in a hybrid host's v1 hierarchies
+	// (--cgroup2): it must be in one of its own there too (see newV1).
+	// nil on a pure v2 host.
+	legacy *v1
 }
 
 // v2Controllers are the controllers a container's cgroup gets. On v2 a
@@ -27,7 +33,12 @@ type v2 struct {
 // on the root and on the parent, the way runc and systemd do.
 var v2Controllers = []string{"cpu", "cpuset", "memory", "pids"}
 
-func (c *v2) Paths() []string { return []string{c.dir} }
+func (c *v2) Paths() []string {
+	if c.legacy != nil {
+		return append([]string{c.dir}, c.legacy.Paths()...)
+	}
+	return []string{c.dir}
+}
 
 func (c *v2) Create() error {
 	var err error
@@ -45,8 +56,16 @@ func (c *v2) Create() error {
 	if errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("cgroup %s already exists (a container with this ID is running, or `minicontainer gc` has not reclaimed it)", c.dir)
 	}
-	return err
+	if err != nil || c.legacy == nil {
+		return err
+	}
+	return c.legacy.Create()
 }
+
+// Joined reports whether clone3(CLONE_INTO_CGROUP) with CloneFD places a
+// child in every hierarchy of the cgroup: not on a hybrid host, where Add
+// must still put it in its v1 cgroups.
+func (c *v2) Joined() bool { return c.legacy == nil }
 
 // makeParent creates <root>/minicontainer if needed and enables our
 // controllers for its children. The "no internal processes" rule (a cgroup
@@ -59,6 +78,11 @@ func (c *v2) makeParent() error {
 	}
 	if err := c.f.fs.Mkdir(c.parent); err == nil {
 		c.f.n.Call("cgroups(7)", fmt.Sprintf("mkdir(%q, 0755)", c.parent), nil, nil)
+		if !c.ownParent {
+			if err := c.f.markMade(c.parent); err != nil {
+				return err
+			}
+		}
 	} else if !errors.Is(err, unix.EEXIST) {
 		c.f.n.Call("cgroups(7)", fmt.Sprintf("mkdir(%q, 0755)", c.parent), nil, err)
 		return fmt.Errorf("mkdir %s: %w", c.parent, err)
@@ -152,7 +176,13 @@ func (c *v2) CloneFD() (*os.File, bool, error) {
 }
 
 func (c *v2) Add(pid int) error {
-	return c.f.write(filepath.Join(c.dir, "cgroup.procs"), strconv.Itoa(pid))
+	if err := c.f.write(filepath.Join(c.dir, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
+		return err
+	}
+	if c.legacy != nil {
+		return c.legacy.Add(pid)
+	}
+	return nil
 }
 
 func (c *v2) Procs() ([]int, error) {
@@ -246,8 +276,17 @@ func (c *v2) killEach() error {
 }
 
 func (c *v2) Destroy() error {
+	if c.legacy != nil {
+		// Killed through cgroup.kill (KillAll); its v1 cgroups are empty.
+		if err := c.legacy.KillAll(); err != nil {
+			return err
+		}
+		if err := c.legacy.Destroy(); err != nil {
+			return err
+		}
+	}
 	if err := c.f.rmdir(c.dir); err != nil {
 		return err
 	}
-	return c.f.rmdirIfEmpty(c.parent)
+	return c.f.removeParent(c.parent, c.ownParent)
 }

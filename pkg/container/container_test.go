@@ -1,6 +1,7 @@
 package container
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/minicontainer/minicontainer/pkg/cgroup"
+	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/minicontainer/minicontainer/pkg/proc"
 
 	"github.com/minicontainer/minicontainer/pkg/hostcheck"
@@ -116,7 +118,7 @@ func TestPidsMinimum(t *testing.T) {
 		{true, "", ""},
 	} {
 		cfg := Config{Init: c.init, Resources: cgroup.Flags{Pids: c.pids}}
-		_, err := cfg.validateCgroup()
+		_, err := cfg.validateCgroup(explain.New(io.Discard, false))
 		if c.want == "" && err != nil && strings.Contains(err.Error(), "minimum") ||
 			c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("--init=%v --pids %q: %v, want %q", c.init, c.pids, err, c.want)

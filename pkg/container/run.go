@@ -106,7 +106,7 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 	if err != nil {
 		return ExitSetup, err
 	}
-	cgroupPlan, err := cfg.validateCgroup()
+	cgroupPlan, err := cfg.validateCgroup(x)
 	if err != nil {
 		return ExitSetup, err
 	}
@@ -139,10 +139,11 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 	// never in the base rootfs (rootfs.Setup mounts it inside the container).
 	// create recorded it as a resource already.
 	spec.Scratch = c.State.Scratch
-	// On a tmpfs the init mounts in its own mount namespace (see
-	// rootfs.Spec.ScratchTmpfs): the host's scratch dir stays empty, and
-	// the container's files go away with its last process.
-	spec.ScratchTmpfs = true
+	spec.Workdir = cfg.Workdir // made inside if missing, as docker does
+	// On disk, under ContainersDir: a container's writes are files the
+	// kernel writes back and may drop from memory, so a container may
+	// write more than its --memory (on a tmpfs every byte is memory
+	// charged to it).
 	err = os.Mkdir(spec.Scratch, 0o700)
 	x.Call("mkdir(2)", fmt.Sprintf("mkdir(%q, 0700)", spec.Scratch), nil, err)
 	if err != nil {
@@ -211,7 +212,10 @@ func create(cfg Config, plan *cgroupPlan, x *explain.Narrator) (*Container, erro
 	// Recorded in the first state.json, before Run creates them (one
 	// write of state.json each fewer at every start). gc's reclaimers
 	// succeed when a recorded object was never made.
-	c.State.Scratch = filepath.Join(c.State.Dir(), "scratch")
+	c.State.Scratch = filepath.Join(ContainersDir, id)
+	if err := os.MkdirAll(ContainersDir, 0o700); err != nil {
+		return nil, fmt.Errorf("containers dir: %w", err)
+	}
 	c.State.Resources = []Resource{{Kind: "dir", Name: c.State.Scratch}}
 	if plan != nil {
 		c.State.Resources = append(c.State.Resources, plan.resource(id))
@@ -311,7 +315,7 @@ func (c *Container) startAndWait(spec rootfs.Spec, stdio Stdio, signals chan os.
 		initEnd.Close()
 		return ExitSetup, err
 	}
-	c.placedAtClone = cmd.SysProcAttr.UseCgroupFD
+	c.placedAtClone = cmd.SysProcAttr.UseCgroupFD && c.cgroup.Joined()
 	pipes, err := newRelay(stdio, x)
 	if err != nil {
 		initEnd.Close()
@@ -346,7 +350,7 @@ func (c *Container) startAndWait(spec rootfs.Spec, stdio Stdio, signals chan os.
 	if err == nil {
 		pid = cmd.Process.Pid
 	}
-	if c.placedAtClone {
+	if cmd.SysProcAttr.UseCgroupFD {
 		// Go uses clone3(2) for this; the kernel puts the child in the
 		// cgroup as it is created, before it runs a single instruction.
 		x.Call("clone3(2)", fmt.Sprintf("clone3({flags=%s|CLONE_INTO_CGROUP, cgroup=%d<%s>, exit_signal=SIGCHLD})",

@@ -23,6 +23,14 @@ import (
 // reboot. --root changes it (as runc's --root), e.g. for tests.
 const DefaultStateRoot = "/run/minicontainer"
 
+// ContainersDir holds each container's writable layer (the overlay's
+// upper and work dirs) and its own /etc/hosts, /etc/hostname and
+// /etc/resolv.conf, in ContainersDir/ID, removed with the container (or
+// by gc). On disk, as docker's /var/lib/docker/containers and overlay2:
+// /run is a tmpfs on most hosts, and a container's files there would be
+// memory.
+const ContainersDir = "/var/lib/minicontainer/containers"
+
 // State is state.json: what `ps` shows and what `gc` needs to reclaim a
 // container whose minicontainer process was killed.
 type State struct {
@@ -41,7 +49,8 @@ type State struct {
 	PidStart     uint64 `json:"pid_start"`
 	// Address is the container's address on the bridge (--net bridge).
 	Address netip.Addr `json:"address,omitzero"`
-	// Scratch is the overlay's upper and work directory.
+	// Scratch is the container's directory in ContainersDir: the
+	// overlay's upper and work dirs, its /etc files.
 	Scratch string `json:"scratch"`
 	// Resources are host objects to reclaim, in creation order; gc undoes
 	// them in reverse. Each Kind has a reclaimer in reclaimers.

@@ -41,7 +41,7 @@ type Snapshot struct {
 }
 
 // StateDirs are the directories whose entries are recorded; tests may add theirs.
-var StateDirs = []string{"/run/minicontainer"}
+var StateDirs = []string{"/run/minicontainer", "/var/lib/minicontainer/containers"}
 
 // Take records the host's state now. It also makes the test process a child
 // subreaper (see prctl(2), PR_SET_CHILD_SUBREAPER) so that a process the

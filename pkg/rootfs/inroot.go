@@ -164,66 +164,48 @@ func fdPath(fd int) (string, error) {
 	return os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
 }
 
-// resolveMountpoint makes path inside root ready to be mounted on (a
-// directory, or an empty file when dir is false) and returns its host path,
-// resolved inside root.
-func resolveMountpoint(x *explain.Narrator, rootfd int, root, path string, dir bool) (string, error) {
+// openMountpoint makes path inside root ready to be mounted on (a
+// directory, or an empty file when dir is false) and returns it open as an
+// O_PATH descriptor, resolved inside root; the caller closes it. Mount on
+// the descriptor (mountAt), never on a path string: mount(2) would resolve
+// the string again, and a symlink swapped in between would redirect the
+// mount out of the root (CVE-2021-30465).
+func openMountpoint(x *explain.Narrator, rootfd int, root, path string, dir bool) (int, error) {
 	if dir {
-		fd, err := mkdirInRoot(x, rootfd, root, path)
-		if err != nil {
-			return "", err
-		}
-		defer unix.Close(fd)
-		return fdPath(fd)
+		return mkdirInRoot(x, rootfd, root, path)
 	}
 	parent, err := mkdirInRoot(x, rootfd, root, filepath.Dir(path))
 	if err != nil {
-		return "", err
+		return -1, err
 	}
 	defer unix.Close(parent)
 	fd, err := openInRoot(rootfd, path, unix.O_PATH, 0)
 	if err == unix.ENOENT {
+		name := filepath.Base(path)
+		create := func() (int, error) {
+			return unix.Openat(parent, name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+		}
 		var f int
-		f, err = unix.Openat(parent, filepath.Base(path), unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+		f, err = create()
+		if err == unix.EEXIST {
+			// A symlink whose target is missing in the root (a Debian
+			// /etc/resolv.conf -> ../run/...): replace it by the file,
+			// in the container's own upper dir.
+			err = unix.Unlinkat(parent, name, 0)
+			if x.Enabled() {
+				x.Call("unlink(2)", fmt.Sprintf("unlinkat(%s, %s, 0)", fdString(parent), explain.Quote(name)), nil, err)
+			}
+			if err == nil {
+				f, err = create()
+			}
+		}
 		if err == nil {
 			unix.Close(f)
 			fd, err = openInRoot(rootfd, path, unix.O_PATH, 0)
 		}
 	}
 	if err != nil {
-		return "", fmt.Errorf("mount point %s in %s: %w", path, root, err)
+		return -1, fmt.Errorf("mount point %s in %s: %w", path, root, err)
 	}
-	defer unix.Close(fd)
-	return fdPath(fd)
-}
-
-// writeInRoot writes data to path inside root, replacing a symlink there
-// rather than following it.
-func writeInRoot(x *explain.Narrator, rootfd int, root, path string, data []byte, mode uint32) error {
-	parent, err := mkdirInRoot(x, rootfd, root, filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer unix.Close(parent)
-	name := filepath.Base(path)
-	host := filepath.Join(root, path)
-	flags := unix.O_WRONLY | unix.O_CREAT | unix.O_TRUNC | unix.O_NOFOLLOW | unix.O_CLOEXEC
-	fd, err := unix.Openat(parent, name, flags, mode)
-	if err == unix.ELOOP { // a symlink: replace it by a file
-		if err = unix.Unlinkat(parent, name, 0); err == nil {
-			fd, err = unix.Openat(parent, name, flags, mode)
-		}
-	}
-	if x.Enabled() { // fdString costs a readlink(2): only when narrating
-		x.Call("open(2)", fmt.Sprintf("openat(%s, %s, O_WRONLY|O_CREAT|O_TRUNC|O_NOFOLLOW|O_CLOEXEC, %#o)", fdString(parent), explain.Quote(name), mode), fd, err)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", host, err)
-	}
-	f := os.NewFile(uintptr(fd), host)
-	defer f.Close()
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", host, err)
-	}
-	return f.Close()
+	return fd, nil
 }

@@ -3,6 +3,7 @@ package rootfs
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 
@@ -60,18 +61,50 @@ func mount(x *explain.Narrator, source, target, fstype string, flags uintptr, da
 	x.Call("mount(2)", fmt.Sprintf("mount(%s, %s, %s, %s, %s)",
 		cString(source), explain.Quote(target), cString(fstype), flagString(flags, MountFlags), cString(data)), nil, err)
 	if err != nil {
-		what := fstype
-		if flags&unix.MS_BIND != 0 {
-			what = "bind " + source
-		}
-		if flags&(unix.MS_PRIVATE|unix.MS_SLAVE|unix.MS_SHARED|unix.MS_UNBINDABLE) != 0 {
-			what = "propagation " + flagString(flags, MountFlags)
-		} else if flags&unix.MS_REMOUNT != 0 {
-			what = "remount " + flagString(flags, MountFlags)
-		}
-		return fmt.Errorf("mount %s on %s: %w", what, target, err)
+		return mountError(source, target, fstype, flags, err)
 	}
 	return nil
+}
+
+// mountAt mounts on the mount point open as fd (an O_PATH descriptor that
+// openMountpoint resolved inside the root) through its magic link
+// /proc/self/fd/N: the kernel takes the very file the descriptor holds
+// and resolves no path component again, so a symlink swapped in after the
+// resolution cannot redirect the mount out of the root. That race is
+// CVE-2021-30465 (a volume's target swapped by another container sharing
+// the volume); runc mounts this way since 1.0.0-rc95. The narration shows
+// the path the descriptor is open on, as strace -y does: N</path>.
+//
+// A descriptor opened before a mount on the same place holds the dentry
+// under it: to change the new mount's flags, open the place again (see
+// remountVolume).
+func mountAt(x *explain.Narrator, source string, fd int, fstype string, flags uintptr, data string) error {
+	target := "/proc/self/fd/" + strconv.Itoa(fd)
+	err := unix.Mount(source, target, fstype, flags, data)
+	if x.Enabled() || err != nil {
+		shown := fdString(fd) // a readlink(2): only when narrating or failing
+		x.Call("mount(2)", fmt.Sprintf("mount(%s, /proc/self/fd/%s, %s, %s, %s)",
+			cString(source), shown, cString(fstype), flagString(flags, MountFlags), cString(data)), nil, err)
+		if err != nil {
+			path, _ := fdPath(fd)
+			return mountError(source, path, fstype, flags, err)
+		}
+	}
+	return nil
+}
+
+// mountError says what was being mounted where.
+func mountError(source, target, fstype string, flags uintptr, err error) error {
+	what := fstype
+	if flags&unix.MS_BIND != 0 {
+		what = "bind " + source
+	}
+	if flags&(unix.MS_PRIVATE|unix.MS_SLAVE|unix.MS_SHARED|unix.MS_UNBINDABLE) != 0 {
+		what = "propagation " + flagString(flags, MountFlags)
+	} else if flags&unix.MS_REMOUNT != 0 {
+		what = "remount " + flagString(flags, MountFlags)
+	}
+	return fmt.Errorf("mount %s on %s: %w", what, target, err)
 }
 
 func umount(x *explain.Narrator, target string, flags int) error {

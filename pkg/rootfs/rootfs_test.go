@@ -164,14 +164,15 @@ func lines(s string) []string { return strings.Fields(strings.TrimSpace(s)) }
 func TestContainerSeesOnlyItsMounts(t *testing.T) {
 	s, _ := newSpec(t)
 	out := sh(t, s, `cut -d' ' -f5 /proc/self/mountinfo | sort`)
-	want := []string{"/", "/dev", "/dev/pts", "/dev/shm", "/proc", "/sys"}
+	want := []string{"/", "/dev", "/dev/pts", "/dev/shm", "/etc/hostname", "/etc/hosts", "/proc", "/sys"}
 	if got := lines(out); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("mount points inside: %q, want %q", got, want)
 	}
-	// The overlay is the root, and no mount of the host is there.
-	out = sh(t, s, `grep -c . /proc/self/mountinfo; awk '{for (i = 7; i < NF; i++) if ($i == "-") print $(i+1)}' /proc/self/mountinfo | sort | tr '\n' ' '`)
-	if got := strings.Fields(out); len(got) != 7 || got[0] != "6" {
-		t.Errorf("mountinfo inside: %q, want 6 mounts", out)
+	// The overlay is the root, and no mount of the host is there but the
+	// runtime's own /etc/hostname and /etc/hosts (files of the scratch dir).
+	out = sh(t, s, `grep -c . /proc/self/mountinfo; awk '$5 !~ /^\/etc\/host/ {for (i = 7; i < NF; i++) if ($i == "-") print $(i+1)}' /proc/self/mountinfo | sort | tr '\n' ' '`)
+	if got := strings.Fields(out); len(got) != 7 || got[0] != "8" {
+		t.Errorf("mountinfo inside: %q, want 8 mounts", out)
 	} else if fs := strings.Join(got[1:], " "); fs != "devpts overlay proc sysfs tmpfs tmpfs" {
 		t.Errorf("file system types inside: %q", fs)
 	}
@@ -236,22 +237,113 @@ func TestNewDevpts(t *testing.T) {
 	}
 }
 
-func TestHostnameFilesGoToUpper(t *testing.T) {
+// TestIdentityFilesAreTheRuntimes: /etc/hostname, /etc/hosts and the
+// extra files are the runtime's own, in the scratch dir, bound in; neither
+// the base nor the overlay's upper dir gets them. The container's address
+// (extra /etc/hosts lines) comes before 127.0.1.1.
+func TestIdentityFilesAreTheRuntimes(t *testing.T) {
 	s, _ := newSpec(t)
 	baseHostname, _ := os.ReadFile(filepath.Join(testBase, "etc/hostname"))
-	s.Files = map[string][]byte{"/etc/resolv.conf": []byte("nameserver 10.0.0.1\n"), "/etc/hosts": []byte("10.0.0.2\tpeer\n")}
-	out := sh(t, s, `cat /etc/hostname; grep -e box -e peer /etc/hosts; cat /etc/resolv.conf`)
-	if want := "box\n127.0.1.1\tbox\n10.0.0.2\tpeer\nnameserver 10.0.0.1\n"; out != want {
+	s.Files = map[string][]byte{"/etc/resolv.conf": []byte("nameserver 10.0.0.1\n"), "/etc/hosts": []byte("10.0.0.2\tbox peer\n")}
+	out := sh(t, s, `cat /etc/hostname; grep -e box -e peer /etc/hosts; cat /etc/resolv.conf; grep -c ' /etc/' /proc/self/mountinfo`)
+	if want := "box\n10.0.0.2\tbox peer\n127.0.1.1\tbox\nnameserver 10.0.0.1\n3\n"; out != want {
 		t.Errorf("inside: %q, want %q", out, want)
 	}
-	if got, _ := os.ReadFile(filepath.Join(s.Scratch, "upper/etc/hostname")); string(got) != "box\n" {
-		t.Errorf("upper/etc/hostname = %q", got)
+	if got, _ := os.ReadFile(filepath.Join(s.Scratch, FilesDir, "etc/hostname")); string(got) != "box\n" {
+		t.Errorf("%s/etc/hostname = %q", FilesDir, got)
+	}
+	if got, err := os.ReadFile(filepath.Join(s.Scratch, "upper/etc/hostname")); err == nil && len(got) > 0 {
+		t.Errorf("upper/etc/hostname = %q, want the file bound from %s", got, FilesDir)
 	}
 	if now, _ := os.ReadFile(filepath.Join(testBase, "etc/hostname")); !bytes.Equal(now, baseHostname) {
 		t.Errorf("the base's /etc/hostname changed: %q", now)
 	}
 	if _, err := os.Stat(filepath.Join(testBase, "etc/resolv.conf")); err == nil {
 		t.Error("resolv.conf written to the base")
+	}
+}
+
+// TestVolumeOverIdentityFilesWins: a user's volume on /etc, or on
+// /etc/hosts itself, read-only or not, is what the container sees, and
+// the runtime writes nothing into it (issue 8: -v $PWD/d:/etc rewrote
+// d/hostname and d/hosts; with :ro the run failed).
+func TestVolumeOverIdentityFilesWins(t *testing.T) {
+	s, dir := newSpec(t)
+	etc := filepath.Join(dir, "etc")
+	os.Mkdir(etc, 0o755)
+	os.WriteFile(filepath.Join(etc, "hostname"), []byte("users-own\n"), 0o644)
+	os.WriteFile(filepath.Join(etc, "hosts"), []byte("10.9.9.9\tusers-entry\n"), 0o644)
+	hosts := filepath.Join(dir, "hosts")
+	os.WriteFile(hosts, []byte("10.8.8.8\tmine\n"), 0o644)
+	s.Files = map[string][]byte{"/etc/resolv.conf": []byte("nameserver 10.0.0.1\n")}
+	for _, c := range []struct {
+		vols []Volume
+		want string
+	}{
+		{[]Volume{{Host: etc, Container: "/etc"}}, "users-own\n10.9.9.9\tusers-entry\n"},
+		{[]Volume{{Host: etc, Container: "/etc", ReadOnly: true}}, "users-own\n10.9.9.9\tusers-entry\n"},
+		{[]Volume{{Host: hosts, Container: "/etc/hosts", ReadOnly: true}}, "box\n10.8.8.8\tmine\n"},
+		{[]Volume{{Host: hosts, Container: "/etc/hosts"}}, "box\n10.8.8.8\tmine\n"},
+	} {
+		s.Volumes = c.vols
+		out := sh(t, s, `cat /etc/hostname /etc/hosts`)
+		if out != c.want {
+			t.Errorf("%v: inside %q, want %q", c.vols, out, c.want)
+		}
+	}
+	entries, _ := os.ReadDir(etc)
+	if len(entries) != 2 {
+		t.Errorf("the volume on /etc got files: %v", entries)
+	}
+	if got, _ := os.ReadFile(filepath.Join(etc, "hosts")); string(got) != "10.9.9.9\tusers-entry\n" {
+		t.Errorf("the volume's hosts file was written: %q", got)
+	}
+	if got, _ := os.ReadFile(hosts); string(got) != "10.8.8.8\tmine\n" {
+		t.Errorf("the volume on /etc/hosts was written: %q", got)
+	}
+}
+
+// TestVolumesSortedByDepth: -v A:/data/sub -v B:/data must not hide A
+// under B: mounts go parents first, as docker sorts them.
+func TestVolumesSortedByDepth(t *testing.T) {
+	s, dir := newSpec(t)
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	os.Mkdir(a, 0o755)
+	os.Mkdir(b, 0o755)
+	os.WriteFile(filepath.Join(a, "from-a"), nil, 0o644)
+	os.WriteFile(filepath.Join(b, "from-b"), nil, 0o644)
+	s.Volumes = []Volume{{Host: a, Container: "/data/sub"}, {Host: b, Container: "/data"}}
+	if out := sh(t, s, `ls /data/sub /data | tr '\n' ' '`); out != "/data:\nfrom-b sub\n\n/data/sub:\nfrom-a\n" && out != "/data: from-b sub  /data/sub: from-a " {
+		t.Errorf("inside: %q", out)
+	}
+	// B's mount point for A was made in B: the user asked for it there.
+	os.Remove(filepath.Join(b, "sub"))
+}
+
+func TestSortVolumes(t *testing.T) {
+	in := []Volume{{Host: "1", Container: "/data/sub/x"}, {Host: "2", Container: "/data"}, {Host: "3", Container: "/other/sub"}, {Host: "4", Container: "/b"}}
+	var got []string
+	for _, v := range SortVolumes(in) {
+		got = append(got, v.Host)
+	}
+	if strings.Join(got, "") != "2431" {
+		t.Errorf("order %v, want 2 4 3 1 (by depth, stable)", got)
+	}
+	if in[0].Host != "1" {
+		t.Error("SortVolumes changed its argument")
+	}
+}
+
+// TestWorkdirMade: a missing working directory is made inside the root
+// (in the overlay), as docker makes it, not refused.
+func TestWorkdirMade(t *testing.T) {
+	s, _ := newSpec(t)
+	s.Workdir = "/missing/deep"
+	if out := sh(t, s, `test -d /missing/deep && echo ok`); out != "ok\n" {
+		t.Errorf("inside: %q", out)
+	}
+	if _, err := os.Stat(filepath.Join(testBase, "missing")); err == nil {
+		t.Error("the workdir was made in the base")
 	}
 }
 
@@ -276,24 +368,6 @@ func TestWritesGoToUpperNeverBase(t *testing.T) {
 	var st unix.Stat_t
 	if err := unix.Lstat(filepath.Join(s.Scratch, "upper/bin/ls"), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != 0 {
 		t.Errorf("no whiteout for /bin/ls in upper (err %v, mode %o)", err, st.Mode)
-	}
-}
-
-// With ScratchTmpfs (minicontainer's setting) the overlay works the same,
-// on a tmpfs of the container's mount namespace: the host's scratch dir
-// stays empty, during the run and after it, and the base is untouched.
-func TestScratchTmpfs(t *testing.T) {
-	s, _ := newSpec(t)
-	s.ScratchTmpfs = true
-	out := sh(t, s, `echo hi > /written && cat /written /etc/hostname && ls `+s.Scratch+` 2>&1; grep -c " / overlay .*upperdir=`+s.Scratch+`/upper" /proc/self/mounts`)
-	if want := "hi\nbox\nls: " + s.Scratch + ": No such file or directory\n1\n"; out != want {
-		t.Errorf("inside: %q, want %q", out, want)
-	}
-	if entries, err := os.ReadDir(s.Scratch); err != nil || len(entries) != 0 {
-		t.Errorf("host scratch dir: %v %v, want it empty", entries, err)
-	}
-	if _, err := os.Lstat(filepath.Join(testBase, "written")); err == nil {
-		t.Error("written appeared in the base")
 	}
 }
 
@@ -430,8 +504,9 @@ func TestNarration(t *testing.T) {
 	}
 	for _, want := range []string{
 		`mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL) = 0   [mount(2)]`,
-		fmt.Sprintf(`mount("overlay", "%s/merged", "overlay", 0, "lowerdir=%s,upperdir=%s/upper,workdir=%s/work") = 0   [mount(2)]`, s.Scratch, testBase, s.Scratch, s.Scratch),
-		fmt.Sprintf(`mount("sysfs", "%s/merged/sys", "sysfs", MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL) = 0   [mount(2)]`, s.Scratch),
+		fmt.Sprintf(`mount("overlay", "%s/merged", "overlay", 0, "lowerdir=%s,upperdir=%s/upper,workdir=%s/work,volatile") = 0   [mount(2)]`, s.Scratch, testBase, s.Scratch, s.Scratch),
+		fmt.Sprintf(`</%s/merged/sys>, "sysfs", MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL) = 0   [mount(2)]`, strings.TrimPrefix(s.Scratch, "/")),
+		`mount("sysfs", /proc/self/fd/`,
 		`mknod("` + s.Scratch + `/merged/dev/null", S_IFCHR|0666, makedev(1, 3)) = 0   [mknod(2)]`,
 		`"newinstance,ptmxmode=0666,mode=0620,gid=5") = 0   [mount(2)]`,
 		`pivot_root(".", ".") = 0   [pivot_root(2)]`,

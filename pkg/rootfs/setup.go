@@ -16,7 +16,7 @@ import (
 
 // ErrNoOverlay is returned by Setup when it is asked to write files
 // (Hostname, Files) without an overlay to write them in.
-var ErrNoOverlay = errors.New("rootfs: /etc/hostname, /etc/hosts and extra files need an overlay (Spec.Scratch), so the base is never modified")
+var ErrNoOverlay = errors.New("rootfs: /etc/hostname, /etc/hosts and extra files need a scratch dir (Spec.Scratch) to keep them in, and an overlay for their mount points, so the base is never modified")
 
 // ErrHostMountNamespace is returned by Setup when it is called in the
 // host's mount namespace, where it would remount the host's own mounts.
@@ -54,11 +54,10 @@ func Setup(s Spec, x *explain.Narrator) error {
 	// 2. The root: an overlay of a per-container upper dir over the base.
 	root := base
 	if s.Scratch != "" {
-		scratch, err := filepath.Abs(s.Scratch)
-		if err != nil {
+		if s.Scratch, err = filepath.Abs(s.Scratch); err != nil {
 			return fmt.Errorf("scratch dir %s: %w", s.Scratch, err)
 		}
-		if root, err = mountOverlay(x, base, scratch, s.ScratchTmpfs); err != nil {
+		if root, err = mountOverlay(x, base, s.Scratch); err != nil {
 			return err
 		}
 	}
@@ -83,26 +82,40 @@ func Setup(s Spec, x *explain.Narrator) error {
 		return err
 	}
 	for _, m := range s.Mounts {
-		target, err := resolveMountpoint(x, rootfd, root, m.Target, true)
+		// Opened after the mounts before it: a remount (the read-only
+		// /sys/fs/cgroup) then holds the mount made there just before.
+		fd, err := openMountpoint(x, rootfd, root, m.Target, true)
 		if err != nil {
 			return err
 		}
-		if err := mount(x, m.Source, target, m.FSType, m.Flags, m.Data); err != nil {
+		err = mountAt(x, m.Source, fd, m.FSType, m.Flags, m.Data)
+		unix.Close(fd)
+		if err != nil {
 			return err
 		}
 	}
 
 	// 4. Volumes, after /dev so that one may go under it (Validate keeps
-	// them off /proc, /sys and /dev themselves).
-	for _, v := range s.Volumes {
+	// them off /proc, /sys and /dev themselves), parents before children.
+	for _, v := range SortVolumes(s.Volumes) {
 		if err := mountVolume(x, rootfd, root, v); err != nil {
 			return err
 		}
 	}
 
-	// 5. Files that say who the container is, in the overlay's upper dir.
-	if err := writeIdentity(x, rootfd, root, s); err != nil {
+	// 5. Files that say who the container is, the runtime's own, bound in.
+	if err := bindIdentity(x, rootfd, root, s); err != nil {
 		return err
+	}
+
+	// The working directory, made if missing as docker does (after the
+	// volumes: it may be in one).
+	if s.Workdir != "" {
+		fd, err := mkdirInRoot(x, rootfd, root, s.Workdir)
+		if err != nil {
+			return fmt.Errorf("workdir %s: %w", s.Workdir, err)
+		}
+		unix.Close(fd)
 	}
 
 	// 6. Into the new root.
@@ -152,14 +165,7 @@ func checkOwnMountNamespace() error {
 // overlayfs(5): writes go to upper, copied up from lower on first write;
 // deletions are whiteouts in upper; work is overlayfs's own scratch space
 // and must be on the same file system as upper.
-func mountOverlay(x *explain.Narrator, base, scratch string, tmpfs bool) (string, error) {
-	// Spec.ScratchTmpfs: a tmpfs of this mount namespace under upper and work.
-	if tmpfs {
-		x.Note("a tmpfs for the overlay's upper and work dirs: freed with this mount namespace")
-		if err := mount(x, "tmpfs", scratch, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=700"); err != nil {
-			return "", err
-		}
-	}
+func mountOverlay(x *explain.Narrator, base, scratch string) (string, error) {
 	upper := filepath.Join(scratch, "upper")
 	work := filepath.Join(scratch, "work")
 	merged := filepath.Join(scratch, "merged")
@@ -169,8 +175,30 @@ func mountOverlay(x *explain.Narrator, base, scratch string, tmpfs bool) (string
 		}
 	}
 	x.Note("overlay: the base is the read-only lower dir, writes go to %s", upper)
-	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", overlayEscape(base), overlayEscape(upper), overlayEscape(work))
-	if err := mount(x, "overlay", merged, "overlay", 0, opts); err != nil {
+	// volatile (Linux 5.10, overlayfs(5)): no sync of the upper dir's file
+	// system, not even when the overlay goes away with the mount
+	// namespace. The upper dir is thrown away with the container, so
+	// nothing needs to reach the disk; without it every container's end
+	// waited for a journal commit of the disk under the scratch dir.
+	// A volatile overlay leaves work/work/incompat/volatile behind, and
+	// overlayfs refuses (EINVAL) to mount that work dir again until it is
+	// removed: the kernel cannot know whether the upper dir survived a
+	// crash. This scratch dir is the caller's, reused on purpose (a
+	// container started again on the same layer): acknowledge it.
+	if stale := filepath.Join(work, "work", "incompat", "volatile"); exists(stale) {
+		err := os.RemoveAll(stale)
+		x.Call("rmdir(2)", fmt.Sprintf("rmdir(%s)", explain.Quote(stale)), nil, err)
+		if err != nil {
+			return "", fmt.Errorf("overlay work dir %s: %w", work, err)
+		}
+	}
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s,volatile", overlayEscape(base), overlayEscape(upper), overlayEscape(work))
+	err := mount(x, "overlay", merged, "overlay", 0, opts)
+	if errors.Is(err, unix.EINVAL) {
+		x.Note("this kernel's overlayfs has no volatile option (Linux < 5.10): mount without it")
+		err = mount(x, "overlay", merged, "overlay", 0, strings.TrimSuffix(opts, ",volatile"))
+	}
+	if err != nil {
 		if errors.Is(err, unix.EINVAL) {
 			// overlayfs explains an EINVAL only in the kernel log: a lower
 			// or upper dir on a file system it cannot stack on (overlay
@@ -182,28 +210,69 @@ func mountOverlay(x *explain.Narrator, base, scratch string, tmpfs bool) (string
 	return merged, nil
 }
 
+// SortVolumes returns the volumes in the order to mount them: by the depth
+// of their path inside the container, shallowest first, as docker sorts
+// them. Given as -v A:/data/sub -v B:/data, B mounted last would hide A.
+// The sort is stable: volumes of the same depth keep their order.
+func SortVolumes(vols []Volume) []Volume {
+	out := append([]Volume(nil), vols...)
+	sort.SliceStable(out, func(i, j int) bool { return depth(out[i].Container) < depth(out[j].Container) })
+	return out
+}
+
+func depth(p string) int { return strings.Count(filepath.Clean(p), "/") }
+
+// mountBeforeHook, when set (by a test), runs between the resolution of a
+// volume's mount point and the mount: where a racing process would swap
+// the mount point for a symlink.
+var mountBeforeHook func()
+
 func mountVolume(x *explain.Narrator, rootfd int, root string, v Volume) error {
-	st, err := os.Stat(v.Host)
+	var st unix.Stat_t
+	if err := unix.Stat(v.Host, &st); err != nil {
+		return fmt.Errorf("volume %s: %w", v, err)
+	}
+	fd, err := openMountpoint(x, rootfd, root, v.Container, st.Mode&unix.S_IFMT == unix.S_IFDIR)
 	if err != nil {
 		return fmt.Errorf("volume %s: %w", v, err)
 	}
-	target, err := resolveMountpoint(x, rootfd, root, v.Container, st.IsDir())
-	if err != nil {
-		return fmt.Errorf("volume %s: %w", v, err)
+	defer unix.Close(fd)
+	if mountBeforeHook != nil {
+		mountBeforeHook()
 	}
 	x.Note("volume %s", v)
-	if err := mount(x, v.Host, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	if err := mountAt(x, v.Host, fd, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("volume %s: %w", v, err)
 	}
 	if v.ReadOnly {
-		// MS_RDONLY is ignored on the first bind: a bind mount takes its
-		// flags only from a second, remounting call (see mount(2)). The
-		// remount applies to the top mount only, not to mounts under it.
-		if err := mount(x, "", target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+		if err := remountReadOnly(x, rootfd, v.Container, &st); err != nil {
 			return fmt.Errorf("volume %s: %w", v, err)
 		}
 	}
 	return nil
+}
+
+// remountReadOnly makes the bind mount just made at path read-only.
+// MS_RDONLY is ignored on the first bind: a bind mount takes its flags only
+// from a second, remounting call (see mount(2)), which applies to the top
+// mount only, not to mounts under it. The descriptor the bind was made on
+// holds the dentry under the new mount, so the place is opened again; and
+// since that resolves the path again, the mount found there must be the
+// one just made: the same file as the source (st).
+func remountReadOnly(x *explain.Narrator, rootfd int, path string, st *unix.Stat_t) error {
+	fd, err := openInRoot(rootfd, path, unix.O_PATH, 0)
+	if err != nil {
+		return fmt.Errorf("mount point %s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	var got unix.Stat_t
+	if err := unix.Fstat(fd, &got); err != nil {
+		return fmt.Errorf("mount point %s: %w", path, err)
+	}
+	if got.Dev != st.Dev || got.Ino != st.Ino {
+		return fmt.Errorf("mount point %s changed during set-up (a symlink swapped in?): refusing to remount what is there now", path)
+	}
+	return mountAt(x, "", fd, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, "")
 }
 
 // mountKernelFS mounts a new proc (it shows the container's PID namespace:
@@ -219,12 +288,14 @@ func mountKernelFS(x *explain.Narrator, rootfd int, root string) error {
 		{"/proc", "proc", ProcFlags, "a new proc, listing only the processes of this PID namespace"},
 		{"/sys", "sysfs", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY, "sysfs, read-only, so the container cannot change kernel or device settings"},
 	} {
-		target, err := resolveMountpoint(x, rootfd, root, m.dir, true)
+		fd, err := openMountpoint(x, rootfd, root, m.dir, true)
 		if err != nil {
 			return err
 		}
 		x.Note("%s: %s", m.dir, m.why)
-		if err := mount(x, m.fstype, target, m.fstype, m.flags, ""); err != nil {
+		err = mountAt(x, m.fstype, fd, m.fstype, m.flags, "")
+		unix.Close(fd)
+		if err != nil {
 			return err
 		}
 	}
@@ -232,7 +303,11 @@ func mountKernelFS(x *explain.Narrator, rootfd int, root string) error {
 }
 
 // identityFiles returns /etc/hostname and /etc/hosts for the hostname, and
-// the caller's extra files, sorted by path.
+// the caller's extra files, sorted by path. Extra /etc/hosts lines (the
+// container's own address, from the network) come before the 127.0.1.1
+// line: the C library answers a name with the first line that has it, and
+// `getent hosts $(hostname)` must give the container's address when it has
+// one (docker writes no 127.0.1.1 line at all).
 func identityFiles(s Spec) []struct {
 	path string
 	data []byte
@@ -243,8 +318,9 @@ func identityFiles(s Spec) []struct {
 	}
 	if s.Hostname != "" {
 		files["/etc/hostname"] = []byte(s.Hostname + "\n")
-		hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + s.Hostname + "\n"
-		files["/etc/hosts"] = append([]byte(hosts), s.Files["/etc/hosts"]...)
+		hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+		hosts += string(s.Files["/etc/hosts"]) + "127.0.1.1\t" + s.Hostname + "\n"
+		files["/etc/hosts"] = []byte(hosts)
 	}
 	paths := make([]string, 0, len(files))
 	for p := range files {
@@ -261,12 +337,57 @@ func identityFiles(s Spec) []struct {
 	return out
 }
 
-func writeIdentity(x *explain.Narrator, rootfd int, root string, s Spec) error {
+// FilesDir is where, under Spec.Scratch, Setup writes the identity files
+// (Spec.Hostname, Spec.Files) on the host side: scratch/files/etc/hosts.
+const FilesDir = "files"
+
+// bindIdentity writes /etc/hostname, /etc/hosts and the other Files as the
+// runtime's own files, on the host in Scratch/files (as docker keeps them
+// in its container directory), and bind-mounts each onto its path inside.
+// Never into the root filesystem or a volume: a user's volume on that path,
+// or on a directory above it (-v $PWD/d:/etc), wins and is not written —
+// it may be the host's own /etc.
+func bindIdentity(x *explain.Narrator, rootfd int, root string, s Spec) error {
 	for _, f := range identityFiles(s) {
+		if v, ok := coveredBy(s.Volumes, f.path); ok {
+			x.Note("%s: volume %s covers it: the user's file is left as it is", f.path, v)
+			continue
+		}
+		host := filepath.Join(s.Scratch, FilesDir, f.path)
+		if err := mkdirAll(x, filepath.Dir(host), 0o755); err != nil {
+			return err
+		}
 		x.Note("%s: %s", f.path, strings.ReplaceAll(strings.TrimSpace(string(f.data)), "\n", " | "))
-		if err := writeInRoot(x, rootfd, root, f.path, f.data, 0o644); err != nil {
+		err := os.WriteFile(host, f.data, 0o644)
+		x.Call("open(2)", fmt.Sprintf("open(%s, O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, 0644) and write(2)", explain.Quote(host)), nil, err)
+		if err != nil {
+			return fmt.Errorf("write %s: %w", host, err)
+		}
+		fd, err := openMountpoint(x, rootfd, root, f.path, false)
+		if err != nil {
+			return err
+		}
+		err = mountAt(x, host, fd, "", unix.MS_BIND, "")
+		unix.Close(fd)
+		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// coveredBy returns the volume mounted on path or on a directory above it.
+func coveredBy(vols []Volume, path string) (Volume, bool) {
+	for _, v := range vols {
+		c := filepath.Clean(v.Container)
+		if path == c || strings.HasPrefix(path, c+"/") {
+			return v, true
+		}
+	}
+	return Volume{}, false
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
 }

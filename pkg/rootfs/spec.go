@@ -7,8 +7,9 @@
 //     upper dir, the base is never modified), bound on itself;
 //  3. /proc, /sys (read-only), /dev as a small tmpfs with only the safe device
 //     nodes, a new /dev/pts instance, /dev/shm, the /dev/fd links;
-//  4. the volumes (-v HOST:CTR[:ro]) bind-mounted in;
-//  5. /etc/hostname and /etc/hosts (in the overlay's upper dir);
+//  4. the volumes (-v HOST:CTR[:ro]) bind-mounted in, shallowest first;
+//  5. /etc/hostname, /etc/hosts (and resolv.conf): the runtime's own
+//     files, bind-mounted, unless a volume covers them;
 //  6. pivot_root(2) into it and detach the old root — or the article's
 //     chroot(2), which a process inside can escape;
 //  7. the root remounted read-only last, for --read-only.
@@ -33,32 +34,31 @@ type Spec struct {
 	Base string
 	// Scratch is a per-container host directory for the overlay's upper/,
 	// work/ and merged/ (created and removed by the caller, after
-	// Validate). "" means no overlay: the container runs on Base itself,
+	// Validate), on disk: a container's writes are then files the kernel
+	// writes back and may drop from memory, where on a tmpfs every byte
+	// would be memory charged to the container (200 MB written under
+	// --memory 64m were OOM-killed). The overlay is mounted "volatile":
+	// nothing waits for the throwaway layer to reach the disk. "" means no overlay: the container runs on Base itself,
 	// its writes land there, and Setup refuses Hostname and Files rather
 	// than write them into the base.
 	Scratch string
-	// ScratchTmpfs mounts a tmpfs on Scratch first, inside the container's
-	// mount namespace, and keeps upper/ and work/ there: the container's
-	// writes live in memory (charged to its memory cgroup), the host's
-	// directory stays empty, and the kernel frees it all with the mount
-	// namespace, even when the container is killed. It is what a state
-	// dir under /run (a tmpfs on systemd hosts) gives, on any host; on a
-	// disk file system the journal writes and block discards of copy-ups
-	// and their removal cost 3-4 ms per container here.
-	ScratchTmpfs bool
 	// ReadOnly mounts the root read-only (--read-only).
 	ReadOnly bool
 	// Volumes are bind mounts (-v HOST:CTR[:ro]).
 	Volumes []Volume
-	// Hostname is written to /etc/hostname and /etc/hosts inside (in the
-	// overlay's upper dir, never the base). "" writes neither.
+	// Hostname is written to /etc/hostname and /etc/hosts: the runtime's
+	// own files in Scratch/files, bind-mounted onto those paths (never the
+	// base, nor a volume that covers them). "" writes neither.
 	Hostname string
+	// Workdir is the working directory inside, made if missing (as docker
+	// does); "" makes none.
+	Workdir string
 	// Chroot uses chroot(2), as the article does, instead of pivot_root(2).
 	// A process inside can escape it; it is here for the lesson.
 	Chroot bool
-	// Files are written inside before the pivot, by absolute path inside
-	// the container (e.g. /etc/resolv.conf). Content for /etc/hosts is
-	// appended to the lines made from Hostname.
+	// Files are bound in as Hostname's files are, by absolute path inside
+	// the container (e.g. /etc/resolv.conf). Content for /etc/hosts goes
+	// between the localhost lines and the hostname's 127.0.1.1 line.
 	Files map[string][]byte
 	// Mounts are more kernel file systems, mounted in order after /proc
 	// and /sys, by absolute path inside the container (the directory is
