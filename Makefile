@@ -8,7 +8,7 @@ BIN     := bin
 # Debian/Ubuntu packages the demos, the tests and the benchmark use.
 APT_PKGS := gcc libc6-dev make manpages-dev busybox-static iproute2 iputils-ping nftables util-linux procps coreutils crun runc hyperfine time
 
-.PHONY: all build deps run demos c-examples test vet compare bench cgroup2-vm clean
+.PHONY: all build deps run demos c-examples test vet compare bench cgroup2-vm test-cgroup2-vm clean
 
 all: build
 
@@ -65,14 +65,26 @@ bench: build
 	./testdata/bench.sh
 
 # The cgroup v2 driver on a real kernel, for hosts that are not pure v2:
-# boots Debian's kernel under qemu (software emulation is enough, about a
-# minute) with only a cgroup2 hierarchy and runs the limits there; see
-# testdata/cgroup2-vm.sh. Too slow for `make test` and CI, so qemu is
-# installed here only, not in APT_PKGS.
+# boots Debian's kernel under qemu (KVM when the CPU has it, else software
+# emulation, about a minute) with only a cgroup2 hierarchy and runs the
+# limits there; see testdata/cgroup2-vm.sh. Too slow for `make test` and
+# CI, so qemu is installed here only, not in APT_PKGS.
 cgroup2-vm: deps
 	@dpkg -s qemu-system-x86 >/dev/null 2>&1 || { \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends qemu-system-x86; }
 	./testdata/cgroup2-vm.sh
+
+# The whole suite (make test) on a pure cgroup v2 kernel, in a Debian
+# userland built once with mmdebstrap and cached under
+# /var/cache/minicontainer/cgroup2-vm; see testdata/cgroup2-vm-suite.sh.
+# PKGS=./docs/ runs only some packages. qemu and mmdebstrap are installed
+# here only.
+test-cgroup2-vm:
+	@missing=$$(for p in qemu-system-x86 mmdebstrap e2fsprogs; do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+	APT_PKGS="$(APT_PKGS)" ./testdata/cgroup2-vm-suite.sh
 
 clean:
 	rm -rf $(BIN)
