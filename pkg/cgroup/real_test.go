@@ -355,8 +355,15 @@ func TestRealV2WithoutControllers(t *testing.T) {
 	if err != nil || !populated {
 		t.Errorf("cgroup.events populated = %v, %v", populated, err)
 	}
-	time.Sleep(200 * time.Millisecond)
-	procs, _ := cg.Procs()
+	// The shell counts to 20000 before it starts its second process: wait
+	// for that (not a fixed time: under emulation the loop alone takes
+	// longer than 200 ms), then the cgroup must list both.
+	var procs []int
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if procs, _ = cg.Procs(); len(procs) >= 2 {
+			break
+		}
+	}
 	st, _ := cg.Stats()
 	t.Logf("born in %s; cgroup.procs %v; cpu.stat usage %v", want, procs, st.CPUUsage)
 	if len(procs) != 2 || st.CPUUsage == 0 {
