@@ -31,7 +31,8 @@ mount -t tmpfs -o mode=1777 tmpfs /tmp
 [ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
 mount --make-rshared /
 # cgroup_no_v1=all: no v1 controller can be mounted, only this tree.
-mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
+# The options systemd mounts it with.
+mount -t cgroup2 -o nsdelegate,memory_recursiveprot cgroup2 /sys/fs/cgroup
 # Go, its module cache and the source at the host's paths, and the build
 # cache the host filled for them: the guest's builds find it all compiled.
 mkdir -p "$GOROOT" "$GOMODCACHE" /root/.cache/go-build
@@ -76,8 +77,8 @@ else
 	status=${PIPESTATUS[0]}
 fi
 echo "=== per package ($(($(date +%s) - t0)) s):"
-grep -E '^(ok|FAIL|\?) ' /mnt/run/test.log | awk '{ printf "  %-5s %-50s %s\n", $1, $2, $3 }'
-echo "=== $(grep -c '^ok ' /mnt/run/test.log) ok, $(grep -c '^FAIL ' /mnt/run/test.log) FAIL; make/go test exit status $status"
+grep -E '^(ok|FAIL|\?)[[:space:]]' /mnt/run/test.log | awk '{ printf "  %-5s %-50s %s\n", $1, $2, $3 }'
+echo "=== $(grep -c '^ok ' /mnt/run/test.log) ok, $(grep -c '^FAIL[[:space:]]' /mnt/run/test.log) FAIL; make/go test exit status $status"
 echo "=== left after the suite: $(ls $cg | grep -vE '^(cgroup|cpu|io|memory|pids|misc|hugetlb|rdma|cpuset)\.' | tr '\n' ' ')"
 trap - EXIT
 finish $status

@@ -115,8 +115,9 @@ out=${OUT:-$(mktemp -d /tmp/cgroup2-vm-suite.XXXXXX)}
 mkdir -p "$out"
 say "run directory $out"
 cp "$repo/testdata/cgroup2-vm-guest.sh" "$out/guest.sh"
-(cd "$repo" && git ls-files -coz --exclude-standard | xargs -0 tar -cf "$out/src.tar" --no-recursion --) 2>/dev/null ||
-	(cd "$repo" && git ls-files -coz --exclude-standard | xargs -0 tar -cf "$out/src.tar" --no-recursion --)
+# The working tree as it is: tracked files and untracked ones git does not
+# ignore (bin/ and the like stay out).
+(cd "$repo" && git ls-files -coz --exclude-standard | xargs -0 tar -cf "$out/src.tar" --no-recursion --)
 goroot=$(cd "$repo" && go env GOROOT)
 gomodcache=$(cd "$repo" && go env GOMODCACHE)
 # The guest has no network: every module must be in the shared cache.
@@ -153,8 +154,9 @@ rm -f "$out/rc"
 
 say "booting $(cat "$img/kernel") under $accel, 2 vCPUs, 4 GiB"
 t0=$(date +%s)
-# snapshot=on: the guest's writes to its disks go to a temporary file. 9p: security_model=none, the guest's
-# root writes files as the host's root (only in $out).
+# snapshot=on: the guest's writes to its disks go to a temporary file, the
+# image stays as built. 9p with security_model=none: the guest's root
+# writes files as the host's root, and only in $out (the rest is readonly).
 timeout "${VM_TIMEOUT:-7200}" qemu-system-x86_64 -machine q35 "${accel_opts[@]}" -smp 2 -m 4096 \
 	-nic none -nographic -no-reboot \
 	-kernel "$img/vmlinuz" -initrd "$img/initrd.img" \
