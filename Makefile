@@ -17,7 +17,7 @@ RUN_PKGS   := gcc libc6-dev make busybox-static iproute2 nftables util-linux pro
 TEST_PKGS  := $(RUN_PKGS) manpages-dev iputils-ping
 BENCH_PKGS := $(RUN_PKGS) crun runc hyperfine time
 
-.PHONY: all build deps test-deps bench-deps run demos c-examples test test-repeat vet compare bench stress cgroup2-vm fuzz clean
+.PHONY: all build deps test-deps bench-deps run demos c-examples test test-repeat vet compare bench stress cgroup2-vm test-cgroup2-vm fuzz clean
 
 all: build
 
@@ -115,14 +115,26 @@ stress: build
 	$(GO) run ./testdata/stress -bin $(BIN)/minicontainer
 
 # The cgroup v2 driver on a real kernel, for hosts that are not pure v2:
-# boots Debian's kernel under qemu (software emulation is enough, about a
-# minute) with only a cgroup2 hierarchy and runs the limits there; see
-# testdata/cgroup2-vm.sh. Too slow for `make test` and CI, so qemu is
-# installed here only, not in the run or test packages.
+# boots Debian's kernel under qemu (KVM when the CPU has it, else software
+# emulation, about a minute) with only a cgroup2 hierarchy and runs the
+# limits there; see testdata/cgroup2-vm.sh. Too slow for `make test` and
+# CI, so qemu is installed here only, not in the run or test packages.
 cgroup2-vm: deps
 	@dpkg -s qemu-system-x86 >/dev/null 2>&1 || { \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends qemu-system-x86; }
 	./testdata/cgroup2-vm.sh
+
+# The whole suite (make test) on a pure cgroup v2 kernel, in a Debian
+# userland built once with mmdebstrap and cached under
+# /var/cache/minicontainer/cgroup2-vm; see testdata/cgroup2-vm-suite.sh.
+# PKGS=./docs/ runs only some packages. qemu and mmdebstrap are installed
+# here only.
+test-cgroup2-vm:
+	@missing=$$(for p in qemu-system-x86 mmdebstrap e2fsprogs; do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+	APT_PKGS="$(TEST_PKGS)" ./testdata/cgroup2-vm-suite.sh
 
 clean:
 	rm -rf $(BIN)

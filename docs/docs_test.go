@@ -22,6 +22,27 @@
 //
 // All commands of one block run in one bash, in order, so a block can set
 // a variable or start a process in the background for the next command.
+//
+// Hosts differ in one way the lessons must show: how cgroups are mounted
+// (cgroups(7); pkg/cgroup's Mode). Most machines mount one cgroup2 tree at
+// /sys/fs/cgroup; some still mount v1 hierarchies (or v1 plus an empty
+// cgroup2: hybrid). A transcript whose output depends on that names the
+// layout it was recorded on after the language, and runs only there:
+//
+//	```console cgroup2   pure cgroup v2 (cgroup.Unified)
+//	```console cgroup1   v1 controllers (cgroup.Legacy or cgroup.Hybrid)
+//	```console hybrid    v1 controllers plus a cgroup2 at /sys/fs/cgroup/unified
+//	```console           every host
+//
+// On other hosts the block is skipped (go test -v names it and says why).
+// The lessons give the cgroup2 block as the main text and its v1 twin
+// beside it; `make test-cgroup2-vm` runs the suite, and so these
+// transcripts, on a pure cgroup v2 kernel. Any other word after "console"
+// is an error, so a typo cannot silently skip a transcript.
+//
+// DOCS_RECORD=DIR writes what each command of each block run printed to
+// DIR/FILE-LINE.txt, in the transcript format, to record a lesson's
+// transcript on a host of another layout (the VM) from a real run.
 package docs
 
 import (
@@ -38,6 +59,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minicontainer/minicontainer/pkg/cgroup"
 	"github.com/minicontainer/minicontainer/pkg/execvp"
 )
 
@@ -48,9 +70,31 @@ type command struct {
 }
 
 type block struct {
-	file string
-	line int
-	cmds []command
+	file   string
+	line   int
+	layout string // "" (every host), "cgroup2", "cgroup1" or "hybrid"
+	cmds   []command
+}
+
+// layouts are the words a console block may carry, with the cgroup modes
+// each one runs on.
+var layouts = map[string][]cgroup.Mode{
+	"cgroup2": {cgroup.Unified},
+	"cgroup1": {cgroup.Legacy, cgroup.Hybrid},
+	"hybrid":  {cgroup.Hybrid},
+}
+
+// runsOn reports whether block b's transcript applies to a host in mode m.
+func (b block) runsOn(m cgroup.Mode) bool {
+	if b.layout == "" {
+		return true
+	}
+	for _, ok := range layouts[b.layout] {
+		if ok == m {
+			return true
+		}
+	}
+	return false
 }
 
 // parse returns the console blocks of a markdown file.
@@ -65,8 +109,14 @@ func parse(file string) ([]block, error) {
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimRight(sc.Text(), " \t")
 		switch {
-		case cur == nil && line == "```console":
+		case cur == nil && (line == "```console" || strings.HasPrefix(line, "```console ")):
 			cur = &block{file: file, line: n}
+			if words := strings.Fields(line[len("```console"):]); len(words) > 0 {
+				if _, ok := layouts[words[0]]; !ok || len(words) > 1 {
+					return nil, fmt.Errorf("%s:%d: %q: after console, only one of cgroup2, cgroup1 or hybrid", file, n, line)
+				}
+				cur.layout = words[0]
+			}
 		case cur != nil && line == "```":
 			blocks = append(blocks, *cur)
 			cur = nil
@@ -150,6 +200,13 @@ func TestTranscripts(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("make build: %v\n%s", err, out)
 	}
+	// The layout decides which transcripts apply; a host with no cgroup
+	// filesystem at all runs only those that name none.
+	var mode cgroup.Mode
+	if h, err := cgroup.Detect(); err == nil {
+		mode = h.Mode
+	}
+	record := os.Getenv("DOCS_RECORD")
 	files, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
 	files = append(files, filepath.Join(root, "README.md"))
 	for _, file := range files {
@@ -159,12 +216,17 @@ func TestTranscripts(t *testing.T) {
 		}
 		for _, b := range blocks {
 			name := fmt.Sprintf("%s:%d", filepath.Base(b.file), b.line)
-			t.Run(name, func(t *testing.T) { runBlock(t, root, b) })
+			t.Run(name, func(t *testing.T) {
+				if !b.runsOn(mode) {
+					t.Skipf("a %s transcript; this host is %v", b.layout, mode)
+				}
+				runBlock(t, root, b, record)
+			})
 		}
 	}
 }
 
-func runBlock(t *testing.T, root string, b block) {
+func runBlock(t *testing.T, root string, b block, record string) {
 	var script strings.Builder
 	// One line for hostname and lo, so a transcript's "bash: line N:" keeps its N.
 	script.WriteString("hostname host; ip link set lo up\nexport PATH=" + filepath.Join(root, "bin") + ":$PATH\n")
@@ -191,6 +253,16 @@ func runBlock(t *testing.T, root string, b block) {
 	}
 	_ = err // a transcript may end with a failing command on purpose; the output says it.
 	parts := strings.Split(string(out), marker+"\n")
+	var rec strings.Builder
+	defer func() {
+		if record == "" {
+			return
+		}
+		name := fmt.Sprintf("%s-%d.txt", filepath.Base(b.file), b.line)
+		if err := os.WriteFile(filepath.Join(record, name), []byte(rec.String()), 0o644); err != nil {
+			t.Error(err)
+		}
+	}()
 	for i, c := range b.cmds {
 		if i >= len(parts) {
 			t.Errorf("%s:%d: no output for %q (the shell stopped early)", b.file, c.line, c.text)
@@ -202,6 +274,10 @@ func runBlock(t *testing.T, root string, b block) {
 		}
 		for j := range got {
 			got[j] = strings.TrimRight(got[j], " \t")
+		}
+		fmt.Fprintf(&rec, "# %s\n", c.text)
+		for _, l := range got {
+			rec.WriteString(l + "\n")
 		}
 		if !match(c.want, got) {
 			t.Errorf("%s:%d: # %s\n--- the lesson shows:\n%s\n--- the command printed:\n%s",

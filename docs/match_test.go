@@ -1,9 +1,13 @@
 package docs
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/minicontainer/minicontainer/pkg/cgroup"
 )
 
 func TestMatchRules(t *testing.T) {
@@ -46,5 +50,44 @@ func TestParse(t *testing.T) {
 	os.WriteFile(bad, []byte("```console\noutput first\n```\n"), 0o644)
 	if _, err := parse(bad); err == nil {
 		t.Fatal("output before a command was accepted")
+	}
+}
+
+func TestParseLayouts(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "x.md")
+	os.WriteFile(f, []byte("```console cgroup2\n# a\n```\n```console cgroup1\n# b\n```\n```console hybrid\n# c\n```\n```console\n# d\n```\n"), 0o644)
+	blocks, err := parse(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var layouts []string
+	for _, b := range blocks {
+		layouts = append(layouts, b.layout)
+	}
+	if fmt.Sprint(layouts) != fmt.Sprint([]string{"cgroup2", "cgroup1", "hybrid", ""}) {
+		t.Fatalf("layouts = %q", layouts)
+	}
+	// Which block runs on which host: v2 blocks only on pure v2, v1 ones
+	// on v1 and hybrid hosts, hybrid ones only there, plain ones anywhere.
+	want := map[cgroup.Mode]string{
+		cgroup.Unified: "[true false false true]",
+		cgroup.Legacy:  "[false true false true]",
+		cgroup.Hybrid:  "[false true true true]",
+		0:              "[false false false true]",
+	}
+	for m, w := range want {
+		var runs []bool
+		for _, b := range blocks {
+			runs = append(runs, b.runsOn(m))
+		}
+		if fmt.Sprint(runs) != w {
+			t.Errorf("on a %v host the blocks run: %v, want %s", m, runs, w)
+		}
+	}
+	for _, bad := range []string{"```console cgroupv2\n# a\n```\n", "```console cgroup2 hybrid\n# a\n```\n"} {
+		os.WriteFile(f, []byte(bad), 0o644)
+		if _, err := parse(f); err == nil {
+			t.Errorf("%q was accepted", strings.SplitN(bad, "\n", 2)[0])
+		}
 	}
 }
