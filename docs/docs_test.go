@@ -27,6 +27,9 @@
 //   - "# measured: LO to HI": a number from LO to HI in its output matches
 //     any other number from LO to HI (a CPU share, lower on a loaded machine);
 //     a number outside that range still fails.
+//   - "# line A may come as late as line B": the lesson's line A may be at
+//     any place from A to B in the output, the others keep their order: one
+//     process's line among another's, both writing to one pipe.
 //
 // The shell gets only stdin, stdout and stderr: no descriptor the test
 // inherited, so the fd numbers in -x lines are those of a clean start.
@@ -140,6 +143,7 @@ var (
 	anyOrder = regexp.MustCompile(`\s# lines ([0-9]+)-([0-9]+) in any order$`)
 	measured = regexp.MustCompile(`\s# measured: ([0-9]+) to ([0-9]+)$`)
 	number   = regexp.MustCompile(`\b[0-9]+\b`)
+	late     = regexp.MustCompile(`\s# line ([0-9]+) may come as late as line ([0-9]+)$`)
 )
 
 // matchCommand compares a command's output with the lesson's, with the
@@ -173,6 +177,22 @@ func matchCommand(text string, want, got []string) bool {
 			}
 			sort.Strings(lines[a-1 : b])
 		}
+	}
+	if m := late.FindStringSubmatch(text); m != nil {
+		a, _ := strconv.Atoi(m[1])
+		b, _ := strconv.Atoi(m[2])
+		if a < 1 || b < a || b > len(want) {
+			return false
+		}
+		line := want[a-1]
+		rest := append(append([]string(nil), want[:a-1]...), want[a:]...)
+		for pos := a; pos <= b; pos++ {
+			moved := append(append(append([]string(nil), rest[:pos-1]...), line), rest[pos-1:]...)
+			if match(moved, got) {
+				return true
+			}
+		}
+		return false
 	}
 	return match(want, got)
 }

@@ -58,6 +58,18 @@ func TestRelaxations(t *testing.T) {
 		{"cpu  # measured: 10 to 50", cpu, []string{"0% of one core"}, false},
 		{"cpu  # measured: 10 to 50", cpu, []string{"30% of two cores"}, false},
 		{"cpu", cpu, []string{"30% of one core"}, false},
+		{"x  # line 2 may come as late as line 4", []string{"a", "send 1601", "c1", "c2", "end"},
+			[]string{"a", "c1", "c2", "send 999", "end"}, true},
+		{"x  # line 2 may come as late as line 4", []string{"a", "send 1601", "c1", "c2", "end"},
+			[]string{"a", "c1", "send 999", "c2", "end"}, true},
+		{"x  # line 2 may come as late as line 4", []string{"a", "send 1601", "c1", "c2", "end"},
+			[]string{"a", "c1", "c2", "end", "send 999"}, false}, // later than line 4
+		{"x  # line 2 may come as late as line 4", []string{"a", "send 1601", "c1", "c2", "end"},
+			[]string{"a", "c2", "c1", "send 999", "end"}, false}, // the others keep their order
+		{"x  # line 3 may come as late as line 5", []string{"a", "...", "send 1601", "c1", "c2", "end"},
+			[]string{"a", "b", "c1", "c2", "send 999", "end"}, true}, // after a "..."
+		{"x", []string{"a", "send 1601", "c1", "c2", "end"},
+			[]string{"a", "c1", "c2", "send 999", "end"}, false},
 	}
 	for _, c := range cases {
 		if got := matchCommand(c.text, c.want, c.got); got != c.ok {
