@@ -15,7 +15,21 @@
 //     runs of 12 or more hex digits (container IDs) may differ, and so may
 //     the number of spaces after one (a table column padded to the width of
 //     a PID);
+//   - an age as ps prints it ("1 second ago", "12 minutes ago") may differ:
+//     it depends on how fast the machine ran the commands before;
 //   - trailing spaces are ignored.
+//
+// Some output a busy machine cannot keep the same. A command may end with
+// one of these shell comments (bash ignores them; the reader sees them):
+//   - "# lines A-B in any order": lines A to B of its output (from 1) are
+//     compared as a set, each line still by the rules above: two processes
+//     write them to one pipe, each at its own pace;
+//   - "# measured: LO to HI": a number from LO to HI in its output matches
+//     any other number from LO to HI (a CPU share, lower on a loaded machine);
+//     a number outside that range still fails.
+//   - "# line A may come as late as line B": the lesson's line A may be at
+//     any place from A to B in the output, the others keep their order: one
+//     process's line among another's, both writing to one pipe.
 //
 // The shell gets only stdin, stdout and stderr: no descriptor the test
 // inherited, so the fd numbers in -x lines are those of a clean start.
@@ -54,6 +68,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -141,9 +157,13 @@ var (
 	hexID     = regexp.MustCompile(`[0-9a-f]{12,}`)
 )
 
-var paddedVariable = regexp.MustCompile(`(<id>|<n>) +`)
+var (
+	paddedVariable = regexp.MustCompile(`(<id>|<n>) +`)
+	age            = regexp.MustCompile(`\b[0-9]+ (second|minute|hour|day)s? ago\b`)
+)
 
 func normalise(s string) string {
+	s = age.ReplaceAllString(s, "<age> ago")
 	s = hexID.ReplaceAllString(s, "<id>")
 	s = bigNumber.ReplaceAllString(s, "<n>")
 	return paddedVariable.ReplaceAllString(s, "$1 ")
@@ -167,6 +187,64 @@ func match(want, got []string) bool {
 		return false
 	}
 	return match(want[1:], got[1:])
+}
+
+var (
+	anyOrder = regexp.MustCompile(`\s# lines ([0-9]+)-([0-9]+) in any order$`)
+	measured = regexp.MustCompile(`\s# measured: ([0-9]+) to ([0-9]+)$`)
+	number   = regexp.MustCompile(`\b[0-9]+\b`)
+	late     = regexp.MustCompile(`\s# line ([0-9]+) may come as late as line ([0-9]+)$`)
+)
+
+// matchCommand compares a command's output with the lesson's, with the
+// relaxations its trailing comment asks for (see the package comment).
+func matchCommand(text string, want, got []string) bool {
+	want, got = append([]string(nil), want...), append([]string(nil), got...)
+	if m := measured.FindStringSubmatch(text); m != nil {
+		lo, _ := strconv.Atoi(m[1])
+		hi, _ := strconv.Atoi(m[2])
+		inRange := func(n string) string {
+			if v, err := strconv.Atoi(n); err == nil && v >= lo && v <= hi {
+				return "<measured>"
+			}
+			return n
+		}
+		for _, lines := range [][]string{want, got} {
+			for i := range lines {
+				lines[i] = number.ReplaceAllStringFunc(lines[i], inRange)
+			}
+		}
+	}
+	if m := anyOrder.FindStringSubmatch(text); m != nil {
+		a, _ := strconv.Atoi(m[1])
+		b, _ := strconv.Atoi(m[2])
+		if a < 1 || b < a || b > len(want) || b > len(got) {
+			return false
+		}
+		for _, lines := range [][]string{want, got} {
+			for i := a - 1; i < b; i++ {
+				lines[i] = normalise(lines[i])
+			}
+			sort.Strings(lines[a-1 : b])
+		}
+	}
+	if m := late.FindStringSubmatch(text); m != nil {
+		a, _ := strconv.Atoi(m[1])
+		b, _ := strconv.Atoi(m[2])
+		if a < 1 || b < a || b > len(want) {
+			return false
+		}
+		line := want[a-1]
+		rest := append(append([]string(nil), want[:a-1]...), want[a:]...)
+		for pos := a; pos <= b; pos++ {
+			moved := append(append(append([]string(nil), rest[:pos-1]...), line), rest[pos-1:]...)
+			if match(moved, got) {
+				return true
+			}
+		}
+		return false
+	}
+	return match(want, got)
 }
 
 const marker = "\x1e--doc-test-command-end--\x1e"
@@ -279,7 +357,7 @@ func runBlock(t *testing.T, root string, b block, record string) {
 		for _, l := range got {
 			rec.WriteString(l + "\n")
 		}
-		if !match(c.want, got) {
+		if !matchCommand(c.text, c.want, got) {
 			t.Errorf("%s:%d: # %s\n--- the lesson shows:\n%s\n--- the command printed:\n%s",
 				b.file, c.line, c.text, strings.Join(c.want, "\n"), strings.Join(got, "\n"))
 		}

@@ -27,10 +27,57 @@ func TestMatchRules(t *testing.T) {
 		{[]string{"a"}, []string{"a", "extra"}, false},
 		{[]string{"4242      sleep"}, []string{"675       sleep"}, true}, // a padded column
 		{[]string{"PID 12   x"}, []string{"PID 12 x"}, false},            // only after a variable number
+		{[]string{"running   1 second ago"}, []string{"running   3 seconds ago"}, true},
+		{[]string{"running   1 second ago"}, []string{"dead      1 second ago"}, false},
 	}
 	for _, c := range cases {
 		if got := match(c.want, c.got); got != c.ok {
 			t.Errorf("match(%q, %q) = %v, want %v", c.want, c.got, got, c.ok)
+		}
+	}
+}
+
+func TestRelaxations(t *testing.T) {
+	clone := []string{"clone() returned 4242", "in child: bizarro", "in parent: host", "child has terminated"}
+	cpu := []string{"50% of one core"}
+	cases := []struct {
+		text      string
+		want, got []string
+		ok        bool
+	}{
+		{"clonedemo x  # lines 1-3 in any order", clone,
+			[]string{"in child: bizarro", "clone() returned 98765", "in parent: host", "child has terminated"}, true},
+		{"clonedemo x", clone, // without the comment the order counts
+			[]string{"in child: bizarro", "clone() returned 98765", "in parent: host", "child has terminated"}, false},
+		{"clonedemo x  # lines 1-3 in any order", clone, // a wrong line
+			[]string{"in child: host", "clone() returned 98765", "in parent: host", "child has terminated"}, false},
+		{"clonedemo x  # lines 1-3 in any order", clone, // only lines 1 to 3
+			[]string{"clone() returned 98765", "in child: bizarro", "child has terminated", "in parent: host"}, false},
+		{"clonedemo x  # lines 1-3 in any order", clone, // a line missing
+			[]string{"in child: bizarro", "clone() returned 98765", "child has terminated"}, false},
+		{"cpu  # measured: 10 to 50", cpu, []string{"30% of one core"}, true},
+		{"cpu  # measured: 10 to 50", cpu, []string{"50% of one core"}, true},
+		{"cpu  # measured: 10 to 50", cpu, []string{"60% of one core"}, false},
+		{"cpu  # measured: 10 to 50", cpu, []string{"100% of one core"}, false},
+		{"cpu  # measured: 10 to 50", cpu, []string{"0% of one core"}, false},
+		{"cpu  # measured: 10 to 50", cpu, []string{"30% of two cores"}, false},
+		{"cpu", cpu, []string{"30% of one core"}, false},
+		{"x  # line 2 may come as late as line 4", []string{"a", "send 1601", "c1", "c2", "end"},
+			[]string{"a", "c1", "c2", "send 999", "end"}, true},
+		{"x  # line 2 may come as late as line 4", []string{"a", "send 1601", "c1", "c2", "end"},
+			[]string{"a", "c1", "send 999", "c2", "end"}, true},
+		{"x  # line 2 may come as late as line 4", []string{"a", "send 1601", "c1", "c2", "end"},
+			[]string{"a", "c1", "c2", "end", "send 999"}, false}, // later than line 4
+		{"x  # line 2 may come as late as line 4", []string{"a", "send 1601", "c1", "c2", "end"},
+			[]string{"a", "c2", "c1", "send 999", "end"}, false}, // the others keep their order
+		{"x  # line 3 may come as late as line 5", []string{"a", "...", "send 1601", "c1", "c2", "end"},
+			[]string{"a", "b", "c1", "c2", "send 999", "end"}, true}, // after a "..."
+		{"x", []string{"a", "send 1601", "c1", "c2", "end"},
+			[]string{"a", "c1", "c2", "send 999", "end"}, false},
+	}
+	for _, c := range cases {
+		if got := matchCommand(c.text, c.want, c.got); got != c.ok {
+			t.Errorf("matchCommand(%q, %q, %q) = %v, want %v", c.text, c.want, c.got, got, c.ok)
 		}
 	}
 }
