@@ -297,12 +297,24 @@ func TestCgroupEveryHierarchy(t *testing.T) {
 		modes = append(modes, []string{"--cgroup2"})
 	}
 	for _, flags := range modes {
+		// The container prints its view, then waits for the end of its
+		// input; the test reads the host's view meanwhile, then closes
+		// the input, and the output is complete once minicontainer has
+		// exited (it relays the container's stdout through a pipe, so the
+		// output can lag behind the command's progress).
 		var out bytes.Buffer
-		cmd, s := startBackground(t, &out, append(flags, "--net", "none", "--", "sh", "-c", "cat /proc/self/cgroup; exec sleep 100")...)
+		in, feed, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd, s := startBackgroundIn(t, in, &out, append(flags, "--net", "none", "--", "sh", "-c", "cat /proc/self/cgroup; read x; exit 0")...)
+		in.Close()
 		host, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", s.Pid))
+		feed.Close()
+		if werr := cmd.Wait(); werr != nil {
+			t.Errorf("%v: minicontainer: %v", flags, werr)
+		}
 		inside := out.String()
-		killRuntime(cmd)
-		cmd.Wait()
 		if err != nil {
 			t.Fatal(err)
 		}

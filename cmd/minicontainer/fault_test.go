@@ -19,6 +19,7 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/container"
 	"github.com/minicontainer/minicontainer/pkg/fault"
 	"github.com/minicontainer/minicontainer/pkg/hostcheck"
+	"github.com/minicontainer/minicontainer/pkg/network"
 )
 
 // faultRows: for every fault point (pkg/fault), what minicontainer killed
@@ -165,7 +166,7 @@ func faultSteps(t *testing.T, steps []string, probes bool) {
 // root and cgroup parent, this network namespace's links, nftables tables
 // and ip_forward, mounts and processes).
 func faultCheck(t *testing.T) *hostcheck.Snapshot {
-	return hostcheck.Take(t, "mount ", "link ", "process ", "nft table ", "sysctl ", testState, faultCgroupParent)
+	return hostcheck.Take(t, "mount ", "link ", "process ", "nft table ", "sysctl ", testState, faultCgroupParent, netnsPrefix(t))
 }
 
 // faultRun runs minicontainer with MINICONTAINER_FAULT=value; code is -9
@@ -200,10 +201,10 @@ func faultLeft(t *testing.T, kind string) bool {
 		unified, _ := filepath.Glob("/sys/fs/cgroup/" + faultCgroupParent + "/*/cgroup.procs")
 		return len(dirs)+len(unified) > 0
 	case "lock":
-		locks, _ := filepath.Glob(filepath.Join(testState, netnsPrefix(t)+"*.lock"))
+		locks, _ := filepath.Glob(filepath.Join(network.DefaultStateDir, netnsPrefix(t)+"*.lock"))
 		return len(locks) > 0
 	case "book":
-		books, _ := filepath.Glob(filepath.Join(testState, netnsPrefix(t)+"*.json"))
+		books, _ := filepath.Glob(filepath.Join(network.DefaultStateDir, netnsPrefix(t)+"*.json"))
 		return len(books) > 0
 	case "bridge":
 		return exec.Command("ip", "link", "show", "mc0").Run() == nil
