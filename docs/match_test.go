@@ -29,6 +29,9 @@ func TestMatchRules(t *testing.T) {
 		{[]string{"PID 12   x"}, []string{"PID 12 x"}, false},            // only after a variable number
 		{[]string{"running   1 second ago"}, []string{"running   3 seconds ago"}, true},
 		{[]string{"running   1 second ago"}, []string{"dead      1 second ago"}, false},
+		{[]string{"    PID TTY", "      1 ?"}, []string{"  PID TTY", "    1 ?"}, true}, // ps pads to pid_max's width
+		{[]string{"  # a note"}, []string{"# a note"}, false},                          // a line's leading spaces: some, not none
+		{[]string{"PID TTY"}, []string{"PID  TTY"}, false},                             // inside a line, spaces count
 	}
 	for _, c := range cases {
 		if got := match(c.want, c.got); got != c.ok {
@@ -40,6 +43,7 @@ func TestMatchRules(t *testing.T) {
 func TestRelaxations(t *testing.T) {
 	clone := []string{"clone() returned 4242", "in child: bizarro", "in parent: host", "child has terminated"}
 	cpu := []string{"50% of one core"}
+	fds := []string{`open("/proc/4242/ns/uts", O_RDONLY|O_CLOEXEC) = 5   [open(2)]`, `setns(5</proc/4242/ns/uts>, CLONE_NEWUTS) = 0   [setns(2)]`}
 	cases := []struct {
 		text      string
 		want, got []string
@@ -55,6 +59,14 @@ func TestRelaxations(t *testing.T) {
 			[]string{"clone() returned 98765", "in child: bizarro", "child has terminated", "in parent: host"}, false},
 		{"clonedemo x  # lines 1-3 in any order", clone, // a line missing
 			[]string{"in child: bizarro", "clone() returned 98765", "child has terminated"}, false},
+		{"setnsdemo -x  # descriptor numbers may differ", fds,
+			[]string{`open("/proc/4242/ns/uts", O_RDONLY|O_CLOEXEC) = 4   [open(2)]`, `setns(4</proc/4242/ns/uts>, CLONE_NEWUTS) = 0   [setns(2)]`}, true},
+		{"setnsdemo -x", fds, // without the comment the numbers count
+			[]string{`open("/proc/4242/ns/uts", O_RDONLY|O_CLOEXEC) = 4   [open(2)]`, `setns(4</proc/4242/ns/uts>, CLONE_NEWUTS) = 0   [setns(2)]`}, false},
+		{"setnsdemo -x  # descriptor numbers may differ", fds, // only descriptors: setns's result still counts
+			[]string{`open("/proc/4242/ns/uts", O_RDONLY|O_CLOEXEC) = 4   [open(2)]`, `setns(4</proc/4242/ns/uts>, CLONE_NEWUTS) = -1   [setns(2)]`}, false},
+		{"setnsdemo -x  # descriptor numbers may differ", fds, // and the namespace
+			[]string{`open("/proc/4242/ns/net", O_RDONLY|O_CLOEXEC) = 4   [open(2)]`, `setns(4</proc/4242/ns/uts>, CLONE_NEWUTS) = 0   [setns(2)]`}, false},
 		{"cpu  # measured: 10 to 50", cpu, []string{"30% of one core"}, true},
 		{"cpu  # measured: 10 to 50", cpu, []string{"50% of one core"}, true},
 		{"cpu  # measured: 10 to 50", cpu, []string{"60% of one core"}, false},

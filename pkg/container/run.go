@@ -431,7 +431,7 @@ func (c *Container) startAndWait(spec rootfs.Spec, stdio Stdio, signals chan os.
 	if err := fault.Point(x, "config-sent"); err != nil {
 		return ExitSetup, err
 	}
-	console, gone, code, err := c.awaitExec(sock, cmd, pipes, stdio, hangUp)
+	console, gone, code, err := c.awaitExec(sock, cmd, pipes, stdio, hangUp, &phase.running)
 	exited = gone
 	if console != nil {
 		defer console.close()
@@ -473,7 +473,13 @@ func (c *Container) startAndWait(spec rootfs.Spec, stdio Stdio, signals chan os.
 // awaitExec reads the init's messages until the command runs: end of file
 // after "exec". Otherwise it returns the code and the one line that say
 // why not; gone is true when the init has been waited for.
-func (c *Container) awaitExec(sock int, cmd *exec.Cmd, pipes *relay, stdio Stdio, hangUp chan<- struct{}) (con *console, gone bool, code int, err error) {
+//
+// running is set as soon as the init says it execs: from then on a signal
+// is the command's, passed on, not an interruption of the set-up. The end
+// of file that follows (the socket is close-on-exec) can reach us after
+// the command has already written to a terminal and the terminal has hung
+// up: on a slow machine that hang-up was taken for one during set-up.
+func (c *Container) awaitExec(sock int, cmd *exec.Cmd, pipes *relay, stdio Stdio, hangUp chan<- struct{}, running *atomic.Bool) (con *console, gone bool, code int, err error) {
 	execing := false
 	for {
 		var m initMessage
@@ -497,6 +503,7 @@ func (c *Container) awaitExec(sock int, cmd *exec.Cmd, pipes *relay, stdio Stdio
 			io.WriteString(stdio.Err, m.Text)
 		case m.Type == "exec":
 			execing = true
+			running.Store(true)
 		case m.Type == "pty" && len(fds) == 1 && con == nil:
 			con, err = newConsole(os.NewFile(uintptr(fds[0]), "ptmx"), stdio, c.Config.Interactive, hangUp)
 			if err != nil {
