@@ -37,7 +37,7 @@ mirror=${MIRROR:-http://deb.debian.org/debian}
 # passes them), git (the Makefile's vet lists files with git ls-files), the
 # kernel with its initramfs and modules (overlay, veth, bridge, nf_tables,
 # 9p are all modules in Debian's kernel).
-apt_pkgs=${APT_PKGS:?set by make test-cgroup2-vm (the Makefile's TEST_PKGS)}
+apt_pkgs=${APT_PKGS:?set by make test-cgroup2-vm from TEST_PKGS in the Makefile}
 pkgs="$apt_pkgs git linux-image-amd64 kmod"
 
 say() { echo "cgroup2-vm-suite: $*"; }
