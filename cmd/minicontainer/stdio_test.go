@@ -17,6 +17,7 @@ import (
 
 	"github.com/minicontainer/minicontainer/pkg/container"
 	"github.com/minicontainer/minicontainer/pkg/hostcheck"
+	"github.com/minicontainer/minicontainer/pkg/proc"
 )
 
 // fdLinks parses `ls -l DIR` lines ("... N -> TARGET") into N → TARGET.
@@ -335,13 +336,24 @@ func TestSignalDuringSetup(t *testing.T) {
 	stopped := 0
 	for i := 0; i < 24; i++ {
 		sig := []syscall.Signal{syscall.SIGINT, syscall.SIGTERM}[i%2]
-		delay := time.Duration(2+i*3) * time.Millisecond
-		cmd := exec.Command("minicontainer", "run", "--rootfs", testRootfs, "--net", "none", "--", "true")
+		// The signal goes a few ms after the state dir appears: set-up
+		// has begun then (the handlers are installed before it), however
+		// slow the machine (a fixed delay from the start missed the set-up
+		// every time under qemu's emulation, where Go's start alone takes
+		// longer than the longest delay).
+		delay := time.Duration(i) * time.Millisecond
+		root := t.TempDir()
+		cmd := exec.Command("minicontainer", "--root", root, "run", "--rootfs", testRootfs, "--net", "none", "--", "true")
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		started := proc.StartTime(cmd.Process.Pid)
+		waitUntil(startTimeout, func() bool {
+			entries, _ := os.ReadDir(root)
+			return len(entries) > 0 || !proc.Alive(cmd.Process.Pid, started)
+		})
 		time.Sleep(delay)
 		cmd.Process.Signal(sig)
 		err := cmd.Wait()
