@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -379,29 +380,58 @@ func TestTwoContainersFromOneBase(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Both run at once: a writes, then b looks, while a is still alive.
-	fifo := filepath.Join(dir, "fifo")
-	if err := unix.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
+	// Two fifos, one each way: with one, a's own "cat" could read back the
+	// line a had just written for the test, and both would wait forever.
+	ready, goOn := filepath.Join(dir, "ready"), filepath.Join(dir, "go")
+	for _, f := range []string{ready, goOn} {
+		if err := unix.Mkfifo(f, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
-	a.Volumes = []Volume{{Host: fifo, Container: "/sync"}}
-	ca := containerCmd(t, a, "/bin/sh", "-c", `echo a > /mine && echo written > /sync && cat /sync >/dev/null; cat /mine`)
+	a.Volumes = []Volume{{Host: ready, Container: "/ready"}, {Host: goOn, Container: "/go"}}
+	ca := containerCmd(t, a, "/bin/sh", "-c", `echo a > /mine && echo written > /ready && cat /go >/dev/null; cat /mine`)
 	var outA bytes.Buffer
 	ca.Stdout, ca.Stderr = &outA, &outA
 	if err := ca.Start(); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.OpenFile(fifo, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
+	// Opening a fifo blocks until the other end is opened: each step runs
+	// against a deadline, so a container that failed is a clear error,
+	// not a hung test.
+	within := func(what string, step func() error) {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() { done <- step() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+		case <-time.After(30 * time.Second):
+			ca.Process.Kill()
+			ca.Wait()
+			t.Fatalf("%s: container a did not get there in 30 s: %s", what, outA.String())
+		}
 	}
-	defer f.Close()
-	buf := make([]byte, len("written\n"))
-	if _, err := io.ReadFull(f, buf); err != nil {
-		t.Fatal(err)
-	}
+	within("waiting for a's write", func() error {
+		f, err := os.Open(ready)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.ReadFull(f, make([]byte, len("written\n")))
+		return err
+	})
 	outB, err := run(t, b, "/bin/sh", "-c", `ls /mine 2>&1; echo b > /mine; cat /mine`)
-	f.Write([]byte("go\n"))
-	f.Close()
+	within("letting a go on", func() error {
+		f, err := os.OpenFile(goOn, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		_, err = f.Write([]byte("go\n"))
+		f.Close()
+		return err
+	})
 	errA := ca.Wait()
 	if err != nil || errA != nil {
 		t.Fatalf("a: %v %s\nb: %v %s", errA, outA.String(), err, outB)
