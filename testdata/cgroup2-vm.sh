@@ -196,23 +196,9 @@ EOF
 chmod +x "$ird/init" "$ird/stage2"
 (cd "$ird" && find . | busybox cpio -o -H newc 2>/dev/null | gzip -1) >"$work/initrd.gz"
 
-# 3. Boot. KVM when the CPU has hardware virtualisation and /dev/kvm
-#    initialises (see cgroup2-vm-suite.sh: a kvm_pvm /dev/kvm is not
-#    enough), else TCG; -cpu max gives RDRAND for the kernel's random pool.
-#    No network device (-nic none). ACCEL=kvm or tcg overrides.
-accel=${ACCEL:-}
-if [ -z "$accel" ]; then
-	accel=tcg
-	if [ -c /dev/kvm ] && grep -qwE 'vmx|svm' /proc/cpuinfo &&
-		echo quit | qemu-system-x86_64 -accel kvm -machine none -nodefaults -display none \
-			-monitor stdio >/dev/null 2>&1; then
-		accel=kvm
-	fi
-fi
-case $accel in
-kvm) accel_opts=(-enable-kvm -cpu host) ;;
-*) accel_opts=(-accel tcg,thread=multi -cpu max) ;;
-esac
+# 3. Boot, under KVM where it really works, else TCG (qemu-accel.sh).
+#    No network device (-nic none).
+. "$(dirname "$0")/qemu-accel.sh"
 echo "cgroup2-vm: booting under $accel"
 t0=$(date +%s)
 timeout 300 qemu-system-x86_64 -machine q35 "${accel_opts[@]}" -smp 2 -m 1024 \
