@@ -131,15 +131,36 @@ const lastCapFile = "/proc/sys/kernel/cap_last_cap"
 
 // Last returns the highest capability number the running kernel knows.
 // A name this package knows may be newer than the kernel (CAP_BPF came
-// in Linux 5.8): Apply skips such a capability, as runc does.
+// in Linux 5.8): Apply skips such a capability, as runc does. Where
+// /proc is not mounted (a config.json without it), the kernel is asked
+// instead: PR_CAPBSET_READ fails with EINVAL for a number it does not
+// know (prctl(2)), as libcap finds the last one.
 func Last() (int, error) {
 	data, err := os.ReadFile(lastCapFile)
 	if err != nil {
+		if n, perr := probeLast(); perr == nil {
+			return n, nil
+		}
 		return 0, fmt.Errorf("capabilities: %w", err)
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(string(data)))
 	if err != nil || n < 0 || n > 63 {
 		return 0, fmt.Errorf("capabilities: %s: %q is not a capability number", lastCapFile, strings.TrimSpace(string(data)))
+	}
+	return n, nil
+}
+
+// probeLast finds the last capability with PR_CAPBSET_READ.
+func probeLast() (int, error) {
+	if _, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, 0, 0, 0, 0); err != nil {
+		return 0, fmt.Errorf("capabilities: prctl(PR_CAPBSET_READ): %w", err)
+	}
+	n := 0
+	for n < 63 {
+		if _, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(n+1), 0, 0, 0); err != nil {
+			break
+		}
+		n++
 	}
 	return n, nil
 }

@@ -108,3 +108,15 @@ func TestParseSkipsWhatTheKernelLacks(t *testing.T) {
 		t.Errorf("unknown name: %v", err)
 	}
 }
+
+// Without /proc the kernel is asked: both ways give the same number.
+func TestLastProbe(t *testing.T) {
+	file, err := Last()
+	if err != nil {
+		t.Skip(err)
+	}
+	probed, err := probeLast()
+	if err != nil || probed != file {
+		t.Errorf("PR_CAPBSET_READ finds %d (%v), %s says %d", probed, err, lastCapFile, file)
+	}
+}
