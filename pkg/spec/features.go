@@ -15,6 +15,8 @@ import (
 // checks configs against, so the two cannot disagree.
 func Features() *features.Features {
 	t, f := true, false
+	// Each "enabled" is true exactly when Validate accepts the field.
+	has := func(field string) *bool { b := honoured(field); return &b }
 	return &features.Features{
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
@@ -23,15 +25,16 @@ func Features() *features.Features {
 		Linux: &features.Linux{
 			Namespaces:   NamespaceNames(),
 			Capabilities: KnownCapabilities(),
-			Cgroup:       &features.Cgroup{V1: &t, V2: &t, Systemd: &f, SystemdUser: &f, Rdma: &f},
-			Seccomp:      &features.Seccomp{Enabled: &f},
-			Apparmor:     &features.Apparmor{Enabled: &f},
-			Selinux:      &features.Selinux{Enabled: &f},
-			IntelRdt:     &features.IntelRdt{Enabled: &f},
+			// pkg/cgroup drives both hierarchies, through cgroupfs only.
+			Cgroup:   &features.Cgroup{V1: &t, V2: &t, Systemd: &f, SystemdUser: &f, Rdma: has("linux.resources.rdma")},
+			Seccomp:  &features.Seccomp{Enabled: has("linux.seccomp")},
+			Apparmor: &features.Apparmor{Enabled: has("process.apparmorProfile")},
+			Selinux:  &features.Selinux{Enabled: has("process.selinuxLabel")},
+			IntelRdt: &features.IntelRdt{Enabled: has("linux.intelRdt")},
 			MountExtensions: &features.MountExtensions{
-				IDMap: &features.IDMap{Enabled: &f},
+				IDMap: &features.IDMap{Enabled: has("mounts[].uidMappings")},
 			},
-			NetDevices: &features.NetDevices{Enabled: &f},
+			NetDevices: &features.NetDevices{Enabled: has("linux.netDevices")},
 		},
 	}
 }
@@ -40,21 +43,18 @@ func Features() *features.Features {
 // config.md "POSIX-platform Hooks"), in the order they run.
 var HookNames = []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}
 
-// Namespaces maps the runtime-spec's namespace types this build creates or
-// joins to their clone(2) names. "user" and "time" wait for their issues.
-var Namespaces = map[specs.LinuxNamespaceType]string{
-	specs.PIDNamespace:     "CLONE_NEWPID",
-	specs.NetworkNamespace: "CLONE_NEWNET",
-	specs.MountNamespace:   "CLONE_NEWNS",
-	specs.IPCNamespace:     "CLONE_NEWIPC",
-	specs.UTSNamespace:     "CLONE_NEWUTS",
-	specs.CgroupNamespace:  "CLONE_NEWCGROUP",
+// Namespaces are the runtime-spec's namespace types this build creates or
+// joins (pkg/ns.ByName gives each one's clone(2) flag). "user" and "time"
+// wait for their issues.
+var Namespaces = []specs.LinuxNamespaceType{
+	specs.CgroupNamespace, specs.IPCNamespace, specs.MountNamespace,
+	specs.NetworkNamespace, specs.PIDNamespace, specs.UTSNamespace,
 }
 
 // NamespaceNames lists Namespaces' types, sorted.
 func NamespaceNames() []string {
 	var n []string
-	for k := range Namespaces {
+	for _, k := range Namespaces {
 		n = append(n, string(k))
 	}
 	slices.Sort(n)

@@ -14,7 +14,7 @@ import (
 // encoding/json's own Field has no array indices ("process.args"); it is
 // the fallback.
 func typeErrorPath(data []byte, te *json.UnmarshalTypeError) string {
-	if p, ok := pathAtOffset(data, te.Offset); ok {
+	if p, ok := pathAtOffset(data, te.Offset); ok && p != "" {
 		return p
 	}
 	if te.Field != "" {
