@@ -82,8 +82,9 @@ test-repeat: test-deps vet build
 	GO=$(GO) ./testdata/test-repeat.sh $(N)
 
 # Fuzz every parser of user input (--memory, --pids, --cpus, --cpuset-cpus,
-# -p, --subnet, -v, --name, --hostname, -e), FUZZTIME each, one after the
-# other (go test -fuzz takes one target at a time). The targets are in
+# -p, --subnet, -v, --name, --hostname, -e, a bundle's config.json),
+# FUZZTIME each, one after the other (go test -fuzz takes one target at a
+# time). The targets are in
 # fuzz_test.go, a test-only package at the module's root: go test reads a
 # seed corpus only from the fuzzed package's own testdata/fuzz, and the
 # root package's is this repository's testdata/fuzz/FuzzXxx. Plain go test

@@ -17,22 +17,24 @@ type Refusal struct {
 	Used  func(*specs.Spec) string
 }
 
-// Refused lists the fields no part of minicontainer honours yet. Running a
+// Refused lists the fields no part of minicontainer honours yet. An empty
+// list or map is no use of a field: it asks for nothing, and encoding it
+// again drops it (omitempty), so the verdict survives a Save and Load. Running a
 // container without the seccomp filter, id mapping, label or limit its
 // config asks for would be a silent downgrade: each is refused by name.
 var Refused = []Refusal{
 	{"linux.seccomp", "seccomp filters are not supported yet",
 		func(s *specs.Spec) string { return ifSet(linux(s).Seccomp != nil, "linux.seccomp") }},
 	{"linux.uidMappings", "user namespaces (id mappings) are not supported yet",
-		func(s *specs.Spec) string { return ifSet(linux(s).UIDMappings != nil, "linux.uidMappings") }},
+		func(s *specs.Spec) string { return ifSet(len(linux(s).UIDMappings) > 0, "linux.uidMappings") }},
 	{"linux.gidMappings", "user namespaces (id mappings) are not supported yet",
-		func(s *specs.Spec) string { return ifSet(linux(s).GIDMappings != nil, "linux.gidMappings") }},
+		func(s *specs.Spec) string { return ifSet(len(linux(s).GIDMappings) > 0, "linux.gidMappings") }},
 	{"mounts[].uidMappings", "id-mapped mounts are not supported yet", func(s *specs.Spec) string {
 		for i, m := range s.Mounts {
-			if m.UIDMappings != nil {
+			if len(m.UIDMappings) > 0 {
 				return fmt.Sprintf("mounts[%d].uidMappings", i)
 			}
-			if m.GIDMappings != nil {
+			if len(m.GIDMappings) > 0 {
 				return fmt.Sprintf("mounts[%d].gidMappings", i)
 			}
 		}
@@ -49,11 +51,11 @@ var Refused = []Refusal{
 	{"linux.personality", "personality(2) is not supported yet",
 		func(s *specs.Spec) string { return ifSet(linux(s).Personality != nil, "linux.personality") }},
 	{"linux.timeOffsets", "time namespaces are not supported yet",
-		func(s *specs.Spec) string { return ifSet(linux(s).TimeOffsets != nil, "linux.timeOffsets") }},
+		func(s *specs.Spec) string { return ifSet(len(linux(s).TimeOffsets) > 0, "linux.timeOffsets") }},
 	{"linux.memoryPolicy", "NUMA memory policies are not supported yet",
 		func(s *specs.Spec) string { return ifSet(linux(s).MemoryPolicy != nil, "linux.memoryPolicy") }},
 	{"linux.netDevices", "moving network devices into the container is not supported yet",
-		func(s *specs.Spec) string { return ifSet(linux(s).NetDevices != nil, "linux.netDevices") }},
+		func(s *specs.Spec) string { return ifSet(len(linux(s).NetDevices) > 0, "linux.netDevices") }},
 	{"process.ioPriority", "I/O priorities are not supported yet",
 		func(s *specs.Spec) string { return ifSet(process(s).IOPriority != nil, "process.ioPriority") }},
 	{"process.scheduler", "scheduling policies are not supported yet",
@@ -100,14 +102,14 @@ var Refused = []Refusal{
 		func(s *specs.Spec) string { return ifSet(resources(s).BlockIO != nil, "linux.resources.blockIO") }},
 	{"linux.resources.hugepageLimits", "huge page limits are not supported yet",
 		func(s *specs.Spec) string {
-			return ifSet(resources(s).HugepageLimits != nil, "linux.resources.hugepageLimits")
+			return ifSet(len(resources(s).HugepageLimits) > 0, "linux.resources.hugepageLimits")
 		}},
 	{"linux.resources.network", "net_cls and net_prio are not supported",
 		func(s *specs.Spec) string { return ifSet(resources(s).Network != nil, "linux.resources.network") }},
 	{"linux.resources.rdma", "RDMA limits are not supported",
-		func(s *specs.Spec) string { return ifSet(resources(s).Rdma != nil, "linux.resources.rdma") }},
+		func(s *specs.Spec) string { return ifSet(len(resources(s).Rdma) > 0, "linux.resources.rdma") }},
 	{"linux.resources.unified", "raw cgroup v2 files are not supported yet",
-		func(s *specs.Spec) string { return ifSet(resources(s).Unified != nil, "linux.resources.unified") }},
+		func(s *specs.Spec) string { return ifSet(len(resources(s).Unified) > 0, "linux.resources.unified") }},
 
 	// Sections for other platforms: a Linux runtime cannot honour them,
 	// and a config that has one was not written for a Linux container.
