@@ -137,3 +137,19 @@ func TestLoadNoConfig(t *testing.T) {
 		t.Fatalf("Load of an empty dir: %v", err)
 	}
 }
+
+// TestLoadIgnoresUnknownFields: fields this build does not know, at any
+// depth, are ignored as runc ignores them (a config written for a later
+// 1.x must still run); the known ones beside them are read.
+func TestLoadIgnoresUnknownFields(t *testing.T) {
+	config := strings.Replace(runcSpec, `"hostname": "runc",`,
+		`"hostname": "runc", "futureField": {"a": [1, {"b": null}]}, "process2": 7,`, 1)
+	config = strings.Replace(config, `"cwd": "/",`, `"cwd": "/", "newKnob": true,`, 1)
+	s, err := Load(bundle(t, config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Hostname != "runc" || s.Process.Cwd != "/" {
+		t.Errorf("hostname %q, cwd %q", s.Hostname, s.Process.Cwd)
+	}
+}

@@ -131,6 +131,19 @@ var badConfigs = []struct {
 	{"mounts[0].uidMappings", func(s *specs.Spec, _ string) {
 		s.Mounts[0].UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
 	}},
+	{"mounts", func(s *specs.Spec, _ string) {
+		withoutNS(s, specs.MountNamespace)
+		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+	}},
+	{"root.readonly", func(s *specs.Spec, _ string) {
+		withoutNS(s, specs.MountNamespace)
+		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths, s.Mounts = nil, nil, nil
+	}},
+	{"linux.rootfsPropagation", func(s *specs.Spec, _ string) {
+		withoutNS(s, specs.MountNamespace)
+		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths, s.Mounts, s.Root.Readonly = nil, nil, nil, false
+		s.Linux.RootfsPropagation = "rprivate"
+	}},
 	// hooks
 	{"hooks.prestart[0].path", func(s *specs.Spec, _ string) { s.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: "true"}}} }},
 	{"hooks.poststop[1].timeout", func(s *specs.Spec, _ string) {
@@ -161,7 +174,10 @@ var badConfigs = []struct {
 	{"linux.resources.devices[0].type", func(s *specs.Spec, _ string) { s.Linux.Resources.Devices[0].Type = "p" }},
 	{"linux.maskedPaths[0]", func(s *specs.Spec, _ string) { s.Linux.MaskedPaths[0] = "proc/acpi" }},
 	{"linux.readonlyPaths[4]", func(s *specs.Spec, _ string) { s.Linux.ReadonlyPaths[4] = "sysrq" }},
-	{"linux.maskedPaths", func(s *specs.Spec, _ string) { withoutNS(s, specs.MountNamespace) }},
+	{"linux.maskedPaths", func(s *specs.Spec, _ string) {
+		withoutNS(s, specs.MountNamespace)
+		s.Mounts, s.Root.Readonly = nil, false
+	}},
 	// sysctl
 	{`linux.sysctl["kernel.shmmax"]`, func(s *specs.Spec, _ string) {
 		withoutNS(s, specs.IPCNamespace)
@@ -374,6 +390,10 @@ func TestValidateAccepts(t *testing.T) {
 		"rootfsPropagation, cgroupsPath": func(s *specs.Spec) {
 			s.Linux.RootfsPropagation = "rslave"
 			s.Linux.CgroupsPath = "/minicontainer/test"
+		},
+		"no mount namespace, nothing to mount": func(s *specs.Spec) {
+			withoutNS(s, specs.MountNamespace)
+			s.Linux.MaskedPaths, s.Linux.ReadonlyPaths, s.Mounts, s.Root.Readonly = nil, nil, nil, false
 		},
 		"no hostname, no uts": func(s *specs.Spec) {
 			s.Hostname = ""
