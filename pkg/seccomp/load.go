@@ -51,7 +51,11 @@ func Load(s *specs.LinuxSeccomp, x *explain.Narrator) error {
 	if errno != 0 {
 		err = errno
 	}
-	x.Call("seccomp(2)", fmt.Sprintf("seccomp(SECCOMP_SET_MODE_FILTER, %s, {len=%d, filter=...})", explain.Flags(uint64(flags), names), len(filter)), nil, err)
+	fl := "0"
+	if flags != 0 {
+		fl = explain.Flags(uint64(flags), names)
+	}
+	x.Call("seccomp(2)", fmt.Sprintf("seccomp(SECCOMP_SET_MODE_FILTER, %s, {len=%d, filter=...})", fl, len(filter)), nil, err)
 	if err != nil {
 		return fmt.Errorf("seccomp(SECCOMP_SET_MODE_FILTER): %s", explain.Strerror(err))
 	}
