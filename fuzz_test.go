@@ -504,7 +504,7 @@ func FuzzSeccomp(f *testing.F) {
 }
 
 // seccompOracle reads profile s for call d: the arch (x86_64 without the
-// x32 bit; i386 only when listed), ENOSYS above the highest number the
+// x32 bit; i386 only when listed, its arguments 32 bits), ENOSYS above the highest number the
 // profile names on that ABI unless the default lets calls run, then the
 // first rule naming the call whose conditions all hold, else the default.
 func seccompOracle(s *specs.LinuxSeccomp, d seccomp.Data) uint32 {
@@ -539,6 +539,9 @@ func seccompOracle(s *specs.LinuxSeccomp, d seccomp.Data) uint32 {
 		abi = specs.ArchX86_64
 	case d.Arch == unix.AUDIT_ARCH_I386 && slices.Contains(s.Architectures, specs.ArchX86):
 		abi = specs.ArchX86
+		for i := range d.Args {
+			d.Args[i] = uint64(uint32(d.Args[i])) // i386's arguments are 32 bits
+		}
 	default:
 		return kill
 	}

@@ -31,6 +31,8 @@ type op struct {
 	farT  bool // cond, with t too far: "jt 0" over a "ja t" that follows
 	farF  bool // the same for f
 	label bool // a place, no instruction
+
+	elided bool // a jump to the very next instruction
 }
 
 func (p *program) newLabel() label { p.labels++; return label(p.labels) }
@@ -46,7 +48,7 @@ func (p *program) jif(test bpf.JumpTest, val uint32, t, f label) {
 
 func (o op) size() int {
 	switch {
-	case o.label:
+	case o.label, o.elided:
 		return 0
 	case o.cond && o.farT && o.farF:
 		return 3
@@ -57,6 +59,21 @@ func (o op) size() int {
 }
 
 func (p *program) resolve() ([]bpf.Instruction, error) {
+	// A ja whose label follows with nothing in between jumps nowhere.
+	for i := range p.ops {
+		if !p.ops[i].jump {
+			continue
+		}
+		for _, next := range p.ops[i+1:] {
+			if !next.label {
+				break
+			}
+			if next.mark == p.ops[i].t {
+				p.ops[i].elided = true
+				break
+			}
+		}
+	}
 	for {
 		at := make([]int, len(p.ops))
 		where := map[label]int{}
@@ -98,7 +115,7 @@ func (p *program) resolve() ([]bpf.Instruction, error) {
 				return to - from, nil
 			}
 			switch {
-			case o.label:
+			case o.label, o.elided:
 			case o.jump:
 				s, err := skip(o.t, at[i]+1)
 				if err != nil {

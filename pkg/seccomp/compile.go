@@ -152,7 +152,7 @@ func section(p *program, a *abi, s *specs.LinuxSeccomp, def uint32, kill label, 
 	search(p, segs)
 	for _, nr := range bodies {
 		p.place(labels[nr])
-		body(p, rules[nr], retTo(def), retTo)
+		body(p, rules[nr], a.wide, retTo(def), retTo)
 	}
 }
 
@@ -191,7 +191,7 @@ func search(p *program, segs []segment) {
 
 // body tries a call's rules in order: the first whose conditions all hold
 // returns its action; after the last, the default.
-func body(p *program, rules []rule, deflt label, retTo func(uint32) label) {
+func body(p *program, rules []rule, wide bool, deflt label, retTo func(uint32) label) {
 	for _, r := range rules {
 		if len(r.args) == 0 {
 			p.ja(retTo(r.ret)) // later rules can never be reached
@@ -203,7 +203,7 @@ func body(p *program, rules []rule, deflt label, retTo func(uint32) label) {
 			if i < len(r.args)-1 {
 				pass = p.newLabel()
 			}
-			condition(p, a, pass, next)
+			condition(p, a, wide, pass, next)
 			if i < len(r.args)-1 {
 				p.place(pass)
 			}
@@ -218,29 +218,50 @@ func body(p *program, rules []rule, deflt label, retTo func(uint32) label) {
 // unless they are equal, then the low halves do. For SCMP_CMP_MASKED_EQ
 // Value is the mask and ValueTwo the value: (arg & Value) == ValueTwo,
 // each half masked on its own.
-func condition(p *program, a specs.LinuxSeccompArg, pass, fail label) {
+//
+// On a 32-bit ABI (i386, !wide) an argument is 32 bits: its high half is
+// 0, whatever the upper half of the register held (libseccomp compares
+// only the low word there too), so the high-half tests are decided here,
+// with 0, and only the low half is loaded.
+func condition(p *program, a specs.LinuxSeccompArg, wide bool, pass, fail label) {
 	lo := uint32(offArgs + 8*a.Index)
 	hi := lo + 4
 	vhi, vlo := uint32(a.Value>>32), uint32(a.Value)
 	c1, c2 := p.newLabel(), p.newLabel()
+	var A uint32 // the high half on a 32-bit ABI
+	loadHi := func() {
+		if wide {
+			p.load(hi)
+		}
+	}
+	hiTest := func(test bpf.JumpTest, val uint32, t, f label) {
+		switch {
+		case wide:
+			p.jif(test, val, t, f)
+		case test == bpf.JumpEqual && A == val, test == bpf.JumpGreaterThan && A > val:
+			p.ja(t)
+		default:
+			p.ja(f)
+		}
+	}
 	switch a.Op {
 	case specs.OpEqualTo:
-		p.load(hi)
-		p.jif(bpf.JumpEqual, vhi, c1, fail)
+		loadHi()
+		hiTest(bpf.JumpEqual, vhi, c1, fail)
 		p.place(c1)
 		p.load(lo)
 		p.jif(bpf.JumpEqual, vlo, pass, fail)
 	case specs.OpNotEqual:
-		p.load(hi)
-		p.jif(bpf.JumpEqual, vhi, c1, pass)
+		loadHi()
+		hiTest(bpf.JumpEqual, vhi, c1, pass)
 		p.place(c1)
 		p.load(lo)
 		p.jif(bpf.JumpEqual, vlo, fail, pass)
 	case specs.OpGreaterThan, specs.OpGreaterEqual:
-		p.load(hi)
-		p.jif(bpf.JumpGreaterThan, vhi, pass, c1)
+		loadHi()
+		hiTest(bpf.JumpGreaterThan, vhi, pass, c1)
 		p.place(c1)
-		p.jif(bpf.JumpEqual, vhi, c2, fail)
+		hiTest(bpf.JumpEqual, vhi, c2, fail)
 		p.place(c2)
 		p.load(lo)
 		test := bpf.JumpGreaterThan
@@ -249,10 +270,10 @@ func condition(p *program, a specs.LinuxSeccompArg, pass, fail label) {
 		}
 		p.jif(test, vlo, pass, fail)
 	case specs.OpLessThan, specs.OpLessEqual:
-		p.load(hi)
-		p.jif(bpf.JumpGreaterThan, vhi, fail, c1)
+		loadHi()
+		hiTest(bpf.JumpGreaterThan, vhi, fail, c1)
 		p.place(c1)
-		p.jif(bpf.JumpEqual, vhi, c2, pass)
+		hiTest(bpf.JumpEqual, vhi, c2, pass)
 		p.place(c2)
 		p.load(lo)
 		test := bpf.JumpGreaterOrEqual // lo < v fails when lo >= v
@@ -262,9 +283,11 @@ func condition(p *program, a specs.LinuxSeccompArg, pass, fail label) {
 		p.jif(test, vlo, fail, pass)
 	case specs.OpMaskedEqual:
 		dhi, dlo := uint32(a.ValueTwo>>32), uint32(a.ValueTwo)
-		p.load(hi)
-		p.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: vhi})
-		p.jif(bpf.JumpEqual, dhi, c1, fail)
+		loadHi()
+		if wide {
+			p.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: vhi})
+		}
+		hiTest(bpf.JumpEqual, dhi, c1, fail)
 		p.place(c1)
 		p.load(lo)
 		p.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: vlo})

@@ -124,6 +124,9 @@ func TestDockerDefault(t *testing.T) {
 		{"i386 above the highest", x86, 1000, nil, enosys},
 		{"i386 clone(CLONE_NEWUSER)", x86, I("clone"), []uint64{unix.CLONE_NEWUSER}, eperm},
 		{"i386 clone(SIGCHLD)", x86, I("clone"), []uint64{uint64(unix.SIGCHLD)}, allow},
+		{"i386 personality(0), the register's upper half not 0", x86, I("personality"), []uint64{1 << 32}, allow},
+		{"i386 personality(ADDR_NO_RANDOMIZE)", x86, I("personality"), []uint64{0x0040000}, eperm},
+		{"i386 socket(AF_INET), upper half not 0", x86, I("socket"), []uint64{0xffffffff_00000000 | unix.AF_INET}, allow},
 	} {
 		c.check(t, prog)
 	}

@@ -37,7 +37,8 @@
 //     conditions all hold decides; when none does, the default action.
 //     Arguments are 64 bits and classic BPF loads 32: each condition is
 //     compared on both halves, the high one first (an unsigned 64-bit
-//     comparison).
+//     comparison); on i386 arguments are 32 bits and only the low half is
+//     read.
 //
 // The filter belongs to the thread that loads it (and to what that thread
 // execs or clones afterwards): Load runs on the init's locked thread just
@@ -71,10 +72,11 @@ type abi struct {
 	table  []sysEntry
 	byName map[string]uint32
 	byNr   map[uint32]string
+	wide   bool // 64-bit arguments
 }
 
-func newABI(arch specs.Arch, audit uint32, table []sysEntry) *abi {
-	a := &abi{arch: arch, audit: audit, table: table, byName: map[string]uint32{}, byNr: map[uint32]string{}}
+func newABI(arch specs.Arch, audit uint32, wide bool, table []sysEntry) *abi {
+	a := &abi{arch: arch, audit: audit, table: table, byName: map[string]uint32{}, byNr: map[uint32]string{}, wide: wide}
 	for _, e := range table {
 		a.byName[e.name] = e.nr
 		a.byNr[e.nr] = e.name
@@ -83,8 +85,8 @@ func newABI(arch specs.Arch, audit uint32, table []sysEntry) *abi {
 }
 
 var (
-	x86_64 = newABI(specs.ArchX86_64, unix.AUDIT_ARCH_X86_64, x86_64Syscalls)
-	i386   = newABI(specs.ArchX86, unix.AUDIT_ARCH_I386, i386Syscalls)
+	x86_64 = newABI(specs.ArchX86_64, unix.AUDIT_ARCH_X86_64, true, x86_64Syscalls)
+	i386   = newABI(specs.ArchX86, unix.AUDIT_ARCH_I386, false, i386Syscalls)
 	abis   = []*abi{x86_64, i386}
 )
 
