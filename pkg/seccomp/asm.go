@@ -9,10 +9,10 @@ import (
 // A program under construction, with symbolic jump targets. Classic BPF
 // jumps only forward, a conditional jump at most 255 instructions (its
 // offsets are 8 bits, filter(2)'s struct sock_filter), an unconditional
-// one (BPF_JA) up to 2^32. resolve places labels and turns each
-// conditional jump whose target is too far into a short one over two long
-// ones; it repeats until nothing moves, since each such change moves what
-// follows.
+// one (BPF_JA) up to 2^32. resolve places labels and gives each side of a
+// conditional jump whose target is too far a BPF_JA of its own, placed
+// right after it; it repeats until nothing moves, since each such change
+// moves what follows.
 type program struct {
 	ops    []op
 	labels int
@@ -76,7 +76,10 @@ func (p *program) resolve() ([]bpf.Instruction, error) {
 	}
 	for {
 		at := make([]int, len(p.ops))
-		where := map[label]int{}
+		where := make([]int, p.labels+1) // label -> place, -1: not placed
+		for i := range where {
+			where[i] = -1
+		}
 		n := 0
 		for i, o := range p.ops {
 			at[i] = n
@@ -105,8 +108,8 @@ func (p *program) resolve() ([]bpf.Instruction, error) {
 		out := make([]bpf.Instruction, 0, n)
 		for i, o := range p.ops {
 			skip := func(l label, from int) (int, error) {
-				to, ok := where[l]
-				if !ok {
+				to := where[l]
+				if to < 0 {
 					return 0, fmt.Errorf("seccomp: internal error: label %d not placed", l)
 				}
 				if to < from {

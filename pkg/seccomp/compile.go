@@ -95,7 +95,7 @@ func Compile(s *specs.LinuxSeccomp) ([]bpf.Instruction, error) {
 // section writes one ABI's part: the x32 check (x86_64), the ENOSYS
 // check, the search, and the rules of each call.
 func section(p *program, a *abi, s *specs.LinuxSeccomp, def uint32, kill label, retTo func(uint32) label) {
-	rules := map[uint32][]rule{}
+	rules := make([][]rule, a.table[len(a.table)-1].nr+1) // by number
 	for _, sc := range s.Syscalls {
 		ret, _ := actionValue(sc.Action, sc.ErrnoRet, "")
 		for _, n := range sc.Names {
@@ -104,7 +104,12 @@ func section(p *program, a *abi, s *specs.LinuxSeccomp, def uint32, kill label, 
 			}
 		}
 	}
-	nrs := sortedNumbers(rules)
+	var nrs []uint32 // the numbers with rules, in order
+	for nr, r := range rules {
+		if len(r) > 0 {
+			nrs = append(nrs, uint32(nr))
+		}
+	}
 
 	p.load(offNr)
 	if a == x86_64 {
