@@ -41,8 +41,8 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/container"
 	"github.com/minicontainer/minicontainer/pkg/network"
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
-	"github.com/minicontainer/minicontainer/pkg/spec"
 	"github.com/minicontainer/minicontainer/pkg/seccomp"
+	"github.com/minicontainer/minicontainer/pkg/spec"
 )
 
 // oneLine fails t when a refusal is not one line: minicontainer prints
@@ -452,6 +452,7 @@ func FuzzConfig(f *testing.F) {
 		}
 	})
 }
+
 // FuzzSeccomp: linux.seccomp (--security-opt seccomp=, config.json). The
 // filter Compile builds, run in golang.org/x/net/bpf's VM on a struct
 // seccomp_data, answers what a direct reading of the profile says, for a
