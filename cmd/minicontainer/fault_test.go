@@ -41,6 +41,7 @@ var faultRows = map[string][]string{
 	"pid":               {"state", "cgroup"},
 	"host step cgroup":  {"state", "cgroup"},
 	"network-lock":      {"state", "cgroup", "lock"},
+	"bridge-address":    {"state", "cgroup", "book", "bridge"},
 	"bridge":            {"state", "cgroup", "book", "bridge"},
 	"ip-forward":        {"state", "cgroup", "book", "bridge", "forward"},
 	"nat":               {"state", "cgroup", "book", "bridge", "forward", "nft"},
@@ -101,7 +102,7 @@ func TestFaultSteps(t *testing.T) {
 		}
 		addr := states[0].Address.String()
 		traced := faultTrace(t)
-		if slices.Contains(traced, "bridge") || len(traced) < len(fault.Steps)-3 {
+		if slices.Contains(traced, "bridge") || len(traced) < len(fault.Steps)-4 {
 			t.Fatalf("beside a running container, the points reached: %q", traced)
 		}
 		faultSteps(t, traced, false)

@@ -46,6 +46,7 @@ var Steps = []string{
 	"pid",               // pkg/container: the init's PID recorded
 	"host step cgroup",  // pkg/container: the init placed in its cgroup (v1; a no-op on v2)
 	"network-lock",      // pkg/network: the bridge's lock file made and locked
+	"bridge-address",    // pkg/network: the bridge made, with its address, not yet up
 	"bridge",            // pkg/network: the bridge made, with its address, up
 	"ip-forward",        // pkg/network: net.ipv4.ip_forward turned on
 	"nat",               // pkg/network: the NAT table made

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/minicontainer/minicontainer/pkg/explain"
-	"github.com/minicontainer/minicontainer/pkg/hostcheck"
 	"github.com/vishvananda/netns"
 )
 
@@ -55,10 +54,20 @@ func addOutside(t *testing.T) int {
 	return pid
 }
 
-// udpIn makes a socket inside the network namespace of pid: on a thread
-// locked and moved there with setns(2), then moved back. A socket stays in
-// the namespace it was made in.
+// udpIn makes a socket inside the network namespace of pid (see
+// inNetnsOf). A socket stays in the namespace it was made in.
 func udpIn(t *testing.T, pid int, listen func() (net.PacketConn, error)) net.PacketConn {
+	t.Helper()
+	var c net.PacketConn
+	inNetnsOf(t, pid, func() (err error) { c, err = listen(); return err })
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// inNetnsOf calls fn inside the network namespace of pid: on a thread
+// locked and moved there with setns(2), then moved back. fn's error fails
+// the test.
+func inNetnsOf(t *testing.T, pid int, fn func() error) {
 	t.Helper()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -75,15 +84,13 @@ func udpIn(t *testing.T, pid int, listen func() (net.PacketConn, error)) net.Pac
 	if err := netns.Set(target); err != nil {
 		t.Fatal(err)
 	}
-	c, lerr := listen()
+	ferr := fn()
 	if err := netns.Set(self); err != nil {
 		panic("cannot return to the host namespace: " + err.Error()) // never leave a thread elsewhere
 	}
-	if lerr != nil {
-		t.Fatal(lerr)
+	if ferr != nil {
+		t.Fatal(ferr)
 	}
-	t.Cleanup(func() { c.Close() })
-	return c
 }
 
 // httpGet asks for / with busybox nc (busybox-static's own wget crashes
@@ -119,9 +126,7 @@ func TestBridge(t *testing.T) {
 	if !inHostNetns(t) {
 		return
 	}
-	stateDir := filepath.Join(t.TempDir(), "network")
-	check := hostcheck.Take(t, "link ", "process ", stateDir)
-	t.Cleanup(func() { check.Verify(t) }) // cleanups run last-first: this one after all others
+	stateDir := checkedStateDir(t)
 	run(t, in(os.Getpid(), "ip", "link", "set", "lo", "up"))
 	outside := addOutside(t)
 

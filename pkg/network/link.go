@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/minicontainer/minicontainer/pkg/explain"
+	"github.com/minicontainer/minicontainer/pkg/fault"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
@@ -62,7 +63,9 @@ func createBridge(name string, subnet netip.Prefix, n *explain.Narrator) error {
 		"adding "+gw.String()+" to "+name, func() error { return netlink.AddrAdd(br, &netlink.Addr{IPNet: ipNet(gw)}) }); err != nil {
 		return err
 	}
-	faultAfter("bridge address")
+	if err := fault.Point(n, "bridge-address"); err != nil {
+		return err
+	}
 	if err := step(n, "rtnetlink(7)", fmt.Sprintf("RTM_NEWLINK(name=%q, flags=IFF_UP)", name),
 		"bringing "+name+" up", func() error { return netlink.LinkSetUp(br) }); err != nil {
 		return err
