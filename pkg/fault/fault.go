@@ -40,6 +40,7 @@ var Steps = []string{
 	"state-dir",         // pkg/container: the container's state directory made
 	"name",              // pkg/container: state.json written: the ID and the name are claimed
 	"scratch-dir",       // pkg/container: the overlay's scratch directory made
+	"cgroup-parent",     // pkg/cgroup: the first parent directory made (minicontainer, or --cgroup-parent), no container cgroup in it yet
 	"cgroup",            // pkg/container: the cgroup made
 	"cgroup-limits",     // pkg/container: its limits written
 	"clone",             // pkg/container: the init cloned, not yet recorded in state.json
