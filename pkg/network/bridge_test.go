@@ -137,7 +137,7 @@ func TestBridge(t *testing.T) {
 	b := connect(t, Request{ID: "bbbb2222", Name: "beta", Hostname: "beta", StateDir: stateDir}, nil)
 	t.Logf("--explain of the first container:\n%s", log.String())
 	for _, want := range []string{
-		`RTM_NEWLINK(name="mc0", kind="bridge") = 0`,
+		`RTM_NEWLINK(name="mc0", kind="bridge", address=02:00:ac:1e:00:01) = 0`,
 		`RTM_NEWADDR(dev="mc0", addr=172.30.0.1/16) = 0`,
 		`RTM_NEWLINK(name="mc-aaaa1111", kind="veth", peer="mp-aaaa1111") = 0   [veth(4)]`,
 		fmt.Sprintf(`RTM_NEWLINK(name="mp-aaaa1111", IFLA_NET_NS_PID=%d) = 0`, a.pid),
