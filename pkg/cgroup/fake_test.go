@@ -390,11 +390,7 @@ func TestCgroupParentNotOurs(t *testing.T) {
 			if err := b.Destroy(); err != nil {
 				t.Fatal(err)
 			}
-			for _, p := range a.Paths() {
-				if exists(filepath.Dir(p)) {
-					t.Errorf("the parent minicontainer made is left: %s", filepath.Dir(p))
-				}
-			}
+			parentsGone(t, a, "the parent minicontainer made")
 			// Made by an older minicontainer, which marked a parent with
 			// a child cgroup: still removed by the last container.
 			old, _ := New(h, "older", "o", nil)
@@ -411,11 +407,7 @@ func TestCgroupParentNotOurs(t *testing.T) {
 			if err := old.Destroy(); err != nil {
 				t.Fatal(err)
 			}
-			for _, p := range old.Paths() {
-				if exists(filepath.Dir(p)) {
-					t.Errorf("a parent an older minicontainer made is left: %s", filepath.Dir(p))
-				}
-			}
+			parentsGone(t, old, "a parent an older minicontainer made")
 			// Killed right after making the parent, before the
 			// container's own cgroup (the fault step "cgroup-parent"):
 			// the parent is ours from its mkdir on, and gc removes it.
@@ -430,12 +422,18 @@ func TestCgroupParentNotOurs(t *testing.T) {
 			if err := k.Destroy(); err != nil {
 				t.Fatal(err)
 			}
-			for _, p := range k.Paths() {
-				if exists(filepath.Dir(p)) {
-					t.Errorf("a parent left by a run killed right after its mkdir: %s", filepath.Dir(p))
-				}
-			}
+			parentsGone(t, k, "a parent left by a run killed right after its mkdir")
 		})
+	}
+}
+
+// parentsGone fails the test if cg's parent is left in any hierarchy.
+func parentsGone(t *testing.T, cg Cgroup, what string) {
+	t.Helper()
+	for _, p := range cg.Paths() {
+		if exists(filepath.Dir(p)) {
+			t.Errorf("%s is left: %s", what, filepath.Dir(p))
+		}
 	}
 }
 
