@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
 )
 
@@ -106,6 +108,11 @@ func labRoot(t *testing.T, p *prog, bare bool) string {
 			return ""
 		}
 		os.WriteFile(filepath.Join(root, "lab-marker"), []byte("the lab's root filesystem\n"), 0o644)
+		// A shell starts a background job with stdin from /dev/null.
+		os.MkdirAll(filepath.Join(root, "dev"), 0o755)
+		if err := unix.Mknod(filepath.Join(root, "dev/null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+			t.Logf("mknod /dev/null: %v", err)
+		}
 		os.WriteFile(filepath.Join(tmp, "secret"), []byte("host secret\n"), 0o600)
 		if bare {
 			os.RemoveAll(filepath.Join(root, "proc"))
