@@ -66,6 +66,9 @@ func runLab(t *testing.T, id, dir string) map[string]bool {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if strings.HasPrefix(dir, "man:") {
+		abs = dir
+	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestLab$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "LAB="+id, "LAB_PROG="+abs)
 	out, _ := cmd.CombinedOutput()

@@ -17,7 +17,7 @@ import (
 func init() {
 	register(&lab{
 		id: "02", dir: "02-clone", title: "clone(2): a child in a new UTS namespace",
-		solutions:     []string{"cmd/clonedemo"},
+		solutions:     []string{"cmd/clonedemo", "man:clone.2:clone.c"},
 		skeletonFails: []string{"child in a new UTS namespace", "child's hostname", "prints what clone.c prints"},
 		manPage:       "clone.2", manFile: "clone.c",
 		checks: []check{

@@ -13,7 +13,7 @@ import (
 func init() {
 	register(&lab{
 		id: "03", dir: "03-setns", title: "setns(2): run a program in another process's namespace",
-		solutions:     []string{"cmd/setnsdemo"},
+		solutions:     []string{"cmd/setnsdemo", "man:setns.2:setns.c"},
 		skeletonFails: []string{"joins a UTS namespace", "joins a network namespace", "error: no such file", "error: not a namespace file"},
 		manPage:       "setns.2", manFile: "setns.c",
 		checks: []check{

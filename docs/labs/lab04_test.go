@@ -22,7 +22,7 @@ func init() {
 	}
 	register(&lab{
 		id: "04", dir: "04-unshare", title: "unshare(2): leave some namespaces, then run a program",
-		solutions:     []string{"cmd/unsharedemo"},
+		solutions:     []string{"cmd/unsharedemo", "man:unshare.2:unshare.c"},
 		skeletonFails: []string{"-i: a new ipc namespace", "-m: a new mnt namespace", "-n: a new net namespace", "-p: the program's children in a new PID namespace", "options together"},
 		manPage:       "unshare.2", manFile: "unshare.c",
 		checks: []check{

@@ -27,7 +27,8 @@ type lab struct {
 	title string
 	// solutions are directories, relative to the repository root, whose
 	// program passes every check: the project's own command where it
-	// fits, else a solution kept in the lab's directory.
+	// fits, else a solution kept in the lab's directory; or
+	// "man:PAGE:FILE", a man page's C example.
 	solutions []string
 	// skeletonFails names the checks the untouched skeleton fails: those
 	// its TODOs leave open. TestCheckers requires exactly these.
@@ -101,10 +102,14 @@ func TestLab(t *testing.T) {
 		t.Fatalf("the lab checkers need root (namespaces, mounts, cgroups): run `sudo make lab LAB=%s`", id)
 	}
 	src := os.Getenv("LAB_PROG")
-	if src == "" {
+	switch src {
+	case "":
 		src = filepath.Join("docs/labs", l.dir, "skeleton")
+		fmt.Printf("(no copy of yours in docs/labs/_work/%s: `make lab-start LAB=%s` makes one; checking the untouched skeleton)\n", id, id)
+	case "solution":
+		src = l.solutions[0]
 	}
-	if !filepath.IsAbs(src) {
+	if !filepath.IsAbs(src) && !strings.HasPrefix(src, "man:") {
 		src = filepath.Join(root, src)
 	}
 	fmt.Printf("lab %s: %s\nchecking %s\n", l.id, l.title, src)
@@ -159,6 +164,15 @@ func sortStrings(s []string) []string {
 // build for a Go package; and the lab's man-page C as p.Ref/demo. The
 // directories belong to outer: they outlive the "builds" check.
 func build(t, outer *testing.T, l *lab, src string, p *prog) {
+	if page, file, ok := strings.Cut(strings.TrimPrefix(src, "man:"), ":"); ok && strings.HasPrefix(src, "man:") {
+		// The man page's own example, "man:clone.2:clone.c": the C
+		// solution of labs 02-04, extracted at test time, never stored.
+		dir := outer.TempDir()
+		if _, err := manpage.Build(dir, page, file); err != nil {
+			t.Fatal(err)
+		}
+		src = dir
+	}
 	cs, _ := filepath.Glob(filepath.Join(src, "*.c"))
 	gos, _ := filepath.Glob(filepath.Join(src, "*.go"))
 	switch {

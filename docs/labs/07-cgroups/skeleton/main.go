@@ -68,7 +68,10 @@ func main() {
 	err := cmd.Run()
 
 	// TODO 4: remove the cgroup: unix.Rmdir each of dirs (os.RemoveAll
-	// does not work on cgroupfs). The command has exited, so it is empty.
+	// does not work on cgroupfs). rmdir fails with EBUSY while a process
+	// is in it: the command has exited, but what it started in the
+	// background may not have. Kill every PID that cgroup.procs lists
+	// (SIGKILL) and read it again until it is empty, then rmdir.
 
 	if err != nil {
 		if exit, ok := err.(*exec.ExitError); ok {
