@@ -25,7 +25,7 @@ func init() {
 				func(t *testing.T, p *prog) { sameAsC(t, p, sidebyside.Case{Name: "usage"}) }},
 			{"child in a new UTS namespace", "clone() needs CLONE_NEWUTS in its flags (TODO 1); without it the child shares its parent's namespace",
 				func(t *testing.T, p *prog) {
-					o := observe02(p.Dir, p.C)
+					o := observe02(p, p.Dir, p.C)
 					if o.child == 0 {
 						t.Fatalf("no child process found while the program ran (stdout %q, stderr %q)", o.res.Stdout, o.res.Stderr)
 					}
@@ -35,22 +35,22 @@ func init() {
 				}},
 			{"child's hostname", "the child calls sethostname(2) with its argument (TODO 2), before it sleeps",
 				func(t *testing.T, p *prog) {
-					o := observe02(p.Dir, p.C)
+					o := observe02(p, p.Dir, p.C)
 					if o.childHost != "bizarro" {
 						t.Errorf("hostname in the child's namespace: %q, want %q", o.childHost, "bizarro")
 					}
 				}},
 			{"parent's hostname unchanged", "only the child's namespace may change: did you call sethostname without CLONE_NEWUTS, or in the parent?",
 				func(t *testing.T, p *prog) {
-					o := observe02(p.Dir, p.C)
+					o := observe02(p, p.Dir, p.C)
 					if o.parentHost != "host" {
 						t.Errorf("hostname in the parent's namespace: %q, want %q (as it was)", o.parentHost, "host")
 					}
 				}},
 			{"prints what clone.c prints", "four lines: clone() returned PID, uts.nodename in child (two spaces), uts.nodename in parent, child has terminated (TODO 3); the parent waits for its child",
 				func(t *testing.T, p *prog) {
-					want := observe02(p.Ref, true)
-					o := observe02(p.Dir, p.C)
+					want := observe02(p, p.Ref, true)
+					o := observe02(p, p.Dir, p.C)
 					// The child and the parent write to one pipe: either line may come first.
 					norm := func(r sidebyside.Result) sidebyside.Result {
 						l := lines(sidebyside.Normalise(r.Stdout))
@@ -72,17 +72,16 @@ type obs02 struct {
 	res                   sidebyside.Result
 }
 
-var obs02Cache = map[string]obs02{}
-
 // observe02 runs `./demo bizarro` in dir, in a UTS namespace whose hostname
 // is "host"; once the parent has printed its hostname (the child has had
 // its second to set its own), it looks at the child's namespace and
 // hostname from outside, then kills the child (it would sleep 200 s) and
 // lets the parent reap it.
-func observe02(dir string, c bool) obs02 {
-	if o, ok := obs02Cache[dir]; ok {
-		return o
-	}
+func observe02(p *prog, dir string, c bool) obs02 {
+	return once(p, "observe02 "+dir, func() obs02 { return run02(dir, c) })
+}
+
+func run02(dir string, c bool) obs02 {
 	demo := "./demo"
 	if c {
 		demo = "stdbuf -oL ./demo"
@@ -133,6 +132,5 @@ func observe02(dir string, c bool) obs02 {
 	cmd.Wait()
 	timer.Stop()
 	o.res = sidebyside.Result{Stdout: stdout.String(), Stderr: stderr.String(), Code: cmd.ProcessState.ExitCode()}
-	obs02Cache[dir] = o
 	return o
 }

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -46,7 +45,7 @@ func init() {
 				}},
 			{"the task limit holds", "pids.max counts every task of the cgroup: the command's 12 background sleeps cannot all start (a fork fails with EAGAIN)",
 				func(t *testing.T, p *prog) {
-					r := shell(t, p.Dir, false, 0, `./demo -name "$1" -pids 9 -memory 41943040 sh -c 'for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 0.3 & done; wait'`, cgName(p, "b"))
+					r := shell(t, p.Dir, false, 0, `./demo -name "$1" -pids 9 -memory 41943040 sh -c 'for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 0.3 & done; wait'`, cgName("b"))
 					if !strings.Contains(strings.ToLower(r.Stderr), "fork") {
 						t.Errorf("12 background jobs under pids.max 9: exit %d, stderr %q; want a fork to fail", r.Code, firstLine(r.Stderr))
 					}
@@ -66,7 +65,7 @@ func init() {
 				}},
 			{"the exit status is the command's", "exit with the command's status (the skeleton does)",
 				func(t *testing.T, p *prog) {
-					r := shell(t, p.Dir, false, 0, `./demo -name "$1" -pids 9 -memory 41943040 sh -c 'exit 3'`, cgName(p, "c"))
+					r := shell(t, p.Dir, false, 0, `./demo -name "$1" -pids 9 -memory 41943040 sh -c 'exit 3'`, cgName("c"))
 					if r.Code != 3 {
 						t.Errorf("sh -c 'exit 3': exit %d (stderr %q)", r.Code, firstLine(r.Stderr))
 					}
@@ -75,11 +74,10 @@ func init() {
 	})
 }
 
-var cgSeq atomic.Int32
-
-// cgName is a cgroup name the host check watches ("mctest-lab").
-func cgName(p *prog, tag string) string {
-	return fmt.Sprintf("mctest-lab07-%d-%d%s", os.Getpid(), cgSeq.Add(1), tag)
+// cgName is a cgroup name the host check watches ("mctest-lab"), one per
+// run of the checker (its PID) and per tag.
+func cgName(tag string) string {
+	return fmt.Sprintf("mctest-lab07-%d-%s", os.Getpid(), tag)
 }
 
 type live07Result struct {
@@ -93,7 +91,7 @@ type live07Result struct {
 // cgroup and that cgroup's limit files, in the host's mode.
 func live07(t *testing.T, p *prog) live07Result {
 	return once(p, "live07", func() live07Result {
-		r := live07Result{name: cgName(p, "a")}
+		r := live07Result{name: cgName("a")}
 		h, err := cgroup.Detect()
 		if err != nil {
 			t.Logf("%v", err)

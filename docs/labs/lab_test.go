@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -126,7 +127,7 @@ func TestLab(t *testing.T) {
 		fmt.Printf("FAIL  %s %s\n      hint: %s\n", l.id, name, hint)
 	}
 	built := t.Run("builds", func(st *testing.T) { build(st, t, l, src, p) })
-	report(built, "builds", "read the compiler's message above; the skeleton compiles as it is, so the error is in what you added")
+	report(built, "builds", "read the compiler's message in the details below; the skeleton compiles as it is, so the error is in what you added")
 	if built {
 		for _, c := range l.checks {
 			ok := t.Run(c.name, func(t *testing.T) { c.run(t, p) })
@@ -137,7 +138,7 @@ func TestLab(t *testing.T) {
 		p.cleanups[i]()
 	}
 	clean := t.Run("nothing left on the host", func(t *testing.T) { snap.Verify(t) })
-	report(clean, "nothing left on the host", "a process, mount, cgroup or link outlived the program: see the lines above; wait for children, unmount (or let the namespace die), remove what you created")
+	report(clean, "nothing left on the host", "a process, mount, cgroup or link outlived the program: see the details below; wait for children, unmount (or let the namespace die), remove what you created")
 	fmt.Printf("lab %s: %d passed, %d failed\n", l.id, pass, fail)
 }
 
@@ -146,18 +147,8 @@ func ids() []string {
 	for id := range labs {
 		out = append(out, id)
 	}
-	return sortStrings(out)
-}
-
-func sortStrings(s []string) []string {
-	for i := range s {
-		for j := i + 1; j < len(s); j++ {
-			if s[j] < s[i] {
-				s[i], s[j] = s[j], s[i]
-			}
-		}
-	}
-	return s
+	slices.Sort(out)
+	return out
 }
 
 // build compiles the program in src as p.Dir/demo: gcc for C sources, go
