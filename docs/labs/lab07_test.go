@@ -74,6 +74,43 @@ func init() {
 	})
 }
 
+// removeLeftCgroups removes the cgroups this run of the checker named
+// that a wrong program left behind (after the host check has reported
+// them): it kills what is in them, then removes them, deepest first.
+func removeLeftCgroups() {
+	prefix := fmt.Sprintf("mctest-lab07-%d-", os.Getpid())
+	var dirs []string
+	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
+	for _, r := range append(roots, "/sys/fs/cgroup") {
+		filepath.WalkDir(r, func(path string, d os.DirEntry, err error) error {
+			if err != nil || !d.IsDir() || path == r {
+				return nil
+			}
+			if strings.Contains(path, "/"+prefix) {
+				dirs = append(dirs, path)
+			} else if strings.Count(strings.TrimPrefix(path, r), "/") >= 2 {
+				return filepath.SkipDir // the checker's cgroups are at the top
+			}
+			return nil
+		})
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		for try := 0; try < 100; try++ {
+			procs, _ := os.ReadFile(filepath.Join(dirs[i], "cgroup.procs"))
+			if len(strings.TrimSpace(string(procs))) == 0 {
+				break
+			}
+			for _, f := range strings.Fields(string(procs)) {
+				if pid, err := strconv.Atoi(f); err == nil {
+					syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		syscall.Rmdir(dirs[i])
+	}
+}
+
 // cgName is a cgroup name the host check watches ("mctest-lab"), one per
 // run of the checker (its PID) and per tag.
 func cgName(tag string) string {
@@ -91,6 +128,7 @@ type live07Result struct {
 // cgroup and that cgroup's limit files, in the host's mode.
 func live07(t *testing.T, p *prog) live07Result {
 	return once(p, "live07", func() live07Result {
+		p.repairs = append(p.repairs, removeLeftCgroups)
 		r := live07Result{name: cgName("a")}
 		h, err := cgroup.Detect()
 		if err != nil {

@@ -57,8 +57,9 @@ type prog struct {
 	C    bool   // the program is C: run it under stdbuf -oL
 	memo map[string]any
 	// cleanups undo what checks set up for several checks (a target
-	// process, a root filesystem), before the host is checked.
-	cleanups []func()
+	// process, a root filesystem), before the host is checked; repairs
+	// remove what a wrong program left, after the host check saw it.
+	cleanups, repairs []func()
 }
 
 // cleanup registers f to run after the last check.
@@ -138,6 +139,9 @@ func TestLab(t *testing.T) {
 		p.cleanups[i]()
 	}
 	clean := t.Run("nothing left on the host", func(t *testing.T) { snap.Verify(t) })
+	for _, f := range p.repairs {
+		f()
+	}
 	report(clean, "nothing left on the host", "a process, mount, cgroup or link outlived the program: see the details below; wait for children, unmount (or let the namespace die), remove what you created")
 	fmt.Printf("lab %s: %d passed, %d failed\n", l.id, pass, fail)
 }
