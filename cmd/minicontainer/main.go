@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/minicontainer/minicontainer/pkg/cgroup"
 	"github.com/minicontainer/minicontainer/pkg/container"
@@ -39,6 +40,9 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/reexec"
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
 )
+
+// version is this build's; the runtime-spec's is specs.Version.
+const version = "0.9.0"
 
 type runCmd struct {
 	Rootfs      string   `help:"Root filesystem directory (default: a busybox rootfs built on first use in ${default_rootfs})." placeholder:"DIR"`
@@ -132,17 +136,30 @@ func (b *busyboxCmd) Run() error {
 	return rootfs.BuildBusybox(b.Dir, explain.New(os.Stderr, b.Explain))
 }
 
-// globals are the flags every subcommand shares.
+// globals are the flags every subcommand shares: runc's, since engines
+// put them before every OCI verb.
 type globals struct {
-	Root string `help:"Directory for the containers' state (as runc --root)." default:"${default_root}" env:"MINICONTAINER_ROOT" placeholder:"DIR"`
+	Root          string           `help:"Directory for the containers' state (as runc --root)." default:"${default_root}" env:"MINICONTAINER_ROOT" placeholder:"DIR"`
+	Log           string           `help:"Append errors (and with --debug, the narration) to this file, as runc --log." placeholder:"FILE"`
+	LogFormat     string           `name:"log-format" help:"text or json ({\"level\",\"msg\",\"time\"} lines)." enum:"text,json" default:"text"`
+	Debug         bool             `help:"Narrate the OCI verbs' steps into --log."`
+	SystemdCgroup bool             `name:"systemd-cgroup" help:"Refused by create: minicontainer drives cgroupfs only."`
+	Version       kong.VersionFlag `help:"Print the version and the runtime-spec version, and exit."`
+
+	debugLog *os.File
 }
 
 type cli struct {
-	Globals globals  `embed:""`
-	Run     runCmd   `cmd:"" help:"Run a command in a new container."`
-	Ps      psCmd    `cmd:"" help:"List running containers."`
-	Stats   statsCmd `cmd:"" help:"Show running containers' memory, tasks, CPU time and OOM kills (from their cgroups)."`
-	Gc      gcCmd    `cmd:"" help:"Remove what killed runs left behind."`
+	Globals globals   `embed:""`
+	Run     runCmd    `cmd:"" help:"Run a command in a new container."`
+	Ps      psCmd     `cmd:"" help:"List running containers."`
+	Create  createCmd `cmd:"" help:"OCI: create a container from a bundle; its process waits for start."`
+	Start   startCmd  `cmd:"" help:"OCI: start the process of a created container."`
+	State   stateCmd  `cmd:"" help:"OCI: print a container's state (runtime-spec JSON)."`
+	Kill    killCmd   `cmd:"" help:"OCI: send a signal to a container's init (SIGTERM by default)."`
+	Delete  deleteCmd `cmd:"" help:"OCI: delete a stopped container (--force: any)."`
+	Stats   statsCmd  `cmd:"" help:"Show running containers' memory, tasks, CPU time and OOM kills (from their cgroups)."`
+	Gc      gcCmd     `cmd:"" help:"Remove what killed runs left behind."`
 	Network struct {
 		Ls      networkLsCmd      `cmd:"" help:"List the bridge networks in use."`
 		Inspect networkInspectCmd `cmd:"" help:"Show a network's subnet and its containers' addresses, veths and ports."`
@@ -161,7 +178,8 @@ func main() {
 		kong.UsageOnError(),
 		kong.Vars{"default_hostname": container.DefaultHostname, "default_rootfs": container.DefaultRootfs,
 			"default_root": container.DefaultStateRoot, "default_cgroup_parent": container.DefaultCgroupParent,
-			"default_subnet": network.DefaultSubnet})
+			"default_subnet": network.DefaultSubnet,
+			"version":        "minicontainer version " + version + "\nspec: " + specs.Version})
 	if err != nil {
 		fail(err)
 	}
