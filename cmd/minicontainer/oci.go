@@ -51,7 +51,7 @@ type startCmd struct {
 }
 
 func (c *startCmd) Run(g *globals) error {
-	return ociFail(g, container.Start(g.Root, c.ID, g.narrator(c.Explain)))
+	return ociFail(g, idError(c.ID, container.Start(g.Root, c.ID, g.narrator(c.Explain))))
 }
 
 type stateCmd struct {

@@ -247,6 +247,8 @@ func (c *Container) createInit(o CreateOptions, plan *bundlePlan) error {
 		initEnd.Close()
 		return err
 	}
+	// Only a Spec that asks for a cgroup namespace gets one.
+	unshareCgroupNS = unshareCgroupNS && plan.cloneFlags&unix.CLONE_NEWCGROUP != 0
 	c.placedAtClone = cmd.SysProcAttr.UseCgroupFD && c.cgroup.Joined()
 	pid, err := c.cloneJoined(cmd, plan.joins)
 	initEnd.Close()

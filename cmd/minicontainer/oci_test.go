@@ -1,0 +1,397 @@
+package main
+
+import (
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/minicontainer/minicontainer/pkg/hostcheck"
+	"github.com/minicontainer/minicontainer/pkg/rootfs"
+	"github.com/minicontainer/minicontainer/pkg/spec"
+)
+
+// ociWatched narrows hostcheck to what these tests make (other tests'
+// cgroups may come and go meanwhile).
+var ociWatched = []string{"mctest-oci", testCgroupParent, "process ", "mount ", "state "}
+
+// bundle makes an OCI bundle in a temporary dir: a busybox rootfs of its
+// own (the process may write to it) and config.json from spec.Default
+// with args, the cgroup under the tests' parent, then edit applied.
+func bundle(t *testing.T, id string, args []string, edit func(*specs.Spec)) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := rootfs.BuildBusybox(filepath.Join(dir, "rootfs"), nil); err != nil {
+		t.Fatal(err)
+	}
+	s := spec.Default()
+	s.Process.Args = args
+	s.Linux.CgroupsPath = "/" + testCgroupParent + "/" + id
+	if edit != nil {
+		edit(s)
+	}
+	writeConfig(t, dir, s)
+	return dir
+}
+
+func writeConfig(t *testing.T, dir string, s *specs.Spec) {
+	t.Helper()
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// oci runs an OCI verb with stdio on files: create leaves its init
+// holding them, and a pipe would keep exec's copying open until the
+// container exits.
+func oci(t *testing.T, args ...string) result {
+	t.Helper()
+	dir := t.TempDir()
+	out, _ := os.Create(filepath.Join(dir, "out"))
+	errf, _ := os.Create(filepath.Join(dir, "err"))
+	defer out.Close()
+	defer errf.Close()
+	cmd := exec.Command("minicontainer", args...)
+	cmd.Stdout, cmd.Stderr = out, errf
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("minicontainer %q: %v", args, err)
+	}
+	o, _ := os.ReadFile(out.Name())
+	e, _ := os.ReadFile(errf.Name())
+	return result{string(o), string(e), code}
+}
+
+// ociState is `minicontainer state ID`, parsed.
+func ociState(t *testing.T, id string) specs.State {
+	t.Helper()
+	r := oci(t, "state", id)
+	if r.code != 0 {
+		t.Fatalf("state %s: exit %d: %s", id, r.code, r.stderr)
+	}
+	var st specs.State
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatalf("state %s: %v in %q", id, err, r.stdout)
+	}
+	return st
+}
+
+func mustOCI(t *testing.T, args ...string) result {
+	t.Helper()
+	r := oci(t, args...)
+	if r.code != 0 {
+		t.Fatalf("minicontainer %q: exit %d: %s", args, r.code, r.stderr)
+	}
+	return r
+}
+
+// reap collects an init the test process was made subreaper of
+// (hostcheck.Take) once it has exited, so no zombie is left.
+func reap(pid int) {
+	var ws unix.WaitStatus
+	unix.Wait4(pid, &ws, 0, nil)
+}
+
+func waitStatus(t *testing.T, id string, want specs.ContainerState) specs.State {
+	t.Helper()
+	var st specs.State
+	if !waitUntil(10*time.Second, func() bool { st = ociState(t, id); return st.Status == want }) {
+		t.Fatalf("%s: status %q, want %q", id, st.Status, want)
+	}
+	return st
+}
+
+func TestOCILifecycle(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	const id = "mctest-oci-life"
+	b := bundle(t, id, []string{"sh", "-c", "echo ran > /ran; exec sleep 1000"}, nil)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	mustOCI(t, "create", "--bundle", b, "--pid-file", pidFile, id)
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(string(data))
+	defer reap(pid)
+	st := ociState(t, id)
+	if st.Status != specs.StateCreated || st.Pid != pid || st.ID != id || st.Bundle != b || st.Version != specs.Version {
+		t.Fatalf("after create: %+v (pid file %d)", st, pid)
+	}
+	if err := unix.Kill(pid, 0); err != nil {
+		t.Fatalf("init %d after create: %v", pid, err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if _, err := os.Stat(filepath.Join(b, "rootfs/ran")); err == nil {
+		t.Fatal("the process ran before start")
+	}
+	mustOCI(t, "start", id)
+	if !waitUntil(5*time.Second, func() bool { _, err := os.Stat(filepath.Join(b, "rootfs/ran")); return err == nil }) {
+		t.Fatal("the process did not run after start")
+	}
+	if st := ociState(t, id); st.Status != specs.StateRunning || st.Pid != pid {
+		t.Fatalf("after start: %+v", st)
+	}
+	if r := oci(t, "start", id); r.code != 1 || !strings.Contains(r.stderr, "already running") {
+		t.Fatalf("start of a running container: %+v", r)
+	}
+	mustOCI(t, "kill", id, "KILL")
+	st = waitStatus(t, id, specs.StateStopped)
+	if st.Pid != 0 {
+		t.Fatalf("stopped with pid %d", st.Pid)
+	}
+	mustOCI(t, "delete", id)
+	if r := oci(t, "state", id); r.code != 1 {
+		t.Fatalf("state after delete: %+v", r)
+	}
+}
+
+func TestOCIDeleteForce(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	const id = "mctest-oci-force"
+	b := bundle(t, id, []string{"sleep", "1000"}, nil)
+	mustOCI(t, "create", "--bundle", b, id)
+	st := ociState(t, id)
+	defer reap(st.Pid)
+	mustOCI(t, "start", id)
+	r := oci(t, "delete", id)
+	if r.code != 1 || r.stderr != "minicontainer: cannot delete container "+id+" that is not stopped: running\n" {
+		t.Fatalf("delete of a running container: %+v", r)
+	}
+	mustOCI(t, "delete", "--force", id)
+	if err := unix.Kill(st.Pid, 0); err == nil {
+		var ps string
+		if s, ok := procStatOK(st.Pid); ok {
+			ps = s
+		}
+		if ps != "Z" {
+			t.Fatalf("init %d still runs after delete --force (state %q)", st.Pid, ps)
+		}
+	}
+}
+
+func procStatOK(pid int) (string, bool) {
+	s, _, ok := procStat(pid)
+	return s, ok
+}
+
+func TestOCIUnknownID(t *testing.T) {
+	needRoot(t)
+	for _, verb := range [][]string{{"state"}, {"start"}, {"kill"}, {"delete"}} {
+		r := oci(t, append(verb, "mctest-no-such")...)
+		if r.code != 1 || r.stderr != "minicontainer: container mctest-no-such does not exist\n" {
+			t.Errorf("%s of an unknown ID: exit %d, stderr %q", verb[0], r.code, r.stderr)
+		}
+	}
+}
+
+func TestOCIBadConfig(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	const id = "mctest-oci-bad"
+	for _, tc := range []struct {
+		name string
+		edit func(dir string, s *specs.Spec)
+		want string
+	}{
+		{"not json", func(dir string, s *specs.Spec) {
+			os.WriteFile(filepath.Join(dir, "config.json"), []byte("{"), 0o644)
+		}, "config.json: "},
+		{"no args", func(dir string, s *specs.Spec) { s.Process.Args = nil; writeConfig(t, dir, s) }, "process.args"},
+		{"major version", func(dir string, s *specs.Spec) { s.Version = "2.0.0"; writeConfig(t, dir, s) }, "ociVersion"},
+		{"seccomp", func(dir string, s *specs.Spec) {
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow}
+			writeConfig(t, dir, s)
+		}, "linux.seccomp"},
+		{"relative cwd", func(dir string, s *specs.Spec) { s.Process.Cwd = "tmp"; writeConfig(t, dir, s) }, "process.cwd"},
+		{"missing root", func(dir string, s *specs.Spec) { s.Root.Path = "nope"; writeConfig(t, dir, s) }, "root.path"},
+		{"bad netns path", func(dir string, s *specs.Spec) {
+			s.Linux.Namespaces[1].Path = "/proc/self/ns/uts"
+			writeConfig(t, dir, s)
+		}, "linux.namespaces[1].path"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := bundle(t, id, []string{"true"}, nil)
+			s := spec.Default()
+			s.Process.Args = []string{"true"}
+			tc.edit(b, s)
+			r := oci(t, "create", "--bundle", b, id)
+			if r.code != 1 || !strings.Contains(r.stderr, tc.want) || strings.Count(r.stderr, "\n") != 1 {
+				t.Errorf("exit %d, stderr %q: want 1 and one line naming %s", r.code, r.stderr, tc.want)
+			}
+			if _, err := os.Stat(filepath.Join(testState, id)); err == nil {
+				t.Errorf("a state dir was left")
+			}
+		})
+	}
+}
+
+// TestOCIConsoleSocket receives the pty master on a unix socket, as
+// podman's conmon and containerd's shim do, and reads the process's
+// output from it.
+func TestOCIConsoleSocket(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	const id = "mctest-oci-tty"
+	b := bundle(t, id, []string{"sh", "-c", "tty; sleep 1000"}, func(s *specs.Spec) { s.Process.Terminal = true })
+	sock := filepath.Join(t.TempDir(), "console.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := make(chan *os.File, 1)
+	go func() {
+		conn, err := l.AcceptUnix()
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer conn.Close()
+		buf, oob := make([]byte, 64), make([]byte, unix.CmsgSpace(4))
+		_, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+		if err != nil {
+			got <- nil
+			return
+		}
+		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+		if len(msgs) != 1 {
+			got <- nil
+			return
+		}
+		fds, _ := unix.ParseUnixRights(&msgs[0])
+		if len(fds) != 1 {
+			got <- nil
+			return
+		}
+		got <- os.NewFile(uintptr(fds[0]), "master")
+	}()
+	mustOCI(t, "create", "--bundle", b, "--console-socket", sock, id)
+	st := ociState(t, id)
+	defer reap(st.Pid)
+	defer oci(t, "delete", "--force", id)
+	var master *os.File
+	select {
+	case master = <-got:
+	case <-time.After(10 * time.Second):
+	}
+	if master == nil {
+		t.Fatal("no pty master came over the console socket")
+	}
+	defer master.Close()
+	mustOCI(t, "start", id)
+	master.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 64)
+	n, _ := master.Read(buf)
+	if !strings.HasPrefix(string(buf[:n]), "/dev/pts/0") {
+		t.Fatalf("read %q from the pty master, want /dev/pts/0", buf[:n])
+	}
+}
+
+// TestOCINetnsPath joins a network namespace made with `ip netns add`
+// (in this test's own /run under isotest): the process sees its dummy link.
+func TestOCINetnsPath(t *testing.T) {
+	needRoot(t)
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("no ip(8)")
+	}
+	const netns = "mctest-oci-ns"
+	// ip netns add mounts /run/netns (isotest's private /run) and the
+	// namespace: made before the snapshot, removed after the check.
+	if out, err := exec.Command("ip", "netns", "add", netns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	defer exec.Command("ip", "netns", "del", netns).Run()
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	var nsStat unix.Stat_t
+	if err := unix.Stat("/run/netns/"+netns, &nsStat); err != nil {
+		t.Fatal(err)
+	}
+	const id = "mctest-oci-netns"
+	b := bundle(t, id, []string{"sh", "-c", "readlink /proc/self/ns/net > /netns"}, func(s *specs.Spec) {
+		for i := range s.Linux.Namespaces {
+			if s.Linux.Namespaces[i].Type == specs.NetworkNamespace {
+				s.Linux.Namespaces[i].Path = "/run/netns/" + netns
+			}
+		}
+	})
+	mustOCI(t, "create", "--bundle", b, id)
+	st := ociState(t, id)
+	defer reap(st.Pid)
+	mustOCI(t, "start", id)
+	waitStatus(t, id, specs.StateStopped)
+	mustOCI(t, "delete", id)
+	got, _ := os.ReadFile(filepath.Join(b, "rootfs/netns"))
+	if want := "net:[" + strconv.FormatUint(nsStat.Ino, 10) + "]\n"; string(got) != want {
+		t.Fatalf("the process's network namespace: %q, want %q (the one joined by path)", got, want)
+	}
+}
+
+// TestOCIHooks checks each host hook gets the state JSON on stdin.
+func TestOCIHooks(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	const id = "mctest-oci-hooks"
+	out := t.TempDir()
+	hook := func(name string) []specs.Hook {
+		return []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > " + filepath.Join(out, name)}}}
+	}
+	b := bundle(t, id, []string{"true"}, func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{CreateRuntime: hook("createRuntime"), CreateContainer: hook("createContainer"),
+			Poststart: hook("poststart"), Poststop: hook("poststop")}
+	})
+	mustOCI(t, "create", "--bundle", b, id)
+	st := ociState(t, id)
+	defer reap(st.Pid)
+	mustOCI(t, "start", id)
+	waitStatus(t, id, specs.StateStopped)
+	mustOCI(t, "delete", id)
+	for name, status := range map[string]specs.ContainerState{"createRuntime": specs.StateCreating,
+		"createContainer": specs.StateCreating, "poststart": specs.StateRunning, "poststop": specs.StateStopped} {
+		data, err := os.ReadFile(filepath.Join(out, name))
+		if err != nil {
+			t.Errorf("hook %s did not run: %v", name, err)
+			continue
+		}
+		var got specs.State
+		if err := json.Unmarshal(data, &got); err != nil || got.ID != id || got.Status != status || got.Bundle != b {
+			t.Errorf("hook %s got %q (%v), want id %s status %s", name, data, err, id, status)
+		}
+		if status != specs.StateStopped && got.Pid != st.Pid {
+			t.Errorf("hook %s: pid %d, want %d", name, got.Pid, st.Pid)
+		}
+	}
+}
+
+// TestOCIOutlivesGC: a created container belongs to create's caller;
+// gc (and every run, which reclaims first) must leave it alone.
+func TestOCIOutlivesGC(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	const id = "mctest-oci-gc"
+	b := bundle(t, id, []string{"sleep", "1000"}, nil)
+	mustOCI(t, "create", "--bundle", b, id)
+	st := ociState(t, id)
+	defer reap(st.Pid)
+	mustOCI(t, "gc")
+	if got := ociState(t, id); got.Status != specs.StateCreated {
+		t.Fatalf("after gc: %+v", got)
+	}
+	mustOCI(t, "delete", id)
+}
