@@ -21,11 +21,11 @@ import (
 
 // ociWatched narrows hostcheck to what these tests make (other tests'
 // cgroups may come and go meanwhile).
-var ociWatched = []string{"mctest-oci", testCgroupParent, "process ", "mount ", "state "}
+var ociWatched = []string{"mctest-oci", "process ", "mount ", "state "}
 
 // bundle makes an OCI bundle in a temporary dir: a busybox rootfs of its
 // own (the process may write to it) and config.json from spec.Default
-// with args, the cgroup under the tests' parent, then edit applied.
+// with args, the cgroup under mctest-oci, then edit applied.
 func bundle(t *testing.T, id string, args []string, edit func(*specs.Spec)) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -34,7 +34,7 @@ func bundle(t *testing.T, id string, args []string, edit func(*specs.Spec)) stri
 	}
 	s := spec.Default()
 	s.Process.Args = args
-	s.Linux.CgroupsPath = "/" + testCgroupParent + "/" + id
+	s.Linux.CgroupsPath = "/mctest-oci/" + id
 	if edit != nil {
 		edit(s)
 	}
@@ -101,8 +101,10 @@ func mustOCI(t *testing.T, args ...string) result {
 }
 
 // reap collects an init the test process was made subreaper of
-// (hostcheck.Take) once it has exited, so no zombie is left.
+// (hostcheck.Take), so no zombie is left; killed first, should a failed
+// test have left it running. (Not yet reaped, its PID cannot be reused.)
 func reap(pid int) {
+	unix.Kill(pid, unix.SIGKILL)
 	var ws unix.WaitStatus
 	unix.Wait4(pid, &ws, 0, nil)
 }
@@ -129,6 +131,7 @@ func TestOCILifecycle(t *testing.T) {
 	}
 	pid, _ := strconv.Atoi(string(data))
 	defer reap(pid)
+	defer oci(t, "delete", "--force", id)
 	st := ociState(t, id)
 	if st.Status != specs.StateCreated || st.Pid != pid || st.ID != id || st.Bundle != b || st.Version != specs.Version {
 		t.Fatalf("after create: %+v (pid file %d)", st, pid)
@@ -169,6 +172,7 @@ func TestOCIDeleteForce(t *testing.T) {
 	mustOCI(t, "create", "--bundle", b, id)
 	st := ociState(t, id)
 	defer reap(st.Pid)
+	defer oci(t, "delete", "--force", id) // on failure; else gone already
 	mustOCI(t, "start", id)
 	r := oci(t, "delete", id)
 	if r.code != 1 || r.stderr != "minicontainer: cannot delete container "+id+" that is not stopped: running\n" {
@@ -285,7 +289,7 @@ func TestOCIConsoleSocket(t *testing.T) {
 	mustOCI(t, "create", "--bundle", b, "--console-socket", sock, id)
 	st := ociState(t, id)
 	defer reap(st.Pid)
-	defer oci(t, "delete", "--force", id)
+	defer oci(t, "delete", "--force", id) // on failure; else gone already
 	var master *os.File
 	select {
 	case master = <-got:
@@ -334,6 +338,7 @@ func TestOCINetnsPath(t *testing.T) {
 	mustOCI(t, "create", "--bundle", b, id)
 	st := ociState(t, id)
 	defer reap(st.Pid)
+	defer oci(t, "delete", "--force", id) // on failure; else gone already
 	mustOCI(t, "start", id)
 	waitStatus(t, id, specs.StateStopped)
 	mustOCI(t, "delete", id)
@@ -359,6 +364,7 @@ func TestOCIHooks(t *testing.T) {
 	mustOCI(t, "create", "--bundle", b, id)
 	st := ociState(t, id)
 	defer reap(st.Pid)
+	defer oci(t, "delete", "--force", id) // on failure; else gone already
 	mustOCI(t, "start", id)
 	waitStatus(t, id, specs.StateStopped)
 	mustOCI(t, "delete", id)
@@ -389,6 +395,7 @@ func TestOCIOutlivesGC(t *testing.T) {
 	mustOCI(t, "create", "--bundle", b, id)
 	st := ociState(t, id)
 	defer reap(st.Pid)
+	defer oci(t, "delete", "--force", id) // on failure; else gone already
 	mustOCI(t, "gc")
 	if got := ociState(t, id); got.Status != specs.StateCreated {
 		t.Fatalf("after gc: %+v", got)
