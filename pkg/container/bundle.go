@@ -1,7 +1,6 @@
 package container
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -35,30 +34,9 @@ import (
 //	delete  kill what is left (--force, or a created one), poststop hooks,
 //	        the cgroup and the state dir.
 
-// LoadSpec reads and checks bundle/config.json. It stands for spec.Load
-// (the specio branch, interfaces.md) until that is merged: parse, the
-// ociVersion, and the few checks this file needs; checkSpec refuses the
-// fields nothing honours yet.
-var LoadSpec = func(bundle string) (*specs.Spec, error) {
-	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
-	if err != nil {
-		return nil, fmt.Errorf("config.json: %w", unwrapPath(err))
-	}
-	var s specs.Spec
-	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("config.json: %w", err)
-	}
-	if err := spec.CheckVersion(s.Version); err != nil {
-		return nil, fmt.Errorf("config.json: %w", err)
-	}
-	if s.Process == nil || len(s.Process.Args) == 0 {
-		return nil, errors.New("config.json: process.args: must not be empty")
-	}
-	if s.Root == nil || s.Root.Path == "" {
-		return nil, errors.New("config.json: root.path: must be set")
-	}
-	return &s, nil
-}
+// LoadSpec reads and validates bundle/config.json (pkg/spec): every
+// error is one line naming the field by its JSON path.
+var LoadSpec = spec.Load
 
 func unwrapPath(err error) error {
 	var pe *os.PathError
@@ -72,15 +50,17 @@ func unwrapPath(err error) error {
 // create step does, with nothing created yet. One typed plan, so create
 // never re-derives (or re-checks) a field.
 type bundlePlan struct {
-	spec       *specs.Spec
-	bundle     string      // absolute
-	root       string      // root.path, absolute
-	cloneFlags uintptr     // namespaces to create
-	joins      []nsJoin    // namespaces to join by path, on the cloning thread
-	netNS      bool        // a network namespace of its own (lo comes up)
-	cgroup     *cgroupPlan // nil: no cgroup on this host
-	cgroupName string      // the cgroup's own name (the ID unless cgroupsPath says)
-	noPivot    bool
+	spec        *specs.Spec
+	bundle      string      // absolute
+	root        string      // root.path, absolute
+	cloneFlags  uintptr     // namespaces to create
+	joins       []nsJoin    // namespaces to join by path, on the cloning thread
+	netNS       bool        // a network namespace of its own (lo comes up)
+	cgroup      *cgroupPlan // nil: no cgroup on this host
+	cgroupName  string      // the cgroup's own name (the ID unless cgroupsPath says)
+	noPivot     bool
+	mounts      []rootfs.BundleMount // the Spec's mounts, options read
+	propagation uintptr              // linux.rootfsPropagation
 }
 
 type nsJoin struct {
@@ -95,12 +75,14 @@ var specNamespaces = map[specs.LinuxNamespaceType]string{
 	specs.CgroupNamespace: "cgroup", specs.TimeNamespace: "time",
 }
 
-// planBundle checks the Spec against what this build honours and this
-// host has, and returns the plan; it creates nothing.
+// planBundle turns a Spec that spec.Validate accepted into the plan:
+// what to clone, join and mount; it creates nothing. The few checks here
+// are the ones Validate leaves to the executor (a mount namespace of the
+// container's own, which rootfs.SetupBundle needs).
 func planBundle(s *specs.Spec, bundle string, noPivot bool) (*bundlePlan, error) {
 	p := &bundlePlan{spec: s, bundle: bundle, noPivot: noPivot}
-	if err := checkSpec(s); err != nil {
-		return nil, err
+	if s.Linux == nil {
+		return nil, errors.New("config.json: linux.namespaces: a new mount namespace (type \"mount\", no path) is needed")
 	}
 	p.root = s.Root.Path
 	if !filepath.IsAbs(p.root) {
@@ -111,17 +93,19 @@ func planBundle(s *specs.Spec, bundle string, noPivot bool) (*bundlePlan, error)
 	} else if !st.IsDir() {
 		return nil, fmt.Errorf("root.path: %s is not a directory", p.root)
 	}
-	mounts := make([]specs.Mount, len(s.Mounts))
 	for i, m := range s.Mounts {
-		if rootfsIsBind(m) && m.Source != "" && !filepath.IsAbs(m.Source) {
-			m.Source = filepath.Join(bundle, m.Source) // runtime-spec: relative to the bundle
+		pm, err := spec.ParseMountOptions(m.Options)
+		if err != nil {
+			return nil, fmt.Errorf("config.json: mounts[%d].options: %w", i, err)
 		}
-		mounts[i] = m
+		bm := rootfs.BundleMount{Destination: m.Destination, Type: m.Type, Source: m.Source,
+			Flags: pm.Flags, Propagation: pm.Propagation, Data: pm.Data}
+		if bm.Bind() && !filepath.IsAbs(bm.Source) {
+			bm.Source = filepath.Join(bundle, bm.Source) // runtime-spec: relative to the bundle
+		}
+		p.mounts = append(p.mounts, bm)
 	}
-	s.Mounts = mounts
-	if err := rootfs.CheckMounts(s.Mounts); err != nil {
-		return nil, fmt.Errorf("config.json: %w", err)
-	}
+	p.propagation = spec.Propagations[s.Linux.RootfsPropagation]
 	seen := map[string]bool{}
 	hasMnt := false
 	for i, n := range s.Linux.Namespaces {
@@ -161,87 +145,7 @@ func planBundle(s *specs.Spec, bundle string, noPivot bool) (*bundlePlan, error)
 		// own (rootfs.SetupBundle refuses the host's).
 		return nil, errors.New("config.json: linux.namespaces: a new mount namespace (type \"mount\", no path) is needed")
 	}
-	if s.Hostname != "" && !seen["uts"] {
-		return nil, errors.New("config.json: hostname: needs a uts namespace of the container's own")
-	}
-	if s.Hostname != "" {
-		if err := rootfs.ValidateHostname(s.Hostname); err != nil {
-			return nil, fmt.Errorf("config.json: hostname: %w", err)
-		}
-	}
-	if cwd := s.Process.Cwd; cwd != "" && !filepath.IsAbs(cwd) {
-		return nil, fmt.Errorf("config.json: process.cwd: %q is not an absolute path", cwd)
-	}
-	for i, e := range s.Process.Env {
-		if k, _, ok := strings.Cut(e, "="); !ok || k == "" || strings.Contains(e, "\x00") {
-			return nil, fmt.Errorf("config.json: process.env[%d]: %q is not KEY=VALUE", i, e)
-		}
-	}
-	for i, r := range s.Process.Rlimits {
-		if _, ok := rlimits[r.Type]; !ok {
-			return nil, fmt.Errorf("config.json: process.rlimits[%d].type: %q is not a resource setrlimit(2) knows", i, r.Type)
-		}
-		if r.Soft > r.Hard {
-			return nil, fmt.Errorf("config.json: process.rlimits[%d]: soft %d is above hard %d", i, r.Soft, r.Hard)
-		}
-	}
-	for k := range s.Linux.Sysctl {
-		if strings.Contains(k, "..") || strings.HasPrefix(k, "/") {
-			return nil, fmt.Errorf("config.json: linux.sysctl: %q is not a sysctl name", k)
-		}
-	}
-	if prop := s.Linux.RootfsPropagation; prop != "" {
-		if _, _, data := rootfs.ParseMountOptions([]string{prop}); data != "" || prop == "" {
-			return nil, fmt.Errorf("config.json: linux.rootfsPropagation: %q is not a propagation type", prop)
-		}
-	}
 	return p, nil
-}
-
-func rootfsIsBind(m specs.Mount) bool {
-	if m.Type == "bind" {
-		return true
-	}
-	for _, o := range m.Options {
-		if o == "bind" || o == "rbind" {
-			return true
-		}
-	}
-	return false
-}
-
-// checkSpec refuses, one line naming the field, what this build does not
-// honour: a container run without its seccomp filter or its capability
-// limits would be less confined than its author wrote, and silently.
-func checkSpec(s *specs.Spec) error {
-	if s.Linux == nil {
-		return errors.New("config.json: linux: must be set (this runtime runs Linux containers)")
-	}
-	l, p := s.Linux, s.Process
-	refuse := map[string]bool{
-		"linux.seccomp":           l.Seccomp != nil,
-		"linux.uidMappings":       len(l.UIDMappings) > 0,
-		"linux.gidMappings":       len(l.GIDMappings) > 0,
-		"linux.mountLabel":        l.MountLabel != "",
-		"linux.intelRdt":          l.IntelRdt != nil,
-		"linux.personality":       l.Personality != nil,
-		"linux.timeOffsets":       len(l.TimeOffsets) > 0,
-		"process.apparmorProfile": p.ApparmorProfile != "",
-		"process.selinuxLabel":    p.SelinuxLabel != "",
-		"process.ioPriority":      p.IOPriority != nil,
-		"process.scheduler":       p.Scheduler != nil,
-		"process.execCPUAffinity": p.ExecCPUAffinity != nil,
-		"linux.memoryPolicy":      l.MemoryPolicy != nil,
-		"linux.netDevices":        len(l.NetDevices) > 0,
-	}
-	for _, name := range []string{"linux.seccomp", "linux.uidMappings", "linux.gidMappings", "linux.mountLabel", "linux.intelRdt",
-		"linux.personality", "linux.timeOffsets", "process.apparmorProfile", "process.selinuxLabel", "process.ioPriority",
-		"process.scheduler", "process.execCPUAffinity", "linux.memoryPolicy", "linux.netDevices"} {
-		if refuse[name] {
-			return fmt.Errorf("config.json: %s: not supported by this runtime yet", name)
-		}
-	}
-	return checkConfinement(s)
 }
 
 // rlimits are the resources of process.rlimits (setrlimit(2)).
@@ -351,18 +255,4 @@ func kindOfPath(path string) (ns.Kind, error) {
 		return ns.Kind{}, fmt.Errorf("%s: not a namespace: %w", path, err)
 	}
 	return k, nil
-}
-
-// checkConfinement refuses the confinement fields until pkg/caps and
-// rootfs.MaskPaths/ReadonlyPaths (the confinement issue) honour them.
-func checkConfinement(s *specs.Spec) error {
-	switch {
-	case s.Process.Capabilities != nil:
-		return errors.New("config.json: process.capabilities: not supported by this runtime yet")
-	case len(s.Linux.MaskedPaths) > 0:
-		return errors.New("config.json: linux.maskedPaths: not supported by this runtime yet")
-	case len(s.Linux.ReadonlyPaths) > 0:
-		return errors.New("config.json: linux.readonlyPaths: not supported by this runtime yet")
-	}
-	return nil
 }

@@ -15,6 +15,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/minicontainer/minicontainer/pkg/caps"
 	"github.com/minicontainer/minicontainer/pkg/execvp"
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/minicontainer/minicontainer/pkg/network"
@@ -89,7 +90,7 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 		}
 	}
 	err := rootfs.SetupBundle(rootfs.Bundle{
-		Root: bi.Root, ReadOnly: s.Root.Readonly, Mounts: s.Mounts, Propagation: s.Linux.RootfsPropagation,
+		Root: bi.Root, ReadOnly: s.Root.Readonly, Mounts: bi.Mounts, Propagation: bi.Propagation,
 		NoPivot: bi.NoPivot, Devices: s.Linux.Devices, CgroupMounts: bi.CgroupMounts,
 	}, x)
 	if err != nil {
@@ -105,6 +106,14 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 		if err != nil {
 			return ExitSetup, fmt.Errorf("linux.sysctl %s: %w", k, err)
 		}
+	}
+	// After the sysctls (/proc/sys is among Docker's read-only paths):
+	// the read-only paths, then the masked ones, as runc orders them.
+	if err := rootfs.ReadonlyPaths(s.Linux.ReadonlyPaths, x); err != nil {
+		return ExitSetup, err
+	}
+	if err := rootfs.MaskPaths(s.Linux.MaskedPaths, x); err != nil {
+		return ExitSetup, err
 	}
 	for _, r := range p.Rlimits {
 		// syscall's, not x/sys/unix's: Go restores RLIMIT_NOFILE at
@@ -152,6 +161,26 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 			return ExitSetup, err
 		}
 	}
+	// The process's identity and privileges, before "ready" so that a
+	// failure is create's (runc's finalizeNamespace comes before its exec
+	// fifo too); what is left after start needs none: the fifo is 0622.
+	if err := setUser(p.User, p.Capabilities != nil, x); err != nil {
+		return ExitSetup, err
+	}
+	if p.NoNewPrivileges {
+		// prctl(2): execve(2) then grants no privilege (setuid bits, file
+		// capabilities); kept across fork and exec, never unset.
+		err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+		x.Call("prctl(2)", "prctl(PR_SET_NO_NEW_PRIVS, 1)", nil, err)
+		if err != nil {
+			return ExitSetup, fmt.Errorf("process.noNewPrivileges: %w", err)
+		}
+	}
+	// The capability sets last, on this thread, after the uid change
+	// (see caps.Apply).
+	if err := caps.Apply(p.Capabilities, x); err != nil {
+		return ExitSetup, fmt.Errorf("process.capabilities: %w", err)
+	}
 	// Nothing above the preserved descriptors may reach the process: the
 	// kernel closes these at execve(2).
 	if err := execvp.CloseOnExecFrom(bundleFifoFd+1+bi.PreserveFDs, x); err != nil {
@@ -185,18 +214,6 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 			return ExitSetup, fmt.Errorf("--preserve-fds: %w", err)
 		}
 	}
-	if err := setUser(p.User, x); err != nil {
-		return ExitSetup, err
-	}
-	if p.NoNewPrivileges {
-		// prctl(2): execve(2) then grants no privilege (setuid bits, file
-		// capabilities); kept across fork and exec, never unset.
-		err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-		x.Call("prctl(2)", "prctl(PR_SET_NO_NEW_PRIVS, 1)", nil, err)
-		if err != nil {
-			return ExitSetup, fmt.Errorf("process.noNewPrivileges: %w", err)
-		}
-	}
 	x.Note("execve(%q, %q, [%d vars]): PID 1 becomes the process", path, p.Args, len(p.Env))
 	err = unix.Exec(path, p.Args, p.Env)
 	return execCode(err), fmt.Errorf("exec %q: %w", p.Args[0], err)
@@ -204,8 +221,18 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 
 // setUser takes process.user's identity: supplementary groups first, then
 // the gid, then the uid, which gives up root's privileges (credentials(7)).
-// Package syscall's calls change every thread of the process.
-func setUser(u specs.User, x *explain.Narrator) error {
+// Package syscall's calls change every thread of the process. With
+// keepCaps (process.capabilities given), PR_SET_KEEPCAPS keeps the
+// permitted set across the change to a non-zero uid, for caps.Apply to
+// choose from (capabilities(7), "Effect of user ID changes").
+func setUser(u specs.User, keepCaps bool, x *explain.Narrator) error {
+	if keepCaps && u.UID != 0 {
+		err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0)
+		x.Call("prctl(2)", "prctl(PR_SET_KEEPCAPS, 1)", nil, err)
+		if err != nil {
+			return fmt.Errorf("process.capabilities: %w", err)
+		}
+	}
 	groups := make([]int, len(u.AdditionalGids))
 	for i, g := range u.AdditionalGids {
 		groups[i] = int(g)

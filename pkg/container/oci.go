@@ -154,13 +154,15 @@ func createState(o CreateOptions, plan *bundlePlan, x *explain.Narrator) (*Conta
 
 // bundleInit is what the init needs, sent once the host side is ready.
 type bundleInit struct {
-	Spec            *specs.Spec    `json:"spec"`
-	Root            string         `json:"root"` // root.path, absolute
-	NoPivot         bool           `json:"no_pivot,omitempty"`
-	NetNS           bool           `json:"netns,omitempty"`
-	UnshareCgroupNS bool           `json:"unshare_cgroupns,omitempty"`
-	CgroupMounts    []rootfs.Mount `json:"cgroup_mounts,omitempty"`
-	PreserveFDs     int            `json:"preserve_fds,omitempty"`
+	Spec            *specs.Spec          `json:"spec"`
+	Root            string               `json:"root"` // root.path, absolute
+	NoPivot         bool                 `json:"no_pivot,omitempty"`
+	NetNS           bool                 `json:"netns,omitempty"`
+	UnshareCgroupNS bool                 `json:"unshare_cgroupns,omitempty"`
+	CgroupMounts    []rootfs.Mount       `json:"cgroup_mounts,omitempty"`
+	PreserveFDs     int                  `json:"preserve_fds,omitempty"`
+	Mounts          []rootfs.BundleMount `json:"mounts,omitempty"` // the Spec's, options read
+	Propagation     uintptr              `json:"propagation,omitempty"`
 	// For the startContainer hooks' state.
 	ID     string `json:"id"`
 	Pid    int    `json:"pid"`
@@ -290,7 +292,7 @@ func (c *Container) createInit(o CreateOptions, plan *bundlePlan) error {
 	}
 	bi := bundleInit{Spec: s, Root: plan.root, NoPivot: plan.noPivot, NetNS: plan.netNS,
 		UnshareCgroupNS: unshareCgroupNS, CgroupMounts: cgroupMounts, PreserveFDs: o.PreserveFDs,
-		ID: o.ID, Pid: pid, Bundle: plan.bundle}
+		ID: o.ID, Pid: pid, Bundle: plan.bundle, Mounts: plan.mounts, Propagation: plan.propagation}
 	n, err := send(sock, bi)
 	x.Call("sendmsg(2)", fmt.Sprintf("sendmsg(%d, {the Spec, process %s}, 0)", sock, explain.Quote(strings.Join(s.Process.Args, " "))), n, err)
 	if err != nil {

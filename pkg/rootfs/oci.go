@@ -18,10 +18,10 @@ import (
 type Bundle struct {
 	Root     string        // root.path, absolute (the caller joins it to the bundle)
 	ReadOnly bool          // root.readonly
-	Mounts   []specs.Mount // in order; a bind's relative source is the caller's to make absolute
-	// Propagation is linux.rootfsPropagation ("" leaves the private
-	// mounts made first, as they are).
-	Propagation string
+	Mounts   []BundleMount // in order
+	// Propagation is linux.rootfsPropagation as mount(2) flags (0 leaves
+	// the private mounts made first, as they are).
+	Propagation uintptr
 	// NoPivot moves the root onto "/" and chroots (runc's --no-pivot, for
 	// a root on a ramfs, where pivot_root(2) fails with EINVAL).
 	NoPivot bool
@@ -32,92 +32,21 @@ type Bundle struct {
 	CgroupMounts []Mount
 }
 
-// mountOption is what one word of a mount's options means to mount(2):
-// flags set or cleared, or a propagation change made by its own call.
-type mountOption struct {
-	clear bool
-	flag  uintptr
+// BundleMount is one of the Spec's mounts with its options already read
+// (pkg/spec's ParseMountOptions): the mount(2) flags, the propagation
+// changes made after it, the file system's data.
+type BundleMount struct {
+	Destination string // inside the container; relative means relative to "/"
+	Type        string
+	Source      string // a bind's source is absolute (the caller joins it to the bundle)
+	Flags       uintptr
+	Propagation []uintptr
+	Data        string
 }
 
-// mountOptions are the options mount(8) knows as flags (mount(2)
-// "mountflags"); any other word is passed to the file system as data.
-var mountOptions = map[string]mountOption{
-	"ro": {false, unix.MS_RDONLY}, "rw": {true, unix.MS_RDONLY},
-	"nosuid": {false, unix.MS_NOSUID}, "suid": {true, unix.MS_NOSUID},
-	"nodev": {false, unix.MS_NODEV}, "dev": {true, unix.MS_NODEV},
-	"noexec": {false, unix.MS_NOEXEC}, "exec": {true, unix.MS_NOEXEC},
-	"sync": {false, unix.MS_SYNCHRONOUS}, "async": {true, unix.MS_SYNCHRONOUS},
-	"dirsync": {false, unix.MS_DIRSYNC}, "remount": {false, unix.MS_REMOUNT},
-	"mand": {false, unix.MS_MANDLOCK}, "nomand": {true, unix.MS_MANDLOCK},
-	"atime": {true, unix.MS_NOATIME}, "noatime": {false, unix.MS_NOATIME},
-	"diratime": {true, unix.MS_NODIRATIME}, "nodiratime": {false, unix.MS_NODIRATIME},
-	"relatime": {false, unix.MS_RELATIME}, "norelatime": {true, unix.MS_RELATIME},
-	"strictatime": {false, unix.MS_STRICTATIME}, "nostrictatime": {true, unix.MS_STRICTATIME},
-	"bind": {false, unix.MS_BIND}, "rbind": {false, unix.MS_BIND | unix.MS_REC},
-	"defaults": {false, 0},
-}
-
-// propagationOptions are the words that change a mount's propagation
-// type: a call of their own after the mount (mount(2), "Changing the
-// propagation type of an existing mount").
-var propagationOptions = map[string]uintptr{
-	"private": unix.MS_PRIVATE, "rprivate": unix.MS_PRIVATE | unix.MS_REC,
-	"shared": unix.MS_SHARED, "rshared": unix.MS_SHARED | unix.MS_REC,
-	"slave": unix.MS_SLAVE, "rslave": unix.MS_SLAVE | unix.MS_REC,
-	"unbindable": unix.MS_UNBINDABLE, "runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
-}
-
-// ParseMountOptions splits a Spec mount's options into mount(2) flags,
-// propagation flags and the file system's data string.
-func ParseMountOptions(options []string) (flags, propagation uintptr, data string) {
-	var rest []string
-	for _, o := range options {
-		if p, ok := propagationOptions[o]; ok {
-			propagation |= p
-			continue
-		}
-		if m, ok := mountOptions[o]; ok {
-			if m.clear {
-				flags &^= m.flag
-			} else {
-				flags |= m.flag
-			}
-			continue
-		}
-		if o == "tmpcopyup" { // runc's own option: nothing to copy from an empty root here
-			continue
-		}
-		rest = append(rest, o)
-	}
-	return flags, propagation, strings.Join(rest, ",")
-}
-
-// isBind says whether m is a bind mount: type "bind", or a bind option
-// with any type (runtime-spec config.md, "Mounts": both spellings exist).
-func isBind(m specs.Mount) bool {
-	flags, _, _ := ParseMountOptions(m.Options)
-	return m.Type == "bind" || flags&unix.MS_BIND != 0
-}
-
-// CheckMounts refuses, on the host, mounts the init could not make:
-// a relative destination, a bind whose source is missing.
-func CheckMounts(mounts []specs.Mount) error {
-	for i, m := range mounts {
-		if !filepath.IsAbs(m.Destination) {
-			return fmt.Errorf("mounts[%d].destination: %q is not an absolute path", i, m.Destination)
-		}
-		if isBind(m) {
-			if !filepath.IsAbs(m.Source) {
-				return fmt.Errorf("mounts[%d].source: %q: a bind's source must be absolute here", i, m.Source)
-			}
-			var st unix.Stat_t
-			if err := unix.Stat(m.Source, &st); err != nil {
-				return fmt.Errorf("mounts[%d].source: %s: %w", i, m.Source, err)
-			}
-		}
-	}
-	return nil
-}
+// Bind says whether m is a bind mount: type "bind", or MS_BIND among its
+// flags with any type (runtime-spec config.md, "Mounts": both spellings).
+func (m BundleMount) Bind() bool { return m.Type == "bind" || m.Flags&unix.MS_BIND != 0 }
 
 // SetupBundle builds the container's root from b and moves the calling
 // process into it, in runc's order (libcontainer/rootfs_linux.go,
@@ -159,7 +88,7 @@ func SetupBundle(b Bundle, x *explain.Narrator) error {
 		if err := mountOne(x, rootfd, root, m); err != nil {
 			return err
 		}
-		if filepath.Clean(m.Destination) == "/dev" && !isBind(m) {
+		if filepath.Clean("/"+m.Destination) == "/dev" && !m.Bind() {
 			devTmpfs = true
 		}
 	}
@@ -191,13 +120,9 @@ func SetupBundle(b Bundle, x *explain.Narrator) error {
 			return err
 		}
 	}
-	if b.Propagation != "" {
-		flag, ok := propagationOptions[b.Propagation]
-		if !ok {
-			return fmt.Errorf("linux.rootfsPropagation: %q is not a propagation type", b.Propagation)
-		}
-		x.Note("linux.rootfsPropagation %s on the new root", b.Propagation)
-		if err := mount(x, "", "/", "", flag, ""); err != nil {
+	if b.Propagation != 0 {
+		x.Note("linux.rootfsPropagation: the new root's propagation, as the Spec asks")
+		if err := mount(x, "", "/", "", b.Propagation, ""); err != nil {
 			return err
 		}
 	}
@@ -206,9 +131,8 @@ func SetupBundle(b Bundle, x *explain.Narrator) error {
 
 // mountOne makes one Spec mount at its destination inside root, through a
 // descriptor resolved inside the root (see mountAt, CVE-2021-30465).
-func mountOne(x *explain.Narrator, rootfd int, root string, m specs.Mount) error {
-	flags, propagation, data := ParseMountOptions(m.Options)
-	bind := isBind(m)
+func mountOne(x *explain.Narrator, rootfd int, root string, m BundleMount) error {
+	flags, bind := m.Flags, m.Bind()
 	dir := true
 	if bind {
 		var st unix.Stat_t
@@ -222,11 +146,11 @@ func mountOne(x *explain.Narrator, rootfd int, root string, m specs.Mount) error
 		return err
 	}
 	defer unix.Close(fd)
-	x.Note("mount %s: %s %s %s", m.Destination, m.Type, m.Source, strings.Join(m.Options, ","))
+	x.Note("mount %s: %s from %s", m.Destination, m.Type, m.Source)
 	if bind {
 		// The first bind takes no other flag (mount(2), "Creating a bind
 		// mount"): a second, remounting call sets ro, nosuid, ...
-		if err := mountAt(x, m.Source, fd, "", flags&(unix.MS_BIND|unix.MS_REC), ""); err != nil {
+		if err := mountAt(x, m.Source, fd, "", unix.MS_BIND|flags&unix.MS_REC, ""); err != nil {
 			return err
 		}
 		if rest := flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 {
@@ -240,16 +164,21 @@ func mountOne(x *explain.Narrator, rootfd int, root string, m specs.Mount) error
 				return err
 			}
 		}
-	} else if err := mountAt(x, m.Source, fd, m.Type, flags, data); err != nil {
+	} else if err := mountAt(x, m.Source, fd, m.Type, flags, m.Data); err != nil {
 		return err
 	}
-	if propagation != 0 {
+	// Each propagation change is a mount(2) call of its own, on the new
+	// mount (the place opened again: fd holds what was under it).
+	for _, p := range m.Propagation {
 		again, err := openInRoot(rootfd, m.Destination, unix.O_PATH, 0)
 		if err != nil {
 			return fmt.Errorf("mount point %s: %w", m.Destination, err)
 		}
-		defer unix.Close(again)
-		return mountAt(x, "", again, "", propagation, "")
+		err = mountAt(x, "", again, "", p, "")
+		unix.Close(again)
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -257,11 +186,11 @@ func mountOne(x *explain.Narrator, rootfd int, root string, m specs.Mount) error
 // mountCgroup gives the container its /sys/fs/cgroup, as the host lays it
 // out (pkg/cgroup's ContainerMounts, made for its cgroup namespace), under
 // the Spec mount's destination; read-only unless the mount says "rw".
-func mountCgroup(x *explain.Narrator, rootfd int, root string, m specs.Mount, cgroups []Mount) error {
-	flags, _, _ := ParseMountOptions(m.Options)
+func mountCgroup(x *explain.Narrator, rootfd int, root string, m BundleMount, cgroups []Mount) error {
+	flags := m.Flags
 	x.Note("mount %s: the cgroup hierarchies, as this host has them", m.Destination)
 	for _, c := range cgroups {
-		target := filepath.Join(m.Destination, strings.TrimPrefix(c.Target, "/sys/fs/cgroup"))
+		target := filepath.Join("/", m.Destination, strings.TrimPrefix(c.Target, "/sys/fs/cgroup"))
 		if flags&unix.MS_RDONLY == 0 {
 			c.Flags &^= unix.MS_RDONLY
 		}
