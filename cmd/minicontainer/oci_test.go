@@ -104,6 +104,9 @@ func mustOCI(t *testing.T, args ...string) result {
 // (hostcheck.Take), so no zombie is left; killed first, should a failed
 // test have left it running. (Not yet reaped, its PID cannot be reused.)
 func reap(pid int) {
+	if pid <= 0 {
+		return // kill(2) of 0 or -1 would reach far more than the init
+	}
 	unix.Kill(pid, unix.SIGKILL)
 	var ws unix.WaitStatus
 	unix.Wait4(pid, &ws, 0, nil)
@@ -401,4 +404,49 @@ func TestOCIOutlivesGC(t *testing.T) {
 		t.Fatalf("after gc: %+v", got)
 	}
 	mustOCI(t, "delete", id)
+}
+
+// TestOCIProcessFields checks what the init sets from process and linux
+// before the exec: user, additional groups, cwd, env, rlimits,
+// no_new_privs, oom_score_adj, capabilities, masked and read-only paths,
+// a sysctl, the hostname.
+func TestOCIProcessFields(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	const id = "mctest-oci-fields"
+	script := `exec > /out/fields 2>&1; id -u; id -g; id -G; pwd; echo $FOO; ulimit -n; ` +
+		`grep -E '^(NoNewPrivs|CapBnd)' /proc/self/status; cat /proc/self/oom_score_adj; ` +
+		`wc -c < /etc/passwd; echo x > /proc/sys/kernel/domainname || echo ro; ` +
+		`cat /proc/sys/net/ipv4/ip_forward; hostname`
+	oom := 123
+	var out string
+	b := bundle(t, id, []string{"sh", "-c", script}, func(s *specs.Spec) {
+		out = t.TempDir()
+		os.Chmod(out, 0o777)
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/out", Type: "bind", Source: out, Options: []string{"rbind"}})
+		s.Process.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{20}}
+		s.Process.Cwd = "/work/dir"
+		s.Process.Env = append(s.Process.Env, "FOO=bar")
+		s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 321, Hard: 321}}
+		s.Process.NoNewPrivileges = true
+		s.Process.OOMScoreAdj = &oom
+		s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: []string{"CAP_KILL"}}
+		s.Linux.MaskedPaths = []string{"/etc/passwd"}
+		s.Linux.ReadonlyPaths = []string{"/proc/sys"}
+		s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
+		s.Hostname = "fields"
+	})
+	mustOCI(t, "create", "--bundle", b, id)
+	st := ociState(t, id)
+	defer reap(st.Pid)
+	defer oci(t, "delete", "--force", id) // on failure; else gone already
+	mustOCI(t, "start", id)
+	waitStatus(t, id, specs.StateStopped)
+	mustOCI(t, "delete", id)
+	got, _ := os.ReadFile(filepath.Join(out, "fields"))
+	want := "1000\n1000\n1000 20\n/work/dir\nbar\n321\nCapBnd:\t0000000000000020\nNoNewPrivs:\t1\n123\n0\n" +
+		"sh: can't create /proc/sys/kernel/domainname: Read-only file system\nro\n1\nfields\n"
+	if string(got) != want {
+		t.Fatalf("inside the container:\n%s\nwant:\n%s", got, want)
+	}
 }

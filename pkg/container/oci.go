@@ -207,6 +207,10 @@ func (c *Container) createInit(o CreateOptions, plan *bundlePlan) error {
 	fifo := filepath.Join(c.State.Dir(), execFifo)
 	err := unix.Mkfifo(fifo, 0o622)
 	x.Call("mkfifo(3)", fmt.Sprintf("mkfifo(%q, 0622)", fifo), nil, err)
+	if err == nil {
+		// mkfifo applies the umask (0600 under 022): set the mode again.
+		err = unix.Chmod(fifo, 0o622)
+	}
 	if err != nil {
 		return fmt.Errorf("exec fifo: %w", err)
 	}
