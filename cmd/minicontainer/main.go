@@ -39,6 +39,7 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/network"
 	"github.com/minicontainer/minicontainer/pkg/reexec"
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
+	"github.com/minicontainer/minicontainer/pkg/spec"
 )
 
 // version is this build's; the runtime-spec's is specs.Version.
@@ -65,6 +66,16 @@ type runCmd struct {
 	CgroupParent string       `help:"Directory under each cgroup hierarchy for the container's cgroup." default:"${default_cgroup_parent}" env:"MINICONTAINER_CGROUP_PARENT" placeholder:"DIR"`
 	Cgroup2      bool         `name:"cgroup2" help:"On a hybrid host, use the cgroup2 hierarchy (CLONE_INTO_CGROUP, cgroup.kill; it has no controllers, so no limits)." env:"MINICONTAINER_CGROUP2"`
 	Command      []string     `arg:"" passthrough:"partial" help:"The command and its arguments." placeholder:"CMD"`
+}
+
+// flags are run's flags as pkg/spec maps them onto a Spec.
+func (r *runCmd) flags() spec.RunFlags {
+	return spec.RunFlags{
+		Rootfs: r.Rootfs, Name: r.Name, Hostname: r.Hostname, Env: r.Env, Workdir: r.Workdir,
+		Volumes: r.Volume, ReadOnly: r.ReadOnly, Chroot: r.Chroot, Init: r.Init, Interactive: r.Interactive,
+		TTY: r.TTY, Net: r.Net, Subnet: r.Subnet, Ports: r.Publish, Resources: r.Resources,
+		CgroupParent: r.CgroupParent, Cgroup2: r.Cgroup2, Command: r.Command,
+	}
 }
 
 func (r *runCmd) Run(g *globals) error {
@@ -150,17 +161,19 @@ type globals struct {
 }
 
 type cli struct {
-	Globals globals   `embed:""`
-	Run     runCmd    `cmd:"" help:"Run a command in a new container."`
-	Ps      psCmd     `cmd:"" help:"List running containers."`
-	Create  createCmd `cmd:"" help:"OCI: create a container from a bundle; its process waits for start."`
-	Start   startCmd  `cmd:"" help:"OCI: start the process of a created container."`
-	State   stateCmd  `cmd:"" help:"OCI: print a container's state (runtime-spec JSON)."`
-	Kill    killCmd   `cmd:"" help:"OCI: send a signal to a container's init (SIGTERM by default)."`
-	Delete  deleteCmd `cmd:"" help:"OCI: delete a stopped container (--force: any)."`
-	Stats   statsCmd  `cmd:"" help:"Show running containers' memory, tasks, CPU time and OOM kills (from their cgroups)."`
-	Gc      gcCmd     `cmd:"" help:"Remove what killed runs left behind."`
-	Network struct {
+	Globals  globals     `embed:""`
+	Run      runCmd      `cmd:"" help:"Run a command in a new container."`
+	Ps       psCmd       `cmd:"" help:"List running containers."`
+	Create   createCmd   `cmd:"" help:"OCI: create a container from a bundle; its process waits for start."`
+	Start    startCmd    `cmd:"" help:"OCI: start the process of a created container."`
+	State    stateCmd    `cmd:"" help:"OCI: print a container's state (runtime-spec JSON)."`
+	Kill     killCmd     `cmd:"" help:"OCI: send a signal to a container's init (SIGTERM by default)."`
+	Delete   deleteCmd   `cmd:"" help:"OCI: delete a stopped container (--force: any)."`
+	Spec     specCmd     `cmd:"" help:"Print the config.json that run would use with these flags."`
+	Features featuresCmd `cmd:"" help:"OCI: print what this runtime honours (runtime-spec features JSON)."`
+	Stats    statsCmd    `cmd:"" help:"Show running containers' memory, tasks, CPU time and OOM kills (from their cgroups)."`
+	Gc       gcCmd       `cmd:"" help:"Remove what killed runs left behind."`
+	Network  struct {
 		Ls      networkLsCmd      `cmd:"" help:"List the bridge networks in use."`
 		Inspect networkInspectCmd `cmd:"" help:"Show a network's subnet and its containers' addresses, veths and ports."`
 		Rm      networkRmCmd      `cmd:"" help:"Remove a network no container uses (and its NAT table)."`

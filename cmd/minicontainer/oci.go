@@ -12,6 +12,7 @@ import (
 
 	"github.com/minicontainer/minicontainer/pkg/container"
 	"github.com/minicontainer/minicontainer/pkg/explain"
+	"github.com/minicontainer/minicontainer/pkg/spec"
 )
 
 // The OCI verbs, as runc spells them (runtime-spec runtime.md,
@@ -170,4 +171,47 @@ func (g *globals) narration(on bool) io.Writer {
 		}
 	}
 	return w
+}
+
+type specCmd struct {
+	Flags runCmd `embed:""`
+}
+
+// Run prints the config.json that `run` with the same flags uses: Docker's
+// defaults (spec.Default) with the flags mapped onto it (spec.FromRun).
+// Without a command, the process is sh, as in runc's `spec`.
+func (c *specCmd) Run(g *globals) error {
+	r := &c.Flags
+	if len(r.Command) > 0 && r.Command[0] == "--" {
+		r.Command = r.Command[1:]
+	}
+	if len(r.Command) == 0 {
+		r.Command = []string{"sh"}
+	}
+	if r.Rootfs == "" {
+		r.Rootfs = container.DefaultRootfs
+	}
+	s, err := spec.FromRun(r.flags(), os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(s, "", "\t")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s\n", data)
+	return nil
+}
+
+type featuresCmd struct{}
+
+// Run prints what this build honours (runtime-spec features.md), as
+// `runc features` does.
+func (featuresCmd) Run(g *globals) error {
+	data, err := json.MarshalIndent(spec.Features(), "", "    ")
+	if err != nil {
+		return ociFail(g, err)
+	}
+	fmt.Printf("%s\n", data)
+	return nil
 }

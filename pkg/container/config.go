@@ -21,11 +21,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/minicontainer/minicontainer/pkg/cgroup"
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
+	"github.com/minicontainer/minicontainer/pkg/spec"
 )
 
 // Config is what a user asks for on the command line.
@@ -177,36 +177,9 @@ func (c *Config) environment() []string {
 	return MergeEnv(env, c.Env, os.LookupEnv)
 }
 
-// CheckEnv checks one -e entry, KEY=VALUE or KEY alone: a key is needed,
-// and no NUL byte, which execve(2) cannot pass (environ(7) entries are C
-// strings).
-func CheckEnv(e string) error {
-	if k, _, _ := strings.Cut(e, "="); k == "" {
-		return fmt.Errorf("environment %q: want KEY=VALUE", e)
-	}
-	if strings.Contains(e, "\x00") {
-		return fmt.Errorf("environment %q: holds a NUL byte, which execve(2) cannot pass", e)
-	}
-	return nil
-}
-
-// MergeEnv adds entries (checked by CheckEnv) to env: KEY=VALUE replaces
-// any KEY already there, KEY alone takes lookup's value (the host's) or is
-// left out when there is none. Each key appears once, at the place of its
-// last setting.
-func MergeEnv(env, entries []string, lookup func(string) (string, bool)) []string {
-	env = slices.Clone(env)
-	for _, e := range entries {
-		if !strings.Contains(e, "=") {
-			v, ok := lookup(e)
-			if !ok {
-				continue
-			}
-			e += "=" + v
-		}
-		k, _, _ := strings.Cut(e, "=")
-		env = slices.DeleteFunc(env, func(old string) bool { return strings.HasPrefix(old, k+"=") })
-		env = append(env, e)
-	}
-	return env
-}
+// CheckEnv and MergeEnv are pkg/spec's (run's -e, mapped onto
+// process.env there).
+var (
+	CheckEnv = spec.CheckEnv
+	MergeEnv = spec.MergeEnv
+)
