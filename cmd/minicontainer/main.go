@@ -26,6 +26,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -65,7 +66,8 @@ type runCmd struct {
 	Resources    cgroup.Flags `embed:""`
 	CgroupParent string       `help:"Directory under each cgroup hierarchy for the container's cgroup." default:"${default_cgroup_parent}" env:"MINICONTAINER_CGROUP_PARENT" placeholder:"DIR"`
 	Cgroup2      bool         `name:"cgroup2" help:"On a hybrid host, use the cgroup2 hierarchy (CLONE_INTO_CGROUP, cgroup.kill; it has no controllers, so no limits)." env:"MINICONTAINER_CGROUP2"`
-	Command      []string     `arg:"" passthrough:"partial" help:"The command and its arguments." placeholder:"CMD"`
+	Bundle       string       `help:"Run this OCI bundle (config.json and its rootfs) in the foreground instead: create, start, wait, delete." placeholder:"DIR"`
+	Command      []string     `arg:"" optional:"" passthrough:"partial" help:"The command and its arguments." placeholder:"CMD"`
 }
 
 // flags are run's flags as pkg/spec maps them onto a Spec.
@@ -84,6 +86,16 @@ func (r *runCmd) Run(g *globals) error {
 		r.Command = r.Command[1:]
 	}
 	x := explain.New(os.Stderr, r.Explain)
+	if r.Bundle != "" {
+		if len(r.Command) > 0 {
+			fail(errors.New("run --bundle takes no command: it is process.args in config.json"))
+		}
+		code, err := container.RunBundle(g.Root, r.Bundle, container.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, x)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "minicontainer: %v\n", err)
+		}
+		os.Exit(code)
+	}
 	code, err := container.Run(container.Config{
 		Rootfs: r.Rootfs, Name: r.Name, Hostname: r.Hostname, Env: r.Env, Workdir: r.Workdir,
 		Volumes: r.Volume, ReadOnly: r.ReadOnly, Chroot: r.Chroot, Init: r.Init,

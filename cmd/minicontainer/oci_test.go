@@ -450,3 +450,49 @@ func TestOCIProcessFields(t *testing.T) {
 		t.Fatalf("inside the container:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestRunBundle runs a bundle in the foreground: the process's output and
+// exit code, and nothing left after it.
+func TestRunBundle(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	b := bundle(t, "run", []string{"sh", "-c", "echo out; echo err >&2; exit 7"}, func(s *specs.Spec) { s.Linux.CgroupsPath = "" })
+	r := mc(t, "", "run", "--bundle", b)
+	if r.code != 7 || r.stdout != "out\n" || r.stderr != "err\n" {
+		t.Fatalf("run --bundle: %+v, want exit 7, out and err", r)
+	}
+	if r := mc(t, "", "run", "--bundle", b, "--", "true"); r.code != 125 || !strings.Contains(r.stderr, "takes no command") {
+		t.Fatalf("run --bundle with a command: %+v", r)
+	}
+}
+
+// TestRunBundleKilledRuntime: a SIGKILLed `run --bundle` takes its
+// container with it (PR_SET_PDEATHSIG), as `run` does.
+func TestRunBundleKilledRuntime(t *testing.T) {
+	needRoot(t)
+	b := bundle(t, "run", []string{"sh", "-c", "echo started > /started; exec sleep 1000"}, func(s *specs.Spec) { s.Linux.CgroupsPath = "" })
+	check := hostcheck.Take(t, ociWatched...)
+	cmd := exec.Command("minicontainer", "run", "--bundle", b)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !waitUntil(10*time.Second, func() bool { _, err := os.Stat(filepath.Join(b, "rootfs/started")); return err == nil }) {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatal("the container did not start")
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	// What the killed runtime left (state dir, cgroup) is gc's; its
+	// container must be gone by itself.
+	if !waitUntil(5*time.Second, func() bool { return !strings.Contains(psOutput(t), "sleep 1000") }) {
+		t.Fatal("the container outlived its SIGKILLed minicontainer")
+	}
+	mustOCI(t, "gc")
+	check.Verify(t)
+}
+
+func psOutput(t *testing.T) string {
+	out, _ := exec.Command("ps", "-eo", "pid,args").Output()
+	return string(out)
+}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -21,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/minicontainer/minicontainer/pkg/cgroup"
+	"github.com/minicontainer/minicontainer/pkg/execvp"
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/minicontainer/minicontainer/pkg/ns"
 	"github.com/minicontainer/minicontainer/pkg/proc"
@@ -53,6 +55,9 @@ type CreateOptions struct {
 	// Narration is where the init's narrated lines go (-x, --debug);
 	// nil means stderr.
 	Narration io.Writer
+	// foreground: `run --bundle`, which waits for the container in the
+	// same process; the init dies with it (PR_SET_PDEATHSIG).
+	foreground bool
 }
 
 var validID = regexp.MustCompile(`^[\w+\-.]+$`)
@@ -67,37 +72,42 @@ func CheckID(id string) error {
 
 // Create makes the container from the bundle and leaves its init blocked
 // before execve(2), to its caller (runtime-spec runtime.md, "create").
-func Create(o CreateOptions, x *explain.Narrator) (err error) {
+func Create(o CreateOptions, x *explain.Narrator) error {
+	_, err := createBundle(o, x)
+	return err
+}
+
+func createBundle(o CreateOptions, x *explain.Narrator) (c *Container, err error) {
 	if err := CheckID(o.ID); err != nil {
-		return err
+		return nil, err
 	}
 	if os.Geteuid() != 0 {
-		return errors.New("must run as root: creating namespaces and mounts needs CAP_SYS_ADMIN")
+		return nil, errors.New("must run as root: creating namespaces and mounts needs CAP_SYS_ADMIN")
 	}
 	bundle, err := filepath.Abs(o.Bundle)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s, err := LoadSpec(bundle)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	plan, err := planBundle(s, bundle, o.NoPivot)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if plan.cgroup, plan.cgroupName, err = planCgroup(s, o.ID); err != nil {
-		return err
+		return nil, err
 	}
 	if s.Process.Terminal && o.ConsoleSocket == "" {
-		return errors.New("process.terminal is true: --console-socket is needed to pass the terminal on")
+		return nil, errors.New("process.terminal is true: --console-socket is needed to pass the terminal on")
 	}
 	if !s.Process.Terminal && o.ConsoleSocket != "" {
-		return errors.New("--console-socket given but process.terminal is false")
+		return nil, errors.New("--console-socket given but process.terminal is false")
 	}
-	c, err := createState(o, plan, x)
+	c, err = createState(o, plan, x)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer func() {
 		if err != nil {
@@ -106,7 +116,7 @@ func Create(o CreateOptions, x *explain.Narrator) (err error) {
 			}
 		}
 	}()
-	return c.createInit(o, plan)
+	return c, c.createInit(o, plan)
 }
 
 // createState claims the ID under the state root's lock and writes the
@@ -121,7 +131,7 @@ func createState(o CreateOptions, plan *bundlePlan, x *explain.Narrator) (*Conta
 	c := &Container{x: x, State: &State{
 		Root: o.Root, ID: o.ID, Command: plan.spec.Process.Args, Created: time.Now().UTC(),
 		Runtime: self, RuntimeStart: proc.StartTime(self),
-		Bundle: plan.bundle, OCI: true, Annotations: plan.spec.Annotations,
+		Bundle: plan.bundle, OCI: true, Annotations: plan.spec.Annotations, Foreground: o.foreground,
 	}}
 	if plan.cgroup != nil {
 		c.State.Resources = append(c.State.Resources, Resource{Kind: "cgroup", Name: plan.cgroup.host.Driver() + ":" + plan.cgroup.parent + "/" + plan.cgroupName})
@@ -248,6 +258,11 @@ func (c *Container) createInit(o CreateOptions, plan *bundlePlan) error {
 		// PR_SET_CHILD_SUBREAPER) until delete.
 		Setsid: true,
 	}
+	if o.foreground {
+		// run --bundle: the init dies with minicontainer, even SIGKILLed
+		// (see startAndWait; the cloning thread stays until the wait).
+		cmd.SysProcAttr.Pdeathsig = unix.SIGKILL
+	}
 	unshareCgroupNS, closeCgroupFD, err := c.cgroupClone(cmd.SysProcAttr)
 	if err != nil {
 		initEnd.Close()
@@ -256,7 +271,8 @@ func (c *Container) createInit(o CreateOptions, plan *bundlePlan) error {
 	// Only a Spec that asks for a cgroup namespace gets one.
 	unshareCgroupNS = unshareCgroupNS && plan.cloneFlags&unix.CLONE_NEWCGROUP != 0
 	c.placedAtClone = cmd.SysProcAttr.UseCgroupFD && c.cgroup.Joined()
-	pid, err := c.cloneJoined(cmd, plan.joins)
+	c.initCmd = cmd
+	pid, err := c.cloneJoined(cmd, plan.joins, o.foreground)
 	initEnd.Close()
 	closeCgroupFD()
 	if err != nil {
@@ -317,6 +333,9 @@ func (c *Container) createInit(o CreateOptions, plan *bundlePlan) error {
 	if err := c.State.save(); err != nil {
 		return err
 	}
+	if o.foreground {
+		return nil // RunBundle waits for it, then deletes
+	}
 	// From here the init is the caller's: create's undo stack is dropped.
 	c.undos = nil
 	cmd.Process.Release()
@@ -329,12 +348,16 @@ func (c *Container) createInit(o CreateOptions, plan *bundlePlan) error {
 // thread only, and clone(2) copies the thread's namespaces; a pid
 // namespace joined so is the one the child is born in). The thread is
 // never unlocked: Go ends it with its goroutine, and the joins with it.
-func (c *Container) cloneJoined(ec *execCmd, joins []nsJoin) (int, error) {
+// With wait (run --bundle, whose init has PR_SET_PDEATHSIG, which fires
+// when the cloning THREAD exits, prctl(2)) the goroutine stays on its
+// thread until the init has exited, and reports it on c.exited.
+func (c *Container) cloneJoined(ec *execCmd, joins []nsJoin, wait bool) (int, error) {
 	type result struct {
 		pid int
 		err error
 	}
 	done := make(chan result, 1)
+	c.exited = make(chan struct{})
 	go func() {
 		runtime.LockOSThread()
 		for _, j := range joins {
@@ -358,6 +381,10 @@ func (c *Container) cloneJoined(ec *execCmd, joins []nsJoin) (int, error) {
 			c.x.Call("clone(2)", fmt.Sprintf("clone(%s|SIGCHLD)", ns.FlagString(uintptr(attr.Cloneflags))), pid, err)
 		}
 		done <- result{pid, err}
+		if wait && err == nil {
+			ec.Wait()
+			close(c.exited)
+		}
 	}()
 	r := <-done
 	return r.pid, r.err
@@ -695,3 +722,42 @@ func ParseSignal(s string) (unix.Signal, error) {
 
 // execCmd is os/exec's Cmd (an alias keeps the signatures short).
 type execCmd = exec.Cmd
+
+// RunBundle runs a bundle in the foreground, as `run` runs its flags:
+// create, start, wait and delete in one process. The init dies with
+// minicontainer (PR_SET_PDEATHSIG), signals are passed on to it, and the
+// exit code is the process's (128+N when signal N killed it).
+func RunBundle(root, bundle string, stdio Stdio, x *explain.Narrator) (int, error) {
+	signals := make(chan os.Signal, 16)
+	signal.Notify(signals, forwardedSignals...)
+	defer signal.Stop(signals)
+	id, err := newID()
+	if err != nil {
+		return ExitSetup, err
+	}
+	c, err := createBundle(CreateOptions{Root: root, ID: id, Bundle: bundle, Stdio: stdio, foreground: true}, x)
+	if err != nil {
+		return ExitSetup, err
+	}
+	defer func() {
+		if err := Delete(root, id, true, x); err != nil {
+			fmt.Fprintf(stdio.Err, "minicontainer: %v\n", err)
+		}
+	}()
+	if err := Start(root, id, x); err != nil {
+		return ExitSetup, err
+	}
+	pid := c.State.Pid
+	for {
+		select {
+		case sig := <-signals:
+			// Through os.Process (a pidfd): never a recycled PID.
+			err := c.initCmd.Process.Signal(sig)
+			x.Call("kill(2)", fmt.Sprintf("kill(%d, %s)", pid, unix.SignalName(sig.(syscall.Signal))), nil, err)
+		case <-c.exited:
+			status, _ := c.initCmd.ProcessState.Sys().(syscall.WaitStatus)
+			x.Call("wait4(2)", fmt.Sprintf("wait4(%d, {%s})", pid, waitString(status)), pid, nil)
+			return execvp.ExitStatus(c.initCmd.ProcessState), nil
+		}
+	}
+}

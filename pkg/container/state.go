@@ -60,6 +60,9 @@ type State struct {
 	Ready       bool              `json:"ready,omitempty"`
 	Bundle      string            `json:"bundle,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
+	// Foreground: made by `run --bundle`, which waits for it; it lives
+	// and dies with that minicontainer process, as a `run` container.
+	Foreground bool `json:"foreground,omitempty"`
 	// Resources are host objects to reclaim, in creation order; gc undoes
 	// them in reverse. Each Kind has a reclaimer in reclaimers.
 	Resources []Resource `json:"resources"`
@@ -81,11 +84,12 @@ func (s *State) Dir() string { return filepath.Join(s.Root, s.ID) }
 // belongs to create's caller (podman's conmon, containerd's shim, a
 // shell), who removes it with `delete`, and it is never dead to gc once
 // create finished (its status is then the runtime-spec's: created,
-// running, stopped). A `run` container, and a create that died half way,
-// are dead as soon as their minicontainer process is gone (its init died
-// with it, PR_SET_PDEATHSIG, or never got its config).
+// running, stopped). A `run` container (also `run --bundle`), and a
+// create that died half way, are dead as soon as their minicontainer
+// process is gone (its init died with it, PR_SET_PDEATHSIG, or never got
+// its config).
 func (s *State) Status() string {
-	if s.OCI && s.Ready {
+	if s.OCI && s.Ready && !s.Foreground {
 		return string(s.ociStatus())
 	}
 	switch {
