@@ -237,6 +237,7 @@ func TestOCIBadConfig(t *testing.T) {
 			b := bundle(t, id, []string{"true"}, nil)
 			s := spec.Default()
 			s.Process.Args = []string{"true"}
+			s.Linux.CgroupsPath = "/mctest-oci/" + id
 			tc.edit(b, s)
 			r := oci(t, "create", "--bundle", b, id)
 			if r.code != 1 || !strings.Contains(r.stderr, tc.want) || strings.Count(r.stderr, "\n") != 1 {
@@ -456,7 +457,7 @@ func TestOCIProcessFields(t *testing.T) {
 func TestRunBundle(t *testing.T) {
 	needRoot(t)
 	defer hostcheck.Take(t, ociWatched...).Verify(t)
-	b := bundle(t, "run", []string{"sh", "-c", "echo out; echo err >&2; exit 7"}, func(s *specs.Spec) { s.Linux.CgroupsPath = "" })
+	b := bundle(t, "mctest-oci-run", []string{"sh", "-c", "echo out; echo err >&2; exit 7"}, nil)
 	r := mc(t, "", "run", "--bundle", b)
 	if r.code != 7 || r.stdout != "out\n" || r.stderr != "err\n" {
 		t.Fatalf("run --bundle: %+v, want exit 7, out and err", r)
@@ -470,7 +471,7 @@ func TestRunBundle(t *testing.T) {
 // container with it (PR_SET_PDEATHSIG), as `run` does.
 func TestRunBundleKilledRuntime(t *testing.T) {
 	needRoot(t)
-	b := bundle(t, "run", []string{"sh", "-c", "echo started > /started; exec sleep 1000"}, func(s *specs.Spec) { s.Linux.CgroupsPath = "" })
+	b := bundle(t, "mctest-oci-killed", []string{"sh", "-c", "echo started > /started; exec sleep 1000"}, nil)
 	check := hostcheck.Take(t, ociWatched...)
 	cmd := exec.Command("minicontainer", "run", "--bundle", b)
 	if err := cmd.Start(); err != nil {
