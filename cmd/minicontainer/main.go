@@ -15,12 +15,29 @@
 //	minicontainer ps
 //	minicontainer stats [ID|NAME]
 //	minicontainer gc
+//	minicontainer run --bundle DIR
+//
+// The OCI verbs, as runc spells them (podman and containerd call them):
+//
+//	minicontainer [--log FILE] [--log-format text|json] [--debug] [--systemd-cgroup]
+//	              create --bundle DIR [--pid-file F] [--console-socket S] [--no-pivot]
+//	                     [--no-new-keyring] [--preserve-fds N] [-x] ID
+//	minicontainer start [-x] ID
+//	minicontainer state ID
+//	minicontainer kill [--all] ID [SIGNAL]
+//	minicontainer delete [--force] [-x] ID
+//	minicontainer features
+//	minicontainer spec [run's flags] [-- CMD [ARG...]]
+//	minicontainer --version
 //
 // Every subcommand takes --root DIR, the state directory (/run/minicontainer).
 //
 //	minicontainer rootfs busybox DIR
 //
-// Exit status: the command's own; 128+N if a signal N killed it; 125 if
+// The OCI verbs exit 1 on failure (runc's convention), with one line on
+// stderr and in --log.
+//
+// run's exit status: the command's own; 128+N if a signal N killed it; 125 if
 // minicontainer failed before the command ran; 126 if the command could
 // not be executed; 127 if it was not found (as docker run).
 package main

@@ -197,10 +197,13 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 	fifo := "/proc/self/fd/" + strconv.Itoa(bundleFifoFd)
 	x.Note("wait for start: open(%s, O_WRONLY) blocks until it opens the fifo to read", fifo)
 	w, err := unix.Open(fifo, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	x.Call("open(2)", fmt.Sprintf("open(%q, O_WRONLY|O_CLOEXEC)", fifo), w, err)
 	if err != nil {
 		return ExitSetup, fmt.Errorf("exec fifo: %w", err)
 	}
-	if _, err := unix.Write(w, []byte("0")); err != nil {
+	n, err := unix.Write(w, []byte("0"))
+	x.Call("write(2)", fmt.Sprintf("write(%d, \"0\", 1)", w), n, err)
+	if err != nil {
 		return ExitSetup, fmt.Errorf("exec fifo: %w", err)
 	}
 	unix.Close(w)

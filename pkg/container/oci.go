@@ -689,6 +689,10 @@ func Delete(root, id string, force bool, x *explain.Narrator) error {
 		}
 	}
 	sp, _ := s.savedSpec()
+	for i := len(s.Resources) - 1; i >= 0; i-- {
+		x.Note("remove %s %s", s.Resources[i].Kind, s.Resources[i].Name)
+	}
+	x.Note("remove the state dir %s", s.Dir())
 	if err := reclaim(s); err != nil {
 		return err
 	}
