@@ -21,6 +21,7 @@ import (
 // stack of everything created for it.
 type Container struct {
 	Config Config
+	plan   *runPlan // what validation learnt (run; nil for a bundle)
 	State  *State
 	x      *explain.Narrator
 	undos  []func() error

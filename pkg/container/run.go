@@ -102,14 +102,12 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 	if cfg.TTY && cfg.Interactive && (stdio.In == nil || !term.IsTerminal(int(stdio.In.Fd()))) {
 		return ExitSetup, errors.New("the input device is not a TTY: -i with -t needs a terminal as stdin (drop -t to pipe input into the container)")
 	}
-	spec, err := cfg.validate()
+	plan, err := cfg.plan(x)
 	if err != nil {
 		return ExitSetup, err
 	}
-	cgroupPlan, err := cfg.validateCgroup(x)
-	if err != nil {
-		return ExitSetup, err
-	}
+	spec := plan.rootfs
+	cgroupPlan := plan.cgroup
 	if spec.Base == "" {
 		if spec.Base, err = EnsureDefaultRootfs(x); err != nil {
 			return ExitSetup, err
@@ -122,7 +120,7 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 	if sig := pending(signals); sig != 0 {
 		return interrupted(sig)
 	}
-	c, err := create(cfg, cgroupPlan, x)
+	c, err := create(cfg, plan, x)
 	if err != nil {
 		return ExitSetup, err
 	}
@@ -176,10 +174,10 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 // create claims an ID and (if given) the name, and creates the state dir,
 // all under the state root's lock. Stale states of killed runs are
 // reclaimed first, so a name they held becomes free again. The first
-// state.json already names the scratch dir and the cgroup (when plan is
-// not nil) that Run will make, so gc finds them should minicontainer be
+// state.json already names the scratch dir and the cgroup (when the plan
+// has one) that Run will make, so gc finds them should minicontainer be
 // killed while making them.
-func create(cfg Config, plan *cgroupPlan, x *explain.Narrator) (*Container, error) {
+func create(cfg Config, plan *runPlan, x *explain.Narrator) (*Container, error) {
 	unlock, err := lockStateRoot(cfg.StateRoot)
 	if err != nil {
 		return nil, err
@@ -205,7 +203,7 @@ func create(cfg Config, plan *cgroupPlan, x *explain.Narrator) (*Container, erro
 		return nil, err
 	}
 	self := os.Getpid()
-	c := &Container{Config: cfg, x: x, State: &State{
+	c := &Container{Config: cfg, plan: plan, x: x, State: &State{
 		Root: cfg.StateRoot, ID: id, Name: cfg.Name, Command: cfg.Command, Created: time.Now().UTC(),
 		Runtime: self, RuntimeStart: proc.StartTime(self),
 	}}
@@ -217,8 +215,8 @@ func create(cfg Config, plan *cgroupPlan, x *explain.Narrator) (*Container, erro
 		return nil, fmt.Errorf("containers dir: %w", err)
 	}
 	c.State.Resources = []Resource{{Kind: "dir", Name: c.State.Scratch}}
-	if plan != nil {
-		c.State.Resources = append(c.State.Resources, plan.resource(id))
+	if plan.cgroup != nil {
+		c.State.Resources = append(c.State.Resources, plan.cgroup.resource(id))
 	}
 	err = os.Mkdir(c.State.Dir(), 0o700)
 	x.Call("mkdir(2)", fmt.Sprintf("mkdir(%q, 0700)", c.State.Dir()), nil, err)
@@ -297,7 +295,7 @@ func (c *Container) startAndWait(spec rootfs.Spec, stdio Stdio, signals chan os.
 	// opened on the init's writable copy of the host's cgroup mount.
 	cmd.Env = []string{x.Env(), "GOMAXPROCS=1", "GODEBUG=containermaxprocs=0,updatemaxprocs=0"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: c.Config.cloneFlags(),
+		Cloneflags: c.plan.net.cloneFlags(),
 		// If minicontainer is killed (even by SIGKILL), the kernel kills
 		// the init, and with it the whole PID namespace (pid_namespaces(7)).
 		// PR_SET_PDEATHSIG fires when the creating THREAD exits, not the
@@ -413,7 +411,7 @@ func (c *Container) startAndWait(spec rootfs.Spec, stdio Stdio, signals chan os.
 		}
 		spec.Files[path] = data
 	}
-	ic := initConfig{NetNS: c.Config.cloneFlags()&unix.CLONE_NEWNET != 0,
+	ic := initConfig{NetNS: c.plan.net.cloneFlags()&unix.CLONE_NEWNET != 0,
 		Rootfs: spec, Hostname: c.Config.Hostname, Env: c.Config.environment(), Workdir: c.Config.Workdir,
 		Command: c.Config.Command, Init: c.Config.Init, TTY: c.Config.TTY, Interactive: c.Config.Interactive,
 		UnshareCgroupNS: unshareCgroupNS,
