@@ -418,7 +418,7 @@ func TestOCIProcessFields(t *testing.T) {
 	script := `exec > /out/fields 2>&1; id -u; id -g; id -G; pwd; echo $FOO; ulimit -n; ` +
 		`grep -E '^(NoNewPrivs|CapBnd)' /proc/self/status; cat /proc/self/oom_score_adj; ` +
 		`wc -c < /etc/passwd; echo x > /proc/sys/kernel/domainname || echo ro; ` +
-		`cat /proc/sys/net/ipv4/ip_forward; hostname`
+		`cat /proc/sys/net/ipv4/ip_forward; hostname; echo $(ls /proc/self/fd)`
 	oom := 123
 	var out string
 	b := bundle(t, id, []string{"sh", "-c", script}, func(s *specs.Spec) {
@@ -446,7 +446,8 @@ func TestOCIProcessFields(t *testing.T) {
 	mustOCI(t, "delete", id)
 	got, _ := os.ReadFile(filepath.Join(out, "fields"))
 	want := "1000\n1000\n1000 20\n/work/dir\nbar\n321\nCapBnd:\t0000000000000020\nNoNewPrivs:\t1\n123\n0\n" +
-		"sh: can't create /proc/sys/kernel/domainname: Read-only file system\nro\n1\nfields\n"
+		"sh: can't create /proc/sys/kernel/domainname: Read-only file system\nro\n1\nfields\n" +
+		"0 1 2 3\n" // stdio, and ls's own directory: no descriptor of the runtime's
 	if string(got) != want {
 		t.Fatalf("inside the container:\n%s\nwant:\n%s", got, want)
 	}

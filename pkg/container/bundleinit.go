@@ -181,9 +181,12 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 	if err := caps.Apply(p.Capabilities, x); err != nil {
 		return ExitSetup, fmt.Errorf("process.capabilities: %w", err)
 	}
-	// Nothing above the preserved descriptors may reach the process: the
-	// kernel closes these at execve(2).
-	if err := execvp.CloseOnExecFrom(bundleFifoFd+1+bi.PreserveFDs, x); err != nil {
+	// Nothing but stdio and the preserved descriptors may reach the
+	// process: everything from 3 up (the sync socket, the fifo, the
+	// preserved ones where create passed them) is closed by the kernel at
+	// execve(2); the preserved ones are dup3(2)'d back to 3.. without
+	// close-on-exec after the fifo.
+	if err := execvp.CloseOnExecFrom(bundleSyncFd, x); err != nil {
 		return ExitSetup, err
 	}
 	if _, err := send(bundleSyncFd, initMessage{Type: "ready"}); err != nil {
