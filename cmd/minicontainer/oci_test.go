@@ -498,3 +498,24 @@ func psOutput(t *testing.T) string {
 	out, _ := exec.Command("ps", "-eo", "pid,args").Output()
 	return string(out)
 }
+
+// TestOCIHookTimeout: a createRuntime hook past its timeout fails create,
+// in one line, and create undoes everything.
+func TestOCIHookTimeout(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	const id = "mctest-oci-hooktime"
+	one := 1
+	b := bundle(t, id, []string{"true"}, func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sleep", Args: []string{"sleep", "30"}, Timeout: &one}}}
+	})
+	start := time.Now()
+	defer oci(t, "delete", "--force", id) // should create have succeeded
+	r := oci(t, "create", "--bundle", b, id)
+	if r.code != 1 || !strings.Contains(r.stderr, "createRuntime hook 0 (/bin/sleep): timed out after 1 s") || time.Since(start) > 10*time.Second {
+		t.Fatalf("create with a hook past its timeout: %+v after %v", r, time.Since(start))
+	}
+	if _, err := os.Stat(filepath.Join(testState, id)); err == nil {
+		t.Fatal("a state dir was left")
+	}
+}
