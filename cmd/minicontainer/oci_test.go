@@ -14,6 +14,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/minicontainer/minicontainer/pkg/cgroup"
 	"github.com/minicontainer/minicontainer/pkg/hostcheck"
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
 	"github.com/minicontainer/minicontainer/pkg/spec"
@@ -517,5 +518,27 @@ func TestOCIHookTimeout(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(testState, id)); err == nil {
 		t.Fatal("a state dir was left")
+	}
+}
+
+// TestOCIDevices: linux.resources.devices reach the device cgroup: with
+// Docker's list, /dev/null opens and a /dev/kmsg made with mknod does not.
+func TestOCIDevices(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	const id = "mctest-oci-devices"
+	b := bundle(t, id, []string{"sh", "-c", "exec > /out 2>&1; echo x > /dev/null && echo null-ok; " +
+		"mknod /dev/kmsg c 1 11 && (exec 3</dev/kmsg) 2>/dev/null && echo kmsg-opened || echo kmsg-denied"}, func(s *specs.Spec) {
+		s.Linux.Resources = &specs.LinuxResources{Devices: cgroup.DefaultDeviceRules}
+	})
+	mustOCI(t, "create", "--bundle", b, id)
+	st := ociState(t, id)
+	defer reap(st.Pid)
+	defer oci(t, "delete", "--force", id) // on failure; else gone already
+	mustOCI(t, "start", id)
+	waitStatus(t, id, specs.StateStopped)
+	mustOCI(t, "delete", id)
+	if got, _ := os.ReadFile(filepath.Join(b, "rootfs/out")); string(got) != "null-ok\nkmsg-denied\n" {
+		t.Fatalf("inside: %q, want null-ok and kmsg-denied", got)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/network"
 	"github.com/minicontainer/minicontainer/pkg/reexec"
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
+	"github.com/minicontainer/minicontainer/pkg/seccomp"
 )
 
 // bundleInitEntry is the name the init of a bundle runs under: the
@@ -164,6 +165,14 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 	// The process's identity and privileges, before "ready" so that a
 	// failure is create's (runc's finalizeNamespace comes before its exec
 	// fifo too); what is left after start needs none: the fifo is 0622.
+	// Without no_new_privs the kernel takes a filter only from a thread
+	// with CAP_SYS_ADMIN (seccomp(2)): load it before the capabilities
+	// drop, as runc does; the init's last steps then run under it.
+	if !p.NoNewPrivileges {
+		if err := seccomp.Load(s.Linux.Seccomp, x); err != nil {
+			return ExitSetup, fmt.Errorf("linux.seccomp: %w", err)
+		}
+	}
 	if err := setUser(p.User, p.Capabilities != nil, x); err != nil {
 		return ExitSetup, err
 	}
@@ -218,6 +227,13 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 	for i := 0; i < bi.PreserveFDs; i++ {
 		if err := unix.Dup3(bundleFifoFd+1+i, 3+i, 0); err != nil {
 			return ExitSetup, fmt.Errorf("--preserve-fds: %w", err)
+		}
+	}
+	// The seccomp filter last, on this thread, right before execve (as
+	// runc with no_new_privs): once loaded, the init itself obeys it.
+	if p.NoNewPrivileges {
+		if err := seccomp.Load(s.Linux.Seccomp, x); err != nil {
+			return ExitSetup, fmt.Errorf("linux.seccomp: %w", err)
 		}
 	}
 	x.Note("execve(%q, %q, [%d vars]): PID 1 becomes the process", path, p.Args, len(p.Env))
