@@ -256,8 +256,9 @@ func kindOfPath(path string) (ns.Kind, error) {
 }
 
 // planDevices reads linux.resources.devices into the cgroup's device
-// rules, in order, followed by an allow rule for each node of
-// linux.devices (runc does the same: a node the Spec makes must open).
+// rules, in order, followed by runc's default allow list and an allow
+// rule for each node of linux.devices (runc does the same: a node the
+// Spec makes must open).
 // No rules in the Spec means none written: every device allowed, as
 // runc leaves it; engines send Docker's "deny all, then allow" list.
 func planDevices(s *specs.Spec, haveCgroup bool) ([]cgroup.DeviceRule, error) {
@@ -269,6 +270,15 @@ func planDevices(s *specs.Spec, haveCgroup bool) ([]cgroup.DeviceRule, error) {
 		return nil, errors.New("config.json: linux.resources.devices: this host has no cgroup to enforce them in")
 	}
 	list := append([]specs.LinuxDeviceCgroup(nil), r.Devices...)
+	// The nodes every container's /dev gets (rootfs.Devices, made by the
+	// init after the cgroup exists), its terminals, and mknod: runc
+	// appends the same allow list (AllowedDevices in libcontainer/specconv)
+	// after the Spec's, so a Spec's "deny all" does not break /dev/null.
+	for _, d := range cgroup.DefaultDeviceRules {
+		if d.Allow {
+			list = append(list, d)
+		}
+	}
 	for _, d := range s.Linux.Devices {
 		typ := d.Type
 		switch typ {
