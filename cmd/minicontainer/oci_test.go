@@ -473,31 +473,41 @@ func TestRunBundle(t *testing.T) {
 // container with it (PR_SET_PDEATHSIG), as `run` does.
 func TestRunBundleKilledRuntime(t *testing.T) {
 	needRoot(t)
-	b := bundle(t, "mctest-oci-killed", []string{"sh", "-c", "echo started > /started; exec sleep 1000"}, nil)
+	const id = "mctest-oci-killed"
+	b := bundle(t, id, []string{"sh", "-c", "echo started > /started; exec sleep 1000"}, nil)
 	check := hostcheck.Take(t, ociWatched...)
+	defer check.Verify(t)
+	// What the killed runtime leaves (state dir, cgroup) is gc's.
+	defer oci(t, "gc")
 	cmd := exec.Command("minicontainer", "run", "--bundle", b)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
 	if !waitUntil(10*time.Second, func() bool { _, err := os.Stat(filepath.Join(b, "rootfs/started")); return err == nil }) {
-		cmd.Process.Kill()
-		cmd.Wait()
 		t.Fatal("the container did not start")
+	}
+	// The container's processes, by its cgroup (not by name: other
+	// tests' sleeps run on this host too).
+	procs := func() string {
+		files, _ := filepath.Glob("/sys/fs/cgroup/*/mctest-oci/" + id + "/cgroup.procs")
+		more, _ := filepath.Glob("/sys/fs/cgroup/mctest-oci/" + id + "/cgroup.procs")
+		for _, f := range append(files, more...) {
+			if data, _ := os.ReadFile(f); len(data) > 0 {
+				return string(data)
+			}
+		}
+		return ""
+	}
+	if procs() == "" {
+		t.Fatal("no process in the container's cgroup")
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
-	// What the killed runtime left (state dir, cgroup) is gc's; its
-	// container must be gone by itself.
-	if !waitUntil(5*time.Second, func() bool { return !strings.Contains(psOutput(t), "sleep 1000") }) {
-		t.Fatal("the container outlived its SIGKILLed minicontainer")
+	if !waitUntil(5*time.Second, func() bool { return procs() == "" }) {
+		t.Fatalf("the container outlived its SIGKILLed minicontainer: %s", procs())
 	}
-	mustOCI(t, "gc")
-	check.Verify(t)
-}
-
-func psOutput(t *testing.T) string {
-	out, _ := exec.Command("ps", "-eo", "pid,args").Output()
-	return string(out)
 }
 
 // TestOCIHookTimeout: a createRuntime hook past its timeout fails create,
