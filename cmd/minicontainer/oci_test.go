@@ -365,6 +365,11 @@ func TestOCIHooks(t *testing.T) {
 	b := bundle(t, id, []string{"true"}, func(s *specs.Spec) {
 		s.Hooks = &specs.Hooks{CreateRuntime: hook("createRuntime"), CreateContainer: hook("createContainer"),
 			Poststart: hook("poststart"), Poststop: hook("poststop")}
+		// createContainer runs in the container's namespaces: its
+		// hostname is the container's.
+		s.Hooks.CreateContainer = append(s.Hooks.CreateContainer, specs.Hook{Path: "/bin/sh",
+			Args: []string{"sh", "-c", "hostname > " + filepath.Join(out, "createContainer.hostname")}})
+		s.Hostname = "hooked"
 	})
 	mustOCI(t, "create", "--bundle", b, id)
 	st := ociState(t, id)
@@ -373,6 +378,9 @@ func TestOCIHooks(t *testing.T) {
 	mustOCI(t, "start", id)
 	waitStatus(t, id, specs.StateStopped)
 	mustOCI(t, "delete", id)
+	if got, _ := os.ReadFile(filepath.Join(out, "createContainer.hostname")); string(got) != "hooked\n" {
+		t.Errorf("createContainer hook's hostname: %q, want the container's", got)
+	}
 	for name, status := range map[string]specs.ContainerState{"createRuntime": specs.StateCreating,
 		"createContainer": specs.StateCreating, "poststart": specs.StateRunning, "poststop": specs.StateStopped} {
 		data, err := os.ReadFile(filepath.Join(out, name))
