@@ -560,3 +560,31 @@ func TestOCIDevices(t *testing.T) {
 		t.Fatalf("inside: %q, want null-ok and kmsg-denied", got)
 	}
 }
+
+// TestOCIRootOptions: --no-pivot (MS_MOVE and chroot), root.readonly and
+// linux.rootfsPropagation, seen from inside.
+func TestOCIRootOptions(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	const id = "mctest-oci-root"
+	out := t.TempDir()
+	b := bundle(t, id, []string{"sh", "-c", "exec > /out/root 2>&1; touch /x || echo ro; " +
+		"awk '$5 == \"/\"' /proc/self/mountinfo | grep -q shared: && echo shared; awk '$5 == \"/\"' /proc/self/mountinfo | wc -l"}, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/out", Type: "bind", Source: out, Options: []string{"rbind"}})
+		s.Root.Readonly = true
+		s.Linux.RootfsPropagation = "rshared"
+	})
+	mustOCI(t, "create", "--no-pivot", "--bundle", b, id)
+	st := ociState(t, id)
+	defer reap(st.Pid)
+	defer oci(t, "delete", "--force", id) // on failure; else gone already
+	mustOCI(t, "start", id)
+	waitStatus(t, id, specs.StateStopped)
+	mustOCI(t, "delete", id)
+	got, _ := os.ReadFile(filepath.Join(out, "root"))
+	// One mount on "/": with --no-pivot the old root is under it, out of
+	// the chroot's sight (mountinfo lists what the process's root reaches).
+	if want := "touch: /x: Read-only file system\nro\nshared\n1\n"; string(got) != want {
+		t.Fatalf("inside: %q, want %q", got, want)
+	}
+}
