@@ -37,7 +37,8 @@
 //
 // No --root: podman uses the runtime's default state dir (/run/runc,
 // /run/minicontainer), and learns of the exit from conmon, never by
-// `state`.
+// `state`. The runtime's name matters: for a runtime named minicontainer,
+// conmon passes no --log-format=json --log (the rest is the same).
 //
 // containerd 1.6.20 (ctr run, io.containerd.runc.v2 shim), G being
 // --root RUNC_ROOT/NAMESPACE --log STATE/io.containerd.runtime.v2.task/NAMESPACE/ID/log.json --log-format json:

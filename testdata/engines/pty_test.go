@@ -79,10 +79,19 @@ func (term *terminal) output() string {
 	return term.out.String()
 }
 
-// waitFor waits until the output holds s.
+// waitFor waits until the output holds s, and gives up when the terminal
+// is closed (the command exited) without it.
 func (term *terminal) waitFor(t *testing.T, s string, timeout time.Duration) {
 	t.Helper()
 	for deadline := time.Now().Add(timeout); !strings.Contains(term.output(), s); time.Sleep(20 * time.Millisecond) {
+		select {
+		case <-term.closed:
+			if !strings.Contains(term.output(), s) {
+				t.Fatalf("no %q on the terminal before it closed; it shows %q", s, term.output())
+			}
+			return
+		default:
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no %q on the terminal after %v; it shows %q", s, timeout, term.output())
 		}
