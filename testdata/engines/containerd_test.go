@@ -116,7 +116,7 @@ func TestContainerd(t *testing.T) {
 		// containerd, and what it leaves: the shims' socket directory and
 		// the namespace's cgroup parent. The last resorts (processes,
 		// mounts left) make the test fail.
-		for _, id := range []string{"mctest-rm", "mctest-rm-overlay", "mctest-d"} {
+		for _, id := range []string{"mctest-rm", "mctest-rm-overlay", "mctest-tty", "mctest-d"} {
 			if r := c.ctr(t, "task", "ls", "--quiet"); strings.Contains(r.stdout, id) {
 				c.ctr(t, "task", "kill", "--signal", "SIGKILL", id)
 				ctrNamespace.killLeft(t)
@@ -170,6 +170,11 @@ func TestContainerd(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("run -t on a terminal", func(t *testing.T) {
+		shellOnTerminal(t, exec.Command("ctr", append([]string{"--address", c.sock, "--namespace", string(ctrNamespace)},
+			append(append([]string{}, runFlags...), "-t", "--rm", "--snapshotter", "native", ctrImage, "mctest-tty", "sh")...)...))
+	})
 
 	t.Run("run -d, task exec, kill, ls, delete", func(t *testing.T) {
 		// As in TestPodman: PID 1 traps SIGTERM and exits 7.

@@ -44,6 +44,7 @@
 // --root RUNC_ROOT/NAMESPACE --log STATE/io.containerd.runtime.v2.task/NAMESPACE/ID/log.json --log-format json:
 //
 //	containerd-shim: G create --bundle STATE/.../NAMESPACE/ID --pid-file STATE/.../ID/init.pid ID
+//	containerd-shim: G create ... --pid-file STATE/.../ID/init.pid --console-socket /tmp/ptyN/pty.sock ID   (run -t)
 //	containerd-shim: G start ID
 //	containerd-shim: G exec --process /tmp/runc-processN --detach --pid-file STATE/.../ID/EXEC_ID.pid ID
 //	containerd-shim: G kill ID 15

@@ -162,39 +162,7 @@ func TestPodman(t *testing.T) {
 	})
 
 	t.Run("run -it on a terminal", func(t *testing.T) {
-		cmd := p.cmd(append(append([]string{"run", "-it", "--rm"}, containerFlags...), podmanImage, "sh")...)
-		done := make(chan error, 1)
-		term := startOnTerminal(t, cmd)
-		go func() { done <- cmd.Wait() }()
-		exited := false
-		defer func() {
-			if !exited { // a step failed: do not leave podman waiting for input
-				cmd.Process.Kill()
-				<-done
-			}
-			term.close()
-		}()
-		term.waitFor(t, "# ", 30*time.Second) // busybox sh's prompt for root
-		term.typeLine(t, `tty; echo "$((6*7)) $(stty size)"; exit 5`)
-		select {
-		case <-done:
-			exited = true
-		case <-time.After(30 * time.Second):
-			t.Fatalf("podman run -it still running 30 s after exit was typed; the terminal shows %q", term.output())
-		}
-		<-term.closed
-		out := term.output()
-		t.Logf("the terminal showed %q", out)
-		if code := cmd.ProcessState.ExitCode(); code != 5 {
-			t.Errorf("podman run -it: want exit 5, got %d", code)
-		}
-		// The container has a terminal of its own (conmon's, from the
-		// runtime's --console-socket), the size of ours.
-		for _, want := range []string{"/dev/pts/0\r\n", "42 24 80\r\n"} {
-			if !strings.Contains(out, want) {
-				t.Errorf("the terminal lacks %q", want)
-			}
-		}
+		shellOnTerminal(t, p.cmd(append(append([]string{"run", "-it", "--rm"}, containerFlags...), podmanImage, "sh")...))
 	})
 }
 

@@ -110,3 +110,46 @@ func (term *terminal) typeLine(t *testing.T, s string) {
 func (term *terminal) close() {
 	term.master.Close()
 }
+
+// shellOnTerminal runs cmd, an engine running busybox sh in a container
+// with a terminal, on a terminal of the test's; types a command line there
+// and checks what it printed and the exit code: the container has a
+// terminal of its own (made by the runtime and passed to the engine over
+// --console-socket), the size of ours.
+func shellOnTerminal(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	done := make(chan error, 1)
+	term := startOnTerminal(t, cmd)
+	go func() { done <- cmd.Wait() }()
+	exited := false
+	defer func() {
+		if !exited { // a step failed: do not leave the engine waiting for input
+			cmd.Process.Kill()
+			<-done
+		}
+		term.close()
+	}()
+	term.waitFor(t, "# ", 30*time.Second) // busybox sh's prompt for root
+	term.typeLine(t, `tty; echo "$((6*7)) $(stty size)"; exit 5`)
+	select {
+	case <-done:
+		exited = true
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s still running 30 s after exit was typed; the terminal shows %q", cmd.Args[0], term.output())
+	}
+	<-term.closed
+	out := term.output()
+	t.Logf("the terminal showed %q", out)
+	if code := cmd.ProcessState.ExitCode(); code != 5 {
+		t.Errorf("%s: want exit 5, got %d", cmd.Args[0], code)
+	}
+	// Line ends as the engine leaves them: podman puts our terminal in raw
+	// mode (the container's \r\n comes through), ctr keeps output
+	// processing on (ONLCR adds a \r: \r\r\n).
+	lines := strings.ReplaceAll(out, "\r", "")
+	for _, want := range []string{"\n/dev/pts/0\n", "\n42 24 80\n"} {
+		if !strings.Contains(lines, want) {
+			t.Errorf("the terminal lacks %q", want)
+		}
+	}
+}
