@@ -49,6 +49,16 @@
 //	containerd-shim: G exec --process /tmp/runc-processN --detach --pid-file STATE/.../ID/EXEC_ID.pid ID
 //	containerd-shim: G kill ID 15
 //	containerd-shim: G delete ID, then G delete --force ID
+//
+// What their config.json holds besides namespaces and the usual mounts (runc
+// 1.1.5 honours all of it): podman: process.capabilities, linux.seccomp (errno 38
+// default), linux.maskedPaths and readonlyPaths, process.user.umask,
+// rlimits, linux.resources.pids.limit 2048, a mount of type "cgroup" at
+// /sys/fs/cgroup (ro), bind mounts with "rprivate" (/etc/hosts,
+// /etc/hostname, /run/.containerenv, /dev/shm from a tmpfs podman mounts),
+// annotations; containerd: process.capabilities, noNewPrivileges,
+// additionalGids [0], maskedPaths and readonlyPaths, linux.resources.cpu.shares
+// 1024, rootfs "rootfs" relative to the bundle, a tmpfs on /run.
 package engines
 
 import (
