@@ -1,13 +1,17 @@
 package engines
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/opencontainers/runtime-spec/specs-go/features"
 
 	"github.com/minicontainer/minicontainer/pkg/hostcheck"
 )
@@ -76,9 +80,9 @@ func (p *podman) cmd(args ...string) *exec.Cmd {
 	return c
 }
 
-// containerFlags run every container without a network (no traffic, no
+// podmanRunFlags run every container without a network (no traffic, no
 // link on the host), in the test's cgroup parent.
-var containerFlags = []string{"--network", "none", "--cgroup-parent", "/" + string(podmanCgroup)}
+var podmanRunFlags = []string{"--network", "none", "--cgroup-parent", "/" + string(podmanCgroup)}
 
 func TestPodman(t *testing.T) {
 	need(t, "podman", "conmon")
@@ -120,6 +124,17 @@ func TestPodman(t *testing.T) {
 	f.Close()
 	if r := p.run(t, "import", tarball, podmanImage); r.code != 0 {
 		t.Fatalf("podman import: %s", r)
+	}
+
+	// podman asks for its default seccomp filter unless told otherwise. A
+	// runtime whose features(7)-style JSON (runtime-spec features.md)
+	// says seccomp is not enabled refuses that config.json, so podman is
+	// run as its user would run it there: seccomp=unconfined. A runtime
+	// that says nothing (no features verb) gets podman's defaults.
+	containerFlags := slices.Clone(podmanRunFlags)
+	if seccompDisabled(t) {
+		t.Logf("%s features: linux.seccomp.enabled is false: podman runs with --security-opt seccomp=unconfined", runtimePath)
+		containerFlags = append(containerFlags, "--security-opt", "seccomp=unconfined")
 	}
 
 	t.Run("run --rm: output and exit code", func(t *testing.T) {
@@ -176,4 +191,21 @@ func waitLogs(t *testing.T, p *podman, name, want string) {
 		}
 	}
 	t.Fatalf("podman logs %s: want %q; got %s", name, want, fmt.Sprint(r))
+}
+
+// seccompDisabled reports whether the runtime's features JSON says it has
+// no seccomp support; false when it does, or says nothing.
+func seccompDisabled(t *testing.T) bool {
+	t.Helper()
+	out, err := exec.Command(runtimePath, "features").Output()
+	if err != nil {
+		t.Logf("%s features: %v: podman's defaults", runtimePath, err)
+		return false
+	}
+	var f features.Features
+	if err := json.Unmarshal(out, &f); err != nil {
+		t.Errorf("%s features: %v", runtimePath, err)
+		return false
+	}
+	return f.Linux != nil && f.Linux.Seccomp != nil && f.Linux.Seccomp.Enabled != nil && !*f.Linux.Seccomp.Enabled
 }
