@@ -186,9 +186,11 @@ func TestContainerd(t *testing.T) {
 		if r := c.ctr(t, "task", "ls"); r.code != 0 || !taskLine(r.stdout, "mctest-d", "RUNNING") {
 			t.Errorf("ctr task ls: want mctest-d RUNNING; got %s", r)
 		}
-		if r := c.ctr(t, "task", "exec", "--fifo-dir", fifos, "--exec-id", "mctest-exec", "mctest-d", "sh", "-c", "echo in exec; exit 4"); r.code != 4 || r.stdout != "in exec\n" {
-			t.Errorf("ctr task exec: want exit 4, stdout \"in exec\\n\"; got %s", r)
-		}
+		t.Run("task exec", func(t *testing.T) {
+			if r := c.ctr(t, "task", "exec", "--fifo-dir", fifos, "--exec-id", "mctest-exec", "mctest-d", "sh", "-c", "echo in exec; exit 4"); r.code != 4 || r.stdout != "in exec\n" {
+				t.Errorf("ctr task exec: want exit 4, stdout \"in exec\\n\"; got %s", r)
+			}
+		})
 		if r := c.ctr(t, "task", "kill", "mctest-d"); r.code != 0 {
 			t.Errorf("ctr task kill: %s", r)
 		}

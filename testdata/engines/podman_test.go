@@ -159,9 +159,11 @@ func TestPodman(t *testing.T) {
 		}
 		id := strings.TrimSpace(r.stdout)
 		waitLogs(t, p, "mctest-d", "started\n")
-		if r := p.run(t, "exec", "mctest-d", "sh", "-c", "echo in $(hostname); exit 4"); r.code != 4 || r.stdout != "in "+id[:12]+"\n" {
-			t.Errorf("podman exec: want exit 4, stdout \"in %s\\n\"; got %s", id[:12], r)
-		}
+		t.Run("exec", func(t *testing.T) {
+			if r := p.run(t, "exec", "mctest-d", "sh", "-c", "echo in $(hostname); exit 4"); r.code != 4 || r.stdout != "in "+id[:12]+"\n" {
+				t.Errorf("podman exec: want exit 4, stdout \"in %s\\n\"; got %s", id[:12], r)
+			}
+		})
 		if r := p.run(t, "stop", "--time", "10", "mctest-d"); r.code != 0 {
 			t.Errorf("podman stop: %s", r)
 		}
