@@ -183,8 +183,16 @@ func TestContainerd(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("ctr run -d: %s", r)
 		}
-		if r := c.ctr(t, "task", "ls"); r.code != 0 || !taskLine(r.stdout, "mctest-d", "RUNNING") {
+		r = c.ctr(t, "task", "ls")
+		if r.code != 0 || !taskLine(r.stdout, "mctest-d", "RUNNING") {
 			t.Errorf("ctr task ls: want mctest-d RUNNING; got %s", r)
+		}
+		// The runtime put the container in the cgroup containerd named
+		// (linux.cgroupsPath /NAMESPACE/ID) with its cpu shares.
+		for _, l := range strings.Split(r.stdout, "\n") {
+			if f := strings.Fields(l); len(f) == 3 && f[0] == "mctest-d" {
+				checkCgroup(t, f[1], "cpu", "/"+string(ctrNamespace)+"/mctest-d", "cpu.shares", "1024")
+			}
 		}
 		t.Run("task exec", func(t *testing.T) {
 			if r := c.ctr(t, "task", "exec", "--fifo-dir", fifos, "--exec-id", "mctest-exec", "mctest-d", "sh", "-c", "echo in exec; exit 4"); r.code != 4 || r.stdout != "in exec\n" {

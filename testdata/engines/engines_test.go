@@ -388,3 +388,45 @@ func stopProcess(t *testing.T, cmd *exec.Cmd, done <-chan error, timeout time.Du
 		<-done
 	}
 }
+
+// checkCgroup checks that process pid is in cgroup path of the v1
+// controller's hierarchy (cgroups(7): /proc/PID/cgroup) and that the
+// cgroup's file holds want. On a host with the controller in cgroup v2
+// only, it checks membership in the unified hierarchy and skips the
+// v1 file.
+func checkCgroup(t *testing.T, pid, controller, path, file, want string) {
+	t.Helper()
+	data, err := os.ReadFile("/proc/" + pid + "/cgroup")
+	if err != nil {
+		t.Errorf("the container's init (PID %q): %v", pid, err)
+		return
+	}
+	// hierarchy-ID:controller-list:path, one line per hierarchy.
+	v1, v2 := "", ""
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		f := strings.SplitN(l, ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		if f[1] == "" {
+			v2 = f[2]
+		}
+		if slices.Contains(strings.Split(f[1], ","), controller) {
+			v1 = f[2]
+		}
+	}
+	if v1 == "" {
+		if v2 != path {
+			t.Errorf("the container's init is in cgroup %q, want %q", v2, path)
+		}
+		return
+	}
+	if v1 != path {
+		t.Errorf("the container's init is in %s cgroup %q, want %q", controller, v1, path)
+		return
+	}
+	got, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", controller, path, file))
+	if err != nil || strings.TrimSpace(string(got)) != want {
+		t.Errorf("%s of the container's cgroup: want %s, got %q (%v)", file, want, got, err)
+	}
+}

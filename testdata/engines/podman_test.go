@@ -159,6 +159,11 @@ func TestPodman(t *testing.T) {
 		}
 		id := strings.TrimSpace(r.stdout)
 		waitLogs(t, p, "mctest-d", "started\n")
+		// The runtime put the container in the cgroup podman named
+		// (linux.cgroupsPath) with podman's default pids limit
+		// (linux.resources.pids.limit).
+		pid := strings.TrimSpace(p.run(t, "inspect", "--format", "{{.State.Pid}}", "mctest-d").stdout)
+		checkCgroup(t, pid, "pids", "/"+string(podmanCgroup)+"/libpod-"+id, "pids.max", "2048")
 		t.Run("exec", func(t *testing.T) {
 			if r := p.run(t, "exec", "mctest-d", "sh", "-c", "echo in $(hostname); exit 4"); r.code != 4 || r.stdout != "in "+id[:12]+"\n" {
 				t.Errorf("podman exec: want exit 4, stdout \"in %s\\n\"; got %s", id[:12], r)
