@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -17,6 +18,7 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/cgroup"
 	"github.com/minicontainer/minicontainer/pkg/hostcheck"
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
+	"github.com/minicontainer/minicontainer/pkg/seccomp"
 	"github.com/minicontainer/minicontainer/pkg/spec"
 )
 
@@ -586,5 +588,34 @@ func TestOCIRootOptions(t *testing.T) {
 	// the chroot's sight (mountinfo lists what the process's root reaches).
 	if want := "touch: /x: Read-only file system\nro\nshared\n1\n"; string(got) != want {
 		t.Fatalf("inside: %q, want %q", got, want)
+	}
+}
+
+// TestOCISeccomp: linux.seccomp, Docker's default profile, loaded in the
+// init and kept across execve: the process is filtered (Seccomp: 2 in
+// /proc/self/status), unshare(CLONE_NEWUSER) is refused (EPERM from the
+// profile, where the kernel alone would allow it to root), and ordinary
+// calls work. Both orders the init knows: with no_new_privs (the filter
+// last) and without (the filter before the capabilities drop).
+func TestOCISeccomp(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	for _, nnp := range []bool{true, false} {
+		id := fmt.Sprintf("mctest-oci-seccomp-%v", nnp)
+		b := bundle(t, id, []string{"sh", "-c", "exec > /out 2>&1; grep '^Seccomp:' /proc/self/status; " +
+			"unshare -U true && echo unshare-ok || echo unshare-refused; echo done"}, func(s *specs.Spec) {
+			s.Process.NoNewPrivileges = nnp
+			s.Linux.Seccomp = seccomp.Default()
+		})
+		mustOCI(t, "create", "--bundle", b, id)
+		st := ociState(t, id)
+		mustOCI(t, "start", id)
+		waitStatus(t, id, specs.StateStopped)
+		reap(st.Pid)
+		mustOCI(t, "delete", id)
+		got, _ := os.ReadFile(filepath.Join(b, "rootfs/out"))
+		if !strings.HasPrefix(string(got), "Seccomp:\t2\n") || !strings.HasSuffix(string(got), "unshare-refused\ndone\n") {
+			t.Errorf("no_new_privs %v: inside: %q, want Seccomp 2 and unshare refused", nnp, got)
+		}
 	}
 }
