@@ -226,9 +226,10 @@ func TestOCIBadConfig(t *testing.T) {
 		{"no args", func(dir string, s *specs.Spec) { s.Process.Args = nil; writeConfig(t, dir, s) }, "process.args"},
 		{"major version", func(dir string, s *specs.Spec) { s.Version = "2.0.0"; writeConfig(t, dir, s) }, "ociVersion"},
 		{"seccomp", func(dir string, s *specs.Spec) {
-			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow}
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActErrno,
+				Syscalls: []specs.LinuxSyscall{{Names: []string{"nosuchcall"}, Action: specs.ActAllow}}}
 			writeConfig(t, dir, s)
-		}, "linux.seccomp"},
+		}, "linux.seccomp.syscalls[0].names[0]"},
 		{"relative cwd", func(dir string, s *specs.Spec) { s.Process.Cwd = "tmp"; writeConfig(t, dir, s) }, "process.cwd"},
 		{"missing root", func(dir string, s *specs.Spec) { s.Root.Path = "nope"; writeConfig(t, dir, s) }, "root.path"},
 		{"bad netns path", func(dir string, s *specs.Spec) {

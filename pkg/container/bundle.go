@@ -206,7 +206,7 @@ func planCgroup(s *specs.Spec, id string) (*cgroupPlan, string, error) {
 				l.CPUs = float64(*c.Quota) / float64(period)
 			}
 			if c.Shares != nil && *c.Shares != 0 {
-				l.CPUWeight = sharesToWeight(*c.Shares)
+				l.CPUShares = *c.Shares
 			}
 			l.CpusetCPUs = c.Cpus
 		}
@@ -226,18 +226,6 @@ func planCgroup(s *specs.Spec, id string) (*cgroupPlan, string, error) {
 		return nil, "", fmt.Errorf("linux.resources: %w", err)
 	}
 	return &cgroupPlan{host: host, limits: l, parent: parent}, name, nil
-}
-
-// sharesToWeight is the inverse of cgroup.WeightToShares (the kernel's and
-// runc's conversion, cpu.shares 2..262144 onto cpu.weight 1..10000).
-func sharesToWeight(shares uint64) uint64 {
-	if shares < 2 {
-		shares = 2
-	}
-	if shares > 262144 {
-		shares = 262144
-	}
-	return 1 + ((shares-2)*9999)/262142
 }
 
 // kindOfPath is the namespace type of the file at path (ioctl_ns(2),
