@@ -46,6 +46,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kong"
@@ -227,6 +228,11 @@ func main() {
 	}
 	ctx, err := parser.Parse(os.Args[1:])
 	if err != nil {
+		// An engine reads the runtime's errors from --log (containerd
+		// shows the last error line of log.json to its user), and kong
+		// fills no flag when the line does not parse: find --log and
+		// --log-format in the arguments ourselves.
+		logFlags(os.Args[1:]).log("error", err.Error())
 		fail(err) // a usage error is bad input too: 125, as docker run (kong would exit 80)
 	}
 	if err := ctx.Run(&c.Globals); err != nil {
@@ -237,4 +243,28 @@ func main() {
 func fail(err error) {
 	fmt.Fprintf(os.Stderr, "minicontainer: %v\n", err)
 	os.Exit(container.ExitSetup)
+}
+
+// logFlags reads the global --log FILE and --log-format FORMAT (or
+// --log=FILE, --log-format=FORMAT) from a command line that kong refused,
+// up to the end of the flags ("--").
+func logFlags(args []string) *globals {
+	g := &globals{}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		for _, f := range []struct {
+			name string
+			to   *string
+		}{{"--log", &g.Log}, {"--log-format", &g.LogFormat}} {
+			if v, ok := strings.CutPrefix(a, f.name+"="); ok {
+				*f.to = v
+			} else if a == f.name && i+1 < len(args) {
+				*f.to = args[i+1]
+			}
+		}
+	}
+	return g
 }

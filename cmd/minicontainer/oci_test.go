@@ -620,3 +620,26 @@ func TestOCISeccomp(t *testing.T) {
 		}
 	}
 }
+
+// TestOCILogOnUsageError: a command line minicontainer cannot parse (a
+// verb or flag it does not know) still leaves its error in --log, in the
+// --log-format asked for: containerd's shim shows the user the last error
+// line of its log.json, and reads nothing from stderr.
+func TestOCILogOnUsageError(t *testing.T) {
+	for _, args := range [][]string{
+		{"--log", "LOG", "--log-format", "json", "nosuchverb", "x"},
+		{"--log=LOG", "--log-format=json", "create", "--no-such-flag", "x"},
+	} {
+		log := filepath.Join(t.TempDir(), "log.json")
+		for i := range args {
+			args[i] = strings.ReplaceAll(args[i], "LOG", log)
+		}
+		r := oci(t, args...)
+		data, err := os.ReadFile(log)
+		var line struct{ Level, Msg, Time string }
+		if r.code == 0 || err != nil || json.Unmarshal(data, &line) != nil || line.Level != "error" || line.Msg == "" ||
+			!strings.Contains(r.stderr, line.Msg) {
+			t.Errorf("%q: exit %d, stderr %q, log %q (%v): want the error as one JSON line", args, r.code, r.stderr, data, err)
+		}
+	}
+}
