@@ -34,6 +34,20 @@ func runningBundle(t *testing.T, id string, edit func(*specs.Spec)) (bundleDir s
 	st := ociState(t, id)
 	remove = func() {
 		oci(t, "delete", "--force", id)
+		// Reap the init, and any exec'd process left to this test (made
+		// subreaper by hostcheck.Take) that a failed test did not reap:
+		// PID 1 of a pid namespace finishes its exit only once all the
+		// others are reaped (pid_namespaces(7)).
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+			var ws unix.WaitStatus
+			p, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+			if p == st.Pid || err == unix.ECHILD {
+				return
+			}
+			if p == 0 {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
 		reap(st.Pid)
 	}
 	if r := oci(t, "start", id); r.code != 0 {
