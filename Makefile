@@ -17,7 +17,7 @@ RUN_PKGS   := gcc libc6-dev make busybox-static iproute2 nftables util-linux pro
 TEST_PKGS  := $(RUN_PKGS) manpages-dev iputils-ping
 BENCH_PKGS := $(RUN_PKGS) crun runc hyperfine time
 
-.PHONY: all build deps test-deps bench-deps run demos c-examples test test-repeat vet compare bench stress cgroup2-vm test-cgroup2-vm fuzz clean
+.PHONY: all build deps test-deps bench-deps run demos c-examples test test-repeat vet compare bench stress cgroup2-vm test-cgroup2-vm fuzz lab lab-start clean
 
 all: build
 
@@ -136,6 +136,24 @@ test-cgroup2-vm:
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 	APT_PKGS="$(TEST_PKGS)" ./testdata/cgroup2-vm-suite.sh
+
+# The labs (docs/labs/README.md), one per lesson, LAB=02 to 08. lab-start
+# copies a lab's skeleton to docs/labs/_work/LAB, the student's copy (git
+# ignores it); lab checks that copy (or DIR=path, or DIR=solution for the
+# reference solution) and prints PASS or FAIL per check, with hints. The
+# checker is a test of docs/labs run in local directory mode, so its
+# lines stream as they come. Needs root, gcc and the man pages (test-deps).
+LAB_WORK = docs/labs/_work/$(LAB)
+lab:
+	@test -n "$(LAB)" || { echo "usage: sudo make lab LAB=02 [DIR=path|DIR=solution]   (labs: $$(ls -d docs/labs/[0-9]*/ | xargs -n1 basename | cut -c1-2 | tr '\n' ' '))"; exit 2; }
+	cd docs/labs && LAB=$(LAB) LAB_PROG=$(if $(filter solution,$(DIR)),solution,$(abspath $(or $(DIR),$(wildcard $(LAB_WORK))))) $(GO) test -count=1 -run '^TestLab$$'
+
+lab-start:
+	@test -n "$(LAB)" || { echo "usage: make lab-start LAB=02"; exit 2; }
+	@test ! -e $(LAB_WORK) || { echo "$(LAB_WORK) exists: it is your work; remove it to start again"; exit 1; }
+	@skel=$$(ls -d docs/labs/$(LAB)-*/skeleton 2>/dev/null) && test -n "$$skel" || { echo "no lab $(LAB)"; exit 2; }; \
+	mkdir -p docs/labs/_work && cp -r $$skel $(LAB_WORK) && \
+	echo "your copy: $(LAB_WORK) (read $$(dirname $$skel)/README.md); check it with: sudo make lab LAB=$(LAB)"
 
 clean:
 	rm -rf $(BIN)

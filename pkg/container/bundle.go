@@ -59,6 +59,7 @@ type bundlePlan struct {
 	cgroup      *cgroupPlan // nil: no cgroup on this host
 	cgroupName  string      // the cgroup's own name (the ID unless cgroupsPath says)
 	noPivot     bool
+	devices     []cgroup.DeviceRule  // linux.resources.devices; nil: no device rules
 	mounts      []rootfs.BundleMount // the Spec's mounts, options read
 	propagation uintptr              // linux.rootfsPropagation
 }
@@ -212,10 +213,7 @@ func planCgroup(s *specs.Spec, id string) (*cgroupPlan, string, error) {
 		if len(r.HugepageLimits) > 0 || r.BlockIO != nil || r.Network != nil || len(r.Rdma) > 0 || len(r.Unified) > 0 {
 			return nil, "", errors.New("config.json: linux.resources: only memory, pids, cpu and devices are supported here")
 		}
-		// linux.resources.devices is accepted: every engine sends its
-		// allow list. The container's /dev holds only the default nodes
-		// and linux.devices (rootfs.SetupBundle makes them), which is
-		// what such a list allows; no device cgroup program is loaded.
+		// linux.resources.devices: see planDevices.
 	}
 	host, err := cgroup.Detect()
 	if err != nil {
@@ -255,4 +253,46 @@ func kindOfPath(path string) (ns.Kind, error) {
 		return ns.Kind{}, fmt.Errorf("%s: not a namespace: %w", path, err)
 	}
 	return k, nil
+}
+
+// planDevices reads linux.resources.devices into the cgroup's device
+// rules, in order, followed by runc's default allow list and an allow
+// rule for each node of linux.devices (runc does the same: a node the
+// Spec makes must open).
+// No rules in the Spec means none written: every device allowed, as
+// runc leaves it; engines send Docker's "deny all, then allow" list.
+func planDevices(s *specs.Spec, haveCgroup bool) ([]cgroup.DeviceRule, error) {
+	r := s.Linux.Resources
+	if r == nil || len(r.Devices) == 0 {
+		return nil, nil
+	}
+	if !haveCgroup {
+		return nil, errors.New("config.json: linux.resources.devices: this host has no cgroup to enforce them in")
+	}
+	list := append([]specs.LinuxDeviceCgroup(nil), r.Devices...)
+	// The nodes every container's /dev gets (rootfs.Devices, made by the
+	// init after the cgroup exists), its terminals, and mknod: runc
+	// appends the same allow list (AllowedDevices in libcontainer/specconv)
+	// after the Spec's, so a Spec's "deny all" does not break /dev/null.
+	for _, d := range cgroup.DefaultDeviceRules {
+		if d.Allow {
+			list = append(list, d)
+		}
+	}
+	for _, d := range s.Linux.Devices {
+		typ := d.Type
+		switch typ {
+		case "p":
+			continue // a fifo: no device to allow
+		case "u":
+			typ = "c" // unbuffered character device
+		}
+		major, minor := d.Major, d.Minor
+		list = append(list, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: "rwm"})
+	}
+	rules, err := cgroup.DeviceRules(list)
+	if err != nil {
+		return nil, fmt.Errorf("config.json: linux.resources.devices: %w", err)
+	}
+	return rules, nil
 }

@@ -1,12 +1,9 @@
 package container
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -21,6 +18,7 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/network"
 	"github.com/minicontainer/minicontainer/pkg/reexec"
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
+	"github.com/minicontainer/minicontainer/pkg/seccomp"
 )
 
 // bundleInitEntry is the name the init of a bundle runs under: the
@@ -92,6 +90,7 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 	err := rootfs.SetupBundle(rootfs.Bundle{
 		Root: bi.Root, ReadOnly: s.Root.Readonly, Mounts: bi.Mounts, Propagation: bi.Propagation,
 		NoPivot: bi.NoPivot, Devices: s.Linux.Devices, CgroupMounts: bi.CgroupMounts,
+		BeforePivot: func() error { return initHooks(bi, "createContainer", x) },
 	}, x)
 	if err != nil {
 		return ExitSetup, err
@@ -164,6 +163,14 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 	// The process's identity and privileges, before "ready" so that a
 	// failure is create's (runc's finalizeNamespace comes before its exec
 	// fifo too); what is left after start needs none: the fifo is 0622.
+	// Without no_new_privs the kernel takes a filter only from a thread
+	// with CAP_SYS_ADMIN (seccomp(2)): load it before the capabilities
+	// drop, as runc does; the init's last steps then run under it.
+	if !p.NoNewPrivileges {
+		if err := seccomp.Load(s.Linux.Seccomp, x); err != nil {
+			return ExitSetup, fmt.Errorf("linux.seccomp: %w", err)
+		}
+	}
 	if err := setUser(p.User, p.Capabilities != nil, x); err != nil {
 		return ExitSetup, err
 	}
@@ -181,9 +188,12 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 	if err := caps.Apply(p.Capabilities, x); err != nil {
 		return ExitSetup, fmt.Errorf("process.capabilities: %w", err)
 	}
-	// Nothing above the preserved descriptors may reach the process: the
-	// kernel closes these at execve(2).
-	if err := execvp.CloseOnExecFrom(bundleFifoFd+1+bi.PreserveFDs, x); err != nil {
+	// Nothing but stdio and the preserved descriptors may reach the
+	// process: everything from 3 up (the sync socket, the fifo, the
+	// preserved ones where create passed them) is closed by the kernel at
+	// execve(2); the preserved ones are dup3(2)'d back to 3.. without
+	// close-on-exec after the fifo.
+	if err := execvp.CloseOnExecFrom(bundleSyncFd, x); err != nil {
 		return ExitSetup, err
 	}
 	if _, err := send(bundleSyncFd, initMessage{Type: "ready"}); err != nil {
@@ -207,7 +217,7 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 		return ExitSetup, fmt.Errorf("exec fifo: %w", err)
 	}
 	unix.Close(w)
-	if err := startContainerHooks(bi, x); err != nil {
+	if err := initHooks(bi, "startContainer", x); err != nil {
 		return ExitSetup, err
 	}
 	// The preserved descriptors, create's 3..3+N-1, back to their numbers
@@ -215,6 +225,13 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 	for i := 0; i < bi.PreserveFDs; i++ {
 		if err := unix.Dup3(bundleFifoFd+1+i, 3+i, 0); err != nil {
 			return ExitSetup, fmt.Errorf("--preserve-fds: %w", err)
+		}
+	}
+	// The seccomp filter last, on this thread, right before execve (as
+	// runc with no_new_privs): once loaded, the init itself obeys it.
+	if p.NoNewPrivileges {
+		if err := seccomp.Load(s.Linux.Seccomp, x); err != nil {
+			return ExitSetup, fmt.Errorf("linux.seccomp: %w", err)
 		}
 	}
 	x.Note("execve(%q, %q, [%d vars]): PID 1 becomes the process", path, p.Args, len(p.Env))
@@ -258,28 +275,30 @@ func setUser(u specs.User, keepCaps bool, x *explain.Narrator) error {
 	return nil
 }
 
-// startContainerHooks runs the startContainer hooks, in the container
-// (its root, its namespaces) before the process, with the state on stdin.
-func startContainerHooks(bi bundleInit, x *explain.Narrator) error {
-	if bi.Spec.Hooks == nil || len(bi.Spec.Hooks.StartContainer) == 0 {
+// initHooks runs the hooks the init runs itself, in the container's
+// namespaces, with the state on stdin (runtime-spec config.md, "POSIX-
+// platform Hooks"): createContainer after the mounts and before
+// pivot_root (their paths are the host's, as runc runs them),
+// startContainer after start and before the process (paths inside).
+func initHooks(bi bundleInit, kind string, x *explain.Narrator) error {
+	if bi.Spec.Hooks == nil {
 		return nil
 	}
-	st := specs.State{Version: specs.Version, ID: bi.ID, Status: specs.StateCreated, Pid: bi.Pid, Bundle: bi.Bundle, Annotations: bi.Spec.Annotations}
+	hooks, status := bi.Spec.Hooks.CreateContainer, specs.StateCreating
+	if kind == "startContainer" {
+		hooks, status = bi.Spec.Hooks.StartContainer, specs.StateCreated
+	}
+	if len(hooks) == 0 {
+		return nil
+	}
+	st := specs.State{Version: specs.Version, ID: bi.ID, Status: status, Pid: bi.Pid, Bundle: bi.Bundle, Annotations: bi.Spec.Annotations}
 	state, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
-	for i, h := range bi.Spec.Hooks.StartContainer {
-		cmd := exec.Command(h.Path)
-		if len(h.Args) > 0 {
-			cmd.Args = h.Args
-		}
-		cmd.Env, cmd.Stdin = h.Env, bytes.NewReader(state)
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		err := cmd.Run()
-		x.Call("execve(2)", fmt.Sprintf("startContainer hook %q", filepath.Clean(h.Path)), nil, err)
-		if err != nil {
-			return fmt.Errorf("startContainer hook %d (%s): %w", i, h.Path, err)
+	for i, h := range hooks {
+		if err := runHook(h, state, x); err != nil {
+			return fmt.Errorf("%s hook %d (%s): %w", kind, i, h.Path, err)
 		}
 	}
 	return nil

@@ -99,6 +99,9 @@ func createBundle(o CreateOptions, x *explain.Narrator) (c *Container, err error
 	if plan.cgroup, plan.cgroupName, err = planCgroup(s, o.ID); err != nil {
 		return nil, err
 	}
+	if plan.devices, err = planDevices(s, plan.cgroup != nil); err != nil {
+		return nil, err
+	}
 	if s.Process.Terminal && o.ConsoleSocket == "" {
 		return nil, errors.New("process.terminal is true: --console-socket is needed to pass the terminal on")
 	}
@@ -208,6 +211,11 @@ func (c *Container) createInit(o CreateOptions, plan *bundlePlan) error {
 		}
 		if err := cg.Apply(plan.cgroup.limits); err != nil {
 			return err
+		}
+		if plan.devices != nil {
+			if err := cg.SetDevices(plan.devices, x); err != nil {
+				return fmt.Errorf("linux.resources.devices: %w", err)
+			}
 		}
 		c.cgroup, c.cgroupPlan = cg, plan.cgroup
 	}
@@ -319,9 +327,6 @@ func (c *Container) createInit(o CreateOptions, plan *bundlePlan) error {
 		return c.initDied(cmd, err)
 	}
 	if err := c.awaitReady(sock, cmd, o); err != nil {
-		return err
-	}
-	if err := runHooks(c, s, "createContainer", x); err != nil {
 		return err
 	}
 	if o.PidFile != "" {

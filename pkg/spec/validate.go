@@ -53,6 +53,7 @@ func Validate(s *specs.Spec, bundle string) error {
 	for _, c := range []func(*specs.Spec, string) error{
 		checkRoot, checkProcess, checkNamespaces, checkHostname,
 		checkMounts, checkHooks, checkLinux, checkSysctl, checkResources,
+		checkAnnotations,
 	} {
 		if err := c(s, bundle); err != nil {
 			return err
@@ -177,9 +178,8 @@ func checkProcess(s *specs.Spec, _ string) error {
 	if a := p.OOMScoreAdj; a != nil && (*a < -1000 || *a > 1000) {
 		return bad("process.oomScoreAdj", "%d is out of range (-1000 to 1000)", *a)
 	}
-	if c := p.ConsoleSize; c != nil && !p.Terminal {
-		return bad("process.consoleSize", "is only for a process with a terminal (process.terminal: true)")
-	}
+	// process.consoleSize without a terminal sizes nothing: accepted, as
+	// runc accepts it.
 	return checkCapabilities(p.Capabilities)
 }
 
@@ -359,7 +359,13 @@ func checkMounts(s *specs.Spec, bundle string) error {
 			}
 			return bad(path+".options", "%v", err)
 		}
-		if pm.Flags&bindFlag != 0 || m.Type == "bind" {
+		isBind := pm.Flags&bindFlag != 0 || m.Type == "bind"
+		// mount(2) needs a filesystem type unless it binds: refused here
+		// rather than fail half-way through create.
+		if m.Type == "" && !isBind {
+			return bad(path+".type", "needs a filesystem type (like tmpfs), or bind or rbind in options")
+		}
+		if isBind {
 			// config.md: "Path values for bind mounts are either absolute
 			// or relative to the bundle."
 			if m.Source == "" {
@@ -515,4 +521,13 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// checkAnnotations: config.md "Annotations": "Keys MUST NOT be an empty
+// string."
+func checkAnnotations(s *specs.Spec, _ string) error {
+	if _, ok := s.Annotations[""]; ok {
+		return bad(`annotations[""]`, "a key must not be empty")
+	}
+	return nil
 }

@@ -82,7 +82,6 @@ var badConfigs = []struct {
 	{"process.rlimits[0].soft", func(s *specs.Spec, _ string) { s.Process.Rlimits[0].Soft = 2048 }},
 	{"process.oomScoreAdj", func(s *specs.Spec, _ string) { s.Process.OOMScoreAdj = ptr(1001) }},
 	{"process.oomScoreAdj", func(s *specs.Spec, _ string) { s.Process.OOMScoreAdj = ptr(-1001) }},
-	{"process.consoleSize", func(s *specs.Spec, _ string) { s.Process.ConsoleSize = &specs.Box{Height: 24, Width: 80} }},
 	{"process.capabilities.bounding[1]", func(s *specs.Spec, _ string) { s.Process.Capabilities.Bounding[1] = "CAP_FOO" }},
 	{"process.capabilities.ambient[0]", func(s *specs.Spec, _ string) { s.Process.Capabilities.Ambient[0] = "kill" }},
 	{"process.capabilities.effective[2]", func(s *specs.Spec, _ string) { s.Process.Capabilities.Effective[2] = "" }},
@@ -128,6 +127,10 @@ var badConfigs = []struct {
 	{"mounts[7].options", func(s *specs.Spec, _ string) {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Source: "rootfs", Options: []string{"bind", "size=1m"}})
 	}},
+	{"mounts[7].type", func(s *specs.Spec, _ string) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Source: "tmpfs"})
+	}},
+	{`annotations[""]`, func(s *specs.Spec, _ string) { s.Annotations = map[string]string{"": "x"} }},
 	{"mounts[0].uidMappings", func(s *specs.Spec, _ string) {
 		s.Mounts[0].UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
 	}},
@@ -372,6 +375,11 @@ func TestValidateAccepts(t *testing.T) {
 		"terminal with a size": func(s *specs.Spec) {
 			s.Process.Terminal = true
 			s.Process.ConsoleSize = &specs.Box{Height: 24, Width: 80}
+		},
+		"a size without a terminal (runc accepts it)": func(s *specs.Spec) { s.Process.ConsoleSize = &specs.Box{Height: 24, Width: 80} },
+		"bind by type, annotations": func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/tmp"})
+			s.Annotations = map[string]string{"org.example.key": "v"}
 		},
 		"every rlimit once": func(s *specs.Spec) {
 			s.Process.Rlimits = nil
