@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net"
 	"os"
 	"path/filepath"
@@ -259,4 +260,45 @@ func receiveMaster(l *net.UnixListener) *os.File {
 		return nil
 	}
 	return os.NewFile(uintptr(fds[0]), "master")
+}
+
+// TestOCIExecSeccomp: the container's seccomp filter (linux.seccomp of
+// the config it was created with, kept in its state dir) binds an exec'd
+// process too. spec.Validate still refuses linux.seccomp in a bundle, so
+// the test writes the filter into the saved config after create, as a
+// config that had it would have left it: mkdir(2) fails with EPERM.
+func TestOCIExecSeccomp(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	const id = "mctest-exec-seccomp"
+	_, _, remove := runningBundle(t, id, nil)
+	defer remove()
+	saved := filepath.Join(os.Getenv("MINICONTAINER_ROOT"), id, "config.json")
+	data, err := os.ReadFile(saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatal(err)
+	}
+	eperm := uint(unix.EPERM)
+	s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+		{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: &eperm}}}
+	if data, err = json.Marshal(&s); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(saved, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, nnp := range []string{"", "--no-new-privs"} {
+		args := append([]string{"exec"}, nnp)
+		if nnp == "" {
+			args = args[:1]
+		}
+		r := oci(t, append(args, id, "sh", "-c", "mkdir /made && echo made; touch /touched && echo touched")...)
+		if r.stdout != "touched\n" || !strings.Contains(r.stderr, "Operation not permitted") {
+			t.Errorf("exec %s under the container's filter: stdout %q, stderr %q; want mkdir refused, touch allowed", nnp, r.stdout, r.stderr)
+		}
+	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/ns"
 	"github.com/minicontainer/minicontainer/pkg/proc"
 	"github.com/minicontainer/minicontainer/pkg/reexec"
+	"github.com/minicontainer/minicontainer/pkg/seccomp"
 )
 
 // exec: a new process in a running container (runc exec, runtime-spec's
@@ -43,8 +44,9 @@ import (
 //     static Go (CGO_ENABLED=0, so not pkg/nsenter's cgo constructor), and
 //     no container it makes has either (spec.Validate refuses id mappings
 //     and time offsets): a container that had one is refused in one line.
-//   - No seccomp filter: this build has no pkg/seccomp and Validate
-//     refuses linux.seccomp, so no container has a filter to inherit.
+//   - The container's seccomp filter (linux.seccomp of the config it was
+//     created with) binds the exec'd process too, as in runc: loaded at
+//     the same places as in the init (see bundleinit.go).
 
 // execInitEntry is the name the exec'd process runs under until execve.
 const execInitEntry = "minicontainer-exec-init"
@@ -199,6 +201,11 @@ func Exec(o ExecOptions, x *explain.Narrator) (int, error) {
 	if !p.Terminal && o.ConsoleSocket != "" {
 		return 0, errors.New("--console-socket given but the process has no terminal (--tty or process.terminal)")
 	}
+	// The container's own filter, which every process in it obeys.
+	var filter *specs.LinuxSeccomp
+	if sp, err := s.savedSpec(); err == nil && sp.Linux != nil {
+		filter = sp.Linux.Seccomp
+	}
 	files, err := openNamespaces(s.Pid, x)
 	if err != nil {
 		return 0, err
@@ -213,12 +220,12 @@ func Exec(o ExecOptions, x *explain.Narrator) (int, error) {
 	if !proc.Alive(s.Pid, s.PidStart) {
 		return 0, errors.New("cannot exec in a stopped container")
 	}
-	return execIn(s, o, files, x)
+	return execIn(s, o, files, filter, x)
 }
 
 // execIn starts the exec init in the namespaces and the cgroup, sends it
 // the Process, and waits for its execve(2).
-func execIn(s *State, o ExecOptions, files []nsFile, x *explain.Narrator) (int, error) {
+func execIn(s *State, o ExecOptions, files []nsFile, filter *specs.LinuxSeccomp, x *explain.Narrator) (int, error) {
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	x.Call("socketpair(2)", fmt.Sprintf("socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0, [%d, %d])", pair[0], pair[1]), nil, err)
 	if err != nil {
@@ -283,7 +290,7 @@ func execIn(s *State, o ExecOptions, files []nsFile, x *explain.Narrator) (int, 
 			return 0, fmt.Errorf("cgroup: %w", err)
 		}
 	}
-	n, err := send(sock, execInit{Process: o.Process, MntNS: mnt, PreserveFDs: o.PreserveFDs})
+	n, err := send(sock, execInit{Process: o.Process, Seccomp: filter, MntNS: mnt, PreserveFDs: o.PreserveFDs})
 	x.Call("sendmsg(2)", fmt.Sprintf("sendmsg(%d, {the Process, %s}, 0)", sock, explain.Quote(strings.Join(o.Process.Args, " "))), n, err)
 	if err != nil {
 		return 0, execDied(cmd, err)
@@ -458,9 +465,10 @@ func waitExec(cmd *execCmd, master *os.File, stdio Stdio, x *explain.Narrator) (
 
 // execInit is what the exec init needs, sent once it is in the cgroup.
 type execInit struct {
-	Process     *specs.Process `json:"process"`
-	MntNS       bool           `json:"mntns,omitempty"` // fd 4 is the mount namespace to join
-	PreserveFDs int            `json:"preserve_fds,omitempty"`
+	Process     *specs.Process      `json:"process"`
+	Seccomp     *specs.LinuxSeccomp `json:"seccomp,omitempty"` // the container's
+	MntNS       bool                `json:"mntns,omitempty"`   // fd 4 is the mount namespace to join
+	PreserveFDs int                 `json:"preserve_fds,omitempty"`
 }
 
 // execInitMain is the container side of exec: from clone(2), already in
@@ -550,6 +558,13 @@ func execInitRun(ei execInit, log *syncLog, x *explain.Narrator) (int, error) {
 			return ExitSetup, err
 		}
 	}
+	// Without no_new_privs the kernel takes a filter only from a thread
+	// with CAP_SYS_ADMIN (seccomp(2)): before the capabilities drop.
+	if !p.NoNewPrivileges {
+		if err := seccomp.Load(ei.Seccomp, x); err != nil {
+			return ExitSetup, fmt.Errorf("linux.seccomp: %w", err)
+		}
+	}
 	if err := setUser(p.User, p.Capabilities != nil, x); err != nil {
 		return ExitSetup, err
 	}
@@ -580,6 +595,12 @@ func execInitRun(ei execInit, log *syncLog, x *explain.Narrator) (int, error) {
 			if err := unix.Dup3(execMntFd+1+i, 3+i, 0); err != nil {
 				return ExitSetup, fmt.Errorf("--preserve-fds: %w", err)
 			}
+		}
+	}
+	if p.NoNewPrivileges {
+		// Last, right before execve: from here this thread obeys it.
+		if err := seccomp.Load(ei.Seccomp, x); err != nil {
+			return ExitSetup, fmt.Errorf("linux.seccomp: %w", err)
 		}
 	}
 	x.Note("execve(%q, %q, [%d vars])", path, p.Args, len(p.Env))
