@@ -2,11 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -299,6 +303,52 @@ func TestOCIExecSeccomp(t *testing.T) {
 		r := oci(t, append(args, id, "sh", "-c", "mkdir /made && echo made; touch /touched && echo touched")...)
 		if r.stdout != "touched\n" || !strings.Contains(r.stderr, "Operation not permitted") {
 			t.Errorf("exec %s under the container's filter: stdout %q, stderr %q; want mkdir refused, touch allowed", nnp, r.stdout, r.stderr)
+		}
+	}
+}
+
+// TestOCIExecTTY: exec -t without a console socket proxies exec's own
+// terminal (raw mode, put back after) to a pty of the container's, at
+// the caller's window size; the exit status comes back.
+func TestOCIExecTTY(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	const id = "mctest-exec-proxy"
+	_, _, remove := runningBundle(t, id, nil)
+	defer remove()
+	master, slave := openPTY(t) // 33 rows, 101 columns
+	defer master.Close()
+	cmd := exec.Command("minicontainer", "exec", "-t", id, "sh")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	out := newReadyWriter()
+	copied := make(chan struct{})
+	go func() { io.Copy(out, master); close(copied) }()
+	fmt.Fprint(master, "tty; stty size; echo $$; exit 3\n")
+	done := make(chan int)
+	go func() { done <- exitCode(t, cmd) }()
+	select {
+	case code := <-done:
+		if code != 3 {
+			t.Errorf("exec -t: exit %d, want 3", code)
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("exec -t did not finish; output:\n%s", out.String())
+	}
+	termios, err := unix.IoctlGetTermios(int(master.Fd()), unix.TCGETS)
+	if err != nil || termios.Lflag&(unix.ICANON|unix.ECHO) != unix.ICANON|unix.ECHO {
+		t.Errorf("the terminal was left in raw mode (lflag %#x, %v)", termios.Lflag, err)
+	}
+	master.Close()
+	<-copied
+	for _, want := range []string{"/dev/pts/", "33 101"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("exec -t output lacks %q:\n%s", want, out.String())
 		}
 	}
 }

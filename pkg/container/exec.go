@@ -206,6 +206,15 @@ func Exec(o ExecOptions, x *explain.Narrator) (int, error) {
 	if sp, err := s.savedSpec(); err == nil && sp.Linux != nil {
 		filter = sp.Linux.Seccomp
 	}
+	if p.Terminal && o.ConsoleSocket == "" && p.ConsoleSize == nil {
+		// exec's own terminal is proxied: the pty starts at its size
+		// (later changes follow by SIGWINCH, see console).
+		if ws := windowSize(o.Stdio.In); ws != nil {
+			cp := *p
+			cp.ConsoleSize = &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
+			o.Process = &cp
+		}
+	}
 	files, err := openNamespaces(s.Pid, x)
 	if err != nil {
 		return 0, err
