@@ -199,6 +199,7 @@ type cli struct {
 	State    stateCmd    `cmd:"" help:"OCI: print a container's state (runtime-spec JSON)."`
 	Kill     killCmd     `cmd:"" help:"OCI: send a signal to a container's init (SIGTERM by default)."`
 	Delete   deleteCmd   `cmd:"" help:"OCI: delete a stopped container (--force: any)."`
+	Exec     ociExecCmd  `cmd:"" help:"OCI: run a new process in a running container (runc exec: --process FILE, or CMD)."`
 	Spec     specCmd     `cmd:"" help:"Print the config.json that run would use with these flags."`
 	Features featuresCmd `cmd:"" help:"OCI: print what this runtime honours (runtime-spec features JSON)."`
 	Stats    statsCmd    `cmd:"" help:"Show running containers' memory, tasks, CPU time and OOM kills (from their cgroups)."`

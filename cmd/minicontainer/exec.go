@@ -1,0 +1,148 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/minicontainer/minicontainer/pkg/container"
+	"github.com/minicontainer/minicontainer/pkg/spec"
+)
+
+// ociExecCmd is runc's exec: a new process in a running container, from
+// a runtime-spec Process file (--process, what containerd's shim and
+// podman's conmon pass) or from the container's own process with CMD and
+// the flags on top. Its own failures exit 1, runc's convention for the
+// OCI verbs; a command that cannot be executed or is not found exits 126
+// or 127; otherwise exec exits with the process's status (128+N when
+// signal N killed it), or 0 at once with --detach.
+type ociExecCmd struct {
+	Process       string   `short:"p" help:"A runtime-spec Process JSON file (args, env, cwd, user, capabilities...)." placeholder:"FILE"`
+	Detach        bool     `short:"d" help:"Return once the process runs, leaving it to exec's caller."`
+	PidFile       string   `name:"pid-file" help:"Write the process's host PID here." placeholder:"FILE"`
+	ConsoleSocket string   `name:"console-socket" help:"A unix socket to send the pty master to (with --tty)." placeholder:"PATH"`
+	TTY           bool     `short:"t" name:"tty" help:"Give the process a terminal."`
+	Cwd           string   `help:"The working directory, inside the container." placeholder:"DIR"`
+	Env           []string `short:"e" sep:"none" help:"Set an environment variable (K=V; K alone copies the host's)." placeholder:"K=V"`
+	User          string   `short:"u" help:"The numeric user (and group) to run as." placeholder:"UID[:GID]"`
+	Cap           []string `short:"c" sep:"none" help:"Add a capability to the bounding, effective and permitted sets." placeholder:"CAP"`
+	NoNewPrivs    bool     `name:"no-new-privs" help:"Set no_new_privs: execve(2) grants no privilege."`
+	PreserveFDs   int      `name:"preserve-fds" help:"Pass exec's fds 3..3+N-1 on to the process." placeholder:"N"`
+	ProcessLabel  string   `name:"process-label" help:"SELinux label: refused unless empty." placeholder:"L"`
+	Apparmor      string   `help:"AppArmor profile: refused unless empty." placeholder:"P"`
+	IgnorePaused  bool     `name:"ignore-paused" help:"Accepted for runc's callers: minicontainer never pauses a container."`
+	Explain       bool     `short:"x" help:"Narrate every step: each system call with its real arguments."`
+	ID            string   `arg:"" help:"The container's ID." placeholder:"ID"`
+	Command       []string `arg:"" optional:"" passthrough:"partial" help:"The command and its arguments (without --process)." placeholder:"CMD"`
+}
+
+func (c *ociExecCmd) Run(g *globals) error {
+	p, err := c.process(g)
+	if err != nil {
+		return ociFail(g, idError(c.ID, err))
+	}
+	code, err := container.Exec(container.ExecOptions{
+		Root: g.Root, ID: c.ID, Process: p, Detach: c.Detach, PidFile: c.PidFile,
+		ConsoleSocket: c.ConsoleSocket, PreserveFDs: c.PreserveFDs,
+		Stdio:     container.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr},
+		Narration: g.narration(c.Explain),
+	}, g.narrator(c.Explain))
+	var ee *container.ExecError
+	if errors.As(err, &ee) {
+		g.log("error", err.Error())
+		fmt.Fprintf(os.Stderr, "minicontainer: %v\n", err)
+		os.Exit(ee.Code)
+	}
+	if err != nil {
+		return ociFail(g, idError(c.ID, err))
+	}
+	os.Exit(code)
+	return nil
+}
+
+// process builds the Process: the --process file as it is (runc ignores
+// the other flags then, but --tty), or the container's own with CMD and
+// the flags on top. Everything is checked before anything is started.
+func (c *ociExecCmd) process(g *globals) (*specs.Process, error) {
+	if c.ProcessLabel != "" {
+		return nil, errors.New("--process-label: SELinux is not supported")
+	}
+	if c.Apparmor != "" {
+		return nil, errors.New("--apparmor: AppArmor is not supported")
+	}
+	if c.PreserveFDs < 0 {
+		return nil, fmt.Errorf("--preserve-fds %d: must not be negative", c.PreserveFDs)
+	}
+	cmd := c.Command
+	if len(cmd) > 0 && cmd[0] == "--" {
+		cmd = cmd[1:]
+	}
+	if c.Process != "" {
+		if len(cmd) > 0 {
+			return nil, errors.New("give either --process FILE or a command, not both")
+		}
+		data, err := os.ReadFile(c.Process)
+		if err != nil {
+			return nil, fmt.Errorf("--process: %w", err)
+		}
+		p, err := spec.ParseProcess("--process "+c.Process, data)
+		if err != nil {
+			return nil, err
+		}
+		p.Terminal = p.Terminal || c.TTY
+		return p, nil
+	}
+	if len(cmd) == 0 {
+		return nil, errors.New("exec needs a command (or --process FILE)")
+	}
+	p, err := container.ContainerProcess(g.Root, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	p.Args, p.Terminal = cmd, c.TTY
+	if c.Cwd != "" {
+		p.Cwd = c.Cwd
+	}
+	for _, e := range c.Env {
+		if err := spec.CheckEnv(e); err != nil {
+			return nil, fmt.Errorf("--env: %w", err)
+		}
+	}
+	p.Env = spec.MergeEnv(p.Env, c.Env, os.LookupEnv)
+	if c.User != "" {
+		u, gid, hasGID := strings.Cut(c.User, ":")
+		uid, err := strconv.ParseUint(u, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("--user %q: want a numeric UID[:GID] (names would need the container's /etc/passwd)", c.User)
+		}
+		p.User = specs.User{UID: uint32(uid)}
+		if hasGID {
+			n, err := strconv.ParseUint(gid, 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("--user %q: want a numeric UID[:GID]", c.User)
+			}
+			p.User.GID = uint32(n)
+		}
+	}
+	if len(c.Cap) > 0 && p.Capabilities != nil {
+		// No capabilities field means no change (every one root has):
+		// nothing to add to then.
+		cp := *p.Capabilities
+		for _, name := range c.Cap {
+			name = strings.ToUpper(name)
+			if !strings.HasPrefix(name, "CAP_") {
+				name = "CAP_" + name
+			}
+			cp.Bounding = append(cp.Bounding, name)
+			cp.Effective = append(cp.Effective, name)
+			cp.Permitted = append(cp.Permitted, name)
+		}
+		p.Capabilities = &cp
+	}
+	p.NoNewPrivileges = p.NoNewPrivileges || c.NoNewPrivs
+	return p, spec.ValidateProcess("exec", p)
+}

@@ -1,0 +1,618 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/minicontainer/minicontainer/pkg/caps"
+	"github.com/minicontainer/minicontainer/pkg/execvp"
+	"github.com/minicontainer/minicontainer/pkg/explain"
+	"github.com/minicontainer/minicontainer/pkg/ns"
+	"github.com/minicontainer/minicontainer/pkg/proc"
+	"github.com/minicontainer/minicontainer/pkg/reexec"
+	"github.com/minicontainer/minicontainer/pkg/seccomp"
+)
+
+// exec: a new process in a running container (runc exec, runtime-spec's
+// Process). It enters the container as setns(2) and nsenter(1) teach:
+//
+//   - minicontainer opens /proc/PID/ns/* of the container's init, and on
+//     a thread of its own (runtime.LockOSThread) joins cgroup, ipc, uts,
+//     net and pid with setns(2). clone(2) copies the calling thread's
+//     namespaces, and a pid namespace joined so is the one the next child
+//     is born in (setns(2): "only children ... created after the call");
+//     CLONE_INTO_CGROUP (cgroups v2) makes it born in the container's
+//     cgroup too.
+//   - That child is minicontainer re-executed (minicontainer-exec-init).
+//     The mount namespace is joined there, not in the parent, so that
+//     /proc/self/exe still names the host's binary when the child starts.
+//     Its locked main thread leaves the fs_struct Go's threads share
+//     (unshare(CLONE_FS)), joins mnt, then takes the Process's rlimits,
+//     cwd, terminal, user, no_new_privs and capabilities, and execve(2)s.
+//   - user and time namespaces cannot be joined by a multithreaded process
+//     (setns(2): EINVAL, EUSERS), and a Go program always is one; runc
+//     joins them from C before its Go runtime starts. This runtime is
+//     static Go (CGO_ENABLED=0, so not pkg/nsenter's cgo constructor), and
+//     no container it makes has either (spec.Validate refuses id mappings
+//     and time offsets): a container that had one is refused in one line.
+//   - The container's seccomp filter (linux.seccomp of the config it was
+//     created with) binds the exec'd process too, as in runc: loaded at
+//     the same places as in the init (see bundleinit.go).
+
+// execInitEntry is the name the exec'd process runs under until execve.
+const execInitEntry = "minicontainer-exec-init"
+
+// The exec init's fds: the sync socket (syncFd, 3), the container's mount
+// namespace, then the preserved ones, moved down to 3.. before execve.
+const execMntFd = 4
+
+func init() {
+	reexec.Register(execInitEntry, execInitMain)
+	if os.Args[0] == execInitEntry {
+		// setns(CLONE_NEWNS), no_new_privs and the capability sets are
+		// the calling thread's: the thread that calls execve(2) must be
+		// the one that took them (see bundleinit.go).
+		runtime.LockOSThread()
+	}
+}
+
+// ExecOptions are exec's flags (runc's spelling) with the Process built.
+type ExecOptions struct {
+	Root          string
+	ID            string
+	Process       *specs.Process
+	Detach        bool   // --detach: return once the process runs
+	PidFile       string // --pid-file: its host PID
+	ConsoleSocket string // --console-socket: where the pty master goes
+	PreserveFDs   int    // --preserve-fds: exec's fds 3..3+N-1 go to the process
+	Stdio         Stdio
+	Narration     io.Writer // the exec init's narrated lines; nil: stderr
+}
+
+// ExecError is a failure with an exit code of its own: 126 when the
+// command cannot be executed, 127 when it is not found (docker exec's).
+type ExecError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExecError) Error() string { return e.Err.Error() }
+func (e *ExecError) Unwrap() error { return e.Err }
+
+// ContainerProcess is the Process the container was created with, which
+// `exec ID CMD` starts from (runc does the same): its env, cwd, user,
+// rlimits, capabilities and no_new_privs; the caller replaces the args.
+func ContainerProcess(root, id string) (*specs.Process, error) {
+	s, err := load(root, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := execStatus(s); err != nil {
+		return nil, err
+	}
+	sp, err := s.savedSpec()
+	if err != nil {
+		return nil, fmt.Errorf("container %s: its saved config: %w", id, err)
+	}
+	if sp.Process == nil {
+		return &specs.Process{Cwd: "/"}, nil
+	}
+	p := *sp.Process
+	p.Terminal, p.ConsoleSize = false, nil
+	return &p, nil
+}
+
+// execStatus refuses a container nothing can be exec'd in, in runc's words.
+func execStatus(s *State) error {
+	if s.OCI && s.Ready && !s.Foreground {
+		switch s.ociStatus() {
+		case specs.StateStopped:
+			return errors.New("cannot exec in a stopped container")
+		case specs.StateCreated, specs.StateRunning:
+			return nil // runc execs in a created container too
+		}
+		return fmt.Errorf("cannot exec in a container in the %s state", s.ociStatus())
+	}
+	switch s.Status() {
+	case "running":
+		return nil
+	case "starting":
+		return errors.New("cannot exec in a container that is starting")
+	}
+	return errors.New("cannot exec in a stopped container")
+}
+
+// nsFile is one namespace of the container's init, open.
+type nsFile struct {
+	fd   int
+	kind ns.Kind
+	path string
+}
+
+// openNamespaces opens the init's namespace files that differ from ours,
+// in ns.Kinds' order (nsenter(1)'s). All are opened first, as nsenter(1)
+// does: a joined namespace would change what later paths mean.
+func openNamespaces(pid int, x *explain.Narrator) (files []nsFile, err error) {
+	defer func() {
+		if err != nil {
+			for _, f := range files {
+				unix.Close(f.fd)
+			}
+			files = nil
+		}
+	}()
+	for _, k := range ns.Kinds {
+		theirs, err := ns.Of(pid, k)
+		if errors.Is(err, os.ErrNotExist) && k.Flag == unix.CLONE_NEWTIME {
+			continue // a kernel before 5.6 has no time namespaces
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			// The init has left its namespaces: it is exiting (PID 1 of
+			// a pid namespace waits in exit for the others to be reaped,
+			// pid_namespaces(7), and is no zombie yet meanwhile).
+			return files, errors.New("cannot exec in a stopped container")
+		}
+		if err != nil {
+			return files, fmt.Errorf("namespace %s of the init: %w", k.Name, err)
+		}
+		if ours, err := ns.Of(os.Getpid(), k); err == nil && ours == theirs {
+			continue // ours already (setns(2) into our own user ns would fail)
+		}
+		if k.Flag == unix.CLONE_NEWUSER || k.Flag == unix.CLONE_NEWTIME {
+			return files, fmt.Errorf("the container has a %s namespace of its own: setns(2) refuses a multithreaded process there, and this static Go runtime has no C constructor to join it first", k.Name)
+		}
+		path := ns.Path(pid, k)
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		x.Call("open(2)", fmt.Sprintf("open(%q, O_RDONLY|O_CLOEXEC)", path), fd, err)
+		if err != nil {
+			return files, fmt.Errorf("namespace %s of the init: %w", k.Name, err)
+		}
+		files = append(files, nsFile{fd, k, path})
+	}
+	return files, nil
+}
+
+// Exec starts o.Process in the container and, unless o.Detach, waits for
+// it and returns its exit status (128+N when signal N killed it).
+func Exec(o ExecOptions, x *explain.Narrator) (int, error) {
+	s, err := load(o.Root, o.ID)
+	if err != nil {
+		return 0, err
+	}
+	if err := execStatus(s); err != nil {
+		return 0, err
+	}
+	if os.Geteuid() != 0 {
+		return 0, errors.New("must run as root: setns(2) needs CAP_SYS_ADMIN")
+	}
+	p := o.Process
+	if p.Terminal && o.Detach && o.ConsoleSocket == "" {
+		return 0, errors.New("--detach with a terminal needs --console-socket to pass the terminal on")
+	}
+	if !p.Terminal && o.ConsoleSocket != "" {
+		return 0, errors.New("--console-socket given but the process has no terminal (--tty or process.terminal)")
+	}
+	// The container's own filter, which every process in it obeys.
+	var filter *specs.LinuxSeccomp
+	if sp, err := s.savedSpec(); err == nil && sp.Linux != nil {
+		filter = sp.Linux.Seccomp
+	}
+	if p.Terminal && o.ConsoleSocket == "" && p.ConsoleSize == nil {
+		// exec's own terminal is proxied: the pty starts at its size
+		// (later changes follow by SIGWINCH, see console).
+		if ws := windowSize(o.Stdio.In); ws != nil {
+			cp := *p
+			cp.ConsoleSize = &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
+			o.Process = &cp
+		}
+	}
+	files, err := openNamespaces(s.Pid, x)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		for _, f := range files {
+			unix.Close(f.fd)
+		}
+	}()
+	// The files are the init's only if it is still the process the state
+	// names (its PID may have been reused since): checked once they are open.
+	if !proc.Alive(s.Pid, s.PidStart) {
+		return 0, errors.New("cannot exec in a stopped container")
+	}
+	return execIn(s, o, files, filter, x)
+}
+
+// execIn starts the exec init in the namespaces and the cgroup, sends it
+// the Process, and waits for its execve(2).
+func execIn(s *State, o ExecOptions, files []nsFile, filter *specs.LinuxSeccomp, x *explain.Narrator) (int, error) {
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	x.Call("socketpair(2)", fmt.Sprintf("socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0, [%d, %d])", pair[0], pair[1]), nil, err)
+	if err != nil {
+		return 0, fmt.Errorf("socketpair: %w", err)
+	}
+	sock, initEnd := pair[0], os.NewFile(uintptr(pair[1]), "sync")
+	defer unix.Close(sock)
+
+	cmd := reexec.Command(execInitEntry)
+	cmd.ExtraFiles = []*os.File{initEnd, nil} // nil: fd 4 closed unless mnt is joined
+	var joins []nsFile
+	mnt := false
+	for _, f := range files {
+		if f.kind.Flag == unix.CLONE_NEWNS {
+			cmd.ExtraFiles[1] = os.NewFile(uintptr(f.fd), f.path)
+			mnt = true
+			continue
+		}
+		joins = append(joins, f)
+	}
+	for i := 0; i < o.PreserveFDs; i++ {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	cmd.Env = []string{x.Env(), "GOMAXPROCS=1", "GODEBUG=containermaxprocs=0,updatemaxprocs=0"}
+	// Without a terminal the process gets exec's own stdio, as runc
+	// passes it (conmon and containerd's shim hand pipes or fifos over).
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdio.In, o.Stdio.Out, o.Stdio.Err
+	// A session of its own, as runc's nsexec gives every process it
+	// starts: a terminal can then become its controlling one (TIOCSCTTY).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+
+	cg := openCgroup(s)
+	addAfter := cg != nil
+	if cg != nil {
+		f, ok, err := cg.CloneFD()
+		if err != nil {
+			initEnd.Close()
+			return 0, err
+		}
+		if ok {
+			defer f.Close()
+			cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(f.Fd())
+			addAfter = !cg.Joined()
+		}
+	}
+	pid, err := startJoined(cmd, joins, cg, x)
+	initEnd.Close()
+	if err != nil {
+		return 0, fmt.Errorf("starting the exec'd process: %w", err)
+	}
+	started := false
+	defer func() {
+		if !started {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
+	if addAfter {
+		// cgroups v1 (or a hybrid host's v1 hierarchies): the child waits
+		// for its Process, so it is in the cgroup before it runs anything.
+		if err := cg.Add(pid); err != nil {
+			return 0, fmt.Errorf("cgroup: %w", err)
+		}
+	}
+	n, err := send(sock, execInit{Process: o.Process, Seccomp: filter, MntNS: mnt, PreserveFDs: o.PreserveFDs})
+	x.Call("sendmsg(2)", fmt.Sprintf("sendmsg(%d, {the Process, %s}, 0)", sock, explain.Quote(strings.Join(o.Process.Args, " "))), n, err)
+	if err != nil {
+		return 0, execDied(cmd, err)
+	}
+	master, err := awaitExec(sock, cmd, o, x)
+	if err != nil {
+		return 0, err
+	}
+	started = true
+	if o.PidFile != "" {
+		// Written once the process runs, before a --detach returns:
+		// containerd's shim reads it as soon as exec exits.
+		if err := writePidFile(o.PidFile, pid, x); err != nil {
+			if master != nil {
+				master.Close()
+			}
+			return 0, err
+		}
+	}
+	if o.Detach {
+		x.Note("detached: process %d runs; its parent is now our caller's subreaper", pid)
+		cmd.Process.Release()
+		return 0, nil
+	}
+	return waitExec(cmd, master, o.Stdio, x)
+}
+
+// startJoined starts cmd from a locked thread that first joins the
+// namespaces (see cloneJoined in oci.go: the thread is never unlocked,
+// so Go ends it, and its namespaces with it, when the goroutine returns).
+func startJoined(cmd *execCmd, joins []nsFile, cg interface{ Paths() []string }, x *explain.Narrator) (int, error) {
+	type result struct {
+		pid int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		for _, j := range joins {
+			err := ns.Join(j.fd, j.kind)
+			x.Call("setns(2)", fmt.Sprintf("setns(%d<%s>, %s)", j.fd, j.path, j.kind.Const), nil, err)
+			if err != nil {
+				done <- result{0, err}
+				return
+			}
+		}
+		err := cmd.Start()
+		pid := 0
+		if err == nil {
+			pid = cmd.Process.Pid
+		}
+		if attr := cmd.SysProcAttr; attr.UseCgroupFD {
+			x.Call("clone3(2)", fmt.Sprintf("clone3({flags=CLONE_INTO_CGROUP, cgroup=%d<%s>, exit_signal=SIGCHLD})", attr.CgroupFD, cg.Paths()[0]), pid, err)
+		} else {
+			x.Call("clone(2)", "clone(SIGCHLD)", pid, err)
+		}
+		done <- result{pid, err}
+	}()
+	r := <-done
+	return r.pid, r.err
+}
+
+// awaitExec reads the exec init's messages until its execve(2): "exec",
+// then the end of file that the close-on-exec socket gives. The pty
+// master goes to --console-socket, or is returned for waitExec to proxy.
+func awaitExec(sock int, cmd *execCmd, o ExecOptions, x *explain.Narrator) (master *os.File, err error) {
+	defer func() {
+		if err != nil && master != nil {
+			master.Close()
+			master = nil
+		}
+	}()
+	execing := false
+	for {
+		var m initMessage
+		fds, eof, err := receive(sock, &m)
+		switch {
+		case err != nil:
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+			return master, execDied(cmd, err)
+		case eof && execing:
+			return master, nil
+		case eof:
+			return master, execDied(cmd, nil)
+		case m.Type == "log":
+			w := o.Narration
+			if w == nil {
+				w = os.Stderr
+			}
+			io.WriteString(w, m.Text)
+		case m.Type == "pty" && len(fds) == 1:
+			if o.ConsoleSocket != "" {
+				err := sendConsole(o.ConsoleSocket, fds[0], x)
+				unix.Close(fds[0])
+				if err != nil {
+					return master, err
+				}
+				continue
+			}
+			master = os.NewFile(uintptr(fds[0]), "/dev/ptmx")
+		case m.Type == "exec":
+			execing = true
+		case m.Type == "error":
+			cmd.Wait()
+			err := errors.New(m.Error)
+			if m.Code == ExitNotFound || m.Code == ExitCannotExec {
+				return master, &ExecError{m.Code, err}
+			}
+			return master, err
+		default:
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+			return master, fmt.Errorf("unexpected message %q from the exec init", m.Type)
+		}
+	}
+}
+
+// execDied says why the exec init ended before its execve.
+func execDied(cmd *execCmd, cause error) error {
+	if cause != nil && !errors.Is(cause, unix.EPIPE) && !errors.Is(cause, unix.ECONNRESET) {
+		return cause
+	}
+	cmd.Wait()
+	return fmt.Errorf("the exec'd process ended before its execve (%s)", cmd.ProcessState)
+}
+
+// waitExec waits in the foreground: signals sent to exec are passed on
+// (runc exec does so too), a terminal is proxied, and the exit status is
+// the process's, or 128+N when signal N killed it.
+func waitExec(cmd *execCmd, master *os.File, stdio Stdio, x *explain.Narrator) (int, error) {
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+	defer signal.Stop(sigs)
+	var con *console
+	if master != nil {
+		hangUp := make(chan struct{}, 1)
+		var err error
+		if con, err = newConsole(master, stdio, true, hangUp); err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			master.Close()
+			return 0, err
+		}
+		go func() {
+			// The user's terminal is gone: hang the process up too, as the
+			// kernel does to a session whose terminal hangs up (SIGHUP).
+			<-hangUp
+			cmd.Process.Signal(unix.SIGHUP)
+		}()
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	for {
+		select {
+		case sig := <-sigs:
+			x.Note("pass %s on to process %d", unix.SignalName(sig.(syscall.Signal)), cmd.Process.Pid)
+			cmd.Process.Signal(sig)
+			continue
+		case <-waited:
+		}
+		break
+	}
+	if con != nil {
+		con.drain()
+		con.close()
+	}
+	return execvp.ExitStatus(cmd.ProcessState), nil
+}
+
+// execInit is what the exec init needs, sent once it is in the cgroup.
+type execInit struct {
+	Process     *specs.Process      `json:"process"`
+	Seccomp     *specs.LinuxSeccomp `json:"seccomp,omitempty"` // the container's
+	MntNS       bool                `json:"mntns,omitempty"`   // fd 4 is the mount namespace to join
+	PreserveFDs int                 `json:"preserve_fds,omitempty"`
+}
+
+// execInitMain is the container side of exec: from clone(2), already in
+// every namespace but mnt, to execve(2). It returns (and exits) only on
+// failure, after saying why.
+func execInitMain() {
+	runtime.LockOSThread()
+	log := &syncLog{}
+	x := explain.FromEnvTo(log, "[exec] ")
+	var ei execInit
+	_, eof, err := receive(syncFd, &ei)
+	if eof {
+		os.Exit(ExitSetup) // exec died or gave up
+	}
+	if err != nil {
+		log.fail(ExitSetup, fmt.Errorf("the exec init could not read its Process: %w", err))
+		os.Exit(ExitSetup)
+	}
+	code, err := execInitRun(ei, log, x)
+	log.fail(code, err)
+	os.Exit(code)
+}
+
+func execInitRun(ei execInit, log *syncLog, x *explain.Narrator) (int, error) {
+	p := ei.Process
+	// Until execve this is the host's minicontainer binary running in the
+	// container's pid namespace: not dumpable, so a process in there
+	// cannot open /proc/PID/exe (ptrace access mode, proc(5)), the road of
+	// CVE-2019-5736. execve(2) sets the flag again for the new program.
+	err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	x.Call("prctl(2)", "prctl(PR_SET_DUMPABLE, 0)", nil, err)
+	if err != nil {
+		return ExitSetup, err
+	}
+	if ei.MntNS {
+		mnt, _ := ns.ByFlag(unix.CLONE_NEWNS)
+		err := ns.Join(execMntFd, mnt) // unshare(CLONE_FS) first, see ns.Join
+		x.Call("setns(2)", fmt.Sprintf("unshare(CLONE_FS), setns(%d<mnt>, CLONE_NEWNS)", execMntFd), nil, err)
+		if err != nil {
+			return ExitSetup, fmt.Errorf("joining the container's mount namespace: %w", err)
+		}
+		unix.Close(execMntFd)
+	}
+	for _, r := range p.Rlimits {
+		// syscall's Setrlimit: see bundleInitRun.
+		lim := syscall.Rlimit{Cur: r.Soft, Max: r.Hard}
+		err := syscall.Setrlimit(rlimits[r.Type], &lim)
+		x.Call("setrlimit(2)", fmt.Sprintf("setrlimit(%s, {%d, %d})", r.Type, r.Soft, r.Hard), nil, err)
+		if err != nil {
+			return ExitSetup, fmt.Errorf("process.rlimits %s: %w", r.Type, err)
+		}
+	}
+	if m := p.User.Umask; m != nil {
+		unix.Umask(int(*m))
+		x.Call("umask(2)", fmt.Sprintf("umask(%#o)", *m), nil, nil)
+	}
+	cwd := p.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	// Not made when missing (create makes it): runc exec fails there too.
+	err = unix.Chdir(cwd)
+	x.Call("chdir(2)", fmt.Sprintf("chdir(%q)", cwd), nil, err)
+	if err != nil {
+		return ExitSetup, fmt.Errorf("process.cwd %s: %w", cwd, err)
+	}
+	path, err := lookPath(p.Args[0], p.Env)
+	if err != nil {
+		return execCode(err), fmt.Errorf("exec %q: %w", p.Args[0], err)
+	}
+	if p.Terminal {
+		var ws *unix.Winsize
+		if p.ConsoleSize != nil {
+			ws = &unix.Winsize{Row: uint16(p.ConsoleSize.Height), Col: uint16(p.ConsoleSize.Width)}
+		}
+		// /dev/ptmx is the container's now: the pty is in its devpts.
+		master, slave, err := openPTY(ws, x)
+		if err != nil {
+			return ExitSetup, err
+		}
+		_, err = send(syncFd, initMessage{Type: "pty"}, int(master.Fd()))
+		master.Close()
+		if err != nil {
+			return ExitSetup, err
+		}
+		if err := takeTerminal(slave, x); err != nil {
+			return ExitSetup, err
+		}
+	}
+	// Without no_new_privs the kernel takes a filter only from a thread
+	// with CAP_SYS_ADMIN (seccomp(2)): before the capabilities drop.
+	if !p.NoNewPrivileges {
+		if err := seccomp.Load(ei.Seccomp, x); err != nil {
+			return ExitSetup, fmt.Errorf("linux.seccomp: %w", err)
+		}
+	}
+	if err := setUser(p.User, p.Capabilities != nil, x); err != nil {
+		return ExitSetup, err
+	}
+	if p.NoNewPrivileges {
+		err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+		x.Call("prctl(2)", "prctl(PR_SET_NO_NEW_PRIVS, 1)", nil, err)
+		if err != nil {
+			return ExitSetup, fmt.Errorf("process.noNewPrivileges: %w", err)
+		}
+	}
+	if err := caps.Apply(p.Capabilities, x); err != nil {
+		return ExitSetup, fmt.Errorf("process.capabilities: %w", err)
+	}
+	// Every descriptor above stderr is closed at execve(2): the sync
+	// socket too (ExtraFiles' dup2 cleared its close-on-exec flag), whose
+	// end of file tells exec that the process runs; the preserved ones
+	// are copied down to 3.. without the flag below.
+	if err := execvp.CloseOnExecFrom(syncFd, x); err != nil {
+		return ExitSetup, err
+	}
+	// From here an end of file on the sync socket is the execve.
+	if _, err := send(syncFd, initMessage{Type: "exec"}); err != nil {
+		return ExitSetup, err
+	}
+	if ei.PreserveFDs > 0 {
+		log.closed = true // fd 3 is about to be a preserved one
+		for i := 0; i < ei.PreserveFDs; i++ {
+			if err := unix.Dup3(execMntFd+1+i, 3+i, 0); err != nil {
+				return ExitSetup, fmt.Errorf("--preserve-fds: %w", err)
+			}
+		}
+	}
+	if p.NoNewPrivileges {
+		// Last, right before execve: from here this thread obeys it.
+		if err := seccomp.Load(ei.Seccomp, x); err != nil {
+			return ExitSetup, fmt.Errorf("linux.seccomp: %w", err)
+		}
+	}
+	x.Note("execve(%q, %q, [%d vars])", path, p.Args, len(p.Env))
+	err = unix.Exec(path, p.Args, p.Env)
+	return execCode(err), fmt.Errorf("exec %q: %w", p.Args[0], err)
+}
