@@ -88,8 +88,11 @@ vet:
 
 # Every test. -p 1: the root tests compare the host's mount table, cgroups and
 # links before and after, so packages must not run at the same time.
+# With the engines installed (make engine-deps, which CI runs first), the
+# engine tests run too: podman and containerd driving bin/minicontainer;
+# without them they skip, naming make engine-deps.
 test: test-deps vet build
-	$(GO) test -p 1 -count=1 -timeout 60m ./...
+	$(GO) test -p 1 -count=1 -timeout 60m ./... ./testdata/engines/
 
 # The whole suite N times, each run as `test` runs it, then how many runs
 # each package passed ("pkg/network 10/10"): a flaky test shows. Exits
@@ -120,8 +123,10 @@ fuzz:
 # rootfs (no network), each container checked for output, exit code, exec,
 # logs, stop/kill and a terminal, and the host left as it was. RUNTIME is
 # the runtime under test (default ours; RUNTIME=/usr/sbin/runc proves the
-# harness). Not in make test: it needs engine-deps and a containerd of its
-# own. See testdata/engines/engines_test.go.
+# harness). make test runs them too when the engines are installed (CI's
+# .ci/run installs them); they are never installed by make test itself,
+# since Debian's runc conflicts with Docker's containerd.io. See
+# testdata/engines/engines_test.go.
 RUNTIME ?= $(CURDIR)/$(BIN)/minicontainer
 test-engines: engine-deps build
 	RUNTIME=$(RUNTIME) $(GO) test -count=1 -v -timeout 10m ./testdata/engines/
