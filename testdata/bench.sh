@@ -3,6 +3,8 @@
 #   minicontainer run --rootfs R --net none -- /bin/true   (all its namespaces, overlay, pivot_root)
 #   unshare -pumif --mount-proc chroot R /bin/true   (util-linux: the floor)
 #   crun run / runc run on an OCI bundle made from the same busybox rootfs
+#   minicontainer run --bundle on that bundle, and the create + start +
+#   delete cycle of each OCI runtime (what podman and containerd drive)
 # then the ratios to unshare, and each one's peak RSS (GNU time's
 # "Maximum resident set size": the largest process of the run, waited-for
 # children included, see getrusage(2) RUSAGE_CHILDREN).
@@ -60,6 +62,21 @@ if command -v runc >/dev/null; then
 			names[-1]=crun+unshare
 		fi
 		cmds+=("$crun")
+	fi
+	# The same bundle through minicontainer's OCI road: run --bundle (create,
+	# start, wait and delete in one process, as runc run), and the cycle an
+	# engine drives, create + start + delete as three processes, beside
+	# runc's and crun's (each through one sh, which the three share).
+	names+=(mc-bundle)
+	cmds+=("$mc --root $state run --bundle $bundle")
+	cycle() { # RUNTIME ROOT: create, start, then delete (--force: the process may still be exiting)
+		echo "sh -c '$1 --root $2 create --bundle $bundle mccycle && $1 --root $2 start mccycle && $1 --root $2 delete --force mccycle'"
+	}
+	names+=(mc-cycle runc-cycle)
+	cmds+=("$(cycle "$mc" "$state")" "$(cycle runc "$work/runc")")
+	if command -v crun >/dev/null && [ "${names[3]}" = crun ]; then
+		names+=(crun-cycle)
+		cmds+=("$(cycle crun "$work/crun")")
 	fi
 fi
 
