@@ -671,3 +671,43 @@ func TestCPUShares(t *testing.T) {
 		}
 	}
 }
+
+// TestCpusetMems: linux.resources.cpu.mems lands in cpuset.mems, on v1
+// and v2, and a node that is not online is refused before anything exists.
+func TestCpusetMems(t *testing.T) {
+	l := Limits{CpusetMems: "0"}
+	h1 := fakeV1(t)
+	if err := l.Check(h1); err != nil {
+		t.Fatal(err)
+	}
+	cg, err := New(h1, Parent, "me12", explain.New(io.Discard, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cg.Create(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cg.Apply(l); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(readFile(t, filepath.Join(h1.V1["cpuset"], Parent, "me12", "cpuset.mems"))); got != "0" {
+		t.Errorf("v1 cpuset.mems = %q, want 0", got)
+	}
+	h2 := fakeV2(t, "cpuset cpu io memory hugetlb pids rdma misc")
+	cg, err = New(h2, Parent, "me12", explain.New(io.Discard, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cg.Create(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cg.Apply(l); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(readFile(t, filepath.Join(h2.Unified, Parent, "me12", "cpuset.mems"))); got != "0" {
+		t.Errorf("v2 cpuset.mems = %q, want 0", got)
+	}
+	if err := (Limits{CpusetMems: "4095"}).Check(h1); err == nil || !strings.Contains(err.Error(), "memory node 4095 is not online") {
+		t.Errorf("node 4095: %v", err)
+	}
+}

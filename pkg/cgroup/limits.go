@@ -3,6 +3,7 @@ package cgroup
 import (
 	"fmt"
 	"math"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -24,6 +25,9 @@ type Limits struct {
 	// (SharesToWeight). CPUWeight wins when both are set.
 	CPUShares  uint64
 	CpusetCPUs string // CPUs the tasks may run on, "0" or "0-1,3": cpuset.cpus
+	// CpusetMems are the memory (NUMA) nodes they may allocate from, as
+	// linux.resources.cpu.mems gives them: cpuset.mems.
+	CpusetMems string
 }
 
 // Flags is the command-line face of Limits, meant to be embedded in a kong
@@ -261,7 +265,7 @@ func (l Limits) Controllers() []string {
 	if l.CPUs != 0 || l.CPUWeight != 0 || l.CPUShares != 0 {
 		c = append(c, "cpu")
 	}
-	if l.CpusetCPUs != "" {
+	if l.CpusetCPUs != "" || l.CpusetMems != "" {
 		c = append(c, "cpuset")
 	}
 	return c
@@ -290,6 +294,28 @@ func (l Limits) Check(h *Host) error {
 		for _, c := range want {
 			if !online[c] {
 				return fmt.Errorf("--cpuset-cpus %q: CPU %d is not online on this host", l.CpusetCPUs, c)
+			}
+		}
+	}
+	if l.CpusetMems != "" {
+		want, err := ParseCPUList(l.CpusetMems)
+		if err != nil {
+			return fmt.Errorf("cpuset mems %q: %w", l.CpusetMems, err)
+		}
+		// The online memory nodes (sysfs-devices-node(5)); a kernel without
+		// NUMA has only node 0 and may not have the file.
+		online := map[int]bool{0: true}
+		if data, err := os.ReadFile("/sys/devices/system/node/online"); err == nil {
+			if nodes, err := ParseCPUList(strings.TrimSpace(string(data))); err == nil {
+				online = map[int]bool{}
+				for _, n := range nodes {
+					online[n] = true
+				}
+			}
+		}
+		for _, n := range want {
+			if !online[n] {
+				return fmt.Errorf("cpuset mems %q: memory node %d is not online on this host", l.CpusetMems, n)
 			}
 		}
 	}

@@ -178,6 +178,9 @@ func (c *v1) Apply(l Limits) error {
 	if l.CpusetCPUs != "" {
 		s = append(s, setting{"cpuset", "cpuset.cpus", l.CpusetCPUs})
 	}
+	if l.CpusetMems != "" {
+		s = append(s, setting{"cpuset", "cpuset.mems", l.CpusetMems})
+	}
 	if l.Memory != 0 {
 		v := strconv.FormatInt(l.Memory, 10)
 		s = append(s, setting{"memory", "memory.limit_in_bytes", v})

@@ -132,6 +132,9 @@ func (c *v2) Apply(l Limits) error {
 	if l.CpusetCPUs != "" {
 		s = append(s, setting{"cpuset.cpus", l.CpusetCPUs})
 	}
+	if l.CpusetMems != "" {
+		s = append(s, setting{"cpuset.mems", l.CpusetMems})
+	}
 	if l.Memory != 0 {
 		s = append(s, setting{"memory.max", strconv.FormatInt(l.Memory, 10)})
 		// No swap either, as docker's --memory-swap equal to --memory:

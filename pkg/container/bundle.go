@@ -195,8 +195,8 @@ func planCgroup(s *specs.Spec, id string) (*cgroupPlan, string, error) {
 			l.Pids = *r.Pids.Limit
 		}
 		if c := r.CPU; c != nil {
-			if c.RealtimeRuntime != nil || c.RealtimePeriod != nil || c.Idle != nil || c.Burst != nil || c.Mems != "" {
-				return nil, "", errors.New("config.json: linux.resources.cpu: only shares, quota, period and cpus are supported here")
+			if c.RealtimeRuntime != nil || c.RealtimePeriod != nil || c.Idle != nil || c.Burst != nil {
+				return nil, "", errors.New("config.json: linux.resources.cpu: only shares, quota, period, cpus and mems are supported here")
 			}
 			if c.Quota != nil && *c.Quota > 0 {
 				period := uint64(cgroup.CFSPeriod)
@@ -209,6 +209,7 @@ func planCgroup(s *specs.Spec, id string) (*cgroupPlan, string, error) {
 				l.CPUShares = *c.Shares
 			}
 			l.CpusetCPUs = c.Cpus
+			l.CpusetMems = c.Mems
 		}
 		if len(r.HugepageLimits) > 0 || r.BlockIO != nil || r.Network != nil || len(r.Rdma) > 0 || len(r.Unified) > 0 {
 			return nil, "", errors.New("config.json: linux.resources: only memory, pids, cpu and devices are supported here")
