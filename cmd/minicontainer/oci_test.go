@@ -365,6 +365,11 @@ func TestOCIHooks(t *testing.T) {
 	b := bundle(t, id, []string{"true"}, func(s *specs.Spec) {
 		s.Hooks = &specs.Hooks{CreateRuntime: hook("createRuntime"), CreateContainer: hook("createContainer"),
 			Poststart: hook("poststart"), Poststop: hook("poststop")}
+		// createContainer runs in the container's namespaces: its
+		// hostname is the container's.
+		s.Hooks.CreateContainer = append(s.Hooks.CreateContainer, specs.Hook{Path: "/bin/sh",
+			Args: []string{"sh", "-c", "hostname > " + filepath.Join(out, "createContainer.hostname")}})
+		s.Hostname = "hooked"
 	})
 	mustOCI(t, "create", "--bundle", b, id)
 	st := ociState(t, id)
@@ -373,6 +378,9 @@ func TestOCIHooks(t *testing.T) {
 	mustOCI(t, "start", id)
 	waitStatus(t, id, specs.StateStopped)
 	mustOCI(t, "delete", id)
+	if got, _ := os.ReadFile(filepath.Join(out, "createContainer.hostname")); string(got) != "hooked\n" {
+		t.Errorf("createContainer hook's hostname: %q, want the container's", got)
+	}
 	for name, status := range map[string]specs.ContainerState{"createRuntime": specs.StateCreating,
 		"createContainer": specs.StateCreating, "poststart": specs.StateRunning, "poststop": specs.StateStopped} {
 		data, err := os.ReadFile(filepath.Join(out, name))
@@ -473,31 +481,41 @@ func TestRunBundle(t *testing.T) {
 // container with it (PR_SET_PDEATHSIG), as `run` does.
 func TestRunBundleKilledRuntime(t *testing.T) {
 	needRoot(t)
-	b := bundle(t, "mctest-oci-killed", []string{"sh", "-c", "echo started > /started; exec sleep 1000"}, nil)
+	const id = "mctest-oci-killed"
+	b := bundle(t, id, []string{"sh", "-c", "echo started > /started; exec sleep 1000"}, nil)
 	check := hostcheck.Take(t, ociWatched...)
+	defer check.Verify(t)
+	// What the killed runtime leaves (state dir, cgroup) is gc's.
+	defer oci(t, "gc")
 	cmd := exec.Command("minicontainer", "run", "--bundle", b)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
 	if !waitUntil(10*time.Second, func() bool { _, err := os.Stat(filepath.Join(b, "rootfs/started")); return err == nil }) {
-		cmd.Process.Kill()
-		cmd.Wait()
 		t.Fatal("the container did not start")
+	}
+	// The container's processes, by its cgroup (not by name: other
+	// tests' sleeps run on this host too).
+	procs := func() string {
+		files, _ := filepath.Glob("/sys/fs/cgroup/*/mctest-oci/" + id + "/cgroup.procs")
+		more, _ := filepath.Glob("/sys/fs/cgroup/mctest-oci/" + id + "/cgroup.procs")
+		for _, f := range append(files, more...) {
+			if data, _ := os.ReadFile(f); len(data) > 0 {
+				return string(data)
+			}
+		}
+		return ""
+	}
+	if procs() == "" {
+		t.Fatal("no process in the container's cgroup")
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
-	// What the killed runtime left (state dir, cgroup) is gc's; its
-	// container must be gone by itself.
-	if !waitUntil(5*time.Second, func() bool { return !strings.Contains(psOutput(t), "sleep 1000") }) {
-		t.Fatal("the container outlived its SIGKILLed minicontainer")
+	if !waitUntil(5*time.Second, func() bool { return procs() == "" }) {
+		t.Fatalf("the container outlived its SIGKILLed minicontainer: %s", procs())
 	}
-	mustOCI(t, "gc")
-	check.Verify(t)
-}
-
-func psOutput(t *testing.T) string {
-	out, _ := exec.Command("ps", "-eo", "pid,args").Output()
-	return string(out)
 }
 
 // TestOCIHookTimeout: a createRuntime hook past its timeout fails create,
@@ -540,5 +558,33 @@ func TestOCIDevices(t *testing.T) {
 	mustOCI(t, "delete", id)
 	if got, _ := os.ReadFile(filepath.Join(b, "rootfs/out")); string(got) != "null-ok\nkmsg-denied\n" {
 		t.Fatalf("inside: %q, want null-ok and kmsg-denied", got)
+	}
+}
+
+// TestOCIRootOptions: --no-pivot (MS_MOVE and chroot), root.readonly and
+// linux.rootfsPropagation, seen from inside.
+func TestOCIRootOptions(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	const id = "mctest-oci-root"
+	out := t.TempDir()
+	b := bundle(t, id, []string{"sh", "-c", "exec > /out/root 2>&1; touch /x || echo ro; " +
+		"awk '$5 == \"/\"' /proc/self/mountinfo | grep -q shared: && echo shared; awk '$5 == \"/\"' /proc/self/mountinfo | wc -l"}, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/out", Type: "bind", Source: out, Options: []string{"rbind"}})
+		s.Root.Readonly = true
+		s.Linux.RootfsPropagation = "rshared"
+	})
+	mustOCI(t, "create", "--no-pivot", "--bundle", b, id)
+	st := ociState(t, id)
+	defer reap(st.Pid)
+	defer oci(t, "delete", "--force", id) // on failure; else gone already
+	mustOCI(t, "start", id)
+	waitStatus(t, id, specs.StateStopped)
+	mustOCI(t, "delete", id)
+	got, _ := os.ReadFile(filepath.Join(out, "root"))
+	// One mount on "/": with --no-pivot the old root is under it, out of
+	// the chroot's sight (mountinfo lists what the process's root reaches).
+	if want := "touch: /x: Read-only file system\nro\nshared\n1\n"; string(got) != want {
+		t.Fatalf("inside: %q, want %q", got, want)
 	}
 }

@@ -1,12 +1,9 @@
 package container
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -93,6 +90,7 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 	err := rootfs.SetupBundle(rootfs.Bundle{
 		Root: bi.Root, ReadOnly: s.Root.Readonly, Mounts: bi.Mounts, Propagation: bi.Propagation,
 		NoPivot: bi.NoPivot, Devices: s.Linux.Devices, CgroupMounts: bi.CgroupMounts,
+		BeforePivot: func() error { return initHooks(bi, "createContainer", x) },
 	}, x)
 	if err != nil {
 		return ExitSetup, err
@@ -219,7 +217,7 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 		return ExitSetup, fmt.Errorf("exec fifo: %w", err)
 	}
 	unix.Close(w)
-	if err := startContainerHooks(bi, x); err != nil {
+	if err := initHooks(bi, "startContainer", x); err != nil {
 		return ExitSetup, err
 	}
 	// The preserved descriptors, create's 3..3+N-1, back to their numbers
@@ -277,28 +275,30 @@ func setUser(u specs.User, keepCaps bool, x *explain.Narrator) error {
 	return nil
 }
 
-// startContainerHooks runs the startContainer hooks, in the container
-// (its root, its namespaces) before the process, with the state on stdin.
-func startContainerHooks(bi bundleInit, x *explain.Narrator) error {
-	if bi.Spec.Hooks == nil || len(bi.Spec.Hooks.StartContainer) == 0 {
+// initHooks runs the hooks the init runs itself, in the container's
+// namespaces, with the state on stdin (runtime-spec config.md, "POSIX-
+// platform Hooks"): createContainer after the mounts and before
+// pivot_root (their paths are the host's, as runc runs them),
+// startContainer after start and before the process (paths inside).
+func initHooks(bi bundleInit, kind string, x *explain.Narrator) error {
+	if bi.Spec.Hooks == nil {
 		return nil
 	}
-	st := specs.State{Version: specs.Version, ID: bi.ID, Status: specs.StateCreated, Pid: bi.Pid, Bundle: bi.Bundle, Annotations: bi.Spec.Annotations}
+	hooks, status := bi.Spec.Hooks.CreateContainer, specs.StateCreating
+	if kind == "startContainer" {
+		hooks, status = bi.Spec.Hooks.StartContainer, specs.StateCreated
+	}
+	if len(hooks) == 0 {
+		return nil
+	}
+	st := specs.State{Version: specs.Version, ID: bi.ID, Status: status, Pid: bi.Pid, Bundle: bi.Bundle, Annotations: bi.Spec.Annotations}
 	state, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
-	for i, h := range bi.Spec.Hooks.StartContainer {
-		cmd := exec.Command(h.Path)
-		if len(h.Args) > 0 {
-			cmd.Args = h.Args
-		}
-		cmd.Env, cmd.Stdin = h.Env, bytes.NewReader(state)
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		err := cmd.Run()
-		x.Call("execve(2)", fmt.Sprintf("startContainer hook %q", filepath.Clean(h.Path)), nil, err)
-		if err != nil {
-			return fmt.Errorf("startContainer hook %d (%s): %w", i, h.Path, err)
+	for i, h := range hooks {
+		if err := runHook(h, state, x); err != nil {
+			return fmt.Errorf("%s hook %d (%s): %w", kind, i, h.Path, err)
 		}
 	}
 	return nil

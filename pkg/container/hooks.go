@@ -19,8 +19,8 @@ import (
 //
 //	createRuntime  after the namespaces exist, before the init's set-up;
 //	               prestart (deprecated) runs with them, first
-//	createContainer after the init's set-up, before create returns
-//	startContainer inside the container, before execve (bundleinit.go)
+//	createContainer and startContainer: the init runs them, in the
+//	container's namespaces (bundleinit.go, initHooks)
 //	poststart      after start let the process go
 //	poststop       after delete removed the container
 func hooksOf(s *specs.Spec, kind string) ([]specs.Hook, specs.ContainerState) {
@@ -31,8 +31,6 @@ func hooksOf(s *specs.Spec, kind string) ([]specs.Hook, specs.ContainerState) {
 	switch kind {
 	case "createRuntime":
 		return append(append([]specs.Hook(nil), h.Prestart...), h.CreateRuntime...), specs.StateCreating
-	case "createContainer":
-		return h.CreateContainer, specs.StateCreating
 	case "poststart":
 		return h.Poststart, specs.StateRunning
 	case "poststop":

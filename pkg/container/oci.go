@@ -329,9 +329,6 @@ func (c *Container) createInit(o CreateOptions, plan *bundlePlan) error {
 	if err := c.awaitReady(sock, cmd, o); err != nil {
 		return err
 	}
-	if err := runHooks(c, s, "createContainer", x); err != nil {
-		return err
-	}
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, pid, x); err != nil {
 			return err

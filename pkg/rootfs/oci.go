@@ -30,6 +30,10 @@ type Bundle struct {
 	// CgroupMounts are what a mount of type "cgroup" becomes: this host's
 	// hierarchies laid out as pkg/cgroup's ContainerMounts says.
 	CgroupMounts []Mount
+	// BeforePivot, if set, runs after the mounts and before pivot_root:
+	// where runc runs the createContainer hooks (in the container's
+	// namespaces, while the host's paths still resolve).
+	BeforePivot func() error
 }
 
 // BundleMount is one of the Spec's mounts with its options already read
@@ -99,6 +103,12 @@ func SetupBundle(b Bundle, x *explain.Narrator) error {
 	// createDevices and setupDevSymlinks).
 	if devTmpfs {
 		if err := makeDevices(x, rootfd, root, b.Devices); err != nil {
+			return err
+		}
+	}
+
+	if b.BeforePivot != nil {
+		if err := b.BeforePivot(); err != nil {
 			return err
 		}
 	}
