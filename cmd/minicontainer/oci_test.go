@@ -643,3 +643,28 @@ func TestOCILogOnUsageError(t *testing.T) {
 		}
 	}
 }
+
+// TestOCINoProc: a bundle whose /proc is no proc file system (the init
+// waits for start on its exec fifo through /proc/self/fd) fails at create,
+// exit 1, one line naming it, with nothing left; not at start, as a
+// container that has stopped.
+func TestOCINoProc(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	const id = "mctest-oci-noproc"
+	b := bundle(t, id, []string{"true"}, func(s *specs.Spec) {
+		for i := range s.Mounts {
+			if s.Mounts[i].Destination == "/proc" {
+				s.Mounts[i].Type, s.Mounts[i].Source, s.Mounts[i].Options = "tmpfs", "tmpfs", nil
+			}
+		}
+	})
+	r := oci(t, "create", "--bundle", b, id)
+	if r.code != 1 || !strings.Contains(r.stderr, "/proc is not a proc file system") || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("create: exit %d, stderr %q: want 1 and one line about /proc", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(testState, id)); err == nil {
+		t.Errorf("a state dir was left")
+		oci(t, "delete", "--force", id)
+	}
+}

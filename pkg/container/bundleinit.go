@@ -196,6 +196,13 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 	if err := execvp.CloseOnExecFrom(bundleSyncFd, x); err != nil {
 		return ExitSetup, err
 	}
+	// The fifo is reopened below through /proc/self/fd, which needs a
+	// proc file system on the container's /proc (runc needs it too): check
+	// now, while a failure is still create's, not a start that finds the
+	// container stopped.
+	if err := unix.Access("/proc/self/fd/"+strconv.Itoa(bundleFifoFd), unix.F_OK); err != nil {
+		return ExitSetup, fmt.Errorf("mounts: the container's /proc is not a proc file system (%v): a mount of type proc on /proc is needed to wait for start", err)
+	}
 	if _, err := send(bundleSyncFd, initMessage{Type: "ready"}); err != nil {
 		return ExitSetup, err
 	}
