@@ -241,13 +241,14 @@ chmod +x "$work/runtime"
 echo "runtime: $real ($("$real" --version 2>/dev/null | head -1 || true))"
 echo "logs:    $logs/FILE.tap (stdout), FILE.err (stderr)"
 [ -z "$drop" ] || echo "NOT THE SUITE AS WRITTEN: each config.json is edited before create: $drop"
-printf '%-32s %4s %4s %4s  %-7s %s\n' FILE PASS FAIL SKIP VERDICT "FIRST FAILURE / LEAKS CLEANED"
+printf '%-32s %4s %4s %4s %4s  %-7s %s\n' FILE PASS FAIL SKIP SECS VERDICT "FIRST FAILURE / LEAKS CLEANED"
 n_pass=0 n_fail=0 n_skip=0 passed= failed= t0=$(date +%s)
 for f in $files; do
-	rc=0
+	rc=0 t1=$(date +%s)
 	rm -f "$logs/$f.tap" "$logs/$f.err"
 	(cd "$work" && TMPDIR=$work/tmp RUNTIME=$work/runtime \
 		timeout -k 5 "$timeout_s" "$cache/bin/$f" </dev/null >"$logs/$f.tap" 2>"$logs/$f.err") || rc=$?
+	secs=$(($(date +%s) - t1))
 	leaks=$(cleanup)
 	# TAP at column 0 only: the YAML blocks indent runtimetest's own TAP.
 	ok=$(grep -Eic '^ok( |$)' "$logs/$f.tap" || true)
@@ -286,7 +287,7 @@ for f in $files; do
 		verdict=pass n_pass=$((n_pass + 1)) passed="$passed $f"
 	fi
 	[ -z "$leaks" ] || why="${why:+$why; }cleaned: $leaks"
-	printf '%-32s %4s %4s %4s  %-7s %s\n' "$f" "$pass" "$fail" "$skip" "$verdict" "${why:0:150}"
+	printf '%-32s %4s %4s %4s %4s  %-7s %s\n' "$f" "$pass" "$fail" "$skip" "$secs" "$verdict" "${why:0:150}"
 done
 n=$(wc -w <<<"$files")
 echo "summary: $n_pass/$n files pass, $n_fail fail, $n_skip skip ($(basename "$real"), $(($(date +%s) - t0)) s)"
