@@ -101,13 +101,14 @@ oci-validation: oci-deps build
 	GO=$(GO) ./testdata/oci-validation/run.sh $(if $(RUNTIME),,--expect testdata/oci-validation/passing) $(FILES)
 
 # Fuzz every parser of user input (--memory, --pids, --cpus, --cpuset-cpus,
-# -p, --subnet, -v, --name, --hostname, -e), FUZZTIME each, one after the
-# other (go test -fuzz takes one target at a time). The targets are in
-# fuzz_test.go, a test-only package at the module's root: go test reads a
-# seed corpus only from the fuzzed package's own testdata/fuzz, and the
-# root package's is this repository's testdata/fuzz/FuzzXxx. Plain go test
-# (make test, CI) runs those seeds and the f.Add ones. A failing input is
-# written there by go test: commit it with its fix. No root needed.
+# -p, --subnet, -v, --name, --hostname, -e, a bundle's config.json),
+# FUZZTIME each, one after the other (go test -fuzz takes one target at a
+# time). The targets are in fuzz_test.go, a test-only package at the
+# module's root: go test reads a seed corpus only from the fuzzed package's
+# own testdata/fuzz, and the root package's is this repository's
+# testdata/fuzz/FuzzXxx. Plain go test (make test, CI) runs those seeds and
+# the f.Add ones. A failing input is written there by go test: commit it
+# with its fix. No root needed.
 FUZZTIME ?= 60s
 FUZZ_TARGETS = $(shell grep -o '^func Fuzz[A-Za-z0-9]*' fuzz_test.go | cut -c6-)
 fuzz:

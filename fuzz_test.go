@@ -1,7 +1,8 @@
 // Fuzz targets for every parser of what a user types on minicontainer's
 // command line: sizes (--memory), --pids, --cpus, CPU lists (--cpuset-cpus),
 // ports (-p), subnets (--subnet), volumes (-v), container names (--name,
-// --cgroup-parent), hostnames (--hostname) and the environment (-e).
+// --cgroup-parent), hostnames (--hostname) and the environment (-e); and
+// a bundle's config.json (FuzzConfig).
 //
 // They live in this test-only package at the module's root so that their
 // seed corpus is the repository's top-level testdata/fuzz/FuzzXxx: go test
@@ -18,9 +19,11 @@
 package minicontainer_test
 
 import (
+	"encoding/json"
 	"math"
 	"math/big"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -32,6 +35,7 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/container"
 	"github.com/minicontainer/minicontainer/pkg/network"
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
+	"github.com/minicontainer/minicontainer/pkg/spec"
 )
 
 // oneLine fails t when a refusal is not one line: minicontainer prints
@@ -389,6 +393,55 @@ func FuzzEnv(f *testing.F) {
 			if got[k] != v {
 				t.Fatalf("MergeEnv(%q): %s=%q, want %q", entries, k, got[k], v)
 			}
+		}
+	})
+}
+
+// FuzzConfig: a bundle's config.json, as create reads it (spec.Parse, then
+// spec.Validate against a bundle with a rootfs). Every refusal is one line
+// starting "config.json: "; an accepted document encodes and decodes to
+// the same bytes (what Save writes, Load reads back); and Validate gives
+// the decoded copy the same verdict, word for word, so that a config
+// spec writes and create reads is judged once. Seeds: testdata/fuzz/
+// FuzzConfig, among them `runc spec`'s output.
+func FuzzConfig(f *testing.F) {
+	f.Add([]byte(`{"ociVersion": "1.0.0", "process": {"args": ["sh"], "cwd": "/"}, "root": {"path": "rootfs"}}`))
+	f.Add([]byte(`{"ociVersion": "1.0.0", "process": {"args": [1]}}`))
+	bundle := f.TempDir()
+	for _, d := range []string{"rootfs", "data"} {
+		if err := os.Mkdir(filepath.Join(bundle, d), 0o755); err != nil {
+			f.Fatal(err)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := spec.Parse(data)
+		refusal := func(err error) {
+			t.Helper()
+			oneLine(t, err)
+			if err != nil && !strings.HasPrefix(err.Error(), spec.ConfigName+": ") {
+				t.Fatalf("refusal does not name config.json: %q", err)
+			}
+		}
+		refusal(err)
+		if err != nil {
+			return
+		}
+		verdict := spec.Validate(s, bundle)
+		refusal(verdict)
+		enc, err := json.Marshal(s)
+		if err != nil {
+			t.Fatalf("a parsed config does not encode: %v", err)
+		}
+		again, err := spec.Parse(enc)
+		if err != nil {
+			t.Fatalf("a parsed config, encoded, does not parse: %v\n%s", err, enc)
+		}
+		enc2, _ := json.Marshal(again)
+		if string(enc) != string(enc2) {
+			t.Fatalf("decode(encode(s)) differs:\n%s\n%s", enc, enc2)
+		}
+		if v2 := spec.Validate(again, bundle); (v2 == nil) != (verdict == nil) || v2 != nil && v2.Error() != verdict.Error() {
+			t.Fatalf("Validate changed its verdict over a round trip: %v, then %v\n%s", verdict, v2, enc)
 		}
 	})
 }
