@@ -1,8 +1,9 @@
 // Fuzz targets for every parser of what a user types on minicontainer's
 // command line: sizes (--memory), --pids, --cpus, CPU lists (--cpuset-cpus),
 // ports (-p), subnets (--subnet), volumes (-v), container names (--name,
-// --cgroup-parent), hostnames (--hostname) and the environment (-e); and
-// a bundle's config.json (FuzzConfig).
+// --cgroup-parent), hostnames (--hostname), the environment (-e), the
+// seccomp compiler (linux.seccomp, --security-opt seccomp=) and a bundle's
+// config.json (FuzzConfig).
 //
 // They live in this test-only package at the module's root so that their
 // seed corpus is the repository's top-level testdata/fuzz/FuzzXxx: go test
@@ -31,10 +32,16 @@ import (
 	"strings"
 	"testing"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/minicontainer/minicontainer/pkg/caps"
 	"github.com/minicontainer/minicontainer/pkg/cgroup"
 	"github.com/minicontainer/minicontainer/pkg/container"
 	"github.com/minicontainer/minicontainer/pkg/network"
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
+	"github.com/minicontainer/minicontainer/pkg/seccomp"
 	"github.com/minicontainer/minicontainer/pkg/spec"
 )
 
@@ -444,4 +451,193 @@ func FuzzConfig(f *testing.F) {
 			t.Fatalf("Validate changed its verdict over a round trip: %v, then %v\n%s", verdict, v2, enc)
 		}
 	})
+}
+
+// FuzzSeccomp: linux.seccomp (--security-opt seccomp=, config.json). The
+// filter Compile builds, run in golang.org/x/net/bpf's VM on a struct
+// seccomp_data, answers what a direct reading of the profile says, for a
+// random call (ABI, number, two arguments) on Docker's default profile
+// (with Docker's capabilities, and with all of them) or on a profile made
+// from the input: one rule with a random operator and values on a call,
+// then the same call unconditionally with another action, a random
+// default and maybe i386. The oracle below reads the profile with Go's
+// 64-bit comparisons and seccomp.h's return values, written here again.
+func FuzzSeccomp(f *testing.F) {
+	for _, s := range []struct {
+		which, abi uint8
+		nr         uint32
+		a0, a1     uint64
+		op         uint8
+		v1, v2     uint64
+	}{
+		{0, 0, 0, 0, 0, 0, 0, 0},                   // Docker's: read
+		{0, 0, 56, unix.CLONE_NEWUSER, 0, 0, 0, 0}, // clone(CLONE_NEWUSER)
+		{0, 0, 135, 1 << 32, 0, 0, 0, 0},           // personality, high half
+		{0, 0, 41, unix.AF_VSOCK, 0, 0, 0, 0},      // socket(AF_VSOCK)
+		{0, 0, 1000, 0, 0, 0, 0, 0},                // above the highest
+		{0, 2, 0, 0, 0, 0, 0, 0},                   // x32 read
+		{0, 1, 11, 0, 0, 0, 0, 0},                  // i386 execve
+		{0, 3, 63, 0, 0, 0, 0, 0},                  // aarch64
+		{1, 0, 165, 0, 0, 0, 0, 0},                 // mount with every capability
+		{2, 0, 0, 1<<32 | 5, 0, 2, 1<<32 | 4, 0},   // GT on halves
+		{6, 1, 3, 7, 0x10, 13, 0xf0, 0x10},         // i386 MASKED_EQ on args[1]
+		{0x8a, 0, 0x40000000 | 59, 0, 0, 3, 0, 0},  // raw number
+	} {
+		f.Add(s.which, s.abi, s.nr, s.a0, s.a1, s.op, s.v1, s.v2)
+	}
+	progs := map[int][]bpf.Instruction{}
+	profiles := map[int]*specs.LinuxSeccomp{0: seccomp.Default(), 1: seccomp.DefaultFor(caps.Known())}
+	ops := []specs.LinuxSeccompOperator{specs.OpEqualTo, specs.OpNotEqual, specs.OpLessThan, specs.OpLessEqual,
+		specs.OpGreaterThan, specs.OpGreaterEqual, specs.OpMaskedEqual}
+	actions := []specs.LinuxSeccompAction{specs.ActAllow, specs.ActErrno, specs.ActKillProcess, specs.ActTrap,
+		specs.ActLog, specs.ActTrace, specs.ActKill, specs.ActKillThread}
+	defaults := []specs.LinuxSeccompAction{specs.ActErrno, specs.ActAllow, specs.ActKillProcess, specs.ActLog}
+
+	f.Fuzz(func(t *testing.T, which, abi uint8, nr uint32, a0, a1 uint64, op uint8, v1, v2 uint64) {
+		if which&0x80 == 0 {
+			nr %= 1024 // most numbers a random uint32 gives are above every table
+		}
+		var s *specs.LinuxSeccomp
+		var prog []bpf.Instruction
+		if k := int(which & 3); k < 2 {
+			s, prog = profiles[k], progs[k]
+			if prog == nil {
+				var err error
+				if prog, err = seccomp.Compile(s); err != nil {
+					t.Fatalf("Compile(Docker's default): %v", err)
+				}
+				progs[k] = prog
+			}
+		} else {
+			// A rule on the call being made (when it has a name), on
+			// args[op%2]; then the same call, unconditional.
+			name := seccomp.SyscallName(specs.ArchX86_64, nr%512)
+			if name == "" {
+				name = "read"
+			}
+			errno := uint(v2 % 4096)
+			s = &specs.LinuxSeccomp{
+				DefaultAction: defaults[(which>>2)&3],
+				Syscalls: []specs.LinuxSyscall{
+					{Names: []string{name, "getpid"}, Action: actions[op/7%8], Args: []specs.LinuxSeccompArg{{Index: uint(op % 2), Value: v1, ValueTwo: v2, Op: ops[op%7]}}},
+					{Names: []string{name}, Action: actions[(op/7+1)%8]},
+				},
+			}
+			if k == 3 { // two conditions: both must hold
+				s.Syscalls[0].Args = append(s.Syscalls[0].Args, specs.LinuxSeccompArg{Index: 1 - uint(op%2), Value: v2, ValueTwo: v1, Op: ops[(op+3)%7]})
+			}
+			if a := s.Syscalls[0].Action; a == specs.ActErrno || a == specs.ActTrace {
+				s.Syscalls[0].ErrnoRet = &errno
+			}
+			if s.DefaultAction == specs.ActErrno && which&0x40 != 0 {
+				s.DefaultErrnoRet = &errno
+			}
+			if which&0x20 != 0 {
+				s.Architectures = []specs.Arch{specs.ArchX86_64, specs.ArchX86}
+			}
+			var err error
+			if prog, err = seccomp.Compile(s); err != nil {
+				t.Fatalf("Compile(%+v): %v", s, err)
+			}
+		}
+		arch := []uint32{unix.AUDIT_ARCH_X86_64, unix.AUDIT_ARCH_I386, unix.AUDIT_ARCH_X86_64, unix.AUDIT_ARCH_AARCH64}[abi%4]
+		if abi%4 == 2 {
+			nr |= 0x40000000 // x32
+		}
+		d := seccomp.Data{Nr: int32(nr), Arch: arch, Args: [6]uint64{a0, a1}}
+		got, err := seccomp.Evaluate(prog, d)
+		if err != nil {
+			t.Fatalf("VM: %v", err)
+		}
+		if want := seccompOracle(s, d); got != want {
+			t.Fatalf("%+v on %+v: filter returns %#x (%s), the profile says %#x (%s)\n%s",
+				d, s, got, seccomp.Action(got), want, seccomp.Action(want), seccomp.Disasm(prog))
+		}
+	})
+}
+
+// seccompOracle reads profile s for call d: the arch (x86_64 without the
+// x32 bit; i386 only when listed, its arguments 32 bits), ENOSYS above the highest number the
+// profile names on that ABI unless the default lets calls run, then the
+// first rule naming the call whose conditions all hold, else the default.
+func seccompOracle(s *specs.LinuxSeccomp, d seccomp.Data) uint32 {
+	const kill = 0x80000000 // SECCOMP_RET_KILL_PROCESS
+	value := func(a specs.LinuxSeccompAction, errnoRet *uint) uint32 {
+		data := uint32(1) // EPERM
+		if errnoRet != nil {
+			data = uint32(*errnoRet)
+		}
+		switch a {
+		case specs.ActKill, specs.ActKillThread:
+			return 0
+		case specs.ActKillProcess:
+			return kill
+		case specs.ActTrap:
+			return 0x00030000
+		case specs.ActErrno:
+			return 0x00050000 | data
+		case specs.ActTrace:
+			return 0x7ff00000 | data
+		case specs.ActLog:
+			return 0x7ffc0000
+		case specs.ActAllow:
+			return 0x7fff0000
+		}
+		panic("oracle: action " + a)
+	}
+	nr := uint32(d.Nr)
+	var abi specs.Arch
+	switch {
+	case d.Arch == unix.AUDIT_ARCH_X86_64 && nr < 0x40000000:
+		abi = specs.ArchX86_64
+	case d.Arch == unix.AUDIT_ARCH_I386 && slices.Contains(s.Architectures, specs.ArchX86):
+		abi = specs.ArchX86
+		for i := range d.Args {
+			d.Args[i] = uint64(uint32(d.Args[i])) // i386's arguments are 32 bits
+		}
+	default:
+		return kill
+	}
+	def := value(s.DefaultAction, s.DefaultErrnoRet)
+	highest := int64(-1)
+	for _, r := range s.Syscalls {
+		for _, n := range r.Names {
+			if x, ok := seccomp.SyscallNumber(abi, n); ok && int64(x) > highest {
+				highest = int64(x)
+			}
+		}
+	}
+	if highest >= 0 && int64(nr) > highest && s.DefaultAction != specs.ActAllow && s.DefaultAction != specs.ActLog {
+		return 0x00050000 | uint32(unix.ENOSYS)
+	}
+	name := seccomp.SyscallName(abi, nr)
+	for _, r := range s.Syscalls {
+		if name == "" || !slices.Contains(r.Names, name) {
+			continue
+		}
+		holds := true
+		for _, c := range r.Args {
+			a := d.Args[c.Index]
+			switch c.Op {
+			case specs.OpEqualTo:
+				holds = holds && a == c.Value
+			case specs.OpNotEqual:
+				holds = holds && a != c.Value
+			case specs.OpLessThan:
+				holds = holds && a < c.Value
+			case specs.OpLessEqual:
+				holds = holds && a <= c.Value
+			case specs.OpGreaterThan:
+				holds = holds && a > c.Value
+			case specs.OpGreaterEqual:
+				holds = holds && a >= c.Value
+			case specs.OpMaskedEqual:
+				holds = holds && a&c.Value == c.ValueTwo
+			}
+		}
+		if holds {
+			return value(r.Action, r.ErrnoRet)
+		}
+	}
+	return def
 }

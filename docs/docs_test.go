@@ -308,15 +308,23 @@ func TestTranscripts(t *testing.T) {
 		mode = h.Mode
 	}
 	record := os.Getenv("DOCS_RECORD")
+	// The lessons, their Chinese versions (docs/zh, the same transcripts)
+	// and the READMEs.
 	files, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	zh, _ := filepath.Glob(filepath.Join(root, "docs", "zh", "*.md"))
+	files = append(files, zh...)
 	files = append(files, filepath.Join(root, "README.md"))
+	if _, err := os.Stat(filepath.Join(root, "README.zh.md")); err == nil {
+		files = append(files, filepath.Join(root, "README.zh.md"))
+	}
 	for _, file := range files {
 		blocks, err := parse(file)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, b := range blocks {
-			name := fmt.Sprintf("%s:%d", filepath.Base(b.file), b.line)
+			rel, _ := filepath.Rel(filepath.Join(root, "docs"), b.file)
+			name := fmt.Sprintf("%s:%d", rel, b.line)
 			t.Run(name, func(t *testing.T) {
 				if !b.runsOn(mode) {
 					t.Skipf("a %s transcript; this host is %v", b.layout, mode)

@@ -5,8 +5,9 @@
 # controller is bound to one hierarchy at a time. This script boots
 # Debian's own kernel under qemu (KVM if the CPU has it, else TCG: slow but enough)
 # with an initramfs whose init mounts a pure cgroup2 at /sys/fs/cgroup, and
-# runs the memory, pids and cpu limits, --explain, stats and the clean-up
-# check there. The VM has no network device; nothing on the host changes
+# runs the memory, pids and cpu limits, --explain, stats, the device
+# program (pkg/cgroup's TestRealDevicesV2) and the clean-up check there.
+# The VM has no network device; nothing on the host changes
 # besides files under the temporary directory (printed, then removed).
 #
 #   sudo make cgroup2-vm         (or: testdata/cgroup2-vm.sh)
@@ -37,6 +38,9 @@ ird=$work/initrd
 mkdir -p "$ird"/bin "$ird"/lib/modules "$ird"/etc "$ird"/var/lib/minicontainer/rootfs
 cp /usr/bin/busybox "$ird/bin/busybox"
 (cd "$repo" && CGO_ENABLED=0 go build -o "$ird/bin/minicontainer" ./cmd/minicontainer)
+# pkg/cgroup's tests, compiled: the device program's root test runs on
+# the VM's real cgroup2 (no go toolchain needed there).
+(cd "$repo" && CGO_ENABLED=0 go test -c -o "$ird/bin/cgroup.test" ./pkg/cgroup)
 "$ird/bin/minicontainer" rootfs busybox "$ird/var/lib/minicontainer/rootfs/busybox" >/dev/null
 ko=$(find "$work/kernel/lib/modules" -name 'overlay.ko*' | head -1)
 case $ko in
@@ -181,6 +185,19 @@ minicontainer gc
 gcrc=$?
 if [ $gcrc = 0 ] && [ ! -e "$dir" ]; then result gc PASS "cgroup removed"; else ls -d "$dir"; result gc FAIL "gc exit $gcrc"; fi
 
+echo "=== check: device rules (pkg/cgroup's TestRealDevicesV2: a device program on a pure cgroup2)"
+echo '# cgroup.test -test.run TestRealDevicesV2 -test.v'
+(cd /tmp && cgroup.test -test.run 'TestRealDevicesV2' -test.v) >/tmp/devices 2>&1
+rc=$?
+grep -E '^(=== RUN|--- |    ---|PASS|FAIL|ok)|Operation not permitted|opened|made|BPF_PROG|want' /tmp/devices
+echo "exit status: $rc"
+if [ $rc = 0 ] && grep -q -- '--- PASS: TestRealDevicesV2/default' /tmp/devices && ! grep -q -- '--- SKIP' /tmp/devices; then
+	result devices PASS "exit 0"
+else
+	cat /tmp/devices
+	result devices FAIL "exit $rc"
+fi
+
 echo "=== check: nothing left behind"
 echo "# ls /sys/fs/cgroup"
 ls /sys/fs/cgroup | tr '\n' ' '; echo
@@ -211,4 +228,4 @@ echo "cgroup2-vm: the VM ran $(($(date +%s) - t0)) s under $accel"
 pass=$(grep -c '^RESULT [a-z]* PASS' "$work/console.log" || true)
 fail=$(grep -c '^RESULT [a-z]* FAIL' "$work/console.log" || true)
 echo "cgroup2-vm: $pass checks passed, $fail failed (kernel $kver)"
-[ "$pass" -eq 8 ] && [ "$fail" -eq 0 ]
+[ "$pass" -eq 9 ] && [ "$fail" -eq 0 ]

@@ -55,6 +55,13 @@ type Cgroup interface {
 	Create() error
 	// Apply writes the limits into the cgroup's files.
 	Apply(Limits) error
+	// SetDevices restricts the devices the cgroup's processes may open
+	// or create (mknod) to rules, from DeviceRules: devices.deny and
+	// devices.allow on v1, a device program on v2 (see devices.go). Call
+	// it after Create, before any process of the container runs in the
+	// cgroup; the rules last until the cgroup is removed. x narrates
+	// each step.
+	SetDevices(rules []DeviceRule, x *explain.Narrator) error
 	// CloneFD returns a descriptor of the cgroup directory for clone3's
 	// CLONE_INTO_CGROUP (SysProcAttr.UseCgroupFD), so the child is born
 	// inside it; ok is false on v1, where that flag does not work and Add

@@ -41,7 +41,7 @@ func (c *Container) AddFile(path string, data []byte) {
 }
 
 // A hostStep is work only the host can do for a container, run in order
-// while the init waits on the sync socket (DESIGN.md, step 4): the init
+// while the init waits (docs/ARCHITECTURE.md, run flow step 6): the init
 // exists, so its PID and namespaces do, but nothing runs inside yet.
 //
 // Do records each host object with c.Own before creating it (so gc can
