@@ -25,7 +25,8 @@ import (
 // faultRows: for every fault point (pkg/fault), what minicontainer killed
 // right after it has left for gc to remove — checked before gc runs, so
 // each row proves gc had work and did it. Kinds: "state" (a container's
-// directory), "cgroup", "lock" (the bridge's lock file), "book" (the
+// directory), "cgroup-parent" (the run's --cgroup-parent), "cgroup" (the
+// container's cgroup in it), "lock" (the bridge's lock file), "book" (the
 // network's address book), "bridge",
 // "nft" (the NAT table), "forward" (ip_forward on), "veth" (the host end).
 // A veth whose peer is in the container's namespace goes with that
@@ -35,12 +36,14 @@ var faultRows = map[string][]string{
 	"state-dir":         {"state"},
 	"name":              {"state"},
 	"scratch-dir":       {"state"},
+	"cgroup-parent":     {"state", "cgroup-parent"},
 	"cgroup":            {"state", "cgroup"},
 	"cgroup-limits":     {"state", "cgroup"},
 	"clone":             {"state", "cgroup"},
 	"pid":               {"state", "cgroup"},
 	"host step cgroup":  {"state", "cgroup"},
 	"network-lock":      {"state", "cgroup", "lock"},
+	"bridge-address":    {"state", "cgroup", "book", "bridge"},
 	"bridge":            {"state", "cgroup", "book", "bridge"},
 	"ip-forward":        {"state", "cgroup", "book", "bridge", "forward"},
 	"nat":               {"state", "cgroup", "book", "bridge", "forward", "nft"},
@@ -55,14 +58,28 @@ var faultRows = map[string][]string{
 	"exited":            {"state", "cgroup", "book", "bridge", "forward", "nft"},
 }
 
-// faultCgroupParent is this test's own: other runs of these tests on the
-// machine (cgroups are not namespaced) share testCgroupParent.
+// faultCgroupParent is the prefix of this test's own parents: other runs
+// of these tests on the machine (cgroups are not namespaced) share
+// testCgroupParent.
 var faultCgroupParent = fmt.Sprintf("mctest-fault-%d", os.Getpid())
 
-// faultArgs reach every fault point: a bridge with a published port and
-// cgroup limits. (The flag, not MINICONTAINER_CGROUP_PARENT: this test
-// binary is minicontainer, and its init sets that variable.)
-var faultArgs = []string{"--cgroup-parent", faultCgroupParent, "--memory", "64m", "--pids", "64", "-p", "18080:80", "--", "true"}
+// faultParents counts the runs, each under a --cgroup-parent of its own
+// that does not exist before it, so each reaches the step
+// "cgroup-parent" (a parent left by an earlier run would hide it).
+var faultParents int
+
+func newFaultParent() string {
+	faultParents++
+	return fmt.Sprintf("%s-%d", faultCgroupParent, faultParents)
+}
+
+// faultArgs reach every fault point: a fresh cgroup parent, a bridge with
+// a published port and cgroup limits. (The flag, not
+// MINICONTAINER_CGROUP_PARENT: this test binary is minicontainer, and its
+// init sets that variable.)
+func faultArgs(parent string) []string {
+	return []string{"--cgroup-parent", parent, "--memory", "64m", "--pids", "64", "-p", "18080:80", "--", "true"}
+}
 
 // TestFaultSteps fails minicontainer, and kills it, right after each step
 // of fault.Steps. After a failure it must exit 125 with one line and leave
@@ -101,7 +118,7 @@ func TestFaultSteps(t *testing.T) {
 		}
 		addr := states[0].Address.String()
 		traced := faultTrace(t)
-		if slices.Contains(traced, "bridge") || len(traced) < len(fault.Steps)-3 {
+		if slices.Contains(traced, "bridge") || len(traced) < len(fault.Steps)-4 {
 			t.Fatalf("beside a running container, the points reached: %q", traced)
 		}
 		faultSteps(t, traced, false)
@@ -121,7 +138,7 @@ func TestFaultSteps(t *testing.T) {
 // faultTrace returns the fault points a run reaches, in order.
 func faultTrace(t *testing.T) []string {
 	t.Helper()
-	r := faultRun(t, "trace")
+	r := faultRun(t, "trace", newFaultParent())
 	if r.code != 0 {
 		t.Fatalf("MINICONTAINER_FAULT=trace: exit %d, %s", r.code, r.stderr)
 	}
@@ -138,7 +155,7 @@ func faultSteps(t *testing.T, steps []string, probes bool) {
 	for _, step := range steps {
 		t.Run("fail/"+step, func(t *testing.T) {
 			defer faultCheck(t).Verify(t)
-			r := faultRun(t, step)
+			r := faultRun(t, step, newFaultParent())
 			want := `injected fault after step "` + step + `"`
 			if r.code != 125 || strings.Count(r.stderr, "\n") != 1 || !strings.HasPrefix(r.stderr, "minicontainer: ") || !strings.Contains(r.stderr, want) {
 				t.Errorf("exit %d, stderr %q; want 125 and one line with %s", r.code, r.stderr, want)
@@ -146,12 +163,13 @@ func faultSteps(t *testing.T, steps []string, probes bool) {
 		})
 		t.Run("die/"+step, func(t *testing.T) {
 			defer faultCheck(t).Verify(t)
-			r := faultRun(t, "die:"+step)
+			parent := newFaultParent()
+			r := faultRun(t, "die:"+step, parent)
 			if r.code != -int(syscall.SIGKILL) {
 				t.Fatalf("exit %d, stderr %q; want killed by SIGKILL at %q", r.code, r.stderr, step)
 			}
 			for _, kind := range faultRows[step] {
-				if probes && !faultLeft(t, kind) {
+				if probes && !faultLeft(t, kind, parent) {
 					t.Errorf("killed after %q: no %s left for gc to remove", step, kind)
 				}
 			}
@@ -169,11 +187,11 @@ func faultCheck(t *testing.T) *hostcheck.Snapshot {
 	return hostcheck.Take(t, "mount ", "link ", "process ", "nft table ", "sysctl ", testState, faultCgroupParent, netnsPrefix(t))
 }
 
-// faultRun runs minicontainer with MINICONTAINER_FAULT=value; code is -9
-// when SIGKILL ended it.
-func faultRun(t *testing.T, value string) result {
+// faultRun runs minicontainer with MINICONTAINER_FAULT=value, its cgroup
+// under parent; code is -9 when SIGKILL ended it.
+func faultRun(t *testing.T, value, parent string) result {
 	t.Helper()
-	cmd := exec.Command("minicontainer", append([]string{"run", "--rootfs", testRootfs}, faultArgs...)...)
+	cmd := exec.Command("minicontainer", append([]string{"run", "--rootfs", testRootfs}, faultArgs(parent)...)...)
 	cmd.Env = append(os.Environ(), fault.EnvVar+"="+value)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -188,17 +206,22 @@ func faultRun(t *testing.T, value string) result {
 	return result{out.String(), errb.String(), code}
 }
 
-// faultLeft reports whether a killed run left a thing of this kind.
-func faultLeft(t *testing.T, kind string) bool {
+// faultLeft reports whether a killed run, its cgroup under parent, left a
+// thing of this kind.
+func faultLeft(t *testing.T, kind, parent string) bool {
 	t.Helper()
 	switch kind {
 	case "state":
 		states, _ := filepath.Glob(filepath.Join(testState, "*", "state.json"))
 		dirs, _ := filepath.Glob(filepath.Join(testState, "[0-9a-f]*"))
 		return len(states) > 0 || slices.ContainsFunc(dirs, func(d string) bool { st, err := os.Stat(d); return err == nil && st.IsDir() })
+	case "cgroup-parent":
+		dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + parent + "/cgroup.procs")
+		unified, _ := filepath.Glob("/sys/fs/cgroup/" + parent + "/cgroup.procs")
+		return len(dirs)+len(unified) > 0
 	case "cgroup":
-		dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + faultCgroupParent + "/*/cgroup.procs")
-		unified, _ := filepath.Glob("/sys/fs/cgroup/" + faultCgroupParent + "/*/cgroup.procs")
+		dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + parent + "/*/cgroup.procs")
+		unified, _ := filepath.Glob("/sys/fs/cgroup/" + parent + "/*/cgroup.procs")
 		return len(dirs)+len(unified) > 0
 	case "lock":
 		locks, _ := filepath.Glob(filepath.Join(network.DefaultStateDir, netnsPrefix(t)+"*.lock"))

@@ -267,7 +267,7 @@ func TestNetworkModes(t *testing.T) {
 	}
 	r = run(t, "", "-x", "--", "true")
 	for _, want := range []string{
-		`RTM_NEWLINK(name="mc0", kind="bridge") = 0`,
+		`RTM_NEWLINK(name="mc0", kind="bridge", address=02:00:ac:1e:00:01) = 0`,
 		`RTM_NEWLINK(name="mc-`,
 		`IFLA_NET_NS_PID=`,
 		`IFLA_IFNAME="eth0") = 0`,

@@ -31,7 +31,8 @@ import (
 //     (version 3 header: two 32-bit words per set, capget(2)).
 //  3. The ambient set last: PR_CAP_AMBIENT_CLEAR_ALL, then
 //     PR_CAP_AMBIENT_RAISE for each; the kernel raises only a capability
-//     that is both permitted and inheritable (prctl(2)), so after step 2.
+//     that is both permitted and inheritable (prctl(2)), so after step 2,
+//     and one that is not is skipped with a note, as runc skips it.
 //
 // A non-root process.user: the uid change must come BEFORE Apply, with
 // PR_SET_KEEPCAPS set around setuid(2). Changing every uid from 0 to
@@ -70,8 +71,15 @@ func Apply(c *specs.LinuxCapabilities, x *explain.Narrator) error {
 	if extra := want.Effective &^ want.Permitted; extra != 0 {
 		return fmt.Errorf("process.capabilities.effective: %s not in permitted (capset(2) refuses an effective capability that is not permitted)", extra)
 	}
+	// The kernel raises an ambient capability only if it is both permitted
+	// and inheritable (prctl(2) PR_CAP_AMBIENT_RAISE, EPERM otherwise).
+	// runc warns and goes on, and configs rely on it: `runc spec` (1.1)
+	// lists ambient capabilities with an empty inheritable set, since
+	// CVE-2022-29162 took them out of inheritable. So do the same: skip
+	// them, and say so.
 	if extra := want.Ambient &^ (want.Permitted & want.Inheritable); extra != 0 {
-		return fmt.Errorf("process.capabilities.ambient: %s not in both permitted and inheritable (prctl(2) PR_CAP_AMBIENT_RAISE refuses it)", extra)
+		x.Note("process.capabilities.ambient: %s not in both permitted and inheritable: not raised (the kernel would refuse it, prctl(2)); runc warns and skips them too", extra)
+		want.Ambient &^= extra
 	}
 	cur, err := capget()
 	if err != nil {

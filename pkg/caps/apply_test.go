@@ -236,6 +236,26 @@ func TestApply(t *testing.T) {
 			},
 		},
 		{
+			// `runc spec`'s default (runc 1.1): ambient capabilities with
+			// an empty inheritable set. The kernel refuses to raise them;
+			// runc skips them, and so does Apply.
+			name: "ambient outside inheritable, as runc spec writes it",
+			caps: &specs.LinuxCapabilities{
+				Bounding:  []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"},
+				Effective: []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"},
+				Permitted: []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"},
+				Ambient:   []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"},
+			},
+			thread: sets{
+				eff: mask(t, "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"), prm: mask(t, "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"),
+				bnd: mask(t, "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"),
+			},
+			exec: sets{
+				eff: mask(t, "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"), prm: mask(t, "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"),
+				bnd: mask(t, "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"),
+			},
+		},
+		{
 			// The uid change kept the permitted set (PR_SET_KEEPCAPS) but
 			// emptied the effective one; Apply still drops the bounding set.
 			name:   "non-root without ambient",
@@ -319,8 +339,6 @@ func TestApplyRefuses(t *testing.T) {
 			`process.capabilities.bounding[1]: unknown capability "CAP_FOO"`},
 		{&specs.LinuxCapabilities{Effective: []string{"CAP_SYS_ADMIN"}, Permitted: []string{"CAP_CHOWN"}},
 			"process.capabilities.effective: CAP_SYS_ADMIN not in permitted"},
-		{&specs.LinuxCapabilities{Bounding: DockerDefault, Permitted: []string{"CAP_KILL"}, Ambient: []string{"CAP_KILL"}},
-			"process.capabilities.ambient: CAP_KILL not in both permitted and inheritable"},
 		{&specs.LinuxCapabilities{Bounding: []string{"CAP_CHOWN"}, Inheritable: []string{"CAP_KILL"}},
 			"process.capabilities.inheritable: CAP_KILL not in the bounding set"},
 	} {

@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/minicontainer/minicontainer/pkg/explain"
+	"github.com/minicontainer/minicontainer/pkg/fault"
 	"golang.org/x/sys/unix"
 )
 
@@ -132,24 +133,27 @@ func New(h *Host, parent, name string, n *explain.Narrator) (Cgroup, error) {
 // fills the directory with the controllers' files and rmdir removes them;
 // the fake tree of the tests does both by hand.
 type fsOps interface {
-	Mkdir(path string) error
+	Mkdir(path string, mode uint32) error
 	Rmdir(path string) error
 }
 
 type kernelFS struct{}
 
-func (kernelFS) Mkdir(p string) error { return unix.Mkdir(p, 0o755) }
-func (kernelFS) Rmdir(p string) error { return unix.Rmdir(p) }
+func (kernelFS) Mkdir(p string, mode uint32) error { return unix.Mkdir(p, mode) }
+func (kernelFS) Rmdir(p string) error              { return unix.Rmdir(p) }
 
 // files does every directory and file operation of both drivers, narrating
 // each change with the values given to the kernel.
 type files struct {
 	fs fsOps
 	n  *explain.Narrator
+	// parentPointed: the fault point "cgroup-parent" was passed (once per
+	// Create, whatever the number of hierarchies).
+	parentPointed bool
 }
 
 func (f *files) mkdir(p string) error {
-	err := f.fs.Mkdir(p)
+	err := f.fs.Mkdir(p, 0o755)
 	f.n.Call("cgroups(7)", fmt.Sprintf("mkdir(%q, 0755)", p), nil, err)
 	if err != nil {
 		return fmt.Errorf("mkdir %s: %w", p, err)
@@ -286,40 +290,81 @@ func exists(p string) bool {
 // killTimeout bounds how long KillAll waits for a cgroup to empty.
 const killTimeout = 10 * time.Second
 
-// madeMarker is an empty child cgroup that minicontainer makes in a
-// --cgroup-parent it created, so that whichever container leaves it last
-// (even another state root's, or gc's after a SIGKILL) knows it may remove
-// it; one without it existed before, and may be an administrator's, with
-// limits of its own (a pids.max...): it is never removed. minicontainer's
-// own Parent needs no marker.
-const madeMarker = ".made-by-minicontainer"
+// madeMode is the mode minicontainer makes a --cgroup-parent with: 0755
+// and the sticky bit (S_ISVTX), which marks the directory as one that
+// minicontainer made, so that whichever container leaves it last (even
+// another state root's, or gc's after a SIGKILL) knows it may remove it.
+// One without the bit existed before and may be an administrator's, with
+// limits of its own (a pids.max...): it is never removed.
+//
+// The mark is given by the mkdir(2) that makes the directory — Linux
+// honours S_ISVTX in mkdir's mode (see mkdir(2), NOTES), and cgroupfs
+// keeps the mode it is given — so no moment exists at which the parent is
+// made but not yet marked: a SIGKILL cannot leave an unmarked parent that
+// nobody would remove, as it could between a mkdir and a marker made after
+// it. No cgroup has the bit by itself (mkdir(1) and systemd make 0755).
+// The bit means nothing else to the kernel here: it restricts the
+// removal and renaming of a directory's entries to their owners (see
+// inode(7)), and only root makes cgroups here.
+//
+// minicontainer's own Parent is made 0755: it is removed whenever it is
+// empty, whoever made it.
+const madeMode = 0o755 | unix.S_ISVTX
 
-// markMade marks parent, just made, as minicontainer's (see madeMarker).
-func (f *files) markMade(parent string) error {
-	return f.mkdir(filepath.Join(parent, madeMarker))
-}
-
-// removeParent removes a shared parent that no container uses any more:
-// minicontainer's own Parent (own), or one it made (it holds the marker).
-func (f *files) removeParent(parent string, own bool) error {
+// makeParent makes a parent directory of containers' cgroups if it is
+// not there: own is minicontainer's Parent, otherwise a --cgroup-parent,
+// made with madeMode.
+func (f *files) makeParent(dir string, own bool) error {
+	mode := uint32(madeMode)
 	if own {
-		return f.rmdirIfEmpty(parent)
+		mode = 0o755
 	}
-	marker := filepath.Join(parent, madeMarker)
-	if !exists(marker) {
-		return nil // not ours: leave it, and its settings, as they were
-	}
-	entries, err := os.ReadDir(parent)
-	if err != nil {
+	err := f.fs.Mkdir(dir, mode)
+	if errors.Is(err, unix.EEXIST) {
 		return nil
 	}
-	for _, e := range entries {
-		if e.IsDir() && e.Name() != madeMarker {
-			return nil // another container's cgroup: the last one removes it
-		}
+	f.n.Call("cgroups(7)", fmt.Sprintf("mkdir(%q, %#o)", dir, mode), nil, err)
+	if err != nil {
+		return fmt.Errorf("mkdir %s: %w", dir, err)
 	}
-	if err := f.rmdir(marker); err != nil {
-		return err
+	if f.parentPointed {
+		return nil
+	}
+	f.parentPointed = true
+	return fault.Point(f.n, "cgroup-parent")
+}
+
+// madeByUs reports whether dir carries the mark of madeMode.
+func madeByUs(dir string) bool {
+	var st unix.Stat_t
+	return unix.Stat(dir, &st) == nil && st.Mode&unix.S_ISVTX != 0
+}
+
+// oldMarker is how minicontainer marked a --cgroup-parent it made before
+// madeMode: an empty child cgroup of this name, made after the parent (a
+// SIGKILL in between left an unmarked parent). A parent an older
+// minicontainer made that way is still taken as ours.
+const oldMarker = ".made-by-minicontainer"
+
+// removeParent removes a shared parent that no container uses any more:
+// minicontainer's own Parent (own), or one it made (see madeMode).
+func (f *files) removeParent(parent string, own bool) error {
+	if !own && !madeByUs(parent) {
+		if !exists(filepath.Join(parent, oldMarker)) {
+			return nil // not ours: leave it, and its settings, as they were
+		}
+		entries, err := os.ReadDir(parent)
+		if err != nil {
+			return nil
+		}
+		for _, e := range entries {
+			if e.IsDir() && e.Name() != oldMarker {
+				return nil // another container's cgroup: the last one removes it
+			}
+		}
+		if err := f.rmdir(filepath.Join(parent, oldMarker)); err != nil {
+			return err
+		}
 	}
 	return f.rmdirIfEmpty(parent)
 }

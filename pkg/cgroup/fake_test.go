@@ -38,8 +38,8 @@ type fakeFS struct {
 	files func(dir string) map[string]string // what a new cgroup dir holds
 }
 
-func (f fakeFS) Mkdir(p string) error {
-	if err := unix.Mkdir(p, 0o755); err != nil {
+func (f fakeFS) Mkdir(p string, mode uint32) error {
+	if err := unix.Mkdir(p, mode); err != nil {
 		return err
 	}
 	for name, content := range f.files(p) {
@@ -340,7 +340,8 @@ func TestV1CoMounted(t *testing.T) {
 // TestCgroupParentNotOurs (issue 8 §10): a --cgroup-parent that existed
 // before, with an administrator's pids.max in it, is never removed; one
 // minicontainer made is removed by whichever container leaves it last,
-// also when that is not the one that made it (another process, gc).
+// also when that is not the one that made it (another process, gc), and
+// also when the run that made it was killed before making its own cgroup.
 func TestCgroupParentNotOurs(t *testing.T) {
 	for _, mode := range []string{"v1", "v2"} {
 		t.Run(mode, func(t *testing.T) {
@@ -355,7 +356,7 @@ func TestCgroupParentNotOurs(t *testing.T) {
 				pids = h.V1["pids"]
 			}
 			admin := filepath.Join(pids, "admins")
-			if err := h.fs.Mkdir(admin); err != nil {
+			if err := h.fs.Mkdir(admin, 0o755); err != nil {
 				t.Fatal(err)
 			}
 			writeFile(t, filepath.Join(admin, "pids.max"), "7")
@@ -389,12 +390,50 @@ func TestCgroupParentNotOurs(t *testing.T) {
 			if err := b.Destroy(); err != nil {
 				t.Fatal(err)
 			}
-			for _, p := range a.Paths() {
-				if exists(filepath.Dir(p)) {
-					t.Errorf("the parent minicontainer made is left: %s", filepath.Dir(p))
+			parentsGone(t, a, "the parent minicontainer made")
+			// Made by an older minicontainer, which marked a parent with
+			// a child cgroup: still removed by the last container.
+			old, _ := New(h, "older", "o", nil)
+			for _, p := range old.Paths() {
+				for _, d := range []string{filepath.Dir(p), filepath.Join(filepath.Dir(p), oldMarker)} {
+					if err := h.fs.Mkdir(d, 0o755); err != nil {
+						t.Fatal(err)
+					}
 				}
 			}
+			if err := old.Create(); err != nil {
+				t.Fatal(err)
+			}
+			if err := old.Destroy(); err != nil {
+				t.Fatal(err)
+			}
+			parentsGone(t, old, "a parent an older minicontainer made")
+			// Killed right after making the parent, before the
+			// container's own cgroup (the fault step "cgroup-parent"):
+			// the parent is ours from its mkdir on, and gc removes it.
+			k, _ := New(h, "killed", "k", nil)
+			f := &files{fs: h.fs}
+			for _, p := range k.Paths() {
+				if err := f.makeParent(filepath.Dir(p), false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			k, _ = New(h, "killed", "k", nil)
+			if err := k.Destroy(); err != nil {
+				t.Fatal(err)
+			}
+			parentsGone(t, k, "a parent left by a run killed right after its mkdir")
 		})
+	}
+}
+
+// parentsGone fails the test if cg's parent is left in any hierarchy.
+func parentsGone(t *testing.T, cg Cgroup, what string) {
+	t.Helper()
+	for _, p := range cg.Paths() {
+		if exists(filepath.Dir(p)) {
+			t.Errorf("%s is left: %s", what, filepath.Dir(p))
+		}
 	}
 }
 

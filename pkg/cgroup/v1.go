@@ -22,7 +22,7 @@ type v1 struct {
 	f      *files
 	// ownParent: the parent is minicontainer's own (Parent), removed
 	// when the last container leaves it. Another one (--cgroup-parent) is
-	// removed only if minicontainer made it (see madeMarker).
+	// removed only if minicontainer made it (see madeMode).
 	ownParent bool
 }
 
@@ -139,20 +139,8 @@ func (c *v1) Create() error {
 }
 
 func (c *v1) makeParent(h hierarchy, parent string) error {
-	if err := c.f.fs.Mkdir(parent); err == nil {
-		c.f.n.Call("cgroups(7)", fmt.Sprintf("mkdir(%q, 0755)", parent), nil, nil)
-		if h.has("cpuset") {
-			if err := c.inheritCpuset(h.root, parent); err != nil {
-				return err
-			}
-		}
-		if !c.ownParent {
-			return c.f.markMade(parent)
-		}
-		return nil
-	} else if !errors.Is(err, unix.EEXIST) {
-		c.f.n.Call("cgroups(7)", fmt.Sprintf("mkdir(%q, 0755)", parent), nil, err)
-		return fmt.Errorf("mkdir %s: %w", parent, err)
+	if err := c.f.makeParent(parent, c.ownParent); err != nil {
+		return err
 	}
 	if h.has("cpuset") {
 		return c.inheritCpuset(h.root, parent)

@@ -76,16 +76,8 @@ func (c *v2) makeParent() error {
 	if err := c.enable(root); err != nil {
 		return err
 	}
-	if err := c.f.fs.Mkdir(c.parent); err == nil {
-		c.f.n.Call("cgroups(7)", fmt.Sprintf("mkdir(%q, 0755)", c.parent), nil, nil)
-		if !c.ownParent {
-			if err := c.f.markMade(c.parent); err != nil {
-				return err
-			}
-		}
-	} else if !errors.Is(err, unix.EEXIST) {
-		c.f.n.Call("cgroups(7)", fmt.Sprintf("mkdir(%q, 0755)", c.parent), nil, err)
-		return fmt.Errorf("mkdir %s: %w", c.parent, err)
+	if err := c.f.makeParent(c.parent, c.ownParent); err != nil {
+		return err
 	}
 	return c.enable(c.parent)
 }

@@ -40,12 +40,14 @@ var Steps = []string{
 	"state-dir",         // pkg/container: the container's state directory made
 	"name",              // pkg/container: state.json written: the ID and the name are claimed
 	"scratch-dir",       // pkg/container: the overlay's scratch directory made
+	"cgroup-parent",     // pkg/cgroup: the first parent directory made (minicontainer, or --cgroup-parent), no container cgroup in it yet
 	"cgroup",            // pkg/container: the cgroup made
 	"cgroup-limits",     // pkg/container: its limits written
 	"clone",             // pkg/container: the init cloned, not yet recorded in state.json
 	"pid",               // pkg/container: the init's PID recorded
 	"host step cgroup",  // pkg/container: the init placed in its cgroup (v1; a no-op on v2)
 	"network-lock",      // pkg/network: the bridge's lock file made and locked
+	"bridge-address",    // pkg/network: the bridge made, with its address, not yet up
 	"bridge",            // pkg/network: the bridge made, with its address, up
 	"ip-forward",        // pkg/network: net.ipv4.ip_forward turned on
 	"nat",               // pkg/network: the NAT table made

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/minicontainer/minicontainer/pkg/explain"
-	"github.com/minicontainer/minicontainer/pkg/hostcheck"
 	"github.com/vishvananda/netns"
 )
 
@@ -55,10 +54,20 @@ func addOutside(t *testing.T) int {
 	return pid
 }
 
-// udpIn makes a socket inside the network namespace of pid: on a thread
-// locked and moved there with setns(2), then moved back. A socket stays in
-// the namespace it was made in.
+// udpIn makes a socket inside the network namespace of pid (see
+// inNetnsOf). A socket stays in the namespace it was made in.
 func udpIn(t *testing.T, pid int, listen func() (net.PacketConn, error)) net.PacketConn {
+	t.Helper()
+	var c net.PacketConn
+	inNetnsOf(t, pid, func() (err error) { c, err = listen(); return err })
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// inNetnsOf calls fn inside the network namespace of pid: on a thread
+// locked and moved there with setns(2), then moved back. fn's error fails
+// the test.
+func inNetnsOf(t *testing.T, pid int, fn func() error) {
 	t.Helper()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -75,15 +84,13 @@ func udpIn(t *testing.T, pid int, listen func() (net.PacketConn, error)) net.Pac
 	if err := netns.Set(target); err != nil {
 		t.Fatal(err)
 	}
-	c, lerr := listen()
+	ferr := fn()
 	if err := netns.Set(self); err != nil {
 		panic("cannot return to the host namespace: " + err.Error()) // never leave a thread elsewhere
 	}
-	if lerr != nil {
-		t.Fatal(lerr)
+	if ferr != nil {
+		t.Fatal(ferr)
 	}
-	t.Cleanup(func() { c.Close() })
-	return c
 }
 
 // httpGet asks for / with busybox nc (busybox-static's own wget crashes
@@ -119,9 +126,7 @@ func TestBridge(t *testing.T) {
 	if !inHostNetns(t) {
 		return
 	}
-	stateDir := filepath.Join(t.TempDir(), "network")
-	check := hostcheck.Take(t, "link ", "process ", stateDir)
-	t.Cleanup(func() { check.Verify(t) }) // cleanups run last-first: this one after all others
+	stateDir := checkedStateDir(t)
 	run(t, in(os.Getpid(), "ip", "link", "set", "lo", "up"))
 	outside := addOutside(t)
 
@@ -132,7 +137,7 @@ func TestBridge(t *testing.T) {
 	b := connect(t, Request{ID: "bbbb2222", Name: "beta", Hostname: "beta", StateDir: stateDir}, nil)
 	t.Logf("--explain of the first container:\n%s", log.String())
 	for _, want := range []string{
-		`RTM_NEWLINK(name="mc0", kind="bridge") = 0`,
+		`RTM_NEWLINK(name="mc0", kind="bridge", address=02:00:ac:1e:00:01) = 0`,
 		`RTM_NEWADDR(dev="mc0", addr=172.30.0.1/16) = 0`,
 		`RTM_NEWLINK(name="mc-aaaa1111", kind="veth", peer="mp-aaaa1111") = 0   [veth(4)]`,
 		fmt.Sprintf(`RTM_NEWLINK(name="mp-aaaa1111", IFLA_NET_NS_PID=%d) = 0`, a.pid),

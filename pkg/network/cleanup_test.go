@@ -1,19 +1,12 @@
 package network
 
 import (
-	"bufio"
-	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
-
-	"github.com/minicontainer/minicontainer/pkg/hostcheck"
-	"github.com/minicontainer/minicontainer/pkg/reexec"
 )
 
 // TestBadInput: a subnet overlapping a host route, a port in use, a
@@ -23,9 +16,7 @@ func TestBadInput(t *testing.T) {
 	if !inHostNetns(t) {
 		return
 	}
-	stateDir := filepath.Join(t.TempDir(), "network")
-	check := hostcheck.Take(t, "link ", "process ", stateDir)
-	t.Cleanup(func() { check.Verify(t) })
+	stateDir := checkedStateDir(t)
 
 	// A route of the host covering part of the default subnet (on a veth:
 	// this kernel has no dummy driver).
@@ -86,24 +77,6 @@ func TestBadInput(t *testing.T) {
 	assertHostClean(t, stateDir)
 }
 
-// The helper process of TestReclaim: it connects the container whose pid
-// it is given, says so, and waits to be killed.
-func init() {
-	reexec.Register("mctest-connect", func() {
-		pid, _ := strconv.Atoi(os.Args[1])
-		ep, err := Reserve(Request{ID: "killed01", Ports: []Port{{8090, 80, "tcp"}}, StateDir: os.Args[2]}, nil)
-		if err == nil {
-			err = ep.Connect(pid, nil)
-		}
-		if err != nil {
-			fmt.Println("error:", err)
-			os.Exit(1)
-		}
-		fmt.Println("connected")
-		select {}
-	})
-}
-
 // TestReclaim kills the minicontainer side with SIGKILL while its container
 // runs: the lease, veth, port rule and bridge stay until Reclaim (what
 // `minicontainer gc` runs) removes them by what the state file records.
@@ -111,28 +84,14 @@ func TestReclaim(t *testing.T) {
 	if !inHostNetns(t) {
 		return
 	}
-	stateDir := filepath.Join(t.TempDir(), "network")
-	check := hostcheck.Take(t, "link ", "process ", stateDir)
-	t.Cleanup(func() { check.Verify(t) })
+	stateDir := checkedStateDir(t)
 	ctr := startNetns(t)
-	helper := reexec.Command("mctest-connect", strconv.Itoa(ctr), stateDir)
-	helper.Stdout = nil
-	out, err := helper.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	helper.Stderr = os.Stderr
-	if err := helper.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, _ := bufio.NewReader(out).ReadString('\n')
-	if line != "connected\n" {
-		helper.Process.Kill()
-		helper.Wait()
-		t.Fatalf("helper: %q", line)
-	}
+	line, helper := connectHelper(t, "", false, strconv.Itoa(ctr), stateDir, "killed01", "8090")
 	helper.Process.Signal(syscall.SIGKILL)
 	helper.Wait()
+	if line != "connected 0\n" {
+		t.Fatalf("helper: %q", line)
+	}
 
 	if links := sh(t, "ip -o link show"); !strings.Contains(links, "mc-killed01") || !strings.Contains(links, "mc0") {
 		t.Fatalf("expected the killed run's veth and bridge to remain:\n%s", links)

@@ -246,7 +246,6 @@ func ensureBridge(s *store, st *State, bridge string, subnet netip.Prefix, n *ex
 	if err := createBridge(bridge, subnet, n); err != nil {
 		return err
 	}
-	faultAfter("bridge")
 	if err := fault.Point(n, "bridge"); err != nil {
 		return err
 	}
@@ -270,7 +269,6 @@ func ensureBridge(s *store, st *State, bridge string, subnet netip.Prefix, n *ex
 			return err
 		}
 	}
-	faultAfter("ip_forward")
 	if err := fault.Point(n, "ip-forward"); err != nil {
 		return err
 	}
@@ -283,7 +281,6 @@ func ensureBridge(s *store, st *State, bridge string, subnet netip.Prefix, n *ex
 	if err := createNAT(bridge, subnet, n); err != nil {
 		return err
 	}
-	faultAfter("nat")
 	return fault.Point(n, "nat")
 }
 
@@ -296,10 +293,6 @@ func record(s *store, st *State, n *explain.Narrator, what string) error {
 	}
 	return nil
 }
-
-// faultAfter is a test's hook: it is called after each step ensureBridge
-// made, so a test can kill the process right there.
-var faultAfter = func(step string) {}
 
 // checkNotForeign refuses a bridge or an nftables table of our names that
 // the book does not record as ours: someone else made it (by hand, another

@@ -87,3 +87,44 @@ func TestFirstPing(t *testing.T) {
 	t.Logf("%d containers, %d first pings lost, in %v; reads of the port state until forwarding: %v", count, failed, time.Since(start), looks)
 	assertHostClean(t, stateDir)
 }
+
+// TestGatewayAddressStays: a container that has resolved the gateway's
+// MAC address keeps reaching it when another port joins the bridge with a
+// lower address. Without an address of its own, a bridge takes the lowest
+// of its ports' (br_stp_recalculate_bridge_id), which changes as
+// containers come and go; a container whose frames then go to the old
+// address — another port's, or no one's — has them dropped, and loses
+// every packet to the gateway until its ARP entry expires.
+func TestGatewayAddressStays(t *testing.T) {
+	if !inHostNetns(t) {
+		return
+	}
+	stateDir := checkedStateDir(t)
+	macOf := func(link string) string {
+		return strings.TrimSpace(sh(t, "ip -o link show "+link+" | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2"))
+	}
+	a := connect(t, Request{ID: "macaaaa1", StateDir: stateDir}, nil)
+	b := connect(t, Request{ID: "macbbbb1", StateDir: stateDir}, nil)
+	// The container whose own port does not carry mc0's address (a frame
+	// to a port's own address is taken as the host's on that port alone).
+	before := macOf("mc0")
+	c := a
+	if macOf(a.ep.HostVeth) == before {
+		c = b
+	}
+	gw := c.ep.Gateway.String()
+	if out, err := in(c.pid, busybox, "ping", "-c1", "-W2", gw).CombinedOutput(); err != nil {
+		t.Fatalf("first ping to the gateway: %v\n%s", err, out)
+	}
+	// A port with the lowest unicast address there is, plugged in by hand
+	// (its peer stays here, down: it never forwards, but joining is enough).
+	sh(t, "ip link add mctlow address 00:00:00:00:00:01 type veth peer name mctlowp && ip link set mctlow master mc0")
+	defer sh(t, "ip link del mctlow")
+	if after := macOf("mc0"); after != before {
+		t.Errorf("mc0's address changed from %s to %s when a port joined", before, after)
+	}
+	if out, err := in(c.pid, busybox, "ping", "-c1", "-W2", gw).CombinedOutput(); err != nil {
+		t.Errorf("after a port with a lower address joined mc0, the container no longer reaches the gateway: %v\n%s\nits neighbours: %s",
+			err, out, run(t, in(c.pid, "ip", "neigh")))
+	}
+}

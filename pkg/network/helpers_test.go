@@ -1,21 +1,110 @@
 package network
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/minicontainer/minicontainer/pkg/fault"
 	"github.com/minicontainer/minicontainer/pkg/hostcheck"
 	"github.com/minicontainer/minicontainer/pkg/reexec"
 	"golang.org/x/sys/unix"
 )
+
+// The helper process of the tests that kill the minicontainer side
+// (TestReclaim, TestReclaimInAnotherNetns, TestKilledWhileMaking):
+// `mctest-connect PID STATEDIR ID [PORT]` reserves an address for
+// container ID (publishing PORT/tcp to its port 80), connects the
+// container whose init is PID, prints "connected KEEPER" and waits to be
+// killed. With envKeeper set (a network namespace of its own) it first
+// starts a keeper process there, so that the namespace outlives the
+// helper as the host of `ip netns exec` would, and KEEPER is its PID (0
+// otherwise). MINICONTAINER_FAULT=die:STEP kills it at STEP (pkg/fault).
+func init() {
+	reexec.Register("mctest-connect", func() {
+		var keeper *exec.Cmd
+		fail := func(err error) {
+			if keeper != nil {
+				keeper.Process.Kill()
+			}
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		if os.Getenv(envKeeper) == "1" {
+			keeper = exec.Command(busybox, "sleep", "600")
+			if err := keeper.Start(); err != nil {
+				fail(err)
+			}
+		}
+		pid, _ := strconv.Atoi(os.Args[1])
+		req := Request{ID: os.Args[3], StateDir: os.Args[2]}
+		if len(os.Args) > 4 {
+			port, _ := strconv.Atoi(os.Args[4])
+			req.Ports = []Port{{uint16(port), 80, "tcp"}}
+		}
+		ep, err := Reserve(req, nil)
+		if err == nil {
+			err = ep.Connect(pid, nil)
+		}
+		if err != nil {
+			fail(err)
+		}
+		if keeper != nil {
+			fmt.Println("connected", keeper.Process.Pid)
+		} else {
+			fmt.Println("connected 0")
+		}
+		select {}
+	})
+}
+
+// envKeeper asks mctest-connect for a keeper process.
+const envKeeper = "MCTEST_KEEPER"
+
+// connectHelper starts mctest-connect with args (after PID STATEDIR), in a
+// network namespace of its own with newNet, and with MINICONTAINER_FAULT
+// set to faultAt unless it is "". It returns the first line the helper
+// printed ("" if it died first) and the helper, still running when it
+// printed "connected".
+func connectHelper(t *testing.T, faultAt string, newNet bool, args ...string) (string, *exec.Cmd) {
+	t.Helper()
+	helper := reexec.Command("mctest-connect", args...)
+	helper.Env = os.Environ()
+	if faultAt != "" {
+		helper.Env = append(helper.Env, fault.EnvVar+"="+faultAt)
+	}
+	if newNet {
+		helper.Env = append(helper.Env, envKeeper+"=1")
+		helper.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNET}
+	}
+	helper.Stdout = nil
+	out, err := helper.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	return line, helper
+}
+
+// killedBy waits for helper and reports whether SIGKILL ended it.
+func killedBy(helper *exec.Cmd) bool {
+	helper.Wait()
+	ws, ok := helper.ProcessState.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
+}
 
 func TestMain(m *testing.M) {
 	reexec.Init()
@@ -177,6 +266,18 @@ func eventually(t *testing.T, what string, fn func() error) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// checkedStateDir returns a new network state directory for the test, and
+// checks when the test ends — after its other cleanups, which run
+// last-first — that the links and processes of the test's host namespace
+// and that directory are as they were before.
+func checkedStateDir(t *testing.T) string {
+	t.Helper()
+	stateDir := filepath.Join(t.TempDir(), "network")
+	check := hostcheck.Take(t, "link ", "process ", stateDir)
+	t.Cleanup(func() { check.Verify(t) })
+	return stateDir
 }
 
 // assertHostClean checks, inside the test's host namespace, that no link

@@ -7,14 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/minicontainer/minicontainer/pkg/hostcheck"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -29,9 +26,7 @@ func TestHostKeepsItsRoutes(t *testing.T) {
 	if _, err := os.Stat("/proc/sys/net/ipv6"); err != nil {
 		t.Skip("no IPv6 in this kernel")
 	}
-	stateDir := filepath.Join(t.TempDir(), "network")
-	check := hostcheck.Take(t, "link ", "process ", stateDir)
-	t.Cleanup(func() { check.Verify(t) })
+	stateDir := checkedStateDir(t)
 	c := connect(t, Request{ID: "ra000001", StateDir: stateDir}, nil)
 	for _, link := range []string{"mc0", c.ep.HostVeth} {
 		for _, f := range []string{"accept_ra", "autoconf"} {
@@ -90,9 +85,7 @@ func TestHostKeepsItsLocalhost(t *testing.T) {
 	if !inHostNetns(t) {
 		return
 	}
-	stateDir := filepath.Join(t.TempDir(), "network")
-	check := hostcheck.Take(t, "link ", "process ", stateDir)
-	t.Cleanup(func() { check.Verify(t) })
+	stateDir := checkedStateDir(t)
 	run(t, in(os.Getpid(), "ip", "link", "set", "lo", "up"))
 	l, err := net.Listen("tcp4", "127.0.0.1:9999")
 	if err != nil {
@@ -124,31 +117,17 @@ func TestHostKeepsItsLocalhost(t *testing.T) {
 	})
 }
 
-// rawIn opens a raw socket inside the network namespace of pid (see udpIn).
+// rawIn opens a raw socket inside the network namespace of pid (see
+// inNetnsOf).
 func rawIn(t *testing.T, pid, family, proto int) int {
 	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	self, err := netns.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer self.Close()
-	target, err := netns.GetFromPid(pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		t.Fatal(err)
-	}
-	fd, serr := unix.Socket(family, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto)
-	if err := netns.Set(self); err != nil {
-		panic("cannot return to the host namespace: " + err.Error())
-	}
-	if serr != nil {
-		t.Fatal(fmt.Errorf("raw socket: %w", serr))
-	}
+	var fd int
+	inNetnsOf(t, pid, func() (err error) {
+		if fd, err = unix.Socket(family, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto); err != nil {
+			return fmt.Errorf("raw socket: %w", err)
+		}
+		return nil
+	})
 	t.Cleanup(func() { unix.Close(fd) })
 	return fd
 }

@@ -3,12 +3,14 @@ package network
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/minicontainer/minicontainer/pkg/explain"
+	"github.com/minicontainer/minicontainer/pkg/fault"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
@@ -49,8 +51,9 @@ func bridgeAddress(l netlink.Link) (netip.Prefix, bool) {
 // route to the subnet through mc0 by itself.
 func createBridge(name string, subnet netip.Prefix, n *explain.Narrator) error {
 	n.Note("a bridge is a virtual switch; the host joins it with the gateway address %s", Gateway(subnet))
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}
-	if err := step(n, "rtnetlink(7)", fmt.Sprintf("RTM_NEWLINK(name=%q, kind=\"bridge\")", name),
+	mac := bridgeMAC(subnet)
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name, HardwareAddr: mac}}
+	if err := step(n, "rtnetlink(7)", fmt.Sprintf("RTM_NEWLINK(name=%q, kind=\"bridge\", address=%s)", name, mac),
 		"creating bridge "+name, func() error { return netlink.LinkAdd(br) }); err != nil {
 		return err
 	}
@@ -62,7 +65,9 @@ func createBridge(name string, subnet netip.Prefix, n *explain.Narrator) error {
 		"adding "+gw.String()+" to "+name, func() error { return netlink.AddrAdd(br, &netlink.Addr{IPNet: ipNet(gw)}) }); err != nil {
 		return err
 	}
-	faultAfter("bridge address")
+	if err := fault.Point(n, "bridge-address"); err != nil {
+		return err
+	}
 	if err := step(n, "rtnetlink(7)", fmt.Sprintf("RTM_NEWLINK(name=%q, flags=IFF_UP)", name),
 		"bringing "+name+" up", func() error { return netlink.LinkSetUp(br) }); err != nil {
 		return err
@@ -72,6 +77,25 @@ func createBridge(name string, subnet netip.Prefix, n *explain.Narrator) error {
 	// that leave through a real interface. It is a setting of mc0 alone and
 	// goes with it.
 	return writeSysctl(n, "/proc/sys/net/ipv4/conf/"+name+"/route_localnet", "1")
+}
+
+// bridgeMAC is the bridge's own MAC address, given when it is made (as
+// IFLA_ADDRESS, which the kernel records as set by the user). Without one
+// a bridge takes the lowest address of its ports (br_stp_recalculate_bridge_id
+// in the kernel's net/bridge/br_stp_if.c), which changes whenever a
+// container with a lower one joins or that container leaves. A container
+// that resolved the gateway before then sends to the old address, which
+// the host no longer takes as its own, and loses every packet to the
+// gateway, and so to the outside, for tens of seconds: until its ARP entry
+// goes stale and the probes of the old address fail (arp(7):
+// base_reachable_time_ms, delay_first_probe_time, ucast_solicit). docker
+// gives its bridge an
+// address for the same reason. This one is derived from the gateway
+// address (locally administered, unicast: 02:00 and the four bytes of
+// 172.30.0.1), so the bridge of a subnet always has the same one.
+func bridgeMAC(subnet netip.Prefix) net.HardwareAddr {
+	gw := Gateway(subnet).As4()
+	return net.HardwareAddr{0x02, 0x00, gw[0], gw[1], gw[2], gw[3]}
 }
 
 // deleteBridge removes the bridge; ports still attached are detached.

@@ -1,10 +1,8 @@
 package network
 
 import (
-	"bufio"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -12,70 +10,26 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/minicontainer/minicontainer/pkg/hostcheck"
-	"github.com/minicontainer/minicontainer/pkg/reexec"
 	"golang.org/x/sys/unix"
 )
 
-// The helper process of TestKilledWhileMaking: it reserves and connects a
-// container, and dies by SIGKILL right after the step named in argv[3]
-// ("connected": once all is made).
-func init() {
-	reexec.Register("mctest-die-after", func() {
-		pid, _ := strconv.Atoi(os.Args[1])
-		die := func() { syscall.Kill(os.Getpid(), syscall.SIGKILL); select {} }
-		faultAfter = func(step string) {
-			if step == os.Args[3] {
-				die()
-			}
-		}
-		ep, err := Reserve(Request{ID: "dying01", StateDir: os.Args[2]}, nil)
-		if err == nil {
-			err = ep.Connect(pid, nil)
-		}
-		if err != nil {
-			fmt.Println("error:", err)
-			os.Exit(1)
-		}
-		if os.Args[3] == "connected" {
-			die()
-		}
-		fmt.Println("not killed")
-		os.Exit(1)
-	})
-}
-
-// TestKilledWhileMaking kills the minicontainer side (SIGKILL) right after
-// each thing Reserve makes on the host — the bridge, ip_forward, the NAT
-// table — and once everything is made; then Reclaim (what `minicontainer
-// gc` runs) must leave the host as it was, ip_forward back at 0 included.
-// A last run releases normally, for the same check.
+// TestKilledWhileMaking kills the minicontainer side (SIGKILL, through
+// MINICONTAINER_FAULT=die:STEP as cmd/minicontainer's TestFaultSteps
+// does) right after each thing Reserve makes on the host — the bridge's
+// address, the bridge up, ip_forward, the NAT table — and once everything
+// is made; then Reclaim (what `minicontainer gc` runs) must leave the host
+// as it was, ip_forward back at 0 included. A last run releases normally,
+// for the same check.
 func TestKilledWhileMaking(t *testing.T) {
 	if !inHostNetns(t) {
 		return
 	}
-	stateDir := filepath.Join(t.TempDir(), "network")
-	check := hostcheck.Take(t, "link ", "process ", stateDir)
-	t.Cleanup(func() { check.Verify(t) })
+	stateDir := checkedStateDir(t)
 	forward := func() string { return strings.TrimSpace(sh(t, "cat /proc/sys/net/ipv4/ip_forward")) }
 	sh(t, "echo 0 > /proc/sys/net/ipv4/ip_forward")
-	for _, step := range []string{"bridge", "ip_forward", "nat", "connected"} {
-		ctr := startNetns(t)
-		helper := reexec.Command("mctest-die-after", strconv.Itoa(ctr), stateDir, step)
-		helper.Stdout = nil
-		out, err := helper.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		helper.Stderr = os.Stderr
-		if err := helper.Start(); err != nil {
-			t.Fatal(err)
-		}
-		line, _ := bufio.NewReader(out).ReadString('\n')
-		err = helper.Wait()
-		if ws, ok := helper.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
-			t.Fatalf("killed after %s: the helper ended with %v %q", step, err, line)
-		}
+	// "port-rules" is Connect's last step: all is made.
+	for _, step := range []string{"bridge-address", "bridge", "ip-forward", "nat", "port-rules"} {
+		dieAt(t, step, startNetns(t), stateDir)
 		if _, err := Reclaim(stateDir, nil); err != nil {
 			t.Errorf("killed after %s: Reclaim: %v", step, err)
 		}
@@ -89,13 +43,7 @@ func TestKilledWhileMaking(t *testing.T) {
 
 	// Killed half-way through making the bridge (its address added, not
 	// yet up), and no gc: the next container must get a working bridge.
-	ctr := startNetns(t)
-	helper := reexec.Command("mctest-die-after", strconv.Itoa(ctr), stateDir, "bridge address")
-	helper.Stdout, helper.Stderr = os.Stderr, os.Stderr
-	helper.Run()
-	if ws, ok := helper.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
-		t.Fatalf("killed after the bridge's address: the helper ended with %v", helper.ProcessState)
-	}
+	dieAt(t, "bridge-address", startNetns(t), stateDir)
 	next := connect(t, Request{ID: "next0001", StateDir: stateDir}, nil)
 	if out, err := in(next.pid, busybox, "ping", "-c1", "-W1", next.ep.Gateway.String()).CombinedOutput(); err != nil {
 		t.Errorf("after a run killed half-way through making the bridge, the next one cannot ping the gateway: %v\n%s", err, out)
@@ -121,6 +69,20 @@ func TestKilledWhileMaking(t *testing.T) {
 	assertHostClean(t, stateDir)
 }
 
+// dieAt runs mctest-connect for the container ctr with
+// MINICONTAINER_FAULT=die:step, and checks that it killed itself there,
+// before it printed anything.
+func dieAt(t *testing.T, step string, ctr int, stateDir string) {
+	t.Helper()
+	line, helper := connectHelper(t, "die:"+step, false, strconv.Itoa(ctr), stateDir, "dying01")
+	if line != "" {
+		helper.Process.Kill() // it went past the step, and waits to be killed
+	}
+	if !killedBy(helper) || line != "" {
+		t.Fatalf("die:%s: the helper ended with %v, after printing %q", step, helper.ProcessState, line)
+	}
+}
+
 // TestForeignBridge: a bridge named mc0 made by hand (10.77.0.1/24), or a
 // table ip minicontainer made by someone else, is refused with one line
 // and left exactly as it was.
@@ -128,9 +90,7 @@ func TestForeignBridge(t *testing.T) {
 	if !inHostNetns(t) {
 		return
 	}
-	stateDir := filepath.Join(t.TempDir(), "network")
-	check := hostcheck.Take(t, "link ", "process ", stateDir)
-	t.Cleanup(func() { check.Verify(t) })
+	stateDir := checkedStateDir(t)
 	sh(t, "ip link add mc0 type bridge && ip addr add 10.77.0.1/24 dev mc0 && ip link set mc0 up")
 	want := "a network interface mc0 (bridge 10.77.0.1/24) exists that minicontainer did not create; it will not take it over: remove or rename it"
 	if err := Check(Request{StateDir: stateDir}); err == nil || err.Error() != want {
@@ -165,32 +125,6 @@ func TestForeignBridge(t *testing.T) {
 	assertHostClean(t, stateDir)
 }
 
-// The helper of TestReclaimInAnotherNetns, started in a network namespace
-// of its own: it starts a keeper process there (so the namespace outlives
-// the helper, as the host of `ip netns exec` would), connects the container
-// whose pid it is given, says so and waits to be killed.
-func init() {
-	reexec.Register("mctest-elsewhere", func() {
-		keeper := exec.Command(busybox, "sleep", "600")
-		if err := keeper.Start(); err != nil {
-			fmt.Println("error:", err)
-			os.Exit(1)
-		}
-		pid, _ := strconv.Atoi(os.Args[1])
-		ep, err := Reserve(Request{ID: "elsewhere", StateDir: os.Args[2]}, nil)
-		if err == nil {
-			err = ep.Connect(pid, nil)
-		}
-		if err != nil {
-			keeper.Process.Kill()
-			fmt.Println("error:", err)
-			os.Exit(1)
-		}
-		fmt.Println("connected", keeper.Process.Pid)
-		select {}
-	})
-}
-
 // TestReclaimInAnotherNetns: a run in another network namespace (as under
 // `ip netns exec`) is killed; Reclaim called from this one (gc run from the
 // machine's namespace) finds that namespace by the book's inode, enters it,
@@ -200,22 +134,9 @@ func TestReclaimInAnotherNetns(t *testing.T) {
 	if !inHostNetns(t) {
 		return
 	}
-	stateDir := filepath.Join(t.TempDir(), "network")
-	check := hostcheck.Take(t, "link ", "process ", stateDir)
-	t.Cleanup(func() { check.Verify(t) })
+	stateDir := checkedStateDir(t)
 	ctr := startNetns(t)
-	helper := reexec.Command("mctest-elsewhere", strconv.Itoa(ctr), stateDir)
-	helper.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNET}
-	helper.Stdout = nil
-	out, err := helper.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	helper.Stderr = os.Stderr
-	if err := helper.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, _ := bufio.NewReader(out).ReadString('\n')
+	line, helper := connectHelper(t, "", true, strconv.Itoa(ctr), stateDir, "elsewhere")
 	helper.Process.Signal(syscall.SIGKILL)
 	helper.Wait()
 	var keeper int
