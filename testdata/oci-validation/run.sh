@@ -254,7 +254,7 @@ echo "logs:    $logs/FILE.tap (stdout), FILE.err (stderr)"
 printf '%-32s %4s %4s %4s %4s  %-7s %s\n' FILE PASS FAIL SKIP SECS VERDICT "FIRST FAILURE / LEAKS CLEANED"
 n_pass=0 n_fail=0 n_skip=0 passed= failed= t0=$(date +%s)
 for f in $files; do
-	rc=0 t1=$(date +%s)
+	rc=0 t1=$(date +%s) silent=
 	rm -f "$logs/$f.tap" "$logs/$f.err"
 	(cd "$work" && TMPDIR=$work/tmp RUNTIME=$work/runtime \
 		timeout -k 5 "$timeout_s" "$cache/bin/$f" </dev/null >"$logs/$f.tap" 2>"$logs/$f.err") || rc=$?
@@ -276,13 +276,19 @@ for f in $files; do
 	elif [ "$rc" != 0 ]; then
 		why="exit $rc: $(lastline "$logs/$f.err")"
 	elif [ $((ok + notok)) = 0 ]; then
-		# "1..0" alone: the program gave up before its first test, and says
-		# why in a YAML "error" (a skip-all plan would say "1..0 # skip").
+		# "1..0" and no test: the hook files (hooks, prestart, poststart,
+		# poststop and their _fail) report only failures, as a YAML "error"
+		# (or a WARNING on stderr when a hook did not run); silence is
+		# their pass. Other files print this when they gave up early, and
+		# say why the same way. A skip-all plan says "1..0 # skip".
 		if grep -Eiq '^1\.\.0[[:space:]]*#[[:space:]]*skip' "$logs/$f.tap"; then
 			:
+		elif grep -q '"error": ' "$logs/$f.tap"; then
+			why="no test ran: $(grep -m1 -o '"error": .*' "$logs/$f.tap")"
+		elif grep -q 'WARNING' "$logs/$f.err"; then
+			why="no test ran: $(grep -m1 'WARNING' "$logs/$f.err")"
 		else
-			why="no test ran: $(grep -m1 -o '"error": .*' "$logs/$f.tap" || lastline "$logs/$f.err")"
-			[ "$why" != "no test ran: " ] || why="no test ran (plan 1..0, no error given)"
+			silent=1
 		fi
 	elif [ -z "$plan" ]; then
 		why="no TAP plan"
@@ -291,11 +297,12 @@ for f in $files; do
 	fi
 	if [ -n "$why" ]; then
 		verdict=fail n_fail=$((n_fail + 1)) failed="$failed $f"
-	elif [ "$pass" = 0 ]; then
+	elif [ "$pass" = 0 ] && [ -z "$silent" ]; then
 		verdict=skip n_skip=$((n_skip + 1))
 	else
 		verdict=pass n_pass=$((n_pass + 1)) passed="$passed $f"
 	fi
+	[ -z "$silent" ] || why="1..0, no error: this file reports only failures"
 	[ -z "$leaks" ] || why="${why:+$why; }cleaned: $leaks"
 	printf '%-32s %4s %4s %4s %4s  %-7s %s\n' "$f" "$pass" "$fail" "$skip" "$secs" "$verdict" "${why:0:150}"
 done
