@@ -35,11 +35,16 @@
 # (the bundle is the rootfs), copies ./runtimetest into it, and drives
 # "$RUNTIME create|start|state|kill|delete" as runc spells them. The only
 # variable it reads is RUNTIME; TMPDIR places the bundles.
+#   - The whole run is in a private mount namespace of its own (below).
 #   - The rootfs is the project's own busybox rootfs (minicontainer rootfs
-#     busybox), not the 2018 tarball in the module.
+#     busybox), not the 2018 tarball in the module. runtimetest is built
+#     without Go's start-up raise of RLIMIT_NOFILE (see the build step).
 #   - TMPDIR points into a work directory of this run, and RUNTIME is a
-#     two-line wrapper that adds --root WORK/state, so that this run's
+#     small wrapper that adds --root WORK/state, so that this run's
 #     bundles and containers are apart from any other.
+#   - Verdicts: pass = exit 0, every planned test ran, no "not ok", at least
+#     one "ok" that is not a skip; or, for the files that print TAP only
+#     for a failure (the hook and _fail files), "1..0" and no error.
 #   - After each file: every container left in WORK/state is deleted with
 #     "delete --force"; any process still rooted in WORK is killed; every
 #     mount under WORK is unmounted (a "shared" mount in a bundle propagates
