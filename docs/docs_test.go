@@ -295,8 +295,11 @@ func TestTranscripts(t *testing.T) {
 	root := repoRoot(t)
 	// make build, not go build: the Makefile builds minicontainer without
 	// cgo, and a plain go build would leave a different bin/minicontainer
-	// behind for the reader's next `make bench` or `sudo make run`.
-	build := exec.Command("make", "--no-print-directory", "build")
+	// behind for the reader's next `make bench` or `sudo make run`. And
+	// the man pages' C examples (bin/c): a block may run one that an
+	// earlier lesson's block compiled, and must pass when run alone
+	// (go test -run 'TestTranscripts/04-unshare.md:206').
+	build := exec.Command("make", "--no-print-directory", "build", "c-examples")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("make build: %v\n%s", err, out)

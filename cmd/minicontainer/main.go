@@ -15,22 +15,42 @@
 //	minicontainer ps
 //	minicontainer stats [ID|NAME]
 //	minicontainer gc
+//	minicontainer run --bundle DIR
+//
+// The OCI verbs, as runc spells them (podman and containerd call them):
+//
+//	minicontainer [--log FILE] [--log-format text|json] [--debug] [--systemd-cgroup]
+//	              create --bundle DIR [--pid-file F] [--console-socket S] [--no-pivot]
+//	                     [--no-new-keyring] [--preserve-fds N] [-x] ID
+//	minicontainer start [-x] ID
+//	minicontainer state ID
+//	minicontainer kill [--all] ID [SIGNAL]
+//	minicontainer delete [--force] [-x] ID
+//	minicontainer features
+//	minicontainer spec [run's flags] [-- CMD [ARG...]]
+//	minicontainer --version
 //
 // Every subcommand takes --root DIR, the state directory (/run/minicontainer).
 //
 //	minicontainer rootfs busybox DIR
 //
-// Exit status: the command's own; 128+N if a signal N killed it; 125 if
+// The OCI verbs exit 1 on failure (runc's convention), with one line on
+// stderr and in --log.
+//
+// run's exit status: the command's own; 128+N if a signal N killed it; 125 if
 // minicontainer failed before the command ran; 126 if the command could
 // not be executed; 127 if it was not found (as docker run).
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kong"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/minicontainer/minicontainer/pkg/cgroup"
 	"github.com/minicontainer/minicontainer/pkg/container"
@@ -38,7 +58,11 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/network"
 	"github.com/minicontainer/minicontainer/pkg/reexec"
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
+	"github.com/minicontainer/minicontainer/pkg/spec"
 )
+
+// version is this build's; the runtime-spec's is specs.Version.
+const version = "0.9.0"
 
 type runCmd struct {
 	Rootfs      string   `help:"Root filesystem directory (default: a busybox rootfs built on first use in ${default_rootfs})." placeholder:"DIR"`
@@ -60,7 +84,18 @@ type runCmd struct {
 	Resources    cgroup.Flags `embed:""`
 	CgroupParent string       `help:"Directory under each cgroup hierarchy for the container's cgroup." default:"${default_cgroup_parent}" env:"MINICONTAINER_CGROUP_PARENT" placeholder:"DIR"`
 	Cgroup2      bool         `name:"cgroup2" help:"On a hybrid host, use the cgroup2 hierarchy (CLONE_INTO_CGROUP, cgroup.kill; it has no controllers, so no limits)." env:"MINICONTAINER_CGROUP2"`
-	Command      []string     `arg:"" passthrough:"partial" help:"The command and its arguments." placeholder:"CMD"`
+	Bundle       string       `help:"Run this OCI bundle (config.json and its rootfs) in the foreground instead: create, start, wait, delete." placeholder:"DIR"`
+	Command      []string     `arg:"" optional:"" passthrough:"partial" help:"The command and its arguments." placeholder:"CMD"`
+}
+
+// flags are run's flags as pkg/spec maps them onto a Spec.
+func (r *runCmd) flags() spec.RunFlags {
+	return spec.RunFlags{
+		Rootfs: r.Rootfs, Name: r.Name, Hostname: r.Hostname, Env: r.Env, Workdir: r.Workdir,
+		Volumes: r.Volume, ReadOnly: r.ReadOnly, Chroot: r.Chroot, Init: r.Init, Interactive: r.Interactive,
+		TTY: r.TTY, Net: r.Net, Subnet: r.Subnet, Ports: r.Publish, Resources: r.Resources,
+		CgroupParent: r.CgroupParent, Cgroup2: r.Cgroup2, Command: r.Command,
+	}
 }
 
 func (r *runCmd) Run(g *globals) error {
@@ -69,6 +104,16 @@ func (r *runCmd) Run(g *globals) error {
 		r.Command = r.Command[1:]
 	}
 	x := explain.New(os.Stderr, r.Explain)
+	if r.Bundle != "" {
+		if len(r.Command) > 0 {
+			fail(errors.New("run --bundle takes no command: it is process.args in config.json"))
+		}
+		code, err := container.RunBundle(g.Root, r.Bundle, container.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, x)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "minicontainer: %v\n", err)
+		}
+		os.Exit(code)
+	}
 	code, err := container.Run(container.Config{
 		Rootfs: r.Rootfs, Name: r.Name, Hostname: r.Hostname, Env: r.Env, Workdir: r.Workdir,
 		Volumes: r.Volume, ReadOnly: r.ReadOnly, Chroot: r.Chroot, Init: r.Init,
@@ -132,18 +177,33 @@ func (b *busyboxCmd) Run() error {
 	return rootfs.BuildBusybox(b.Dir, explain.New(os.Stderr, b.Explain))
 }
 
-// globals are the flags every subcommand shares.
+// globals are the flags every subcommand shares: runc's, since engines
+// put them before every OCI verb.
 type globals struct {
-	Root string `help:"Directory for the containers' state (as runc --root)." default:"${default_root}" env:"MINICONTAINER_ROOT" placeholder:"DIR"`
+	Root          string           `help:"Directory for the containers' state (as runc --root)." default:"${default_root}" env:"MINICONTAINER_ROOT" placeholder:"DIR"`
+	Log           string           `help:"Append errors (and with --debug, the narration) to this file, as runc --log." placeholder:"FILE"`
+	LogFormat     string           `name:"log-format" help:"text or json ({\"level\",\"msg\",\"time\"} lines)." enum:"text,json" default:"text"`
+	Debug         bool             `help:"Narrate the OCI verbs' steps into --log."`
+	SystemdCgroup bool             `name:"systemd-cgroup" help:"Refused by create: minicontainer drives cgroupfs only."`
+	Version       kong.VersionFlag `help:"Print the version and the runtime-spec version, and exit."`
+
+	debugLog *os.File
 }
 
 type cli struct {
-	Globals globals  `embed:""`
-	Run     runCmd   `cmd:"" help:"Run a command in a new container."`
-	Ps      psCmd    `cmd:"" help:"List running containers."`
-	Stats   statsCmd `cmd:"" help:"Show running containers' memory, tasks, CPU time and OOM kills (from their cgroups)."`
-	Gc      gcCmd    `cmd:"" help:"Remove what killed runs left behind."`
-	Network struct {
+	Globals  globals     `embed:""`
+	Run      runCmd      `cmd:"" help:"Run a command in a new container."`
+	Ps       psCmd       `cmd:"" help:"List running containers."`
+	Create   createCmd   `cmd:"" help:"OCI: create a container from a bundle; its process waits for start."`
+	Start    startCmd    `cmd:"" help:"OCI: start the process of a created container."`
+	State    stateCmd    `cmd:"" help:"OCI: print a container's state (runtime-spec JSON)."`
+	Kill     killCmd     `cmd:"" help:"OCI: send a signal to a container's init (SIGTERM by default)."`
+	Delete   deleteCmd   `cmd:"" help:"OCI: delete a stopped container (--force: any)."`
+	Spec     specCmd     `cmd:"" help:"Print the config.json that run would use with these flags."`
+	Features featuresCmd `cmd:"" help:"OCI: print what this runtime honours (runtime-spec features JSON)."`
+	Stats    statsCmd    `cmd:"" help:"Show running containers' memory, tasks, CPU time and OOM kills (from their cgroups)."`
+	Gc       gcCmd       `cmd:"" help:"Remove what killed runs left behind."`
+	Network  struct {
 		Ls      networkLsCmd      `cmd:"" help:"List the bridge networks in use."`
 		Inspect networkInspectCmd `cmd:"" help:"Show a network's subnet and its containers' addresses, veths and ports."`
 		Rm      networkRmCmd      `cmd:"" help:"Remove a network no container uses (and its NAT table)."`
@@ -161,12 +221,18 @@ func main() {
 		kong.UsageOnError(),
 		kong.Vars{"default_hostname": container.DefaultHostname, "default_rootfs": container.DefaultRootfs,
 			"default_root": container.DefaultStateRoot, "default_cgroup_parent": container.DefaultCgroupParent,
-			"default_subnet": network.DefaultSubnet})
+			"default_subnet": network.DefaultSubnet,
+			"version":        "minicontainer version " + version + "\nspec: " + specs.Version})
 	if err != nil {
 		fail(err)
 	}
 	ctx, err := parser.Parse(os.Args[1:])
 	if err != nil {
+		// An engine reads the runtime's errors from --log (containerd
+		// shows the last error line of log.json to its user), and kong
+		// fills no flag when the line does not parse: find --log and
+		// --log-format in the arguments ourselves.
+		logFlags(os.Args[1:]).log("error", err.Error())
 		fail(err) // a usage error is bad input too: 125, as docker run (kong would exit 80)
 	}
 	if err := ctx.Run(&c.Globals); err != nil {
@@ -177,4 +243,28 @@ func main() {
 func fail(err error) {
 	fmt.Fprintf(os.Stderr, "minicontainer: %v\n", err)
 	os.Exit(container.ExitSetup)
+}
+
+// logFlags reads the global --log FILE and --log-format FORMAT (or
+// --log=FILE, --log-format=FORMAT) from a command line that kong refused,
+// up to the end of the flags ("--").
+func logFlags(args []string) *globals {
+	g := &globals{}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		for _, f := range []struct {
+			name string
+			to   *string
+		}{{"--log", &g.Log}, {"--log-format", &g.LogFormat}} {
+			if v, ok := strings.CutPrefix(a, f.name+"="); ok {
+				*f.to = v
+			} else if a == f.name && i+1 < len(args) {
+				*f.to = args[i+1]
+			}
+		}
+	}
+	return g
 }

@@ -3,6 +3,7 @@ package cgroup
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -619,5 +620,54 @@ func TestV2EnablesOnlyMissing(t *testing.T) {
 	}
 	if err := cg.Destroy(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCPUShares: linux.resources.cpu.shares as a config.json gives it.
+// On v1 it is written as it is (containerd's 1024 reads back 1024, where
+// a trip through a weight gave 999); on v2 it becomes runc's weight for
+// it (1024 → 39); a weight given too wins over shares.
+func TestCPUShares(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		l    Limits
+		v1   string
+		v2   string
+	}{
+		{"shares", Limits{CPUShares: 1024}, "1024", "39"},
+		{"the ends", Limits{CPUShares: 2}, "2", "1"},
+		{"weight wins", Limits{CPUShares: 1024, CPUWeight: 100}, "2598", "100"},
+	} {
+		h1 := fakeV1(t)
+		cg, err := New(h1, Parent, "sh12", explain.New(io.Discard, false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.l.Check(h1); err != nil {
+			t.Fatal(err)
+		}
+		if err := cg.Create(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cg.Apply(c.l); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimSpace(readFile(t, filepath.Join(h1.V1["cpu"], Parent, "sh12", "cpu.shares"))); got != c.v1 {
+			t.Errorf("%s: v1 cpu.shares = %q, want %q", c.name, got, c.v1)
+		}
+		h2 := fakeV2(t, "cpuset cpu io memory hugetlb pids rdma misc")
+		cg, err = New(h2, Parent, "sh12", explain.New(io.Discard, false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cg.Create(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cg.Apply(c.l); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimSpace(readFile(t, filepath.Join(h2.Unified, Parent, "sh12", "cpu.weight"))); got != c.v2 {
+			t.Errorf("%s: v2 cpu.weight = %q, want %q", c.name, got, c.v2)
+		}
 	}
 }

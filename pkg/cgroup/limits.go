@@ -13,11 +13,17 @@ import (
 // limit": the cgroup is still created (for stats and to kill everything at
 // the end) but that file is left as the kernel made it.
 type Limits struct {
-	Memory     int64   // bytes of RAM (and no swap): memory.max / memory.limit_in_bytes
-	Pids       int64   // tasks (processes and threads): pids.max
-	CPUs       float64 // cores' worth of CPU time per period: cpu.max / cpu.cfs_quota_us
-	CPUWeight  uint64  // relative share, 1..10000 (v2's unit): cpu.weight / cpu.shares
-	CpusetCPUs string  // CPUs the tasks may run on, "0" or "0-1,3": cpuset.cpus
+	Memory    int64   // bytes of RAM (and no swap): memory.max / memory.limit_in_bytes
+	Pids      int64   // tasks (processes and threads): pids.max
+	CPUs      float64 // cores' worth of CPU time per period: cpu.max / cpu.cfs_quota_us
+	CPUWeight uint64  // relative share, 1..10000 (v2's unit): cpu.weight / cpu.shares
+	// CPUShares is the same share in v1's unit, 2..262144, as a
+	// config.json gives it (linux.resources.cpu.shares): written as it is
+	// to cpu.shares, so that containerd's 1024 reads back 1024 (a trip
+	// through a weight rounds it to 999); on v2 it becomes a weight
+	// (SharesToWeight). CPUWeight wins when both are set.
+	CPUShares  uint64
+	CpusetCPUs string // CPUs the tasks may run on, "0" or "0-1,3": cpuset.cpus
 }
 
 // Flags is the command-line face of Limits, meant to be embedded in a kong
@@ -252,7 +258,7 @@ func (l Limits) Controllers() []string {
 	if l.Pids != 0 {
 		c = append(c, "pids")
 	}
-	if l.CPUs != 0 || l.CPUWeight != 0 {
+	if l.CPUs != 0 || l.CPUWeight != 0 || l.CPUShares != 0 {
 		c = append(c, "cpu")
 	}
 	if l.CpusetCPUs != "" {
@@ -302,4 +308,15 @@ func WeightToShares(w uint64) uint64 {
 		return 0
 	}
 	return 2 + ((w-1)*262142+9998)/9999
+}
+
+// SharesToWeight is runc's mapping of a v1 cpu.shares onto a v2
+// cpu.weight (ConvertCPUSharesToCgroupV2Value): 2..262144 onto 1..10000,
+// linearly; out-of-range shares are clamped to the ends.
+func SharesToWeight(shares uint64) uint64 {
+	if shares == 0 {
+		return 0
+	}
+	shares = min(max(shares, 2), 262144)
+	return 1 + ((shares-2)*9999)/262142
 }

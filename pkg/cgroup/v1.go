@@ -198,6 +198,8 @@ func (c *v1) Apply(l Limits) error {
 	}
 	if l.CPUWeight != 0 {
 		s = append(s, setting{"cpu", "cpu.shares", strconv.FormatUint(WeightToShares(l.CPUWeight), 10)})
+	} else if l.CPUShares != 0 {
+		s = append(s, setting{"cpu", "cpu.shares", strconv.FormatUint(l.CPUShares, 10)})
 	}
 	for _, x := range s {
 		d := c.dirOf(x.ctrl)

@@ -1,6 +1,7 @@
 package cgroup
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -146,8 +147,8 @@ func (c *v2) Apply(l Limits) error {
 		// "$MAX $PERIOD": up to MAX µs of CPU time in each PERIOD µs.
 		s = append(s, setting{"cpu.max", fmt.Sprintf("%d %d", int64(l.CPUs*CFSPeriod), CFSPeriod)})
 	}
-	if l.CPUWeight != 0 {
-		s = append(s, setting{"cpu.weight", strconv.FormatUint(l.CPUWeight, 10)})
+	if w := cmp.Or(l.CPUWeight, SharesToWeight(l.CPUShares)); w != 0 {
+		s = append(s, setting{"cpu.weight", strconv.FormatUint(w, 10)})
 	}
 	for _, x := range s {
 		if err := c.f.write(filepath.Join(c.dir, x.file), x.value); err != nil {

@@ -21,11 +21,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/minicontainer/minicontainer/pkg/cgroup"
+	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
+	"github.com/minicontainer/minicontainer/pkg/spec"
 )
 
 // Config is what a user asks for on the command line.
@@ -56,8 +57,6 @@ type Config struct {
 	Net    string   // network mode: "bridge" (the default when ""), "none" or "host"
 	Subnet string   // the bridge's subnet (--subnet); "" means the bridge's current one or network.DefaultSubnet
 	Ports  []string // published ports, HOSTPORT:CTRPORT[/tcp|/udp] (-p)
-
-	net netConfig // the parsed network options (validateNetwork)
 }
 
 // DefaultHostname is the container's hostname unless --hostname is given.
@@ -79,47 +78,73 @@ func ValidName(name string) bool {
 	return name != ""
 }
 
+// runPlan is what validation learnt from a Config, in one typed value
+// (before, its results landed in three places: a mutated Config, a
+// returned rootfs.Spec and a separately called validateCgroup): the root
+// filesystem, the network, the cgroup. Nothing is created making it.
+type runPlan struct {
+	rootfs rootfs.Spec
+	net    netConfig
+	cgroup *cgroupPlan // nil: no cgroup on this host
+}
+
+// plan validates the whole Config (validate, then the cgroup against the
+// host) and returns the plan.
+func (c *Config) plan(x *explain.Narrator) (*runPlan, error) {
+	p, err := c.validate()
+	if err != nil {
+		return nil, err
+	}
+	if p.cgroup, err = c.validateCgroup(x); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
 // validate checks everything that can be checked on the host before
-// anything is created. It fills in defaults and returns the rootfs spec.
-func (c *Config) validate() (rootfs.Spec, error) {
-	var spec rootfs.Spec
+// anything is created, but the cgroup. It fills in the Config's defaults
+// (hostname, state root) and returns the plan.
+func (c *Config) validate() (*runPlan, error) {
+	p := &runPlan{}
+	spec := &p.rootfs
 	if os.Geteuid() != 0 {
-		return spec, errors.New("must run as root: creating namespaces and mounts needs CAP_SYS_ADMIN (try sudo)")
+		return nil, errors.New("must run as root: creating namespaces and mounts needs CAP_SYS_ADMIN (try sudo)")
 	}
 	if len(c.Command) == 0 {
-		return spec, errors.New("no command given: minicontainer run [flags] -- CMD [ARG...]")
+		return nil, errors.New("no command given: minicontainer run [flags] -- CMD [ARG...]")
 	}
 	// execve(2) takes C strings: a NUL would end an argument early (Go's
 	// exec refuses it with EINVAL, once everything is created).
 	for _, a := range c.Command {
 		if strings.Contains(a, "\x00") {
-			return spec, fmt.Errorf("command argument %q: holds a NUL byte, which execve(2) cannot pass", a)
+			return nil, fmt.Errorf("command argument %q: holds a NUL byte, which execve(2) cannot pass", a)
 		}
 	}
 	if c.Name != "" && !ValidName(c.Name) {
-		return spec, fmt.Errorf("invalid name %q: use letters, digits, _ . - (not first)", c.Name)
+		return nil, fmt.Errorf("invalid name %q: use letters, digits, _ . - (not first)", c.Name)
 	}
 	if c.StateRoot == "" {
 		c.StateRoot = DefaultStateRoot
 	}
 	if !filepath.IsAbs(c.StateRoot) {
-		return spec, fmt.Errorf("state root %q: must be an absolute path", c.StateRoot)
+		return nil, fmt.Errorf("state root %q: must be an absolute path", c.StateRoot)
 	}
 	if c.Hostname == "" {
 		c.Hostname = DefaultHostname
 	}
-	if err := c.validateNetwork(); err != nil {
-		return spec, err
+	var err error
+	if p.net, err = c.validateNetwork(); err != nil {
+		return nil, err
 	}
 	if c.Workdir != "" && !filepath.IsAbs(c.Workdir) {
-		return spec, fmt.Errorf("workdir %q: must be an absolute path", c.Workdir)
+		return nil, fmt.Errorf("workdir %q: must be an absolute path", c.Workdir)
 	}
 	for _, e := range c.Env {
 		if err := CheckEnv(e); err != nil {
-			return spec, err
+			return nil, err
 		}
 	}
-	spec = rootfs.Spec{
+	*spec = rootfs.Spec{
 		Base:     c.Rootfs,
 		ReadOnly: c.ReadOnly,
 		Hostname: c.Hostname,
@@ -128,7 +153,7 @@ func (c *Config) validate() (rootfs.Spec, error) {
 	for _, v := range c.Volumes {
 		vol, err := rootfs.ParseVolume(v)
 		if err != nil {
-			return spec, err
+			return nil, err
 		}
 		spec.Volumes = append(spec.Volumes, vol)
 	}
@@ -141,22 +166,25 @@ func (c *Config) validate() (rootfs.Spec, error) {
 			// no base.
 			spec.Base = ""
 			if err := rootfs.ValidateHostname(spec.Hostname); err != nil {
-				return spec, err
+				return nil, err
 			}
 			for _, v := range spec.Volumes {
 				if _, err := os.Stat(v.Host); err != nil {
-					return spec, fmt.Errorf("volume %s: host path: %w", v, err)
+					return nil, fmt.Errorf("volume %s: host path: %w", v, err)
 				}
 			}
-			return spec, nil
+			return p, nil
 		}
 	}
 	abs, err := filepath.Abs(spec.Base)
 	if err != nil {
-		return spec, fmt.Errorf("rootfs %s: %w", spec.Base, err)
+		return nil, fmt.Errorf("rootfs %s: %w", spec.Base, err)
 	}
 	spec.Base = abs
-	return spec, spec.Validate()
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // environment is the command's environment: a small default like docker's,
@@ -177,36 +205,9 @@ func (c *Config) environment() []string {
 	return MergeEnv(env, c.Env, os.LookupEnv)
 }
 
-// CheckEnv checks one -e entry, KEY=VALUE or KEY alone: a key is needed,
-// and no NUL byte, which execve(2) cannot pass (environ(7) entries are C
-// strings).
-func CheckEnv(e string) error {
-	if k, _, _ := strings.Cut(e, "="); k == "" {
-		return fmt.Errorf("environment %q: want KEY=VALUE", e)
-	}
-	if strings.Contains(e, "\x00") {
-		return fmt.Errorf("environment %q: holds a NUL byte, which execve(2) cannot pass", e)
-	}
-	return nil
-}
-
-// MergeEnv adds entries (checked by CheckEnv) to env: KEY=VALUE replaces
-// any KEY already there, KEY alone takes lookup's value (the host's) or is
-// left out when there is none. Each key appears once, at the place of its
-// last setting.
-func MergeEnv(env, entries []string, lookup func(string) (string, bool)) []string {
-	env = slices.Clone(env)
-	for _, e := range entries {
-		if !strings.Contains(e, "=") {
-			v, ok := lookup(e)
-			if !ok {
-				continue
-			}
-			e += "=" + v
-		}
-		k, _, _ := strings.Cut(e, "=")
-		env = slices.DeleteFunc(env, func(old string) bool { return strings.HasPrefix(old, k+"=") })
-		env = append(env, e)
-	}
-	return env
-}
+// CheckEnv and MergeEnv are pkg/spec's (run's -e, mapped onto
+// process.env there).
+var (
+	CheckEnv = spec.CheckEnv
+	MergeEnv = spec.MergeEnv
+)

@@ -63,9 +63,9 @@ func TestValidate(t *testing.T) {
 		}
 	}
 	c := Config{Rootfs: base, Command: []string{"sh"}}
-	spec, _ := c.validate()
-	if c.Hostname != DefaultHostname || c.StateRoot != DefaultStateRoot || spec.Base != base {
-		t.Errorf("defaults: hostname %q state %q base %q", c.Hostname, c.StateRoot, spec.Base)
+	p, _ := c.validate()
+	if c.Hostname != DefaultHostname || c.StateRoot != DefaultStateRoot || p.rootfs.Base != base {
+		t.Errorf("defaults: hostname %q state %q base %q", c.Hostname, c.StateRoot, p.rootfs.Base)
 	}
 }
 
@@ -197,7 +197,7 @@ func TestNameIsClaimedOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := create(Config{Name: "web", StateRoot: root, Command: []string{"true"}}, nil, nil)
+			c, err := create(Config{Name: "web", StateRoot: root, Command: []string{"true"}}, &runPlan{}, nil)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"time"
 
 	"github.com/minicontainer/minicontainer/pkg/proc"
@@ -20,6 +21,7 @@ import (
 // stack of everything created for it.
 type Container struct {
 	Config Config
+	plan   *runPlan // what validation learnt (run; nil for a bundle)
 	State  *State
 	x      *explain.Narrator
 	undos  []func() error
@@ -28,6 +30,9 @@ type Container struct {
 	cgroup        cgroup.Cgroup // nil when the host has no cgroups
 	cgroupPlan    *cgroupPlan
 	placedAtClone bool // v2: born in its cgroup (CLONE_INTO_CGROUP)
+
+	initCmd *exec.Cmd     // a bundle's init (run --bundle waits for it)
+	exited  chan struct{} // closed once the init has been waited for
 }
 
 // AddFile asks for a file inside the container (an absolute path there),

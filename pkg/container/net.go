@@ -19,44 +19,44 @@ type netConfig struct {
 // validateNetwork checks --net, --subnet and -p, and for the bridge asks
 // pkg/network whether the ports are free and the subnet fits the host —
 // before anything is created.
-func (c *Config) validateNetwork() error {
+func (c *Config) validateNetwork() (netConfig, error) {
 	mode := c.Net
 	if mode == "" {
 		mode = string(network.ModeBridge)
 	}
 	m, err := network.ParseMode(mode)
 	if err != nil {
-		return err
+		return netConfig{}, err
 	}
 	// The network's address book belongs to the network namespace, not to
 	// the state root: it stays in network.DefaultStateDir whatever --root
 	// says, so containers of two roots in one namespace share it.
-	c.net = netConfig{mode: m, req: network.Request{StateDir: network.DefaultStateDir}}
+	n := netConfig{mode: m, req: network.Request{StateDir: network.DefaultStateDir}}
 	if m != network.ModeBridge && (c.Subnet != "" || len(c.Ports) > 0) {
-		return fmt.Errorf("--subnet and -p need --net bridge, not --net %s", m)
+		return n, fmt.Errorf("--subnet and -p need --net bridge, not --net %s", m)
 	}
 	if c.Subnet != "" {
-		if c.net.req.Subnet, err = network.ParseSubnet(c.Subnet); err != nil {
-			return err
+		if n.req.Subnet, err = network.ParseSubnet(c.Subnet); err != nil {
+			return n, err
 		}
 	}
 	for _, p := range c.Ports {
 		port, err := network.ParsePort(p)
 		if err != nil {
-			return err
+			return n, err
 		}
-		c.net.req.Ports = append(c.net.req.Ports, port)
+		n.req.Ports = append(n.req.Ports, port)
 	}
 	if m == network.ModeBridge {
-		return network.Check(c.net.req)
+		return n, network.Check(n.req)
 	}
-	return nil
+	return n, nil
 }
 
 // cloneFlags are the namespaces of this container: all of containerFlags,
 // less CLONE_NEWNET with --net host, which shares the host's network stack.
-func (c *Config) cloneFlags() uintptr {
-	if c.net.mode == network.ModeHost {
+func (n netConfig) cloneFlags() uintptr {
+	if n.mode == network.ModeHost {
 		return containerFlags &^ unix.CLONE_NEWNET
 	}
 	return containerFlags
@@ -68,7 +68,7 @@ func (c *Config) cloneFlags() uintptr {
 // publishes the ports. Its undo — and gc's reclaimer, after a SIGKILL —
 // removes all of it.
 func connectNetwork(c *Container) error {
-	switch c.Config.net.mode {
+	switch c.plan.net.mode {
 	case network.ModeHost:
 		// The host's stack, so the host's resolver configuration as it is.
 		if data, err := os.ReadFile("/etc/resolv.conf"); err == nil {
@@ -78,7 +78,7 @@ func connectNetwork(c *Container) error {
 	case network.ModeNone:
 		return nil // the init brings lo up; nothing else
 	}
-	req := c.Config.net.req
+	req := c.plan.net.req
 	req.ID, req.Name, req.Hostname = c.State.ID, c.Config.Name, c.Config.Hostname
 	// Name is where the address book is: what gc's reclaimer reads.
 	if err := c.Own(Resource{Kind: "network", Name: req.StateDir}); err != nil {

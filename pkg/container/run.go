@@ -102,14 +102,12 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 	if cfg.TTY && cfg.Interactive && (stdio.In == nil || !term.IsTerminal(int(stdio.In.Fd()))) {
 		return ExitSetup, errors.New("the input device is not a TTY: -i with -t needs a terminal as stdin (drop -t to pipe input into the container)")
 	}
-	spec, err := cfg.validate()
+	plan, err := cfg.plan(x)
 	if err != nil {
 		return ExitSetup, err
 	}
-	cgroupPlan, err := cfg.validateCgroup(x)
-	if err != nil {
-		return ExitSetup, err
-	}
+	spec := plan.rootfs
+	cgroupPlan := plan.cgroup
 	if spec.Base == "" {
 		if spec.Base, err = EnsureDefaultRootfs(x); err != nil {
 			return ExitSetup, err
@@ -122,7 +120,7 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 	if sig := pending(signals); sig != 0 {
 		return interrupted(sig)
 	}
-	c, err := create(cfg, cgroupPlan, x)
+	c, err := create(cfg, plan, x)
 	if err != nil {
 		return ExitSetup, err
 	}
@@ -176,10 +174,10 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 // create claims an ID and (if given) the name, and creates the state dir,
 // all under the state root's lock. Stale states of killed runs are
 // reclaimed first, so a name they held becomes free again. The first
-// state.json already names the scratch dir and the cgroup (when plan is
-// not nil) that Run will make, so gc finds them should minicontainer be
+// state.json already names the scratch dir and the cgroup (when the plan
+// has one) that Run will make, so gc finds them should minicontainer be
 // killed while making them.
-func create(cfg Config, plan *cgroupPlan, x *explain.Narrator) (*Container, error) {
+func create(cfg Config, plan *runPlan, x *explain.Narrator) (*Container, error) {
 	unlock, err := lockStateRoot(cfg.StateRoot)
 	if err != nil {
 		return nil, err
@@ -205,7 +203,7 @@ func create(cfg Config, plan *cgroupPlan, x *explain.Narrator) (*Container, erro
 		return nil, err
 	}
 	self := os.Getpid()
-	c := &Container{Config: cfg, x: x, State: &State{
+	c := &Container{Config: cfg, plan: plan, x: x, State: &State{
 		Root: cfg.StateRoot, ID: id, Name: cfg.Name, Command: cfg.Command, Created: time.Now().UTC(),
 		Runtime: self, RuntimeStart: proc.StartTime(self),
 	}}
@@ -217,8 +215,8 @@ func create(cfg Config, plan *cgroupPlan, x *explain.Narrator) (*Container, erro
 		return nil, fmt.Errorf("containers dir: %w", err)
 	}
 	c.State.Resources = []Resource{{Kind: "dir", Name: c.State.Scratch}}
-	if plan != nil {
-		c.State.Resources = append(c.State.Resources, plan.resource(id))
+	if plan.cgroup != nil {
+		c.State.Resources = append(c.State.Resources, plan.cgroup.resource(id))
 	}
 	err = os.Mkdir(c.State.Dir(), 0o700)
 	x.Call("mkdir(2)", fmt.Sprintf("mkdir(%q, 0700)", c.State.Dir()), nil, err)
@@ -278,14 +276,75 @@ func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal)
 }
 
 func (c *Container) startAndWait(spec rootfs.Spec, stdio Stdio, signals chan os.Signal, phase *setupPhase) (int, error) {
+	l, err := c.launch(stdio)
+	if l != nil {
+		// Run last: the thread stays locked until the init has been
+		// waited for (PR_SET_PDEATHSIG), and the container's last output
+		// is copied before Run returns (main's error line comes after).
+		defer l.release()
+	}
+	if err != nil {
+		return ExitSetup, err
+	}
+	// From here on the init must never outlive this function.
+	defer func() {
+		if !l.exited {
+			l.cmd.Process.Kill()
+			l.cmd.Wait()
+		}
+	}()
+	l.done = make(chan struct{})
+	defer close(l.done)
+	console, code, err := c.handshake(l, spec, stdio, signals, phase)
+	if console != nil {
+		defer console.close()
+	}
+	if err != nil {
+		return code, err
+	}
+	return c.attach(l, console, stdio, phase)
+}
+
+// launched is the init as launch started it, shared by handshake and
+// attach (and exec, which needs launch and attach on their own).
+type launched struct {
+	cmd             *exec.Cmd
+	sock            int    // our end of the sync socket
+	pipes           *relay // the container's stdio
+	pid             int
+	unshareCgroupNS bool // the init makes its cgroup namespace itself (v1)
+	locked          bool // this goroutine is locked to its thread
+	exited          bool // the init has been waited for
+	done            chan struct{}
+	hangUp          chan struct{} // the console reports a hung-up terminal here
+	killedForHangUp atomic.Bool
+}
+
+// release undoes launch, in the order startAndWait always had: the
+// thread, the output copies, the socket.
+func (l *launched) release() {
+	if l.locked {
+		runtime.UnlockOSThread()
+	}
+	if l.pipes != nil {
+		l.pipes.wait()
+	}
+	unix.Close(l.sock)
+}
+
+// launch starts the init: the sync socket, the clone options (the
+// namespaces, PR_SET_PDEATHSIG, setsid, the cgroup), the stdio relay, and
+// clone itself, on a thread locked for the init's whole life. A non-nil l
+// must be released, also with an error.
+func (c *Container) launch(stdio Stdio) (*launched, error) {
 	x := c.x
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	x.Call("socketpair(2)", fmt.Sprintf("socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0, [%d, %d])", pair[0], pair[1]), nil, err)
 	if err != nil {
-		return ExitSetup, fmt.Errorf("socketpair: %w", err)
+		return nil, fmt.Errorf("socketpair: %w", err)
 	}
 	sock, initEnd := pair[0], os.NewFile(uintptr(pair[1]), "sync")
-	defer unix.Close(sock)
+	l := &launched{sock: sock, hangUp: make(chan struct{}, 1)}
 	cmd := reexec.Command(initEntry)
 	cmd.ExtraFiles = []*os.File{initEnd} // fd 3 in the init
 	// The command's own environment comes with initConfig. GOMAXPROCS=1:
@@ -297,7 +356,7 @@ func (c *Container) startAndWait(spec rootfs.Spec, stdio Stdio, signals chan os.
 	// opened on the init's writable copy of the host's cgroup mount.
 	cmd.Env = []string{x.Env(), "GOMAXPROCS=1", "GODEBUG=containermaxprocs=0,updatemaxprocs=0"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: c.Config.cloneFlags(),
+		Cloneflags: c.plan.net.cloneFlags(),
 		// If minicontainer is killed (even by SIGKILL), the kernel kills
 		// the init, and with it the whole PID namespace (pid_namespaces(7)).
 		// PR_SET_PDEATHSIG fires when the creating THREAD exits, not the
@@ -313,19 +372,20 @@ func (c *Container) startAndWait(spec rootfs.Spec, stdio Stdio, signals chan os.
 	unshareCgroupNS, closeCgroupFD, err := c.cgroupClone(cmd.SysProcAttr)
 	if err != nil {
 		initEnd.Close()
-		return ExitSetup, err
+		return l, err
 	}
+	l.cmd, l.unshareCgroupNS = cmd, unshareCgroupNS
 	c.placedAtClone = cmd.SysProcAttr.UseCgroupFD && c.cgroup.Joined()
 	pipes, err := newRelay(stdio, x)
 	if err != nil {
 		initEnd.Close()
 		closeCgroupFD()
-		return ExitSetup, err
+		return l, err
 	}
-	// Registered before the init's kill-and-wait, so it runs after it: the
+	// Waited for by release, after the init's kill-and-wait: the
 	// container's last output is copied before Run returns (and main's
 	// error line, if any, comes after it).
-	defer pipes.wait()
+	l.pipes = pipes
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = pipes.child[0], pipes.child[1], pipes.child[2]
 	// Every descriptor minicontainer inherited from its caller without
 	// close-on-exec (a shell's "exec 9</tmp", a CI runner's pipe) would
@@ -338,10 +398,10 @@ func (c *Container) startAndWait(spec rootfs.Spec, stdio Stdio, signals chan os.
 		initEnd.Close()
 		pipes.started()
 		closeCgroupFD()
-		return ExitSetup, err
+		return l, err
 	}
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	l.locked = true
 	err = cmd.Start()
 	initEnd.Close() // only the init holds its end now: its closing is our EOF
 	pipes.started()
@@ -360,9 +420,20 @@ func (c *Container) startAndWait(spec rootfs.Spec, stdio Stdio, signals chan os.
 	}
 	if err != nil {
 		pipes.stdin.Close()
-		return ExitSetup, fmt.Errorf("starting the container init: %w", err)
+		return l, fmt.Errorf("starting the container init: %w", err)
 	}
+	l.pid = pid
 	x.Note("init %d: setsid(), prctl(PR_SET_PDEATHSIG, SIGKILL), then execve(%q, [%q]) with the sync socket as fd %d", pid, reexec.Self, initEntry, syncFd)
+	return l, nil
+}
+
+// handshake is what happens while the init waits on the sync socket:
+// the caller's stdin is attached, the PID recorded, signals forwarded,
+// the host steps run (cgroup placement, network through /proc/PID/ns/net),
+// and the init gets its config; it returns once the command runs (or
+// failed to), with the console when there is a terminal.
+func (c *Container) handshake(l *launched, spec rootfs.Spec, stdio Stdio, signals chan os.Signal, phase *setupPhase) (*console, int, error) {
+	x, cmd, pid, pipes, sock := c.x, l.cmd, l.pid, l.pipes, l.sock
 	// Without -t, the caller's stdin is copied in when it is not a
 	// terminal (a pipe, a file: `echo hi | run -- cat`), and from a
 	// terminal with -i only, as docker attaches it: a copy reading the
@@ -370,38 +441,25 @@ func (c *Container) startAndWait(spec rootfs.Spec, stdio Stdio, signals chan os.
 	// minicontainer (SIGTTIN) when run in the background.
 	attach := !c.Config.TTY && (c.Config.Interactive || !term.IsTerminal(int(stdio.In.Fd())))
 	pipes.run(stdio, attach)
-	// From here on the init must never outlive this function.
-	exited := false
-	defer func() {
-		if !exited {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	}()
 	if err := fault.Point(x, "clone"); err != nil {
-		return ExitSetup, err
+		return nil, ExitSetup, err
 	}
 	c.State.Pid, c.State.PidStart = pid, proc.StartTime(pid)
 	if err := c.State.save(); err != nil {
-		return ExitSetup, err
+		return nil, ExitSetup, err
 	}
 	if err := fault.Point(x, "pid"); err != nil {
-		return ExitSetup, err
+		return nil, ExitSetup, err
 	}
-	done := make(chan struct{})
-	defer close(done)
-	// The console reports here when the host's terminal hangs up.
-	hangUp := make(chan struct{}, 1)
-	var killedForHangUp atomic.Bool
-	go forward(signals, hangUp, terminals(stdio), phase, cmd.Process, &killedForHangUp, done, x)
+	go forward(signals, l.hangUp, terminals(stdio), phase, cmd.Process, &l.killedForHangUp, l.done, x)
 
 	for _, step := range hostSteps {
 		x.Note("host step %s for init %d", step.name, pid)
 		if err := step.do(c); err != nil {
-			return ExitSetup, fmt.Errorf("%s: %w", step.name, err)
+			return nil, ExitSetup, fmt.Errorf("%s: %w", step.name, err)
 		}
 		if err := fault.Point(x, "host step "+step.name); err != nil {
-			return ExitSetup, err
+			return nil, ExitSetup, err
 		}
 	}
 
@@ -413,10 +471,10 @@ func (c *Container) startAndWait(spec rootfs.Spec, stdio Stdio, signals chan os.
 		}
 		spec.Files[path] = data
 	}
-	ic := initConfig{NetNS: c.Config.cloneFlags()&unix.CLONE_NEWNET != 0,
+	ic := initConfig{NetNS: c.plan.net.cloneFlags()&unix.CLONE_NEWNET != 0,
 		Rootfs: spec, Hostname: c.Config.Hostname, Env: c.Config.environment(), Workdir: c.Config.Workdir,
 		Command: c.Config.Command, Init: c.Config.Init, TTY: c.Config.TTY, Interactive: c.Config.Interactive,
-		UnshareCgroupNS: unshareCgroupNS,
+		UnshareCgroupNS: l.unshareCgroupNS,
 	}
 	if c.Config.TTY {
 		ic.WindowSize = windowSize(stdio.In)
@@ -425,20 +483,22 @@ func (c *Container) startAndWait(spec rootfs.Spec, stdio Stdio, signals chan os.
 	x.Call("sendmsg(2)", fmt.Sprintf("sendmsg(%d, {the config, command %s}, 0)", sock, explain.Quote(strings.Join(ic.Command, " "))), n, err)
 	if err != nil {
 		// EPIPE: the init is gone already.
-		exited = true
-		return c.deadInit(cmd, pipes, err)
+		l.exited = true
+		code, err := c.deadInit(cmd, pipes, err)
+		return nil, code, err
 	}
 	if err := fault.Point(x, "config-sent"); err != nil {
-		return ExitSetup, err
+		return nil, ExitSetup, err
 	}
-	console, gone, code, err := c.awaitExec(sock, cmd, pipes, stdio, hangUp, &phase.running)
-	exited = gone
-	if console != nil {
-		defer console.close()
-	}
-	if err != nil {
-		return code, err
-	}
+	console, gone, code, err := c.awaitExec(sock, cmd, pipes, stdio, l.hangUp, &phase.running)
+	l.exited = gone
+	return console, code, err
+}
+
+// attach is the run once the command runs: its output passes, and
+// minicontainer waits for PID 1 and maps its status to the exit code.
+func (c *Container) attach(l *launched, console *console, stdio Stdio, phase *setupPhase) (int, error) {
+	x, cmd, pid, pipes := c.x, l.cmd, l.pid, l.pipes
 	phase.running.Store(true)
 	pipes.pass()
 	x.Note("the command runs; waiting for PID 1 (host PID %d) to exit", pid)
@@ -446,8 +506,8 @@ func (c *Container) startAndWait(spec rootfs.Spec, stdio Stdio, signals chan os.
 		return ExitSetup, err
 	}
 
-	err = cmd.Wait()
-	exited = true
+	err := cmd.Wait()
+	l.exited = true
 	if console != nil {
 		console.drain()
 	}
@@ -459,8 +519,8 @@ func (c *Container) startAndWait(spec rootfs.Spec, stdio Stdio, signals chan os.
 	if !ok {
 		return ExitSetup, fmt.Errorf("waiting for the container: %v", err)
 	}
-	code = execvp.ExitStatus(cmd.ProcessState) // 128+N when signal N killed it
-	if status.Signaled() && status.Signal() == unix.SIGKILL && killedForHangUp.Load() {
+	code := execvp.ExitStatus(cmd.ProcessState) // 128+N when signal N killed it
+	if status.Signaled() && status.Signal() == unix.SIGKILL && l.killedForHangUp.Load() {
 		// We killed it because its terminal hung up: report it as a
 		// terminal session would, died of SIGHUP.
 		code = 128 + int(unix.SIGHUP)

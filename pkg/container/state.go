@@ -17,10 +17,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// DefaultStateRoot holds one directory per running container. It is under
-// /run (cleared at boot) because a minicontainer never outlives the
-// minicontainer process that started it, so nothing in it must survive a
-// reboot. --root changes it (as runc's --root), e.g. for tests.
+// DefaultStateRoot holds one directory per container. It is under /run
+// (cleared at boot): no container survives a reboot, neither a `run`
+// one, which lives as long as its minicontainer process, nor one made by
+// `create`, which lives as long as its init. --root changes it (as runc's --root), e.g. for tests.
 const DefaultStateRoot = "/run/minicontainer"
 
 // ContainersDir holds each container's writable layer (the overlay's
@@ -52,6 +52,17 @@ type State struct {
 	// Scratch is the container's directory in ContainersDir: the
 	// overlay's upper and work dirs, its /etc files.
 	Scratch string `json:"scratch"`
+	// OCI is set for a container made by `create` (a bundle): it belongs
+	// to its caller, not to the minicontainer process that made it, and
+	// outlives it; Ready once create finished. Bundle and Annotations are
+	// what `state` reports.
+	OCI         bool              `json:"oci,omitempty"`
+	Ready       bool              `json:"ready,omitempty"`
+	Bundle      string            `json:"bundle,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// Foreground: made by `run --bundle`, which waits for it; it lives
+	// and dies with that minicontainer process, as a `run` container.
+	Foreground bool `json:"foreground,omitempty"`
 	// Resources are host objects to reclaim, in creation order; gc undoes
 	// them in reverse. Each Kind has a reclaimer in reclaimers.
 	Resources []Resource `json:"resources"`
@@ -67,9 +78,20 @@ type Resource struct {
 // Dir is the container's state directory.
 func (s *State) Dir() string { return filepath.Join(s.Root, s.ID) }
 
-// Status is "running", "starting" (no init yet), or "dead" when the
-// minicontainer process that owned it is gone (gc will reclaim it).
+// Status is "running", "starting" (no init yet), or "dead" when gc may
+// reclaim it. The rule: a container outlives the minicontainer process
+// that made it only when it was made with `create` (OCI): that one
+// belongs to create's caller (podman's conmon, containerd's shim, a
+// shell), who removes it with `delete`, and it is never dead to gc once
+// create finished (its status is then the runtime-spec's: created,
+// running, stopped). A `run` container (also `run --bundle`), and a
+// create that died half way, are dead as soon as their minicontainer
+// process is gone (its init died with it, PR_SET_PDEATHSIG, or never got
+// its config).
 func (s *State) Status() string {
+	if s.OCI && s.Ready && !s.Foreground {
+		return string(s.ociStatus())
+	}
 	switch {
 	case !proc.Alive(s.Runtime, s.RuntimeStart):
 		return "dead"

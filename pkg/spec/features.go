@@ -1,10 +1,8 @@
 package spec
 
 import (
-	"os"
+	"github.com/minicontainer/minicontainer/pkg/caps"
 	"slices"
-	"strconv"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
@@ -27,7 +25,7 @@ func Features() *features.Features {
 			Capabilities: KnownCapabilities(),
 			// pkg/cgroup drives both hierarchies, through cgroupfs only.
 			Cgroup:   &features.Cgroup{V1: &t, V2: &t, Systemd: &f, SystemdUser: &f, Rdma: has("linux.resources.rdma")},
-			Seccomp:  &features.Seccomp{Enabled: has("linux.seccomp")},
+			Seccomp:  &features.Seccomp{Enabled: &t},
 			Apparmor: &features.Apparmor{Enabled: has("process.apparmorProfile")},
 			Selinux:  &features.Selinux{Enabled: has("process.selinuxLabel")},
 			IntelRdt: &features.IntelRdt{Enabled: has("linux.intelRdt")},
@@ -61,39 +59,12 @@ func NamespaceNames() []string {
 	return n
 }
 
-// capNames are the capabilities of capabilities(7), indexed by number
-// (<linux/capability.h>).
-var capNames = []string{
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
-	"CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID",
-	"CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
-	"CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
-	"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
-	"CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-	"CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD",
-	"CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP",
-	"CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
-	"CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
-	"CAP_CHECKPOINT_RESTORE",
-}
-
-// lastCap is the highest capability number the running kernel knows:
-// /proc/sys/kernel/cap_last_cap (capabilities(7), since Linux 3.2). When
-// it cannot be read, the whole table is assumed.
-func lastCap() int {
-	data, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
-	if err != nil {
-		return len(capNames) - 1
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || n < 0 {
-		return len(capNames) - 1
-	}
-	return min(n, len(capNames)-1)
-}
-
 // KnownCapabilities lists the capability names both this build and the
 // running kernel know, in number order.
 func KnownCapabilities() []string {
-	return slices.Clone(capNames[:lastCap()+1])
+	known := caps.Known()
+	if last, err := caps.Last(); err == nil && last+1 < len(known) {
+		known = known[:last+1]
+	}
+	return known
 }

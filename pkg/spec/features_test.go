@@ -2,6 +2,8 @@ package spec
 
 import (
 	"encoding/json"
+	"github.com/minicontainer/minicontainer/pkg/caps"
+	"github.com/minicontainer/minicontainer/pkg/seccomp"
 	"os"
 	"slices"
 	"strconv"
@@ -47,7 +49,21 @@ func TestFeaturesAgreeWithValidate(t *testing.T) {
 			t.Errorf("capability %s listed, refused: %v", c, err)
 		}
 	}
-	if *f.Linux.Seccomp.Enabled || *f.Linux.Apparmor.Enabled || *f.Linux.Selinux.Enabled || *f.Linux.MountExtensions.IDMap.Enabled {
+	// Seccomp is honoured (pkg/seccomp): Docker's default profile passes.
+	if !*f.Linux.Seccomp.Enabled {
+		t.Error("seccomp said disabled")
+	} else {
+		s := base(t)
+		s.Linux.Seccomp = seccomp.Default()
+		if err := Validate(s, dir); err != nil {
+			t.Errorf("seccomp said enabled, Docker's default refused: %v", err)
+		}
+		s.Linux.Seccomp.Syscalls[0].Names = []string{"nosuchcall"}
+		if err := Validate(s, dir); err == nil || !strings.HasPrefix(err.Error(), "config.json: linux.seccomp.syscalls[0].names[0]: ") {
+			t.Errorf("a profile naming an unknown system call: %v", err)
+		}
+	}
+	if *f.Linux.Apparmor.Enabled || *f.Linux.Selinux.Enabled || *f.Linux.MountExtensions.IDMap.Enabled {
 		t.Errorf("a refused feature is said enabled: %+v", f.Linux)
 	}
 	if !slices.Equal(f.Hooks, HookNames) || f.OCIVersionMax != specs.Version {
@@ -66,12 +82,12 @@ func TestCapabilitiesFromKernel(t *testing.T) {
 		t.Skip(err)
 	}
 	last, _ := strconv.Atoi(strings.TrimSpace(string(data)))
-	caps := Features().Linux.Capabilities
-	if want := min(last+1, len(capNames)); len(caps) != want {
-		t.Errorf("%d capabilities listed, the kernel knows %d", len(caps), last+1)
+	listed := Features().Linux.Capabilities
+	if want := min(last+1, len(caps.Known())); len(listed) != want {
+		t.Errorf("%d capabilities listed, the kernel knows %d", len(listed), last+1)
 	}
-	if caps[0] != "CAP_CHOWN" || (len(caps) > 21 && caps[21] != "CAP_SYS_ADMIN") {
-		t.Errorf("not in number order: %v", caps)
+	if listed[0] != "CAP_CHOWN" || (len(listed) > 21 && listed[21] != "CAP_SYS_ADMIN") {
+		t.Errorf("not in number order: %v", listed)
 	}
 }
 
@@ -97,7 +113,7 @@ func TestParseMountOptions(t *testing.T) {
 	}
 }
 
-// TestCapabilityNumbers checks capNames against <linux/capability.h>,
+// TestCapabilityNumbers checks pkg/caps' table (what Validate and Features use) against <linux/capability.h>,
 // where the kernel headers are installed: each name at its number.
 func TestCapabilityNumbers(t *testing.T) {
 	data, err := os.ReadFile("/usr/include/linux/capability.h")
@@ -114,12 +130,12 @@ func TestCapabilityNumbers(t *testing.T) {
 		if err != nil {
 			continue
 		}
-		if num >= len(capNames) || capNames[num] != f[1] {
-			t.Errorf("%s is %d in the header; the table says %v", f[1], num, slices.Index(capNames, f[1]))
+		if known := caps.Known(); num >= len(known) || known[num] != f[1] {
+			t.Errorf("%s is %d in the header; the table says %v", f[1], num, slices.Index(known, f[1]))
 		}
 		n++
 	}
-	if n != len(capNames) {
-		t.Errorf("the header defines %d capabilities, the table has %d", n, len(capNames))
+	if n != len(caps.Known()) {
+		t.Errorf("the header defines %d capabilities, the table has %d", n, len(caps.Known()))
 	}
 }

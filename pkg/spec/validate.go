@@ -3,6 +3,8 @@ package spec
 import (
 	"errors"
 	"fmt"
+	"github.com/minicontainer/minicontainer/pkg/caps"
+	"github.com/minicontainer/minicontainer/pkg/seccomp"
 	"io/fs"
 	"math"
 	"os"
@@ -185,28 +187,24 @@ func checkProcess(s *specs.Spec, _ string) error {
 
 // checkCapabilities: every name is one capabilities(7) lists (runtime-spec:
 // a value that cannot be mapped to a kernel interface MUST be an error;
-// runc 1.x only warns). A known name newer than the running kernel is
-// accepted, as pkg/caps (the confine branch) skips it when applying, as
-// runc does. That branch's caps.Check is the same rule; once it is merged
-// this function and capNames give way to it.
+// runc 1.x only warns); pkg/caps holds the table and the rule (a known name
+// newer than the running kernel is accepted, and skipped when applied).
 func checkCapabilities(c *specs.LinuxCapabilities) error {
-	if c == nil {
+	return asFieldError(caps.Check(c))
+}
+
+// asFieldError turns a package's "json.path: problem" refusal (pkg/caps,
+// pkg/seccomp name the field the same way) into a FieldError, so that every
+// refusal of Validate reads "config.json: json.path: problem".
+func asFieldError(err error) error {
+	if err == nil {
 		return nil
 	}
-	for _, set := range []struct {
-		name  string
-		names []string
-	}{
-		{"bounding", c.Bounding}, {"effective", c.Effective}, {"inheritable", c.Inheritable},
-		{"permitted", c.Permitted}, {"ambient", c.Ambient},
-	} {
-		for i, n := range set.names {
-			if !slices.Contains(capNames, n) {
-				return bad(fmt.Sprintf("process.capabilities.%s[%d]", set.name, i), "unknown capability %q", n)
-			}
-		}
+	path, msg, ok := strings.Cut(err.Error(), ": ")
+	if !ok {
+		return bad("(top level)", "%s", err)
 	}
-	return nil
+	return bad(path, "%s", msg)
 }
 
 // nsInfo is what checkNamespaces learnt: which namespaces the container
@@ -424,6 +422,11 @@ const bindFlag = unix.MS_BIND
 // maskedPaths and readonlyPaths.
 func checkLinux(s *specs.Spec, _ string) error {
 	l := linux(s)
+	// The seccomp profile is compiled now, on the host: a bad one is
+	// refused before anything exists (pkg/seccomp names the field).
+	if err := asFieldError(seccomp.Check(l.Seccomp)); err != nil {
+		return err
+	}
 	if p := l.RootfsPropagation; p != "" {
 		if _, ok := Propagations[p]; !ok {
 			return bad("linux.rootfsPropagation", "%q is not a propagation type (want one of shared, slave, private, unbindable, or their r-forms)", p)

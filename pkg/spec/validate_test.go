@@ -277,7 +277,6 @@ func TestValidateBadConfigs(t *testing.T) {
 func TestValidateRefused(t *testing.T) {
 	dir := bundle(t, runcSpec)
 	set := map[string]func(s *specs.Spec){
-		"linux.seccomp":                           func(s *specs.Spec) { s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow} },
 		"linux.uidMappings":                       func(s *specs.Spec) { s.Linux.UIDMappings = []specs.LinuxIDMapping{{Size: 1}} },
 		"linux.gidMappings":                       func(s *specs.Spec) { s.Linux.GIDMappings = []specs.LinuxIDMapping{{Size: 1}} },
 		"mounts[].uidMappings":                    func(s *specs.Spec) { s.Mounts[3].GIDMappings = []specs.LinuxIDMapping{{Size: 1}} },

@@ -1,0 +1,645 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/minicontainer/minicontainer/pkg/cgroup"
+	"github.com/minicontainer/minicontainer/pkg/hostcheck"
+	"github.com/minicontainer/minicontainer/pkg/rootfs"
+	"github.com/minicontainer/minicontainer/pkg/seccomp"
+	"github.com/minicontainer/minicontainer/pkg/spec"
+)
+
+// ociWatched narrows hostcheck to what these tests make (other tests'
+// cgroups may come and go meanwhile).
+var ociWatched = []string{"mctest-oci", "process ", "mount ", "state "}
+
+// bundle makes an OCI bundle in a temporary dir: a busybox rootfs of its
+// own (the process may write to it) and config.json from spec.Default
+// with args, the cgroup under mctest-oci, then edit applied.
+func bundle(t *testing.T, id string, args []string, edit func(*specs.Spec)) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := rootfs.BuildBusybox(filepath.Join(dir, "rootfs"), nil); err != nil {
+		t.Fatal(err)
+	}
+	s := spec.Default()
+	s.Process.Args = args
+	s.Linux.CgroupsPath = "/mctest-oci/" + id
+	if edit != nil {
+		edit(s)
+	}
+	writeConfig(t, dir, s)
+	return dir
+}
+
+func writeConfig(t *testing.T, dir string, s *specs.Spec) {
+	t.Helper()
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// oci runs an OCI verb with stdio on files: create leaves its init
+// holding them, and a pipe would keep exec's copying open until the
+// container exits.
+func oci(t *testing.T, args ...string) result {
+	t.Helper()
+	dir := t.TempDir()
+	out, _ := os.Create(filepath.Join(dir, "out"))
+	errf, _ := os.Create(filepath.Join(dir, "err"))
+	defer out.Close()
+	defer errf.Close()
+	cmd := exec.Command("minicontainer", args...)
+	cmd.Stdout, cmd.Stderr = out, errf
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("minicontainer %q: %v", args, err)
+	}
+	o, _ := os.ReadFile(out.Name())
+	e, _ := os.ReadFile(errf.Name())
+	return result{string(o), string(e), code}
+}
+
+// ociState is `minicontainer state ID`, parsed.
+func ociState(t *testing.T, id string) specs.State {
+	t.Helper()
+	r := oci(t, "state", id)
+	if r.code != 0 {
+		t.Fatalf("state %s: exit %d: %s", id, r.code, r.stderr)
+	}
+	var st specs.State
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatalf("state %s: %v in %q", id, err, r.stdout)
+	}
+	return st
+}
+
+func mustOCI(t *testing.T, args ...string) result {
+	t.Helper()
+	r := oci(t, args...)
+	if r.code != 0 {
+		t.Fatalf("minicontainer %q: exit %d: %s", args, r.code, r.stderr)
+	}
+	return r
+}
+
+// reap collects an init the test process was made subreaper of
+// (hostcheck.Take), so no zombie is left; killed first, should a failed
+// test have left it running. (Not yet reaped, its PID cannot be reused.)
+func reap(pid int) {
+	if pid <= 0 {
+		return // kill(2) of 0 or -1 would reach far more than the init
+	}
+	unix.Kill(pid, unix.SIGKILL)
+	var ws unix.WaitStatus
+	unix.Wait4(pid, &ws, 0, nil)
+}
+
+func waitStatus(t *testing.T, id string, want specs.ContainerState) specs.State {
+	t.Helper()
+	var st specs.State
+	if !waitUntil(10*time.Second, func() bool { st = ociState(t, id); return st.Status == want }) {
+		t.Fatalf("%s: status %q, want %q", id, st.Status, want)
+	}
+	return st
+}
+
+func TestOCILifecycle(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	const id = "mctest-oci-life"
+	b := bundle(t, id, []string{"sh", "-c", "echo ran > /ran; exec sleep 1000"}, nil)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	mustOCI(t, "create", "--bundle", b, "--pid-file", pidFile, id)
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(string(data))
+	defer reap(pid)
+	defer oci(t, "delete", "--force", id)
+	st := ociState(t, id)
+	if st.Status != specs.StateCreated || st.Pid != pid || st.ID != id || st.Bundle != b || st.Version != specs.Version {
+		t.Fatalf("after create: %+v (pid file %d)", st, pid)
+	}
+	if err := unix.Kill(pid, 0); err != nil {
+		t.Fatalf("init %d after create: %v", pid, err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if _, err := os.Stat(filepath.Join(b, "rootfs/ran")); err == nil {
+		t.Fatal("the process ran before start")
+	}
+	mustOCI(t, "start", id)
+	if !waitUntil(5*time.Second, func() bool { _, err := os.Stat(filepath.Join(b, "rootfs/ran")); return err == nil }) {
+		t.Fatal("the process did not run after start")
+	}
+	if st := ociState(t, id); st.Status != specs.StateRunning || st.Pid != pid {
+		t.Fatalf("after start: %+v", st)
+	}
+	if r := oci(t, "start", id); r.code != 1 || !strings.Contains(r.stderr, "already running") {
+		t.Fatalf("start of a running container: %+v", r)
+	}
+	mustOCI(t, "kill", id, "KILL")
+	st = waitStatus(t, id, specs.StateStopped)
+	if st.Pid != 0 {
+		t.Fatalf("stopped with pid %d", st.Pid)
+	}
+	mustOCI(t, "delete", id)
+	if r := oci(t, "state", id); r.code != 1 {
+		t.Fatalf("state after delete: %+v", r)
+	}
+}
+
+func TestOCIDeleteForce(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	const id = "mctest-oci-force"
+	b := bundle(t, id, []string{"sleep", "1000"}, nil)
+	mustOCI(t, "create", "--bundle", b, id)
+	st := ociState(t, id)
+	defer reap(st.Pid)
+	defer oci(t, "delete", "--force", id) // on failure; else gone already
+	mustOCI(t, "start", id)
+	r := oci(t, "delete", id)
+	if r.code != 1 || r.stderr != "minicontainer: cannot delete container "+id+" that is not stopped: running\n" {
+		t.Fatalf("delete of a running container: %+v", r)
+	}
+	mustOCI(t, "delete", "--force", id)
+	if err := unix.Kill(st.Pid, 0); err == nil {
+		var ps string
+		if s, ok := procStatOK(st.Pid); ok {
+			ps = s
+		}
+		if ps != "Z" {
+			t.Fatalf("init %d still runs after delete --force (state %q)", st.Pid, ps)
+		}
+	}
+}
+
+func procStatOK(pid int) (string, bool) {
+	s, _, ok := procStat(pid)
+	return s, ok
+}
+
+func TestOCIUnknownID(t *testing.T) {
+	needRoot(t)
+	for _, verb := range [][]string{{"state"}, {"start"}, {"kill"}, {"delete"}} {
+		r := oci(t, append(verb, "mctest-no-such")...)
+		if r.code != 1 || r.stderr != "minicontainer: container mctest-no-such does not exist\n" {
+			t.Errorf("%s of an unknown ID: exit %d, stderr %q", verb[0], r.code, r.stderr)
+		}
+	}
+}
+
+func TestOCIBadConfig(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	const id = "mctest-oci-bad"
+	for _, tc := range []struct {
+		name string
+		edit func(dir string, s *specs.Spec)
+		want string
+	}{
+		{"not json", func(dir string, s *specs.Spec) {
+			os.WriteFile(filepath.Join(dir, "config.json"), []byte("{"), 0o644)
+		}, "config.json: "},
+		{"no args", func(dir string, s *specs.Spec) { s.Process.Args = nil; writeConfig(t, dir, s) }, "process.args"},
+		{"major version", func(dir string, s *specs.Spec) { s.Version = "2.0.0"; writeConfig(t, dir, s) }, "ociVersion"},
+		{"seccomp", func(dir string, s *specs.Spec) {
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActErrno,
+				Syscalls: []specs.LinuxSyscall{{Names: []string{"nosuchcall"}, Action: specs.ActAllow}}}
+			writeConfig(t, dir, s)
+		}, "linux.seccomp.syscalls[0].names[0]"},
+		{"relative cwd", func(dir string, s *specs.Spec) { s.Process.Cwd = "tmp"; writeConfig(t, dir, s) }, "process.cwd"},
+		{"missing root", func(dir string, s *specs.Spec) { s.Root.Path = "nope"; writeConfig(t, dir, s) }, "root.path"},
+		{"bad netns path", func(dir string, s *specs.Spec) {
+			s.Linux.Namespaces[1].Path = "/proc/self/ns/uts"
+			writeConfig(t, dir, s)
+		}, "linux.namespaces[1].path"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := bundle(t, id, []string{"true"}, nil)
+			s := spec.Default()
+			s.Process.Args = []string{"true"}
+			s.Linux.CgroupsPath = "/mctest-oci/" + id
+			tc.edit(b, s)
+			r := oci(t, "create", "--bundle", b, id)
+			if r.code != 1 || !strings.Contains(r.stderr, tc.want) || strings.Count(r.stderr, "\n") != 1 {
+				t.Errorf("exit %d, stderr %q: want 1 and one line naming %s", r.code, r.stderr, tc.want)
+			}
+			if _, err := os.Stat(filepath.Join(testState, id)); err == nil {
+				t.Errorf("a state dir was left")
+			}
+		})
+	}
+}
+
+// TestOCIConsoleSocket receives the pty master on a unix socket, as
+// podman's conmon and containerd's shim do, and reads the process's
+// output from it.
+func TestOCIConsoleSocket(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	const id = "mctest-oci-tty"
+	b := bundle(t, id, []string{"sh", "-c", "tty; sleep 1000"}, func(s *specs.Spec) { s.Process.Terminal = true })
+	sock := filepath.Join(t.TempDir(), "console.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := make(chan *os.File, 1)
+	go func() {
+		conn, err := l.AcceptUnix()
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer conn.Close()
+		buf, oob := make([]byte, 64), make([]byte, unix.CmsgSpace(4))
+		_, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+		if err != nil {
+			got <- nil
+			return
+		}
+		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+		if len(msgs) != 1 {
+			got <- nil
+			return
+		}
+		fds, _ := unix.ParseUnixRights(&msgs[0])
+		if len(fds) != 1 {
+			got <- nil
+			return
+		}
+		got <- os.NewFile(uintptr(fds[0]), "master")
+	}()
+	mustOCI(t, "create", "--bundle", b, "--console-socket", sock, id)
+	st := ociState(t, id)
+	defer reap(st.Pid)
+	defer oci(t, "delete", "--force", id) // on failure; else gone already
+	var master *os.File
+	select {
+	case master = <-got:
+	case <-time.After(10 * time.Second):
+	}
+	if master == nil {
+		t.Fatal("no pty master came over the console socket")
+	}
+	defer master.Close()
+	mustOCI(t, "start", id)
+	master.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 64)
+	n, _ := master.Read(buf)
+	if !strings.HasPrefix(string(buf[:n]), "/dev/pts/0") {
+		t.Fatalf("read %q from the pty master, want /dev/pts/0", buf[:n])
+	}
+}
+
+// TestOCINetnsPath joins a network namespace made with `ip netns add`
+// (in this test's own /run under isotest): the process sees its dummy link.
+func TestOCINetnsPath(t *testing.T) {
+	needRoot(t)
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("no ip(8)")
+	}
+	const netns = "mctest-oci-ns"
+	// ip netns add mounts /run/netns (isotest's private /run) and the
+	// namespace: made before the snapshot, removed after the check.
+	if out, err := exec.Command("ip", "netns", "add", netns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	defer exec.Command("ip", "netns", "del", netns).Run()
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	var nsStat unix.Stat_t
+	if err := unix.Stat("/run/netns/"+netns, &nsStat); err != nil {
+		t.Fatal(err)
+	}
+	const id = "mctest-oci-netns"
+	b := bundle(t, id, []string{"sh", "-c", "readlink /proc/self/ns/net > /netns"}, func(s *specs.Spec) {
+		for i := range s.Linux.Namespaces {
+			if s.Linux.Namespaces[i].Type == specs.NetworkNamespace {
+				s.Linux.Namespaces[i].Path = "/run/netns/" + netns
+			}
+		}
+	})
+	mustOCI(t, "create", "--bundle", b, id)
+	st := ociState(t, id)
+	defer reap(st.Pid)
+	defer oci(t, "delete", "--force", id) // on failure; else gone already
+	mustOCI(t, "start", id)
+	waitStatus(t, id, specs.StateStopped)
+	mustOCI(t, "delete", id)
+	got, _ := os.ReadFile(filepath.Join(b, "rootfs/netns"))
+	if want := "net:[" + strconv.FormatUint(nsStat.Ino, 10) + "]\n"; string(got) != want {
+		t.Fatalf("the process's network namespace: %q, want %q (the one joined by path)", got, want)
+	}
+}
+
+// TestOCIHooks checks each host hook gets the state JSON on stdin.
+func TestOCIHooks(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	const id = "mctest-oci-hooks"
+	out := t.TempDir()
+	hook := func(name string) []specs.Hook {
+		return []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > " + filepath.Join(out, name)}}}
+	}
+	b := bundle(t, id, []string{"true"}, func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{CreateRuntime: hook("createRuntime"), CreateContainer: hook("createContainer"),
+			Poststart: hook("poststart"), Poststop: hook("poststop")}
+		// createContainer runs in the container's namespaces: its
+		// hostname is the container's.
+		s.Hooks.CreateContainer = append(s.Hooks.CreateContainer, specs.Hook{Path: "/bin/sh",
+			Args: []string{"sh", "-c", "hostname > " + filepath.Join(out, "createContainer.hostname")}})
+		s.Hostname = "hooked"
+	})
+	mustOCI(t, "create", "--bundle", b, id)
+	st := ociState(t, id)
+	defer reap(st.Pid)
+	defer oci(t, "delete", "--force", id) // on failure; else gone already
+	mustOCI(t, "start", id)
+	waitStatus(t, id, specs.StateStopped)
+	mustOCI(t, "delete", id)
+	if got, _ := os.ReadFile(filepath.Join(out, "createContainer.hostname")); string(got) != "hooked\n" {
+		t.Errorf("createContainer hook's hostname: %q, want the container's", got)
+	}
+	for name, status := range map[string]specs.ContainerState{"createRuntime": specs.StateCreating,
+		"createContainer": specs.StateCreating, "poststart": specs.StateRunning, "poststop": specs.StateStopped} {
+		data, err := os.ReadFile(filepath.Join(out, name))
+		if err != nil {
+			t.Errorf("hook %s did not run: %v", name, err)
+			continue
+		}
+		var got specs.State
+		if err := json.Unmarshal(data, &got); err != nil || got.ID != id || got.Status != status || got.Bundle != b {
+			t.Errorf("hook %s got %q (%v), want id %s status %s", name, data, err, id, status)
+		}
+		if status != specs.StateStopped && got.Pid != st.Pid {
+			t.Errorf("hook %s: pid %d, want %d", name, got.Pid, st.Pid)
+		}
+	}
+}
+
+// TestOCIOutlivesGC: a created container belongs to create's caller;
+// gc (and every run, which reclaims first) must leave it alone.
+func TestOCIOutlivesGC(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	const id = "mctest-oci-gc"
+	b := bundle(t, id, []string{"sleep", "1000"}, nil)
+	mustOCI(t, "create", "--bundle", b, id)
+	st := ociState(t, id)
+	defer reap(st.Pid)
+	defer oci(t, "delete", "--force", id) // on failure; else gone already
+	mustOCI(t, "gc")
+	if got := ociState(t, id); got.Status != specs.StateCreated {
+		t.Fatalf("after gc: %+v", got)
+	}
+	mustOCI(t, "delete", id)
+}
+
+// TestOCIProcessFields checks what the init sets from process and linux
+// before the exec: user, additional groups, cwd, env, rlimits,
+// no_new_privs, oom_score_adj, capabilities, masked and read-only paths,
+// a sysctl, the hostname.
+func TestOCIProcessFields(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	const id = "mctest-oci-fields"
+	script := `exec > /out/fields 2>&1; id -u; id -g; id -G; pwd; echo $FOO; ulimit -n; ` +
+		`grep -E '^(NoNewPrivs|CapBnd)' /proc/self/status; cat /proc/self/oom_score_adj; ` +
+		`wc -c < /etc/passwd; echo x > /proc/sys/kernel/domainname || echo ro; ` +
+		`cat /proc/sys/net/ipv4/ip_forward; hostname; echo $(ls /proc/self/fd)`
+	oom := 123
+	var out string
+	b := bundle(t, id, []string{"sh", "-c", script}, func(s *specs.Spec) {
+		out = t.TempDir()
+		os.Chmod(out, 0o777)
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/out", Type: "bind", Source: out, Options: []string{"rbind"}})
+		s.Process.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{20}}
+		s.Process.Cwd = "/work/dir"
+		s.Process.Env = append(s.Process.Env, "FOO=bar")
+		s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 321, Hard: 321}}
+		s.Process.NoNewPrivileges = true
+		s.Process.OOMScoreAdj = &oom
+		s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: []string{"CAP_KILL"}}
+		s.Linux.MaskedPaths = []string{"/etc/passwd"}
+		s.Linux.ReadonlyPaths = []string{"/proc/sys"}
+		s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
+		s.Hostname = "fields"
+	})
+	mustOCI(t, "create", "--bundle", b, id)
+	st := ociState(t, id)
+	defer reap(st.Pid)
+	defer oci(t, "delete", "--force", id) // on failure; else gone already
+	mustOCI(t, "start", id)
+	waitStatus(t, id, specs.StateStopped)
+	mustOCI(t, "delete", id)
+	got, _ := os.ReadFile(filepath.Join(out, "fields"))
+	want := "1000\n1000\n1000 20\n/work/dir\nbar\n321\nCapBnd:\t0000000000000020\nNoNewPrivs:\t1\n123\n0\n" +
+		"sh: can't create /proc/sys/kernel/domainname: Read-only file system\nro\n1\nfields\n" +
+		"0 1 2 3\n" // stdio, and ls's own directory: no descriptor of the runtime's
+	if string(got) != want {
+		t.Fatalf("inside the container:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestRunBundle runs a bundle in the foreground: the process's output and
+// exit code, and nothing left after it.
+func TestRunBundle(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	b := bundle(t, "mctest-oci-run", []string{"sh", "-c", "echo out; echo err >&2; exit 7"}, nil)
+	r := mc(t, "", "run", "--bundle", b)
+	if r.code != 7 || r.stdout != "out\n" || r.stderr != "err\n" {
+		t.Fatalf("run --bundle: %+v, want exit 7, out and err", r)
+	}
+	if r := mc(t, "", "run", "--bundle", b, "--", "true"); r.code != 125 || !strings.Contains(r.stderr, "takes no command") {
+		t.Fatalf("run --bundle with a command: %+v", r)
+	}
+}
+
+// TestRunBundleKilledRuntime: a SIGKILLed `run --bundle` takes its
+// container with it (PR_SET_PDEATHSIG), as `run` does.
+func TestRunBundleKilledRuntime(t *testing.T) {
+	needRoot(t)
+	const id = "mctest-oci-killed"
+	b := bundle(t, id, []string{"sh", "-c", "echo started > /started; exec sleep 1000"}, nil)
+	check := hostcheck.Take(t, ociWatched...)
+	defer check.Verify(t)
+	// What the killed runtime leaves (state dir, cgroup) is gc's.
+	defer oci(t, "gc")
+	cmd := exec.Command("minicontainer", "run", "--bundle", b)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	if !waitUntil(10*time.Second, func() bool { _, err := os.Stat(filepath.Join(b, "rootfs/started")); return err == nil }) {
+		t.Fatal("the container did not start")
+	}
+	// The container's processes, by its cgroup (not by name: other
+	// tests' sleeps run on this host too).
+	procs := func() string {
+		files, _ := filepath.Glob("/sys/fs/cgroup/*/mctest-oci/" + id + "/cgroup.procs")
+		more, _ := filepath.Glob("/sys/fs/cgroup/mctest-oci/" + id + "/cgroup.procs")
+		for _, f := range append(files, more...) {
+			if data, _ := os.ReadFile(f); len(data) > 0 {
+				return string(data)
+			}
+		}
+		return ""
+	}
+	if procs() == "" {
+		t.Fatal("no process in the container's cgroup")
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if !waitUntil(5*time.Second, func() bool { return procs() == "" }) {
+		t.Fatalf("the container outlived its SIGKILLed minicontainer: %s", procs())
+	}
+}
+
+// TestOCIHookTimeout: a createRuntime hook past its timeout fails create,
+// in one line, and create undoes everything.
+func TestOCIHookTimeout(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	const id = "mctest-oci-hooktime"
+	one := 1
+	b := bundle(t, id, []string{"true"}, func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sleep", Args: []string{"sleep", "30"}, Timeout: &one}}}
+	})
+	start := time.Now()
+	defer oci(t, "delete", "--force", id) // should create have succeeded
+	r := oci(t, "create", "--bundle", b, id)
+	if r.code != 1 || !strings.Contains(r.stderr, "createRuntime hook 0 (/bin/sleep): timed out after 1 s") || time.Since(start) > 10*time.Second {
+		t.Fatalf("create with a hook past its timeout: %+v after %v", r, time.Since(start))
+	}
+	if _, err := os.Stat(filepath.Join(testState, id)); err == nil {
+		t.Fatal("a state dir was left")
+	}
+}
+
+// TestOCIDevices: linux.resources.devices reach the device cgroup: with
+// Docker's list, /dev/null opens and a /dev/kmsg made with mknod does not.
+func TestOCIDevices(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	const id = "mctest-oci-devices"
+	b := bundle(t, id, []string{"sh", "-c", "exec > /out 2>&1; echo x > /dev/null && echo null-ok; " +
+		"mknod /dev/kmsg c 1 11 && (exec 3</dev/kmsg) 2>/dev/null && echo kmsg-opened || echo kmsg-denied"}, func(s *specs.Spec) {
+		s.Linux.Resources = &specs.LinuxResources{Devices: cgroup.DefaultDeviceRules}
+	})
+	mustOCI(t, "create", "--bundle", b, id)
+	st := ociState(t, id)
+	defer reap(st.Pid)
+	defer oci(t, "delete", "--force", id) // on failure; else gone already
+	mustOCI(t, "start", id)
+	waitStatus(t, id, specs.StateStopped)
+	mustOCI(t, "delete", id)
+	if got, _ := os.ReadFile(filepath.Join(b, "rootfs/out")); string(got) != "null-ok\nkmsg-denied\n" {
+		t.Fatalf("inside: %q, want null-ok and kmsg-denied", got)
+	}
+}
+
+// TestOCIRootOptions: --no-pivot (MS_MOVE and chroot), root.readonly and
+// linux.rootfsPropagation, seen from inside.
+func TestOCIRootOptions(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	const id = "mctest-oci-root"
+	out := t.TempDir()
+	b := bundle(t, id, []string{"sh", "-c", "exec > /out/root 2>&1; touch /x || echo ro; " +
+		"awk '$5 == \"/\"' /proc/self/mountinfo | grep -q shared: && echo shared; awk '$5 == \"/\"' /proc/self/mountinfo | wc -l"}, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/out", Type: "bind", Source: out, Options: []string{"rbind"}})
+		s.Root.Readonly = true
+		s.Linux.RootfsPropagation = "rshared"
+	})
+	mustOCI(t, "create", "--no-pivot", "--bundle", b, id)
+	st := ociState(t, id)
+	defer reap(st.Pid)
+	defer oci(t, "delete", "--force", id) // on failure; else gone already
+	mustOCI(t, "start", id)
+	waitStatus(t, id, specs.StateStopped)
+	mustOCI(t, "delete", id)
+	got, _ := os.ReadFile(filepath.Join(out, "root"))
+	// One mount on "/": with --no-pivot the old root is under it, out of
+	// the chroot's sight (mountinfo lists what the process's root reaches).
+	if want := "touch: /x: Read-only file system\nro\nshared\n1\n"; string(got) != want {
+		t.Fatalf("inside: %q, want %q", got, want)
+	}
+}
+
+// TestOCISeccomp: linux.seccomp, Docker's default profile, loaded in the
+// init and kept across execve: the process is filtered (Seccomp: 2 in
+// /proc/self/status), unshare(CLONE_NEWUSER) is refused (EPERM from the
+// profile, where the kernel alone would allow it to root), and ordinary
+// calls work. Both orders the init knows: with no_new_privs (the filter
+// last) and without (the filter before the capabilities drop).
+func TestOCISeccomp(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	for _, nnp := range []bool{true, false} {
+		id := fmt.Sprintf("mctest-oci-seccomp-%v", nnp)
+		b := bundle(t, id, []string{"sh", "-c", "exec > /out 2>&1; grep '^Seccomp:' /proc/self/status; " +
+			"unshare -U true && echo unshare-ok || echo unshare-refused; echo done"}, func(s *specs.Spec) {
+			s.Process.NoNewPrivileges = nnp
+			s.Linux.Seccomp = seccomp.Default()
+		})
+		mustOCI(t, "create", "--bundle", b, id)
+		st := ociState(t, id)
+		mustOCI(t, "start", id)
+		waitStatus(t, id, specs.StateStopped)
+		reap(st.Pid)
+		mustOCI(t, "delete", id)
+		got, _ := os.ReadFile(filepath.Join(b, "rootfs/out"))
+		if !strings.HasPrefix(string(got), "Seccomp:\t2\n") || !strings.HasSuffix(string(got), "unshare-refused\ndone\n") {
+			t.Errorf("no_new_privs %v: inside: %q, want Seccomp 2 and unshare refused", nnp, got)
+		}
+	}
+}
+
+// TestOCILogOnUsageError: a command line minicontainer cannot parse (a
+// verb or flag it does not know) still leaves its error in --log, in the
+// --log-format asked for: containerd's shim shows the user the last error
+// line of its log.json, and reads nothing from stderr.
+func TestOCILogOnUsageError(t *testing.T) {
+	for _, args := range [][]string{
+		{"--log", "LOG", "--log-format", "json", "nosuchverb", "x"},
+		{"--log=LOG", "--log-format=json", "create", "--no-such-flag", "x"},
+	} {
+		log := filepath.Join(t.TempDir(), "log.json")
+		for i := range args {
+			args[i] = strings.ReplaceAll(args[i], "LOG", log)
+		}
+		r := oci(t, args...)
+		data, err := os.ReadFile(log)
+		var line struct{ Level, Msg, Time string }
+		if r.code == 0 || err != nil || json.Unmarshal(data, &line) != nil || line.Level != "error" || line.Msg == "" ||
+			!strings.Contains(r.stderr, line.Msg) {
+			t.Errorf("%q: exit %d, stderr %q, log %q (%v): want the error as one JSON line", args, r.code, r.stderr, data, err)
+		}
+	}
+}

@@ -1,0 +1,305 @@
+package container
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/minicontainer/minicontainer/pkg/caps"
+	"github.com/minicontainer/minicontainer/pkg/execvp"
+	"github.com/minicontainer/minicontainer/pkg/explain"
+	"github.com/minicontainer/minicontainer/pkg/network"
+	"github.com/minicontainer/minicontainer/pkg/reexec"
+	"github.com/minicontainer/minicontainer/pkg/rootfs"
+	"github.com/minicontainer/minicontainer/pkg/seccomp"
+)
+
+// bundleInitEntry is the name the init of a bundle runs under: the
+// re-executed minicontainer that is PID 1 in the Spec's namespaces until
+// `start` lets it become the Spec's process.
+const bundleInitEntry = "minicontainer-bundle-init"
+
+func init() {
+	reexec.Register(bundleInitEntry, bundleInitMain)
+	if os.Args[0] == bundleInitEntry {
+		// Everything the init sets per thread (setns, no_new_privs, the
+		// credentials it execs with) must be on the thread that calls
+		// execve(2): the main one, locked from package init on (see init.go).
+		runtime.LockOSThread()
+	}
+}
+
+// bundleInitMain is the container side of create, from clone(2) to the
+// exec fifo, and after start, to execve(2). It returns (and exits) only
+// on failure, after saying why.
+func bundleInitMain() {
+	runtime.LockOSThread()
+	log := &syncLog{}
+	x := explain.FromEnvTo(log, "[container] ")
+	var bi bundleInit
+	_, eof, err := receive(bundleSyncFd, &bi)
+	if eof {
+		os.Exit(ExitSetup) // create died or gave up
+	}
+	if err != nil {
+		log.fail(ExitSetup, fmt.Errorf("the container's init could not read its config: %w", err))
+		os.Exit(ExitSetup)
+	}
+	x.Note("the Spec arrived on fd %d: the host side is ready", bundleSyncFd)
+	code, err := bundleInitRun(bi, log, x)
+	log.fail(code, err)
+	os.Exit(code)
+}
+
+// bundleInitRun does the set-up, says "ready", waits for start, execs.
+func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error) {
+	s := bi.Spec
+	p := s.Process
+	if bi.UnshareCgroupNS {
+		if err := unshareCgroupNS(x); err != nil {
+			return ExitSetup, err
+		}
+	}
+	if s.Hostname != "" {
+		err := unix.Sethostname([]byte(s.Hostname))
+		x.Call("sethostname(2)", fmt.Sprintf("sethostname(%q, %d)", s.Hostname, len(s.Hostname)), nil, err)
+		if err != nil {
+			return ExitSetup, fmt.Errorf("hostname %q: %w", s.Hostname, err)
+		}
+	}
+	if s.Domainname != "" {
+		err := unix.Setdomainname([]byte(s.Domainname))
+		x.Call("setdomainname(2)", fmt.Sprintf("setdomainname(%q, %d)", s.Domainname, len(s.Domainname)), nil, err)
+		if err != nil {
+			return ExitSetup, fmt.Errorf("domainname %q: %w", s.Domainname, err)
+		}
+	}
+	// A new network namespace has only "lo", down; runc brings it up too.
+	if bi.NetNS {
+		if err := network.LoopbackUp(x); err != nil {
+			return ExitSetup, err
+		}
+	}
+	err := rootfs.SetupBundle(rootfs.Bundle{
+		Root: bi.Root, ReadOnly: s.Root.Readonly, Mounts: bi.Mounts, Propagation: bi.Propagation,
+		NoPivot: bi.NoPivot, Devices: s.Linux.Devices, CgroupMounts: bi.CgroupMounts,
+		BeforePivot: func() error { return initHooks(bi, "createContainer", x) },
+	}, x)
+	if err != nil {
+		return ExitSetup, err
+	}
+	// sysctl(8) writes /proc/sys/KEY with dots as slashes (proc(5)): this
+	// /proc is the container's, and the namespaced settings (net.*, the
+	// ipc ones, kernel.hostname...) are the container's own.
+	for k, v := range s.Linux.Sysctl {
+		path := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
+		err := os.WriteFile(path, []byte(v), 0)
+		x.Call("write(2)", fmt.Sprintf("write(%s, %q)", explain.Quote(path), v), nil, err)
+		if err != nil {
+			return ExitSetup, fmt.Errorf("linux.sysctl %s: %w", k, err)
+		}
+	}
+	// After the sysctls (/proc/sys is among Docker's read-only paths):
+	// the read-only paths, then the masked ones, as runc orders them.
+	if err := rootfs.ReadonlyPaths(s.Linux.ReadonlyPaths, x); err != nil {
+		return ExitSetup, err
+	}
+	if err := rootfs.MaskPaths(s.Linux.MaskedPaths, x); err != nil {
+		return ExitSetup, err
+	}
+	for _, r := range p.Rlimits {
+		// syscall's, not x/sys/unix's: Go restores RLIMIT_NOFILE at
+		// execve(2) to what it found at start unless it was set through
+		// package syscall (Go 1.21, syscall.Setrlimit).
+		lim := syscall.Rlimit{Cur: r.Soft, Max: r.Hard}
+		err := syscall.Setrlimit(rlimits[r.Type], &lim)
+		x.Call("setrlimit(2)", fmt.Sprintf("setrlimit(%s, {%d, %d})", r.Type, r.Soft, r.Hard), nil, err)
+		if err != nil {
+			return ExitSetup, fmt.Errorf("process.rlimits %s: %w", r.Type, err)
+		}
+	}
+	cwd := p.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	if err := os.MkdirAll(cwd, 0o755); err != nil {
+		return ExitSetup, fmt.Errorf("process.cwd %s: %w", cwd, err)
+	}
+	err = unix.Chdir(cwd)
+	x.Call("chdir(2)", fmt.Sprintf("chdir(%q)", cwd), nil, err)
+	if err != nil {
+		return ExitSetup, fmt.Errorf("process.cwd %s: %w", cwd, err)
+	}
+	path, err := lookPath(p.Args[0], p.Env)
+	if err != nil {
+		return execCode(err), fmt.Errorf("exec %q: %w", p.Args[0], err)
+	}
+	if p.Terminal {
+		var ws *unix.Winsize
+		if p.ConsoleSize != nil {
+			ws = &unix.Winsize{Row: uint16(p.ConsoleSize.Height), Col: uint16(p.ConsoleSize.Width)}
+		}
+		master, slave, err := openPTY(ws, x)
+		if err != nil {
+			return ExitSetup, err
+		}
+		// create passes the master on to --console-socket.
+		_, err = send(bundleSyncFd, initMessage{Type: "pty"}, int(master.Fd()))
+		master.Close()
+		if err != nil {
+			return ExitSetup, err
+		}
+		if err := takeTerminal(slave, x); err != nil {
+			return ExitSetup, err
+		}
+	}
+	// The process's identity and privileges, before "ready" so that a
+	// failure is create's (runc's finalizeNamespace comes before its exec
+	// fifo too); what is left after start needs none: the fifo is 0622.
+	// Without no_new_privs the kernel takes a filter only from a thread
+	// with CAP_SYS_ADMIN (seccomp(2)): load it before the capabilities
+	// drop, as runc does; the init's last steps then run under it.
+	if !p.NoNewPrivileges {
+		if err := seccomp.Load(s.Linux.Seccomp, x); err != nil {
+			return ExitSetup, fmt.Errorf("linux.seccomp: %w", err)
+		}
+	}
+	if err := setUser(p.User, p.Capabilities != nil, x); err != nil {
+		return ExitSetup, err
+	}
+	if p.NoNewPrivileges {
+		// prctl(2): execve(2) then grants no privilege (setuid bits, file
+		// capabilities); kept across fork and exec, never unset.
+		err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+		x.Call("prctl(2)", "prctl(PR_SET_NO_NEW_PRIVS, 1)", nil, err)
+		if err != nil {
+			return ExitSetup, fmt.Errorf("process.noNewPrivileges: %w", err)
+		}
+	}
+	// The capability sets last, on this thread, after the uid change
+	// (see caps.Apply).
+	if err := caps.Apply(p.Capabilities, x); err != nil {
+		return ExitSetup, fmt.Errorf("process.capabilities: %w", err)
+	}
+	// Nothing but stdio and the preserved descriptors may reach the
+	// process: everything from 3 up (the sync socket, the fifo, the
+	// preserved ones where create passed them) is closed by the kernel at
+	// execve(2); the preserved ones are dup3(2)'d back to 3.. without
+	// close-on-exec after the fifo.
+	if err := execvp.CloseOnExecFrom(bundleSyncFd, x); err != nil {
+		return ExitSetup, err
+	}
+	if _, err := send(bundleSyncFd, initMessage{Type: "ready"}); err != nil {
+		return ExitSetup, err
+	}
+	log.closed = true // create has gone: later lines go to stderr
+
+	// Block until start opens the fifo for reading (fifo(7)); the O_PATH
+	// descriptor create gave us is reopened through /proc/self/fd, since
+	// the fifo's path is outside this root.
+	fifo := "/proc/self/fd/" + strconv.Itoa(bundleFifoFd)
+	x.Note("wait for start: open(%s, O_WRONLY) blocks until it opens the fifo to read", fifo)
+	w, err := unix.Open(fifo, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	x.Call("open(2)", fmt.Sprintf("open(%q, O_WRONLY|O_CLOEXEC)", fifo), w, err)
+	if err != nil {
+		return ExitSetup, fmt.Errorf("exec fifo: %w", err)
+	}
+	n, err := unix.Write(w, []byte("0"))
+	x.Call("write(2)", fmt.Sprintf("write(%d, \"0\", 1)", w), n, err)
+	if err != nil {
+		return ExitSetup, fmt.Errorf("exec fifo: %w", err)
+	}
+	unix.Close(w)
+	if err := initHooks(bi, "startContainer", x); err != nil {
+		return ExitSetup, err
+	}
+	// The preserved descriptors, create's 3..3+N-1, back to their numbers
+	// (without close-on-exec, as dup3(2) makes them).
+	for i := 0; i < bi.PreserveFDs; i++ {
+		if err := unix.Dup3(bundleFifoFd+1+i, 3+i, 0); err != nil {
+			return ExitSetup, fmt.Errorf("--preserve-fds: %w", err)
+		}
+	}
+	// The seccomp filter last, on this thread, right before execve (as
+	// runc with no_new_privs): once loaded, the init itself obeys it.
+	if p.NoNewPrivileges {
+		if err := seccomp.Load(s.Linux.Seccomp, x); err != nil {
+			return ExitSetup, fmt.Errorf("linux.seccomp: %w", err)
+		}
+	}
+	x.Note("execve(%q, %q, [%d vars]): PID 1 becomes the process", path, p.Args, len(p.Env))
+	err = unix.Exec(path, p.Args, p.Env)
+	return execCode(err), fmt.Errorf("exec %q: %w", p.Args[0], err)
+}
+
+// setUser takes process.user's identity: supplementary groups first, then
+// the gid, then the uid, which gives up root's privileges (credentials(7)).
+// Package syscall's calls change every thread of the process. With
+// keepCaps (process.capabilities given), PR_SET_KEEPCAPS keeps the
+// permitted set across the change to a non-zero uid, for caps.Apply to
+// choose from (capabilities(7), "Effect of user ID changes").
+func setUser(u specs.User, keepCaps bool, x *explain.Narrator) error {
+	if keepCaps && u.UID != 0 {
+		err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0)
+		x.Call("prctl(2)", "prctl(PR_SET_KEEPCAPS, 1)", nil, err)
+		if err != nil {
+			return fmt.Errorf("process.capabilities: %w", err)
+		}
+	}
+	groups := make([]int, len(u.AdditionalGids))
+	for i, g := range u.AdditionalGids {
+		groups[i] = int(g)
+	}
+	err := syscall.Setgroups(groups)
+	x.Call("setgroups(2)", fmt.Sprintf("setgroups(%d, %v)", len(groups), groups), nil, err)
+	if err != nil {
+		return fmt.Errorf("process.user.additionalGids: %w", err)
+	}
+	err = syscall.Setgid(int(u.GID))
+	x.Call("setgid(2)", fmt.Sprintf("setgid(%d)", u.GID), nil, err)
+	if err != nil {
+		return fmt.Errorf("process.user.gid: %w", err)
+	}
+	err = syscall.Setuid(int(u.UID))
+	x.Call("setuid(2)", fmt.Sprintf("setuid(%d)", u.UID), nil, err)
+	if err != nil {
+		return fmt.Errorf("process.user.uid: %w", err)
+	}
+	return nil
+}
+
+// initHooks runs the hooks the init runs itself, in the container's
+// namespaces, with the state on stdin (runtime-spec config.md, "POSIX-
+// platform Hooks"): createContainer after the mounts and before
+// pivot_root (their paths are the host's, as runc runs them),
+// startContainer after start and before the process (paths inside).
+func initHooks(bi bundleInit, kind string, x *explain.Narrator) error {
+	if bi.Spec.Hooks == nil {
+		return nil
+	}
+	hooks, status := bi.Spec.Hooks.CreateContainer, specs.StateCreating
+	if kind == "startContainer" {
+		hooks, status = bi.Spec.Hooks.StartContainer, specs.StateCreated
+	}
+	if len(hooks) == 0 {
+		return nil
+	}
+	st := specs.State{Version: specs.Version, ID: bi.ID, Status: status, Pid: bi.Pid, Bundle: bi.Bundle, Annotations: bi.Spec.Annotations}
+	state, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	for i, h := range hooks {
+		if err := runHook(h, state, x); err != nil {
+			return fmt.Errorf("%s hook %d (%s): %w", kind, i, h.Path, err)
+		}
+	}
+	return nil
+}

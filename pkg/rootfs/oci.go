@@ -1,0 +1,325 @@
+package rootfs
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/minicontainer/minicontainer/pkg/explain"
+)
+
+// Bundle is a root filesystem as an OCI bundle's config.json describes it
+// (runtime-spec config.md "Root" and "Mounts", config-linux.md): no
+// overlay, no hard-coded mounts; every mount comes from the Spec, in its
+// order. `create --bundle` and `run --bundle` set up their root this way.
+type Bundle struct {
+	Root     string        // root.path, absolute (the caller joins it to the bundle)
+	ReadOnly bool          // root.readonly
+	Mounts   []BundleMount // in order
+	// Propagation is linux.rootfsPropagation as mount(2) flags (0 leaves
+	// the private mounts made first, as they are).
+	Propagation uintptr
+	// NoPivot moves the root onto "/" and chroots (runc's --no-pivot, for
+	// a root on a ramfs, where pivot_root(2) fails with EINVAL).
+	NoPivot bool
+	// Devices are linux.devices, made in /dev beside Devices.
+	Devices []specs.LinuxDevice
+	// CgroupMounts are what a mount of type "cgroup" becomes: this host's
+	// hierarchies laid out as pkg/cgroup's ContainerMounts says.
+	CgroupMounts []Mount
+	// BeforePivot, if set, runs after the mounts and before pivot_root:
+	// where runc runs the createContainer hooks (in the container's
+	// namespaces, while the host's paths still resolve).
+	BeforePivot func() error
+}
+
+// BundleMount is one of the Spec's mounts with its options already read
+// (pkg/spec's ParseMountOptions): the mount(2) flags, the propagation
+// changes made after it, the file system's data.
+type BundleMount struct {
+	Destination string // inside the container; relative means relative to "/"
+	Type        string
+	Source      string // a bind's source is absolute (the caller joins it to the bundle)
+	Flags       uintptr
+	Propagation []uintptr
+	Data        string
+}
+
+// Bind says whether m is a bind mount: type "bind", or MS_BIND among its
+// flags with any type (runtime-spec config.md, "Mounts": both spellings).
+func (m BundleMount) Bind() bool { return m.Type == "bind" || m.Flags&unix.MS_BIND != 0 }
+
+// SetupBundle builds the container's root from b and moves the calling
+// process into it, in runc's order (libcontainer/rootfs_linux.go,
+// prepareRootfs): propagation, the root bound on itself, the Spec's
+// mounts in their order, the device nodes, pivot_root (or MS_MOVE and
+// chroot), then the root read-only and its propagation as asked.
+func SetupBundle(b Bundle, x *explain.Narrator) error {
+	if err := checkOwnMountNamespace(); err != nil {
+		return err
+	}
+	// 1. Nothing below may propagate to the host (see Setup, step 1). A
+	// rootfsPropagation of "shared" is applied at the end, on the new root
+	// only: a peer group of the container's own, never the host's.
+	x.Note("make every mount private so nothing below propagates to the host")
+	if err := SetPropagation(x, "/", "private"); err != nil {
+		return err
+	}
+	root := b.Root
+	x.Note("bind the root %s on itself: pivot_root(2) needs a mount point", root)
+	if err := mount(x, root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	rootfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open root %s: %w", root, err)
+	}
+	defer unix.Close(rootfd)
+
+	// 2. The Spec's mounts, in order: a later one may go inside an
+	// earlier one (/dev/pts in /dev).
+	devTmpfs := false
+	for _, m := range b.Mounts {
+		if m.Type == "cgroup" || m.Type == "cgroup2" {
+			if err := mountCgroup(x, rootfd, root, m, b.CgroupMounts); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := mountOne(x, rootfd, root, m); err != nil {
+			return err
+		}
+		if filepath.Clean("/"+m.Destination) == "/dev" && !m.Bind() {
+			devTmpfs = true
+		}
+	}
+
+	// 3. /dev: when the Spec mounted a file system of its own there (not
+	// the host's /dev bound in), it is empty: the default nodes, the
+	// Spec's linux.devices, and the links programs expect (runc's
+	// createDevices and setupDevSymlinks).
+	if devTmpfs {
+		if err := makeDevices(x, rootfd, root, b.Devices); err != nil {
+			return err
+		}
+	}
+
+	if b.BeforePivot != nil {
+		if err := b.BeforePivot(); err != nil {
+			return err
+		}
+	}
+
+	// 4. Into the new root.
+	if b.NoPivot {
+		err = moveRoot(x, root)
+	} else {
+		err = PivotRoot(x, root)
+	}
+	if err != nil {
+		return err
+	}
+
+	// 5. The root read-only last; then its propagation as the Spec asks.
+	if b.ReadOnly {
+		x.Note("root.readonly: remount the root read-only, now that it is set up")
+		if err := mount(x, "", "/", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, ""); err != nil {
+			return err
+		}
+	}
+	if b.Propagation != 0 {
+		x.Note("linux.rootfsPropagation: the new root's propagation, as the Spec asks")
+		if err := mount(x, "", "/", "", b.Propagation, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mountOne makes one Spec mount at its destination inside root, through a
+// descriptor resolved inside the root (see mountAt, CVE-2021-30465).
+func mountOne(x *explain.Narrator, rootfd int, root string, m BundleMount) error {
+	flags, bind := m.Flags, m.Bind()
+	dir := true
+	if bind {
+		var st unix.Stat_t
+		if err := unix.Stat(m.Source, &st); err != nil {
+			return fmt.Errorf("mount %s: source: %w", m.Destination, err)
+		}
+		dir = st.Mode&unix.S_IFMT == unix.S_IFDIR
+	}
+	fd, err := openMountpoint(x, rootfd, root, m.Destination, dir)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	x.Note("mount %s: %s from %s", m.Destination, m.Type, m.Source)
+	if bind {
+		// The first bind takes no other flag (mount(2), "Creating a bind
+		// mount"): a second, remounting call sets ro, nosuid, ...
+		if err := mountAt(x, m.Source, fd, "", unix.MS_BIND|flags&unix.MS_REC, ""); err != nil {
+			return err
+		}
+		if rest := flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 {
+			again, err := openInRoot(rootfd, m.Destination, unix.O_PATH, 0)
+			if err != nil {
+				return fmt.Errorf("mount point %s: %w", m.Destination, err)
+			}
+			err = mountAt(x, "", again, "", unix.MS_BIND|unix.MS_REMOUNT|rest, "")
+			unix.Close(again)
+			if err != nil {
+				return err
+			}
+		}
+	} else if err := mountAt(x, m.Source, fd, m.Type, flags, m.Data); err != nil {
+		return err
+	}
+	// Each propagation change is a mount(2) call of its own, on the new
+	// mount (the place opened again: fd holds what was under it).
+	for _, p := range m.Propagation {
+		again, err := openInRoot(rootfd, m.Destination, unix.O_PATH, 0)
+		if err != nil {
+			return fmt.Errorf("mount point %s: %w", m.Destination, err)
+		}
+		err = mountAt(x, "", again, "", p, "")
+		unix.Close(again)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mountCgroup gives the container its /sys/fs/cgroup, as the host lays it
+// out (pkg/cgroup's ContainerMounts, made for its cgroup namespace), under
+// the Spec mount's destination; read-only unless the mount says "rw".
+func mountCgroup(x *explain.Narrator, rootfd int, root string, m BundleMount, cgroups []Mount) error {
+	flags := m.Flags
+	x.Note("mount %s: the cgroup hierarchies, as this host has them", m.Destination)
+	for _, c := range cgroups {
+		target := filepath.Join("/", m.Destination, strings.TrimPrefix(c.Target, "/sys/fs/cgroup"))
+		if flags&unix.MS_RDONLY == 0 {
+			c.Flags &^= unix.MS_RDONLY
+		}
+		fd, err := openMountpoint(x, rootfd, root, target, true)
+		if err != nil {
+			return err
+		}
+		err = mountAt(x, c.Source, fd, c.FSType, c.Flags, c.Data)
+		unix.Close(fd)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// makeDevices fills the container's own /dev: the default nodes (Devices,
+// the runtime-spec's list), the Spec's linux.devices, and the links.
+func makeDevices(x *explain.Narrator, rootfd int, root string, extra []specs.LinuxDevice) error {
+	devfd, err := openInRoot(rootfd, "/dev", unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return fmt.Errorf("open /dev in %s: %w", root, err)
+	}
+	defer unix.Close(devfd)
+	type node struct {
+		name         string
+		mode         uint32
+		major, minor int64
+		uid, gid     int
+	}
+	var nodes []node
+	for _, d := range Devices {
+		nodes = append(nodes, node{d.Name, unix.S_IFCHR | 0o666, int64(d.Major), int64(d.Minor), 0, 0})
+	}
+	for _, d := range extra {
+		rel := strings.TrimPrefix(filepath.Clean(d.Path), "/dev/")
+		if rel == d.Path || strings.Contains(rel, "/") {
+			return fmt.Errorf("linux.devices: %s: only a node directly in /dev is made here", d.Path)
+		}
+		kind := map[string]uint32{"c": unix.S_IFCHR, "u": unix.S_IFCHR, "b": unix.S_IFBLK, "p": unix.S_IFIFO}[d.Type]
+		if kind == 0 {
+			return fmt.Errorf("linux.devices: %s: type %q is not c, u, b or p", d.Path, d.Type)
+		}
+		mode := uint32(0o666)
+		if d.FileMode != nil {
+			mode = uint32(*d.FileMode & 0o7777)
+		}
+		n := node{rel, kind | mode, d.Major, d.Minor, 0, 0}
+		if d.UID != nil {
+			n.uid = int(*d.UID)
+		}
+		if d.GID != nil {
+			n.gid = int(*d.GID)
+		}
+		// A Spec device of a default's name replaces it.
+		for i := range nodes {
+			if nodes[i].name == rel {
+				nodes = append(nodes[:i], nodes[i+1:]...)
+				break
+			}
+		}
+		nodes = append(nodes, n)
+	}
+	dev := filepath.Join(root, "dev")
+	for _, n := range nodes {
+		path := filepath.Join(dev, n.name)
+		devno := unix.Mkdev(uint32(n.major), uint32(n.minor))
+		unix.Unlinkat(devfd, n.name, 0)
+		err := unix.Mknodat(devfd, n.name, n.mode, int(devno))
+		x.Call("mknod(2)", fmt.Sprintf("mknod(%s, %#o, makedev(%d, %d))", explain.Quote(path), n.mode, n.major, n.minor), nil, err)
+		if err != nil {
+			return fmt.Errorf("mknod %s: %w", path, err)
+		}
+		// mknod applies the umask: set the mode the Spec asked for.
+		if err := unix.Fchmodat(devfd, n.name, n.mode&0o7777, 0); err != nil {
+			return fmt.Errorf("chmod %s: %w", path, err)
+		}
+		if n.uid != 0 || n.gid != 0 {
+			if err := unix.Fchownat(devfd, n.name, n.uid, n.gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				return fmt.Errorf("chown %s: %w", path, err)
+			}
+		}
+	}
+	for _, l := range DevLinks {
+		path := filepath.Join(dev, l[0])
+		err := unix.Symlinkat(l[1], devfd, l[0])
+		if err == unix.EEXIST {
+			continue // the Spec made it (a mount or a device of that name)
+		}
+		x.Call("symlink(2)", fmt.Sprintf("symlink(%s, %s)", explain.Quote(l[1]), explain.Quote(path)), nil, err)
+		if err != nil {
+			return fmt.Errorf("symlink %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// moveRoot is runc's --no-pivot: move the root's mount onto "/" and
+// chroot(2) into it. The old root stays beneath, reachable by a process
+// with CAP_SYS_CHROOT: for roots pivot_root(2) refuses (a ramfs initrd).
+func moveRoot(x *explain.Narrator, root string) error {
+	x.Note("--no-pivot: move %s onto / and chroot into it (the old root stays beneath)", root)
+	err := unix.Chdir(root)
+	x.Call("chdir(2)", fmt.Sprintf("chdir(%s)", explain.Quote(root)), nil, err)
+	if err != nil {
+		return fmt.Errorf("chdir %s: %w", root, err)
+	}
+	if err := mount(x, root, "/", "", unix.MS_MOVE, ""); err != nil {
+		return err
+	}
+	err = unix.Chroot(".")
+	x.Call("chroot(2)", `chroot(".")`, nil, err)
+	if err != nil {
+		return fmt.Errorf("chroot %s: %w", root, err)
+	}
+	err = unix.Chdir("/")
+	x.Call("chdir(2)", `chdir("/")`, nil, err)
+	if err != nil {
+		return fmt.Errorf("chdir /: %w", err)
+	}
+	return nil
+}
