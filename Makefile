@@ -23,7 +23,7 @@ BENCH_PKGS := $(RUN_PKGS) crun runc hyperfine time
 # test-deps: Debian's runc conflicts with Docker's containerd.io.
 ENGINE_PKGS := $(RUN_PKGS) podman conmon containerd runc
 
-.PHONY: all build deps test-deps bench-deps engine-deps test-engines run demos c-examples test test-repeat vet compare bench stress cgroup2-vm test-cgroup2-vm fuzz lab lab-start clean
+.PHONY: all build deps test-deps bench-deps engine-deps test-engines oci-deps run demos c-examples test test-repeat vet compare bench stress cgroup2-vm test-cgroup2-vm oci-validation fuzz lab lab-start clean
 
 all: build
 
@@ -52,8 +52,16 @@ APT_INSTALL_NR = @missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || ec
 deps:
 	$(call APT_INSTALL,$(RUN_PKGS))
 
-test-deps:
+test-deps: oci-deps
 	$(call APT_INSTALL,$(TEST_PKGS))
+
+# The runtime-tools module and its dependencies, into Go's module cache (from
+# the Go module proxy; the versions and sums are pinned in
+# testdata/oci-validation/go.mod and go.sum). Done here, where the network
+# is: the tests build the suite from the cache (cmd/minicontainer's
+# TestOCIValidation).
+oci-deps:
+	cd testdata/oci-validation && $(GO) list -deps tool >/dev/null
 
 bench-deps:
 	$(call APT_INSTALL,$(BENCH_PKGS))
@@ -100,6 +108,17 @@ test: test-deps vet build
 N ?= 10
 test-repeat: test-deps vet build
 	GO=$(GO) ./testdata/test-repeat.sh $(N)
+
+# The OCI runtime-tools validation suite (github.com/opencontainers/
+# runtime-tools, pinned in testdata/oci-validation/go.mod), built from Go's
+# module cache into OCI_CACHE (default /var/cache/minicontainer/
+# oci-validation), run against RUNTIME (default bin/minicontainer;
+# RUNTIME=runc to compare), one line per file; FILES="create state" runs
+# some. With our binary it fails if a file named in
+# testdata/oci-validation/passing (the files CI runs) does not pass. See
+# testdata/oci-validation/run.sh.
+oci-validation: oci-deps build
+	GO=$(GO) ./testdata/oci-validation/run.sh $(if $(RUNTIME),,--expect testdata/oci-validation/passing) $(FILES)
 
 # Fuzz every parser of user input (--memory, --pids, --cpus, --cpuset-cpus,
 # -p, --subnet, -v, --name, --hostname, -e, a bundle's config.json),
