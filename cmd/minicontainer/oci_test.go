@@ -366,8 +366,11 @@ func TestOCIHooks(t *testing.T) {
 		return []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > " + filepath.Join(out, name)}}}
 	}
 	b := bundle(t, id, []string{"true"}, func(s *specs.Spec) {
+		// A failing poststart or poststop hook is a warning: the next one
+		// still runs (runtime-spec config.md).
+		fails := specs.Hook{Path: "/bin/false"}
 		s.Hooks = &specs.Hooks{CreateRuntime: hook("createRuntime"), CreateContainer: hook("createContainer"),
-			Poststart: hook("poststart"), Poststop: hook("poststop")}
+			Poststart: append([]specs.Hook{fails}, hook("poststart")...), Poststop: append([]specs.Hook{fails}, hook("poststop")...)}
 		// createContainer runs in the container's namespaces: its
 		// hostname is the container's.
 		s.Hooks.CreateContainer = append(s.Hooks.CreateContainer, specs.Hook{Path: "/bin/sh",

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -41,6 +42,9 @@ func hooksOf(s *specs.Spec, kind string) ([]specs.Hook, specs.ContainerState) {
 
 // runHooks runs the hooks of one kind in order, each with the container's
 // state JSON on stdin and its own timeout; the first failure is returned.
+// Not for poststart and poststop: a failure there is a warning (on stderr)
+// and the next hook still runs, as runtime-spec says of both ("the runtime
+// MUST log a warning, but the remaining hooks and lifecycle continue").
 func runHooks(c *Container, s *specs.Spec, kind string, x *explain.Narrator) error {
 	hooks, status := hooksOf(s, kind)
 	if len(hooks) == 0 {
@@ -57,7 +61,12 @@ func runHooks(c *Container, s *specs.Spec, kind string, x *explain.Narrator) err
 	}
 	for i, h := range hooks {
 		if err := runHook(h, state, x); err != nil {
-			return fmt.Errorf("%s hook %d (%s): %w", kind, i, h.Path, err)
+			err = fmt.Errorf("%s hook %d (%s): %w", kind, i, h.Path, err)
+			if kind == "poststart" || kind == "poststop" {
+				fmt.Fprintf(os.Stderr, "minicontainer: warning: %v\n", err)
+				continue
+			}
+			return err
 		}
 	}
 	return nil
