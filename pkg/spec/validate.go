@@ -373,11 +373,10 @@ func checkMounts(s *specs.Spec, bundle string) error {
 			if _, err := os.Stat(src); err != nil {
 				return bad(path+".source", "%s: %v", src, unwrapPath(err))
 			}
-			// runc: "bind mounts cannot have any filesystem-specific
-			// options applied" -- the kernel ignores data on MS_BIND.
-			if pm.Data != "" {
-				return bad(path+".options", "%q: a bind mount takes no filesystem options", pm.Data)
-			}
+			// Filesystem options on a bind mount (runtime-tools' mounts
+			// file puts mode=755,size=1k on every mount) are accepted and
+			// not used: mount(2) takes no data with MS_BIND, and
+			// rootfs.SetupBundle passes none; runc 1.1 accepts them too.
 		}
 	}
 	return nil

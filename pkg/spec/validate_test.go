@@ -124,9 +124,6 @@ var badConfigs = []struct {
 	{"mounts[7].source", func(s *specs.Spec, _ string) {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind"})
 	}},
-	{"mounts[7].options", func(s *specs.Spec, _ string) {
-		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Source: "rootfs", Options: []string{"bind", "size=1m"}})
-	}},
 	{"mounts[7].type", func(s *specs.Spec, _ string) {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Source: "tmpfs"})
 	}},
@@ -344,6 +341,9 @@ func TestValidateAccepts(t *testing.T) {
 		"relative mount destination (runc: relative to /)": func(s *specs.Spec) { s.Mounts[4].Destination = "dev/mqueue" },
 		"bind source relative to the bundle": func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Source: "data", Options: []string{"rbind", "ro"}})
+		},
+		"filesystem options on a bind mount (ignored, as mount(2) does)": func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Source: "data", Options: []string{"rbind", "mode=755", "size=1k"}})
 		},
 		"net sysctl, new netns":  func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"} },
 		"slash-separated sysctl": func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"net/ipv4/conf/eth0.100/rp_filter": "1"} },
