@@ -22,8 +22,12 @@ BENCH_PKGS := $(RUN_PKGS) crun runc hyperfine time
 # (or crun) and containerd on runc, so, like bench, never in deps or
 # test-deps: Debian's runc conflicts with Docker's containerd.io.
 ENGINE_PKGS := $(RUN_PKGS) podman conmon containerd runc
+# The lessons' pictures (make docs): Graphviz, and the font the .dot files
+# name, so that a render is the same byte for byte on every Debian host
+# (dot measures text with the fonts fontconfig finds).
+DOCS_PKGS := graphviz fonts-dejavu-core
 
-.PHONY: all build deps test-deps bench-deps engine-deps test-engines oci-deps run demos c-examples test test-repeat vet compare bench stress cgroup2-vm test-cgroup2-vm oci-validation fuzz lab lab-start clean
+.PHONY: all build deps test-deps bench-deps engine-deps test-engines oci-deps run demos c-examples test test-repeat vet compare bench stress cgroup2-vm test-cgroup2-vm oci-validation fuzz lab lab-start docs docs-deps clean
 
 all: build
 
@@ -206,6 +210,20 @@ lab-start:
 	@skel=$$(ls -d docs/labs/$(LAB)-*/skeleton 2>/dev/null) && test -n "$$skel" || { echo "no lab $(LAB)"; exit 2; }; \
 	mkdir -p docs/labs/_work && cp -r $$skel $(LAB_WORK) && \
 	echo "your copy: $(LAB_WORK) (read $$(dirname $$skel)/README.md); check it with: sudo make lab LAB=$(LAB)"
+
+# The pictures of the lessons: docs/pictures/NAME.dot rendered to NAME.svg
+# (both committed, so readers on GitHub see them without Graphviz), then
+# the test that checks every picture is linked, exists, and matches its
+# source. Graphviz is installed here only, never by run or test.
+docs-deps:
+	$(call APT_INSTALL_NR,$(DOCS_PKGS))
+
+docs: docs-deps
+	@set -e; for f in docs/pictures/*.dot; do \
+		echo "dot -Tsvg $$f -o $${f%.dot}.svg"; \
+		dot -Tsvg "$$f" -o "$${f%.dot}.svg"; \
+	done
+	$(GO) test -count=1 -run '^TestPictures$$' ./docs/
 
 clean:
 	rm -rf $(BIN)
