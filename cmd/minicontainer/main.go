@@ -204,6 +204,10 @@ type cli struct {
 	Features featuresCmd `cmd:"" help:"OCI: print what this runtime honours (runtime-spec features JSON)."`
 	Stats    statsCmd    `cmd:"" help:"Show running containers' memory, tasks, CPU time and OOM kills (from their cgroups)."`
 	Gc       gcCmd       `cmd:"" help:"Remove what killed runs left behind."`
+	Load     loadCmd     `cmd:"" help:"Load images from a docker save tarball or an OCI layout (dir or tar)."`
+	Import   importCmd   `cmd:"" help:"Import a root filesystem tar as a one-layer image."`
+	Images   imagesCmd   `cmd:"" help:"List the images in the store."`
+	Rmi      rmiCmd      `cmd:"" help:"Remove images (and the layers no other image shares)."`
 	Network  struct {
 		Ls      networkLsCmd      `cmd:"" help:"List the bridge networks in use."`
 		Inspect networkInspectCmd `cmd:"" help:"Show a network's subnet and its containers' addresses, veths and ports."`

@@ -19,6 +19,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -189,3 +190,10 @@ func (s *Store) lock() (func(), error) {
 	}
 	return func() { f.Close() }, nil
 }
+
+// hasher is a sha256 that names its sum as a Digest.
+type hasher struct{ hash.Hash }
+
+func newHash() hasher { return hasher{sha256.New()} }
+
+func (h hasher) digest() Digest { return Digest("sha256:" + hex.EncodeToString(h.Sum(nil))) }

@@ -1,0 +1,146 @@
+package main
+
+// The image verbs: load, import, images, rmi (and pull, in pull.go's
+// time). The store and its formats are pkg/image; these are thin.
+//
+//	minicontainer load -i FILE [--platform OS/ARCH]   a docker save tar, or an OCI layout (dir or tar)
+//	minicontainer import ROOTFS.tar NAME[:TAG]        a root filesystem tar as a one-layer image
+//	minicontainer images [-q]
+//	minicontainer rmi [-f] IMAGE...
+
+import (
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/minicontainer/minicontainer/pkg/image"
+)
+
+// imageStore is the flag every image verb shares.
+type imageStore struct {
+	Images string `name:"images" help:"The image store (default /var/lib/minicontainer/images)." env:"MINICONTAINER_IMAGES" placeholder:"DIR"`
+}
+
+func (f imageStore) open() (*image.Store, error) {
+	dir := f.Images
+	if dir == "" {
+		dir = image.DefaultRoot
+	}
+	return image.Open(dir)
+}
+
+type loadCmd struct {
+	imageStore
+	Input    string `short:"i" required:"" help:"A docker save tarball, or an OCI image layout (a directory or a tar of one)." placeholder:"FILE"`
+	Platform string `help:"The platform to take from a multi-platform index." default:"linux/amd64" placeholder:"OS/ARCH"`
+}
+
+func (l *loadCmd) Run() error {
+	p, err := image.ParsePlatform(l.Platform)
+	if err != nil {
+		return err
+	}
+	s, err := l.open()
+	if err != nil {
+		return err
+	}
+	loaded, err := s.Load(l.Input, p)
+	if err != nil {
+		return err
+	}
+	for _, im := range loaded {
+		if len(im.Refs) == 0 {
+			fmt.Printf("Loaded image ID: %s\n", im.Digest)
+		}
+		for _, r := range im.Refs {
+			fmt.Printf("Loaded image: %s\n", r)
+		}
+	}
+	return nil
+}
+
+type importCmd struct {
+	imageStore
+	File string `arg:"" help:"A tar of a root filesystem (plain or gzip)." placeholder:"ROOTFS.tar"`
+	Ref  string `arg:"" help:"The name to give the image." placeholder:"NAME[:TAG]"`
+}
+
+func (i *importCmd) Run() error {
+	s, err := i.open()
+	if err != nil {
+		return err
+	}
+	d, err := s.Import(i.File, i.Ref)
+	if err != nil {
+		return err
+	}
+	fmt.Println(d)
+	return nil
+}
+
+type imagesCmd struct {
+	imageStore
+	Quiet bool `short:"q" help:"Only the image IDs."`
+}
+
+func (c *imagesCmd) Run() error {
+	s, err := c.open()
+	if err != nil {
+		return err
+	}
+	list, err := s.List()
+	if err != nil {
+		return err
+	}
+	if c.Quiet {
+		for _, im := range list {
+			fmt.Println(im.Digest.Short())
+		}
+		return nil
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(w, "REPOSITORY:TAG\tIMAGE ID\tCREATED\tSIZE")
+	for _, im := range list {
+		created := im.Created
+		if t, err := time.Parse(time.RFC3339Nano, im.Created); err == nil {
+			created = t.UTC().Format("2006-01-02 15:04")
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", im.Ref, im.Digest.Short(), created, humanBytes(im.Size))
+	}
+	return w.Flush()
+}
+
+type rmiCmd struct {
+	imageStore
+	Force  bool     `short:"f" help:"Remove even if a container uses it (containers do not record their image yet: no use is detected)."`
+	Images []string `arg:"" help:"Images by NAME[:TAG] or ID." placeholder:"IMAGE"`
+}
+
+func (r *rmiCmd) Run() error {
+	s, err := r.open()
+	if err != nil {
+		return err
+	}
+	for _, ref := range r.Images {
+		d, err := s.Remove(ref)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("Untagged: %s (%s)\n", ref, d.Short())
+	}
+	return nil
+}
+
+// humanBytes is a size as docker images shows it (decimal units).
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.2fGB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.2fMB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.2fkB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%dB", n)
+}
