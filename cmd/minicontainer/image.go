@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -17,6 +18,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/minicontainer/minicontainer/pkg/container"
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/minicontainer/minicontainer/pkg/image"
 )
@@ -173,4 +175,48 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%.2fkB", float64(n)/1e3)
 	}
 	return fmt.Sprintf("%dB", n)
+}
+
+// applyImage fills cfg from --image: the image's bottom layer is the base,
+// the others the lower dirs over it; its config gives the defaults the
+// flags override, as docker run applies them: the command is Entrypoint
+// followed by CMD (or by the image's Cmd when none is given), the image's
+// Env comes before -e, WorkingDir applies unless -w.
+func (r *runCmd) applyImage(cfg *container.Config, x *explain.Narrator) error {
+	if r.Image == "" {
+		return nil
+	}
+	if r.Rootfs != "" {
+		return errors.New("run: --image and --rootfs are two root filesystems: give one")
+	}
+	s, err := r.open()
+	if err != nil {
+		return err
+	}
+	img, err := s.Image(r.Image)
+	if err != nil {
+		return err
+	}
+	if len(img.Layers) == 0 {
+		return fmt.Errorf("image %s: no layers", r.Image)
+	}
+	c := img.Config.Config
+	if c.User != "" && c.User != "root" && c.User != "0" && c.User != "0:0" {
+		return fmt.Errorf("image %s: runs as user %q, and run cannot switch users yet", r.Image, c.User)
+	}
+	x.Note("image %s (%s): %d layers", img.Ref, img.Digest.Short(), len(img.Layers))
+	cfg.Rootfs, cfg.Layers = img.Layers[0], img.Layers[1:]
+	cmd := cfg.Command
+	if len(cmd) == 0 {
+		cmd = c.Cmd
+	}
+	cfg.Command = append(append([]string{}, c.Entrypoint...), cmd...)
+	if len(cfg.Command) == 0 {
+		return fmt.Errorf("image %s: no command (the image has no Entrypoint nor Cmd): give one", r.Image)
+	}
+	cfg.Env = append(append([]string{}, c.Env...), cfg.Env...)
+	if cfg.Workdir == "" {
+		cfg.Workdir = c.WorkingDir
+	}
+	return nil
 }

@@ -1,9 +1,17 @@
 package main
 
 import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strings"
 	"testing"
 
@@ -67,4 +75,87 @@ func du(t *testing.T, dir string) (n int64) {
 		return nil
 	})
 	return n
+}
+
+// TestRunImage loads a three-layer image (a docker save archive built
+// here: the test rootfs, a layer that adds and deletes a file, one that
+// hides a directory) and runs it: the layers are the overlay's lower dirs
+// and the image's config gives the command, environment and workdir.
+func TestRunImage(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
+	// ',' and ':' separate overlay's options and lower dirs: each
+	// layer's path must be escaped in lowerdir.
+	store := filepath.Join(t.TempDir(), "images,a:b")
+	t.Setenv("MINICONTAINER_IMAGES", store)
+	work := t.TempDir()
+	base, err := exec.Command("tar", "-C", testRootfs, "-cf", "-", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers := [][]byte{base,
+		tarOf(t, "etc/added", "new\n", "etc/.wh.group", ""),
+		tarOf(t, "usr/sbin/.wh..wh..opq", "", "usr/sbin/only", "o\n")}
+	cfg := map[string]any{"architecture": "amd64", "os": "linux",
+		"config": map[string]any{"Cmd": []string{"sh", "-c", "echo cmd $FOO"}, "Env": []string{"FOO=from-image"}, "WorkingDir": "/etc"},
+		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{}}}
+	files := map[string][]byte{}
+	var paths []string
+	for i, l := range layers {
+		sum := sha256.Sum256(l)
+		cfg["rootfs"].(map[string]any)["diff_ids"] = append(cfg["rootfs"].(map[string]any)["diff_ids"].([]string), "sha256:"+hex.EncodeToString(sum[:]))
+		p := fmt.Sprintf("l%d/layer.tar", i)
+		files[p], paths = l, append(paths, p)
+	}
+	files["config.json"], _ = json.Marshal(cfg)
+	files["manifest.json"], _ = json.Marshal([]map[string]any{{"Config": "config.json", "RepoTags": []string{"test/run:1"}, "Layers": paths}})
+	save := filepath.Join(work, "save.tar")
+	var names []string
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var kv []string
+	for _, n := range names {
+		kv = append(kv, n, string(files[n]))
+	}
+	os.WriteFile(save, tarOf(t, kv...), 0o644)
+	if r := mc(t, "", "load", "-i", save); r.code != 0 || r.stdout != "Loaded image: test/run:1\n" {
+		t.Fatalf("load: %+v", r)
+	}
+
+	r := mc(t, "", "run", "--image", "test/run:1", "--net", "none", "-x", "--", "sh", "-c",
+		`cat /etc/added; test -e /etc/group || echo no-group; ls /usr/sbin; pwd; echo $FOO; touch /etc/w && echo writable`)
+	if want := "new\nno-group\nonly\n/etc\nfrom-image\nwritable\n"; r.code != 0 || r.stdout != want {
+		t.Fatalf("run --image: exit %d\n got %q\nwant %q\n%s", r.code, r.stdout, want, r.stderr)
+	}
+	if !regexp.MustCompile(`mount\("overlay", .*"lowerdir=[^"]*images\\+,a\\+:b/layers/sha256/[0-9a-f]{64}:[^"]*/layers/sha256/[0-9a-f]{64}:[^"]*/layers/sha256/[0-9a-f]{64},upperdir=`).MatchString(r.stderr) {
+		t.Errorf("-x does not show the overlay with 3 lower dirs:\n%s", r.stderr)
+	}
+	if r := mc(t, "", "run", "--image", "test/run:1", "--net", "none"); r.code != 0 || r.stdout != "cmd from-image\n" {
+		t.Errorf("run --image with the image's Cmd: %+v", r)
+	}
+	if r := mc(t, "", "run", "--image", "test/run:1", "--net", "none", "-e", "FOO=flag", "-w", "/", "--", "sh", "-c", "echo $FOO; pwd"); r.stdout != "flag\n/\n" {
+		t.Errorf("-e and -w over the image's: %+v", r)
+	}
+	if r := mc(t, "", "run", "--image", "no/such", "--", "true"); r.code != 125 || !strings.Contains(r.stderr, `image "no/such": not in the store`) {
+		t.Errorf("run of an unknown image: %+v", r)
+	}
+	if r := mc(t, "", "rmi", "test/run:1"); r.code != 0 {
+		t.Fatalf("rmi: %+v", r)
+	}
+}
+
+// tarOf is a tar of name, content pairs (regular files).
+func tarOf(t *testing.T, kv ...string) []byte {
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	for i := 0; i < len(kv); i += 2 {
+		tw.WriteHeader(&tar.Header{Name: kv[i], Mode: 0o644, Size: int64(len(kv[i+1])), Typeflag: tar.TypeReg})
+		tw.Write([]byte(kv[i+1]))
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }

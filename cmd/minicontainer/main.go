@@ -65,6 +65,8 @@ import (
 const version = "0.9.0"
 
 type runCmd struct {
+	Image       string `help:"Run this image from the store (pull, load or import it first): its layers are the overlay's lower dirs, its config the defaults." placeholder:"IMAGE"`
+	imageStore  `embed:""`
 	Rootfs      string   `help:"Root filesystem directory (default: a busybox rootfs built on first use in ${default_rootfs})." placeholder:"DIR"`
 	Name        string   `help:"A unique name for the container." placeholder:"N"`
 	Hostname    string   `help:"The container's hostname." default:"${default_hostname}" placeholder:"H"`
@@ -114,13 +116,17 @@ func (r *runCmd) Run(g *globals) error {
 		}
 		os.Exit(code)
 	}
-	code, err := container.Run(container.Config{
+	cfg := container.Config{
 		Rootfs: r.Rootfs, Name: r.Name, Hostname: r.Hostname, Env: r.Env, Workdir: r.Workdir,
 		Volumes: r.Volume, ReadOnly: r.ReadOnly, Chroot: r.Chroot, Init: r.Init,
 		Interactive: r.Interactive, TTY: r.TTY, Command: r.Command, StateRoot: g.Root,
 		Resources: r.Resources, CgroupParent: r.CgroupParent, CgroupV2: r.Cgroup2,
 		Net: r.Net, Subnet: r.Subnet, Ports: r.Publish,
-	}, container.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, x)
+	}
+	if err := r.applyImage(&cfg, x); err != nil {
+		fail(err)
+	}
+	code, err := container.Run(cfg, container.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, x)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "minicontainer: %v\n", err)
 	}

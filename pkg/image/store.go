@@ -72,6 +72,12 @@ func FromBytes(b []byte) Digest {
 
 // Open returns the store at root, creating its directories.
 func Open(root string) (*Store, error) {
+	// Absolute: layer paths become overlay lower dirs, read by the
+	// container's init from another working directory.
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("image store: %w", err)
+	}
 	s := &Store{Root: root}
 	for _, d := range []string{s.Root, s.blobDir(), s.layerDir(), s.tmpDir()} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
