@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -145,17 +146,17 @@ func (c *imagesCmd) Run() error {
 
 type rmiCmd struct {
 	imageStore
-	Force  bool     `short:"f" help:"Remove even if a container uses it (containers do not record their image yet: no use is detected)."`
+	Force  bool     `short:"f" help:"Remove the name even if a running container uses the image (its layers stay until then)."`
 	Images []string `arg:"" help:"Images by NAME[:TAG] or ID." placeholder:"IMAGE"`
 }
 
-func (r *rmiCmd) Run() error {
+func (r *rmiCmd) Run(g *globals) error {
 	s, err := r.open()
 	if err != nil {
 		return err
 	}
 	for _, ref := range r.Images {
-		d, err := s.Remove(ref)
+		d, err := s.Remove(ref, layersInUse(g.Root), r.Force)
 		if err != nil {
 			return err
 		}
@@ -219,4 +220,38 @@ func (r *runCmd) applyImage(cfg *container.Config, x *explain.Narrator) error {
 		cfg.Workdir = c.WorkingDir
 	}
 	return nil
+}
+
+// layersInUse finds the containers under the state root whose init's
+// mount namespace has an overlay with a given layer as a lower dir: the
+// layer's diff ID is in the mount's options in /proc/PID/mountinfo
+// (proc(5)), where the init's mounts are visible from the host.
+func layersInUse(stateRoot string) image.InUse {
+	var mounts map[string]string // container ID → its overlay lines
+	return func(d image.Digest) string {
+		if mounts == nil {
+			mounts = map[string]string{}
+			states, _ := container.List(stateRoot)
+			for _, st := range states {
+				if st.Pid == 0 || st.Status() == "dead" {
+					continue
+				}
+				b, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", st.Pid))
+				if err != nil {
+					continue
+				}
+				for _, line := range strings.Split(string(b), "\n") {
+					if strings.Contains(line, " - overlay ") {
+						mounts[st.ID] += line + "\n"
+					}
+				}
+			}
+		}
+		for id, lines := range mounts {
+			if strings.Contains(lines, "/layers/sha256/"+d.Hex()) {
+				return id
+			}
+		}
+		return ""
+	}
 }

@@ -13,7 +13,9 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/minicontainer/minicontainer/pkg/hostcheck"
 )
@@ -141,8 +143,33 @@ func TestRunImage(t *testing.T) {
 	if r := mc(t, "", "run", "--image", "no/such", "--", "true"); r.code != 125 || !strings.Contains(r.stderr, `image "no/such": not in the store`) {
 		t.Errorf("run of an unknown image: %+v", r)
 	}
-	if r := mc(t, "", "rmi", "test/run:1"); r.code != 0 {
-		t.Fatalf("rmi: %+v", r)
+
+	// An image a running container uses is not removed without -f; with
+	// -f its name goes and its layers stay while they are mounted.
+	bg := exec.Command("minicontainer", "run", "--image", "test/run:1", "--net", "none", "--init", "--", "sleep", "60")
+	if err := bg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer bg.Wait()
+	defer bg.Process.Signal(syscall.SIGTERM)
+	for i := 0; !strings.Contains(mc(t, "", "ps").stdout, "sleep 60"); i++ {
+		if i == 100 {
+			t.Fatal("the background container did not show in ps")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // ps lists it from "starting"; the overlay comes before the exec
+	if r := mc(t, "", "rmi", "test/run:1"); r.code != 125 || !strings.Contains(r.stderr, "uses it") {
+		t.Errorf("rmi of an image in use: %+v", r)
+	}
+	if r := mc(t, "", "rmi", "-f", "test/run:1"); r.code != 0 {
+		t.Fatalf("rmi -f: %+v", r)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(store, "layers", "sha256")); len(ents) != 3 {
+		t.Errorf("rmi -f left %d layers, want the 3 in use kept", len(ents))
+	}
+	if r := mc(t, "", "images", "-q"); r.stdout != "" {
+		t.Errorf("rmi -f left the image listed: %q", r.stdout)
 	}
 }
 

@@ -325,9 +325,19 @@ func (s *Store) List() ([]Summary, error) {
 	return out, nil
 }
 
+// InUse says which container (by a name to show) uses the unpacked
+// layer with diff ID d as an overlay lower dir, or "" when none does.
+type InUse func(d Digest) string
+
 // Remove untags ref and then removes every blob and unpacked layer no
-// remaining image refers to. By ID, every name of that ID goes.
-func (s *Store) Remove(ref string) (Digest, error) {
+// remaining image refers to. By ID, every name of that ID goes. When the
+// image's last name goes and inUse reports one of its layers used by a
+// container, Remove refuses unless force; forced, it untags the image but
+// keeps the layers in use (removing a mounted overlay's lower dir is what
+// overlayfs(5) forbids: "changes to the underlying filesystems while part
+// of a mounted overlay filesystem are not allowed"); a later rmi collects
+// them.
+func (s *Store) Remove(ref string, inUse InUse, force bool) (Digest, error) {
 	name, d, err := s.Resolve(ref)
 	if err != nil {
 		return "", err
@@ -345,7 +355,6 @@ func (s *Store) Remove(ref string) (Digest, error) {
 		return "", fmt.Errorf("image %q: changed while removing", ref)
 	}
 	if NormalizeRef(ref) != name {
-		// removed by ID: every name of that ID goes
 		for r, rd := range t {
 			if rd == d {
 				delete(t, r)
@@ -354,16 +363,39 @@ func (s *Store) Remove(ref string) (Digest, error) {
 	} else {
 		delete(t, name)
 	}
+	keep := map[string]bool{}
+	if inUse != nil {
+		stillNamed := false
+		for _, rd := range t {
+			stillNamed = stillNamed || rd == d
+		}
+		img, err := s.imageAt(d)
+		if err != nil {
+			return "", err
+		}
+		for _, l := range img.Config.RootFS.DiffIDs {
+			if c := inUse(l); c != "" && !stillNamed {
+				if !force {
+					return "", fmt.Errorf("image %s: container %s uses it (rmi -f removes the name and keeps the layers in use)", ref, c)
+				}
+				keep[l.Hex()] = true
+			}
+		}
+	}
 	if err := s.writeTags(t); err != nil {
 		return "", err
 	}
-	return d, s.gc(t)
+	return d, s.gc(t, keep)
 }
 
-// gc removes what no tag reaches; the caller holds the lock.
-func (s *Store) gc(t map[string]Digest) error {
+// gc removes what no tag reaches, but for the unpacked layers in keep;
+// the caller holds the lock.
+func (s *Store) gc(t map[string]Digest, keep map[string]bool) error {
 	blobs := map[string]bool{}
 	layers := map[string]bool{}
+	for l := range keep {
+		layers[l] = true
+	}
 	for _, d := range t {
 		img, err := s.imageAt(d)
 		if err != nil {

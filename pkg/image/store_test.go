@@ -250,7 +250,7 @@ func TestRemoveCollects(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.Remove("one"); err != nil {
+	if _, err := s.Remove("one", nil, false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Image("two:v1"); err != nil {
@@ -259,12 +259,12 @@ func TestRemoveCollects(t *testing.T) {
 	if ents, _ := os.ReadDir(s.layerDir()); len(ents) != 1 {
 		t.Errorf("%d layers left, want the shared one", len(ents))
 	}
-	if _, err := s.Remove("two:v1"); err != nil {
+	if _, err := s.Remove("two:v1", nil, false); err != nil {
 		t.Fatal(err)
 	}
 	emptyDir(t, s.blobDir())
 	emptyDir(t, s.layerDir())
-	if _, err := s.Remove("two:v1"); err == nil || !strings.Contains(err.Error(), "not in the store") {
+	if _, err := s.Remove("two:v1", nil, false); err == nil || !strings.Contains(err.Error(), "not in the store") {
 		t.Errorf("Remove of a removed image = %v", err)
 	}
 }
