@@ -65,6 +65,8 @@ import (
 const version = "0.9.0"
 
 type runCmd struct {
+	Image       string `help:"Run this image from the store (pull, load or import it first): its layers are the overlay's lower dirs, its config the defaults." placeholder:"IMAGE"`
+	imageStore  `embed:""`
 	Rootfs      string   `help:"Root filesystem directory (default: a busybox rootfs built on first use in ${default_rootfs})." placeholder:"DIR"`
 	Name        string   `help:"A unique name for the container." placeholder:"N"`
 	Hostname    string   `help:"The container's hostname." default:"${default_hostname}" placeholder:"H"`
@@ -114,13 +116,17 @@ func (r *runCmd) Run(g *globals) error {
 		}
 		os.Exit(code)
 	}
-	code, err := container.Run(container.Config{
+	cfg := container.Config{
 		Rootfs: r.Rootfs, Name: r.Name, Hostname: r.Hostname, Env: r.Env, Workdir: r.Workdir,
 		Volumes: r.Volume, ReadOnly: r.ReadOnly, Chroot: r.Chroot, Init: r.Init,
 		Interactive: r.Interactive, TTY: r.TTY, Command: r.Command, StateRoot: g.Root,
 		Resources: r.Resources, CgroupParent: r.CgroupParent, CgroupV2: r.Cgroup2,
 		Net: r.Net, Subnet: r.Subnet, Ports: r.Publish,
-	}, container.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, x)
+	}
+	if err := r.applyImage(&cfg, x); err != nil {
+		fail(err)
+	}
+	code, err := container.Run(cfg, container.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, x)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "minicontainer: %v\n", err)
 	}
@@ -204,6 +210,11 @@ type cli struct {
 	Features featuresCmd `cmd:"" help:"OCI: print what this runtime honours (runtime-spec features JSON)."`
 	Stats    statsCmd    `cmd:"" help:"Show running containers' memory, tasks, CPU time and OOM kills (from their cgroups)."`
 	Gc       gcCmd       `cmd:"" help:"Remove what killed runs left behind."`
+	Pull     pullCmd     `cmd:"" help:"Pull an image from a registry."`
+	Load     loadCmd     `cmd:"" help:"Load images from a docker save tarball or an OCI layout (dir or tar)."`
+	Import   importCmd   `cmd:"" help:"Import a root filesystem tar as a one-layer image."`
+	Images   imagesCmd   `cmd:"" help:"List the images in the store."`
+	Rmi      rmiCmd      `cmd:"" help:"Remove images (and the layers no other image shares)."`
 	Network  struct {
 		Ls      networkLsCmd      `cmd:"" help:"List the bridge networks in use."`
 		Inspect networkInspectCmd `cmd:"" help:"Show a network's subnet and its containers' addresses, veths and ports."`

@@ -32,6 +32,7 @@ import (
 // Config is what a user asks for on the command line.
 type Config struct {
 	Rootfs      string   // base root filesystem; "" means DefaultRootfs, built on first use
+	Layers      []string // more read-only lower dirs over Rootfs, bottom first (an image's upper layers)
 	Name        string   // optional unique name
 	Hostname    string   // "" means DefaultHostname
 	Env         []string // K=V added to (or replacing) the default environment; K alone copies the host's value
@@ -146,6 +147,7 @@ func (c *Config) validate() (*runPlan, error) {
 	}
 	*spec = rootfs.Spec{
 		Base:     c.Rootfs,
+		Layers:   c.Layers,
 		ReadOnly: c.ReadOnly,
 		Hostname: c.Hostname,
 		Chroot:   c.Chroot,

@@ -34,6 +34,9 @@ func Setup(s Spec, x *explain.Narrator) error {
 	if s.Scratch == "" && (s.Hostname != "" || len(s.Files) > 0) {
 		return ErrNoOverlay
 	}
+	if s.Scratch == "" && len(s.Layers) > 0 {
+		return errors.New("rootfs: layers need the overlay (a scratch dir)")
+	}
 	base, err := filepath.Abs(s.Base)
 	if err != nil {
 		return fmt.Errorf("rootfs %s: %w", s.Base, err)
@@ -57,7 +60,7 @@ func Setup(s Spec, x *explain.Narrator) error {
 		if s.Scratch, err = filepath.Abs(s.Scratch); err != nil {
 			return fmt.Errorf("scratch dir %s: %w", s.Scratch, err)
 		}
-		if root, err = mountOverlay(x, base, s.Scratch); err != nil {
+		if root, err = mountOverlay(x, base, s.Layers, s.Scratch); err != nil {
 			return err
 		}
 	}
@@ -160,12 +163,13 @@ func checkOwnMountNamespace() error {
 	return nil
 }
 
-// mountOverlay mounts base (read-only lower) with scratch/upper and
-// scratch/work at scratch/merged and returns the merged dir. See
+// mountOverlay mounts base (read-only lower), and the layers over it,
+// with scratch/upper and scratch/work at scratch/merged and returns the
+// merged dir. See
 // overlayfs(5): writes go to upper, copied up from lower on first write;
 // deletions are whiteouts in upper; work is overlayfs's own scratch space
 // and must be on the same file system as upper.
-func mountOverlay(x *explain.Narrator, base, scratch string) (string, error) {
+func mountOverlay(x *explain.Narrator, base string, layers []string, scratch string) (string, error) {
 	upper := filepath.Join(scratch, "upper")
 	work := filepath.Join(scratch, "work")
 	merged := filepath.Join(scratch, "merged")
@@ -174,7 +178,19 @@ func mountOverlay(x *explain.Narrator, base, scratch string) (string, error) {
 			return "", err
 		}
 	}
-	x.Note("overlay: the base is the read-only lower dir, writes go to %s", upper)
+	// lowerdir=TOP:...:BOTTOM: overlayfs looks a name up from the left,
+	// and a whiteout (0:0 char device) or an opaque dir in a layer hides
+	// what the layers to its right have (overlayfs(5), "Multiple lower
+	// layers"). Each path is escaped: ':' would split it.
+	lower := overlayEscape(base)
+	if len(layers) > 0 {
+		x.Note("overlay: %d image layers are the read-only lower dirs, the topmost first; writes go to %s", len(layers)+1, upper)
+		for _, l := range layers {
+			lower = overlayEscape(l) + ":" + lower
+		}
+	} else {
+		x.Note("overlay: the base is the read-only lower dir, writes go to %s", upper)
+	}
 	// volatile (Linux 5.10, overlayfs(5)): no sync of the upper dir's file
 	// system, not even when the overlay goes away with the mount
 	// namespace. The upper dir is thrown away with the container, so
@@ -192,7 +208,7 @@ func mountOverlay(x *explain.Narrator, base, scratch string) (string, error) {
 			return "", fmt.Errorf("overlay work dir %s: %w", work, err)
 		}
 	}
-	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s,volatile", overlayEscape(base), overlayEscape(upper), overlayEscape(work))
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s,volatile", lower, overlayEscape(upper), overlayEscape(work))
 	err := mount(x, "overlay", merged, "overlay", 0, opts)
 	if errors.Is(err, unix.EINVAL) {
 		x.Note("this kernel's overlayfs has no volatile option (Linux < 5.10): mount without it")

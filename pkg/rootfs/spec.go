@@ -32,6 +32,12 @@ type Spec struct {
 	// Base is the base root filesystem directory: the overlay's lower dir,
 	// never modified.
 	Base string
+	// Layers are more read-only lower dirs stacked over Base, the bottom
+	// first: an image's layers above its first (pkg/image unpacks them,
+	// whiteouts already in overlay's form). Setup lists them in lowerdir
+	// topmost first, as overlayfs(5) reads it. They need the overlay:
+	// Scratch must be set.
+	Layers []string
 	// Scratch is a per-container host directory for the overlay's upper/,
 	// work/ and merged/ (created and removed by the caller, after
 	// Validate), on disk: a container's writes are then files the kernel
@@ -169,6 +175,13 @@ func (s Spec) Validate() error {
 	}
 	if len(entries) == 0 {
 		return fmt.Errorf("rootfs %s: empty directory (build one with: minicontainer rootfs busybox DIR)", s.Base)
+	}
+	for _, l := range s.Layers {
+		if st, err := os.Stat(l); err != nil {
+			return fmt.Errorf("rootfs layer %s: %w", l, unwrapPathError(err))
+		} else if !st.IsDir() {
+			return fmt.Errorf("rootfs layer %s: not a directory", l)
+		}
 	}
 	if s.Scratch != "" {
 		base, _ := filepath.Abs(s.Base)

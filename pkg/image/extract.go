@@ -1,0 +1,332 @@
+package image
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Whiteout markers, as the OCI image spec names them (image-spec,
+// layer.md "Whiteouts"): a file ".wh.NAME" in a layer says NAME from
+// the layers below is deleted; ".wh..wh..opq" in a directory says the
+// directory hides everything the lower layers had in it.
+const (
+	whiteoutPrefix = ".wh."
+	whiteoutOpaque = ".wh..wh..opq"
+)
+
+// OverlayOpaqueXattr is the xattr overlayfs reads to make a directory of
+// an upper (or lower) layer hide the directories below it
+// (Documentation/filesystems/overlayfs.rst, "whiteouts and opaque
+// directories"). The trusted.* namespace needs CAP_SYS_ADMIN.
+const OverlayOpaqueXattr = "trusted.overlay.opaque"
+
+// Extract unpacks the uncompressed layer tar r into the directory whose
+// descriptor is rootfd, turning the image spec's whiteout files into the
+// form overlayfs reads, so that the directory can be mounted as a lower
+// dir as it is:
+//
+//	.wh.NAME      → NAME, a character device 0:0 (overlay's whiteout)
+//	.wh..wh..opq  → the xattr trusted.overlay.opaque=y on its directory
+//
+// It is path-safe against a hostile archive: a name or hard-link target
+// with ".." or a leading "/" is refused; every parent directory is walked
+// one component at a time with O_NOFOLLOW, so no entry is written through
+// a symlink (a symlink an earlier entry planted, pointing outside, fails
+// with ELOOP and the layer is refused); the last component is created
+// with *at calls that never follow it. Hard links are made with linkat
+// from a parent opened the same way, so they stay inside the layer.
+func Extract(rootfd int, r io.Reader) error {
+	tr := tar.NewReader(r)
+	type dirTime struct {
+		name string
+		hdr  *tar.Header
+	}
+	var dirs []dirTime
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("layer tar: %w", err)
+		}
+		name, err := cleanName(hdr.Name)
+		if err != nil {
+			return err
+		}
+		if name == "." {
+			if hdr.Typeflag == tar.TypeDir {
+				dirs = append(dirs, dirTime{".", hdr})
+			}
+			continue
+		}
+		dir, base := path.Split(name)
+		pfd, err := walkParent(rootfd, strings.TrimSuffix(dir, "/"))
+		if err != nil {
+			return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
+		}
+		err = extractOne(rootfd, pfd, base, hdr, tr)
+		unix.Close(pfd)
+		if err != nil {
+			return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
+		}
+		if hdr.Typeflag == tar.TypeDir {
+			dirs = append(dirs, dirTime{name, hdr})
+		}
+	}
+	// Directory times last: creating the entries inside changed them.
+	for i := len(dirs) - 1; i >= 0; i-- {
+		d := dirs[i]
+		ts := []unix.Timespec{unix.NsecToTimespec(d.hdr.AccessTime.UnixNano()), unix.NsecToTimespec(d.hdr.ModTime.UnixNano())}
+		if d.hdr.AccessTime.IsZero() {
+			ts[0] = ts[1]
+		}
+		if d.name == "." {
+			_ = unix.UtimesNanoAt(rootfd, ".", ts, 0)
+			continue
+		}
+		_ = unix.UtimesNanoAt(rootfd, d.name, ts, unix.AT_SYMLINK_NOFOLLOW)
+	}
+	return nil
+}
+
+// cleanName refuses what could leave the layer: an absolute name or a
+// ".." component. "./a/b/" becomes "a/b".
+func cleanName(n string) (string, error) {
+	if strings.HasPrefix(n, "/") {
+		return "", fmt.Errorf("layer entry %q: absolute path refused", n)
+	}
+	for _, c := range strings.Split(n, "/") {
+		if c == ".." {
+			return "", fmt.Errorf("layer entry %q: \"..\" refused", n)
+		}
+	}
+	c := path.Clean(n)
+	if strings.HasPrefix(c, "../") || c == ".." || c == "" {
+		return "", fmt.Errorf("layer entry %q: path leaves the layer", n)
+	}
+	return c, nil
+}
+
+// walkParent opens dir (relative, clean) under rootfd one component at a
+// time, creating missing directories (0755, as tar does) and refusing a
+// component that is a symlink: openat(2) with O_NOFOLLOW|O_DIRECTORY
+// fails with ELOOP on a symlink and ENOTDIR on anything else not a dir.
+func walkParent(rootfd int, dir string) (int, error) {
+	fd, err := unix.Openat(rootfd, ".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	if dir == "" || dir == "." {
+		return fd, nil
+	}
+	for _, c := range strings.Split(dir, "/") {
+		nfd, err := unix.Openat(fd, c, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.ENOENT) {
+			if err = unix.Mkdirat(fd, c, 0o755); err == nil || errors.Is(err, unix.EEXIST) {
+				nfd, err = unix.Openat(fd, c, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			}
+		}
+		unix.Close(fd)
+		if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
+			return -1, fmt.Errorf("parent %q is not a directory (a symlink?): refused, nothing is written through it", c)
+		}
+		if err != nil {
+			return -1, fmt.Errorf("parent %q: %w", c, err)
+		}
+		fd = nfd
+	}
+	return fd, nil
+}
+
+// extractOne creates base in the directory pfd from hdr.
+func extractOne(rootfd, pfd int, base string, hdr *tar.Header, r io.Reader) error {
+	// Whiteouts first: they are markers, never files of their own.
+	if base == whiteoutOpaque {
+		// fsetxattr needs a real descriptor, not O_PATH.
+		dfd, err := unix.Openat(pfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(dfd)
+		if err := unix.Fsetxattr(dfd, OverlayOpaqueXattr, []byte("y"), 0); err != nil {
+			return fmt.Errorf("fsetxattr %s: %w", OverlayOpaqueXattr, err)
+		}
+		return nil
+	}
+	if strings.HasPrefix(base, whiteoutPrefix+whiteoutPrefix) {
+		return nil // other AUFS metadata (.wh..wh.plnk, .wh..wh.aufs): not content
+	}
+	if name, ok := strings.CutPrefix(base, whiteoutPrefix); ok {
+		if err := removeExisting(pfd, name); err != nil {
+			return err
+		}
+		// overlayfs: "A whiteout is created as a character device with
+		// 0/0 device number" (overlayfs.rst).
+		if err := unix.Mknodat(pfd, name, unix.S_IFCHR|0o000, 0); err != nil {
+			return fmt.Errorf("mknodat %s 0:0 (whiteout): %w", name, err)
+		}
+		return nil
+	}
+
+	mode := uint32(hdr.Mode & 0o7777)
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		var st unix.Stat_t
+		err := unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW)
+		if err == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			if err := removeExisting(pfd, base); err != nil {
+				return err
+			}
+			err = unix.ENOENT
+		}
+		if err != nil {
+			if err := unix.Mkdirat(pfd, base, 0o700); err != nil {
+				return fmt.Errorf("mkdirat: %w", err)
+			}
+		}
+	case tar.TypeReg, tar.TypeRegA:
+		if err := removeExisting(pfd, base); err != nil {
+			return err
+		}
+		fd, err := unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			return fmt.Errorf("openat: %w", err)
+		}
+		_, err = io.Copy(fdWriter(fd), r)
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+	case tar.TypeSymlink:
+		// The target is stored as it is: it is resolved only inside the
+		// container's root, after pivot_root; we never follow it here.
+		if err := removeExisting(pfd, base); err != nil {
+			return err
+		}
+		if err := unix.Symlinkat(hdr.Linkname, pfd, base); err != nil {
+			return fmt.Errorf("symlinkat: %w", err)
+		}
+	case tar.TypeLink:
+		target, err := cleanName(hdr.Linkname)
+		if err != nil {
+			return fmt.Errorf("hard link: %w", err)
+		}
+		tdir, tbase := path.Split(target)
+		tfd, err := walkParent(rootfd, strings.TrimSuffix(tdir, "/"))
+		if err != nil {
+			return fmt.Errorf("hard link target %q: %w", hdr.Linkname, err)
+		}
+		defer unix.Close(tfd)
+		if err := removeExisting(pfd, base); err != nil {
+			return err
+		}
+		// linkat without AT_SYMLINK_FOLLOW links the entry itself, never
+		// what a symlink there points to.
+		if err := unix.Linkat(tfd, tbase, pfd, base, 0); err != nil {
+			return fmt.Errorf("linkat %s: %w", hdr.Linkname, err)
+		}
+		return nil // a hard link shares the target's inode: owner, mode and times are the target's
+	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		if err := removeExisting(pfd, base); err != nil {
+			return err
+		}
+		kind := map[byte]uint32{tar.TypeChar: unix.S_IFCHR, tar.TypeBlock: unix.S_IFBLK, tar.TypeFifo: unix.S_IFIFO}[hdr.Typeflag]
+		dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
+		if err := unix.Mknodat(pfd, base, kind|mode, int(dev)); err != nil {
+			return fmt.Errorf("mknodat: %w", err)
+		}
+	case tar.TypeXGlobalHeader:
+		return nil
+	default:
+		return fmt.Errorf("tar type %q not supported", hdr.Typeflag)
+	}
+
+	// Owner before mode: chown(2) clears the set-user-ID and set-group-ID bits.
+	if err := unix.Fchownat(pfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("fchownat: %w", err)
+	}
+	for k, v := range hdr.PAXRecords {
+		if x, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok && hdr.Typeflag != tar.TypeSymlink {
+			if err := setxattrAt(pfd, base, x, []byte(v)); err != nil {
+				return err
+			}
+		}
+	}
+	if hdr.Typeflag != tar.TypeSymlink {
+		// fchmodat has no AT_SYMLINK_NOFOLLOW on Linux; base is not a
+		// symlink here (we just created it with O_EXCL or mkdirat).
+		if err := unix.Fchmodat(pfd, base, mode, 0); err != nil {
+			return fmt.Errorf("fchmodat: %w", err)
+		}
+	}
+	if hdr.Typeflag != tar.TypeDir {
+		ts := []unix.Timespec{unix.NsecToTimespec(hdr.ModTime.UnixNano()), unix.NsecToTimespec(hdr.ModTime.UnixNano())}
+		if !hdr.AccessTime.IsZero() {
+			ts[0] = unix.NsecToTimespec(hdr.AccessTime.UnixNano())
+		}
+		if err := unix.UtimesNanoAt(pfd, base, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fmt.Errorf("utimensat: %w", err)
+		}
+	}
+	return nil
+}
+
+// setxattrAt sets an xattr on pfd/base without following a symlink: the
+// file is opened O_NOFOLLOW first (it is never a symlink here).
+func setxattrAt(pfd int, base, name string, v []byte) error {
+	fd, err := unix.Openat(pfd, base, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		// a fifo or device we cannot open: use the path (not a symlink)
+		return unix.Setxattr(fdPath(pfd)+"/"+base, name, v, 0)
+	}
+	defer unix.Close(fd)
+	if err := unix.Fsetxattr(fd, name, v, 0); err != nil {
+		return fmt.Errorf("fsetxattr %s: %w", name, err)
+	}
+	return nil
+}
+
+func fdPath(fd int) string { return fmt.Sprintf("/proc/self/fd/%d", fd) }
+
+// removeExisting removes pfd/name if it exists and is not a directory: a
+// later tar entry replaces an earlier one (tar(1) does the same).
+func removeExisting(pfd int, name string) error {
+	var st unix.Stat_t
+	if err := unix.Fstatat(pfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return nil
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		if err := unix.Unlinkat(pfd, name, unix.AT_REMOVEDIR); err != nil {
+			return fmt.Errorf("replace directory %s: %w", name, err)
+		}
+		return nil
+	}
+	if err := unix.Unlinkat(pfd, name, 0); err != nil {
+		return fmt.Errorf("replace %s: %w", name, err)
+	}
+	return nil
+}
+
+type fdWriter int
+
+func (f fdWriter) Write(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := unix.Write(int(f), p[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		n += m
+	}
+	return n, nil
+}
