@@ -165,10 +165,10 @@ func TestLab09Mutants(t *testing.T) {
 		{"{Type: specs.PIDNamespace},", "", []string{"a PID namespace: the command is PID 1"}},
 		{"Hostname: *hostname,", `Hostname: "lab",`, []string{"a UTS namespace with the hostname"}},
 		{"Args: command,", "Args: append(command[:3:3], command[4:]...),", []string{"the command gets its arguments"}},
-		// No proc on /proc: create succeeds, but the init, which reopens
-		// its exec fifo through /proc/self/fd after pivot_root, dies
-		// before start, so nothing the command would print comes.
-		{`Type:        "proc",`, `Type:        "tmpfs",`, []string{"the command gets its arguments",
+		// No proc on /proc: create refuses it (the init waits for start
+		// by reopening its exec fifo through /proc/self/fd), so nothing
+		// the command would print comes.
+		{`Type:        "proc",`, `Type:        "tmpfs",`, []string{"config.json is accepted by the runtime", "the command gets its arguments",
 			"a PID namespace: the command is PID 1", "a UTS namespace with the hostname", "proc is mounted on /proc"}},
 		{"{Type: specs.UTSNamespace},", "", []string{"config.json is accepted by the runtime", "the command gets its arguments",
 			"a PID namespace: the command is PID 1", "a UTS namespace with the hostname", "proc is mounted on /proc"}},
