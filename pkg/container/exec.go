@@ -246,17 +246,34 @@ func execIn(s *State, o ExecOptions, files []nsFile, filter *specs.LinuxSeccomp,
 	cmd := reexec.Command(execInitEntry)
 	cmd.ExtraFiles = []*os.File{initEnd, nil} // nil: fd 4 closed unless mnt is joined
 	var joins []nsFile
+	var cgroupNS *os.File
 	mnt := false
 	for _, f := range files {
-		if f.kind.Flag == unix.CLONE_NEWNS {
+		switch f.kind.Flag {
+		case unix.CLONE_NEWNS:
 			cmd.ExtraFiles[1] = os.NewFile(uintptr(f.fd), f.path)
 			mnt = true
+			continue
+		case unix.CLONE_NEWCGROUP:
+			// Joined by the exec init, once it is in the container's
+			// cgroup: the kernel places a task (cgroup.procs, and
+			// clone3's CLONE_INTO_CGROUP) only into a cgroup that is
+			// visible from the placing task's cgroup namespace, with its
+			// own cgroup visible too (cgroups(7), ENOENT otherwise); from
+			// inside the container's namespace, whose root is the
+			// container's cgroup, ours is not.
+			cgroupNS = os.NewFile(uintptr(f.fd), f.path)
 			continue
 		}
 		joins = append(joins, f)
 	}
 	for i := 0; i < o.PreserveFDs; i++ {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	cgroupNSFd := 0
+	if cgroupNS != nil {
+		cgroupNSFd = 3 + len(cmd.ExtraFiles)
+		cmd.ExtraFiles = append(cmd.ExtraFiles, cgroupNS)
 	}
 	cmd.Env = []string{x.Env(), "GOMAXPROCS=1", "GODEBUG=containermaxprocs=0,updatemaxprocs=0"}
 	// Without a terminal the process gets exec's own stdio, as runc
@@ -299,7 +316,7 @@ func execIn(s *State, o ExecOptions, files []nsFile, filter *specs.LinuxSeccomp,
 			return 0, fmt.Errorf("cgroup: %w", err)
 		}
 	}
-	n, err := send(sock, execInit{Process: o.Process, Seccomp: filter, MntNS: mnt, PreserveFDs: o.PreserveFDs})
+	n, err := send(sock, execInit{Process: o.Process, Seccomp: filter, MntNS: mnt, CgroupNSFd: cgroupNSFd, PreserveFDs: o.PreserveFDs})
 	x.Call("sendmsg(2)", fmt.Sprintf("sendmsg(%d, {the Process, %s}, 0)", sock, explain.Quote(strings.Join(o.Process.Args, " "))), n, err)
 	if err != nil {
 		return 0, execDied(cmd, err)
@@ -475,8 +492,9 @@ func waitExec(cmd *execCmd, master *os.File, stdio Stdio, x *explain.Narrator) (
 // execInit is what the exec init needs, sent once it is in the cgroup.
 type execInit struct {
 	Process     *specs.Process      `json:"process"`
-	Seccomp     *specs.LinuxSeccomp `json:"seccomp,omitempty"` // the container's
-	MntNS       bool                `json:"mntns,omitempty"`   // fd 4 is the mount namespace to join
+	Seccomp     *specs.LinuxSeccomp `json:"seccomp,omitempty"`  // the container's
+	MntNS       bool                `json:"mntns,omitempty"`    // fd 4 is the mount namespace to join
+	CgroupNSFd  int                 `json:"cgroupns,omitempty"` // the cgroup namespace to join, after the preserved fds
 	PreserveFDs int                 `json:"preserve_fds,omitempty"`
 }
 
@@ -511,6 +529,17 @@ func execInitRun(ei execInit, log *syncLog, x *explain.Narrator) (int, error) {
 	x.Call("prctl(2)", "prctl(PR_SET_DUMPABLE, 0)", nil, err)
 	if err != nil {
 		return ExitSetup, err
+	}
+	// The cgroup namespace before the mount namespace, as nsenter(1)
+	// orders them: we are in the container's cgroup by now (see execIn).
+	if ei.CgroupNSFd != 0 {
+		cg, _ := ns.ByFlag(unix.CLONE_NEWCGROUP)
+		err := ns.Join(ei.CgroupNSFd, cg)
+		x.Call("setns(2)", fmt.Sprintf("setns(%d<cgroup>, CLONE_NEWCGROUP)", ei.CgroupNSFd), nil, err)
+		if err != nil {
+			return ExitSetup, fmt.Errorf("joining the container's cgroup namespace: %w", err)
+		}
+		unix.Close(ei.CgroupNSFd)
 	}
 	if ei.MntNS {
 		mnt, _ := ns.ByFlag(unix.CLONE_NEWNS)
