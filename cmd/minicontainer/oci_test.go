@@ -433,14 +433,15 @@ func TestOCIProcessFields(t *testing.T) {
 	script := `exec > /out/fields 2>&1; id -u; id -g; id -G; pwd; echo $FOO; ulimit -n; ` +
 		`grep -E '^(NoNewPrivs|CapBnd)' /proc/self/status; cat /proc/self/oom_score_adj; ` +
 		`wc -c < /etc/passwd; echo x > /proc/sys/kernel/domainname || echo ro; ` +
-		`cat /proc/sys/net/ipv4/ip_forward; hostname; echo $(ls /proc/self/fd)`
+		`cat /proc/sys/net/ipv4/ip_forward; hostname; umask; echo $(ls /proc/self/fd)`
 	oom := 123
 	var out string
 	b := bundle(t, id, []string{"sh", "-c", script}, func(s *specs.Spec) {
 		out = t.TempDir()
 		os.Chmod(out, 0o777)
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/out", Type: "bind", Source: out, Options: []string{"rbind"}})
-		s.Process.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{20}}
+		umask := uint32(0o027)
+		s.Process.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{20}, Umask: &umask}
 		s.Process.Cwd = "/work/dir"
 		s.Process.Env = append(s.Process.Env, "FOO=bar")
 		s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 321, Hard: 321}}
@@ -461,7 +462,7 @@ func TestOCIProcessFields(t *testing.T) {
 	mustOCI(t, "delete", id)
 	got, _ := os.ReadFile(filepath.Join(out, "fields"))
 	want := "1000\n1000\n1000 20\n/work/dir\nbar\n321\nCapBnd:\t0000000000000020\nNoNewPrivs:\t1\n123\n0\n" +
-		"sh: can't create /proc/sys/kernel/domainname: Read-only file system\nro\n1\nfields\n" +
+		"sh: can't create /proc/sys/kernel/domainname: Read-only file system\nro\n1\nfields\n0027\n" +
 		"0 1 2 3\n" // stdio, and ls's own directory: no descriptor of the runtime's
 	if string(got) != want {
 		t.Fatalf("inside the container:\n%s\nwant:\n%s", got, want)

@@ -12,13 +12,11 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/minicontainer/minicontainer/pkg/caps"
 	"github.com/minicontainer/minicontainer/pkg/execvp"
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/minicontainer/minicontainer/pkg/network"
 	"github.com/minicontainer/minicontainer/pkg/reexec"
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
-	"github.com/minicontainer/minicontainer/pkg/seccomp"
 )
 
 // bundleInitEntry is the name the init of a bundle runs under: the
@@ -114,16 +112,8 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 	if err := rootfs.MaskPaths(s.Linux.MaskedPaths, x); err != nil {
 		return ExitSetup, err
 	}
-	for _, r := range p.Rlimits {
-		// syscall's, not x/sys/unix's: Go restores RLIMIT_NOFILE at
-		// execve(2) to what it found at start unless it was set through
-		// package syscall (Go 1.21, syscall.Setrlimit).
-		lim := syscall.Rlimit{Cur: r.Soft, Max: r.Hard}
-		err := syscall.Setrlimit(rlimits[r.Type], &lim)
-		x.Call("setrlimit(2)", fmt.Sprintf("setrlimit(%s, {%d, %d})", r.Type, r.Soft, r.Hard), nil, err)
-		if err != nil {
-			return ExitSetup, fmt.Errorf("process.rlimits %s: %w", r.Type, err)
-		}
+	if err := processLimits(p, x); err != nil {
+		return ExitSetup, err
 	}
 	cwd := p.Cwd
 	if cwd == "" {
@@ -141,52 +131,17 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 	if err != nil {
 		return execCode(err), fmt.Errorf("exec %q: %w", p.Args[0], err)
 	}
-	if p.Terminal {
-		var ws *unix.Winsize
-		if p.ConsoleSize != nil {
-			ws = &unix.Winsize{Row: uint16(p.ConsoleSize.Height), Col: uint16(p.ConsoleSize.Width)}
-		}
-		master, slave, err := openPTY(ws, x)
-		if err != nil {
-			return ExitSetup, err
-		}
-		// create passes the master on to --console-socket.
-		_, err = send(bundleSyncFd, initMessage{Type: "pty"}, int(master.Fd()))
-		master.Close()
-		if err != nil {
-			return ExitSetup, err
-		}
-		if err := takeTerminal(slave, x); err != nil {
-			return ExitSetup, err
-		}
+	// create passes the master on to --console-socket.
+	if err := processTerminal(p, bundleSyncFd, x); err != nil {
+		return ExitSetup, err
 	}
 	// The process's identity and privileges, before "ready" so that a
 	// failure is create's (runc's finalizeNamespace comes before its exec
 	// fifo too); what is left after start needs none: the fifo is 0622.
-	// Without no_new_privs the kernel takes a filter only from a thread
-	// with CAP_SYS_ADMIN (seccomp(2)): load it before the capabilities
-	// drop, as runc does; the init's last steps then run under it.
-	if !p.NoNewPrivileges {
-		if err := seccomp.Load(s.Linux.Seccomp, x); err != nil {
-			return ExitSetup, fmt.Errorf("linux.seccomp: %w", err)
-		}
-	}
-	if err := setUser(p.User, p.Capabilities != nil, x); err != nil {
+	// Without no_new_privs the filter comes first (the init's last steps
+	// then run under it), as runc does.
+	if err := processPrivileges(p, s.Linux.Seccomp, x); err != nil {
 		return ExitSetup, err
-	}
-	if p.NoNewPrivileges {
-		// prctl(2): execve(2) then grants no privilege (setuid bits, file
-		// capabilities); kept across fork and exec, never unset.
-		err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-		x.Call("prctl(2)", "prctl(PR_SET_NO_NEW_PRIVS, 1)", nil, err)
-		if err != nil {
-			return ExitSetup, fmt.Errorf("process.noNewPrivileges: %w", err)
-		}
-	}
-	// The capability sets last, on this thread, after the uid change
-	// (see caps.Apply).
-	if err := caps.Apply(p.Capabilities, x); err != nil {
-		return ExitSetup, fmt.Errorf("process.capabilities: %w", err)
 	}
 	// Nothing but stdio and the preserved descriptors may reach the
 	// process: everything from 3 up (the sync socket, the fifo, the
@@ -234,12 +189,8 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 			return ExitSetup, fmt.Errorf("--preserve-fds: %w", err)
 		}
 	}
-	// The seccomp filter last, on this thread, right before execve (as
-	// runc with no_new_privs): once loaded, the init itself obeys it.
-	if p.NoNewPrivileges {
-		if err := seccomp.Load(s.Linux.Seccomp, x); err != nil {
-			return ExitSetup, fmt.Errorf("linux.seccomp: %w", err)
-		}
+	if err := seccompLast(p, s.Linux.Seccomp, x); err != nil {
+		return ExitSetup, err
 	}
 	x.Note("execve(%q, %q, [%d vars]): PID 1 becomes the process", path, p.Args, len(p.Env))
 	err = unix.Exec(path, p.Args, p.Env)

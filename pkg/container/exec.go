@@ -13,13 +13,11 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/minicontainer/minicontainer/pkg/caps"
 	"github.com/minicontainer/minicontainer/pkg/execvp"
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/minicontainer/minicontainer/pkg/ns"
 	"github.com/minicontainer/minicontainer/pkg/proc"
 	"github.com/minicontainer/minicontainer/pkg/reexec"
-	"github.com/minicontainer/minicontainer/pkg/seccomp"
 )
 
 // exec: a new process in a running container (runc exec, runtime-spec's
@@ -550,18 +548,8 @@ func execInitRun(ei execInit, log *syncLog, x *explain.Narrator) (int, error) {
 		}
 		unix.Close(execMntFd)
 	}
-	for _, r := range p.Rlimits {
-		// syscall's Setrlimit: see bundleInitRun.
-		lim := syscall.Rlimit{Cur: r.Soft, Max: r.Hard}
-		err := syscall.Setrlimit(rlimits[r.Type], &lim)
-		x.Call("setrlimit(2)", fmt.Sprintf("setrlimit(%s, {%d, %d})", r.Type, r.Soft, r.Hard), nil, err)
-		if err != nil {
-			return ExitSetup, fmt.Errorf("process.rlimits %s: %w", r.Type, err)
-		}
-	}
-	if m := p.User.Umask; m != nil {
-		unix.Umask(int(*m))
-		x.Call("umask(2)", fmt.Sprintf("umask(%#o)", *m), nil, nil)
+	if err := processLimits(p, x); err != nil {
+		return ExitSetup, err
 	}
 	cwd := p.Cwd
 	if cwd == "" {
@@ -577,44 +565,12 @@ func execInitRun(ei execInit, log *syncLog, x *explain.Narrator) (int, error) {
 	if err != nil {
 		return execCode(err), fmt.Errorf("exec %q: %w", p.Args[0], err)
 	}
-	if p.Terminal {
-		var ws *unix.Winsize
-		if p.ConsoleSize != nil {
-			ws = &unix.Winsize{Row: uint16(p.ConsoleSize.Height), Col: uint16(p.ConsoleSize.Width)}
-		}
-		// /dev/ptmx is the container's now: the pty is in its devpts.
-		master, slave, err := openPTY(ws, x)
-		if err != nil {
-			return ExitSetup, err
-		}
-		_, err = send(syncFd, initMessage{Type: "pty"}, int(master.Fd()))
-		master.Close()
-		if err != nil {
-			return ExitSetup, err
-		}
-		if err := takeTerminal(slave, x); err != nil {
-			return ExitSetup, err
-		}
-	}
-	// Without no_new_privs the kernel takes a filter only from a thread
-	// with CAP_SYS_ADMIN (seccomp(2)): before the capabilities drop.
-	if !p.NoNewPrivileges {
-		if err := seccomp.Load(ei.Seccomp, x); err != nil {
-			return ExitSetup, fmt.Errorf("linux.seccomp: %w", err)
-		}
-	}
-	if err := setUser(p.User, p.Capabilities != nil, x); err != nil {
+	// /dev/ptmx is the container's now: the pty is in its devpts.
+	if err := processTerminal(p, syncFd, x); err != nil {
 		return ExitSetup, err
 	}
-	if p.NoNewPrivileges {
-		err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-		x.Call("prctl(2)", "prctl(PR_SET_NO_NEW_PRIVS, 1)", nil, err)
-		if err != nil {
-			return ExitSetup, fmt.Errorf("process.noNewPrivileges: %w", err)
-		}
-	}
-	if err := caps.Apply(p.Capabilities, x); err != nil {
-		return ExitSetup, fmt.Errorf("process.capabilities: %w", err)
+	if err := processPrivileges(p, ei.Seccomp, x); err != nil {
+		return ExitSetup, err
 	}
 	// Every descriptor above stderr is closed at execve(2): the sync
 	// socket too (ExtraFiles' dup2 cleared its close-on-exec flag), whose
@@ -635,11 +591,8 @@ func execInitRun(ei execInit, log *syncLog, x *explain.Narrator) (int, error) {
 			}
 		}
 	}
-	if p.NoNewPrivileges {
-		// Last, right before execve: from here this thread obeys it.
-		if err := seccomp.Load(ei.Seccomp, x); err != nil {
-			return ExitSetup, fmt.Errorf("linux.seccomp: %w", err)
-		}
+	if err := seccompLast(p, ei.Seccomp, x); err != nil {
+		return ExitSetup, err
 	}
 	x.Note("execve(%q, %q, [%d vars])", path, p.Args, len(p.Env))
 	err = unix.Exec(path, p.Args, p.Env)
