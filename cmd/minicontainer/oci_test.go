@@ -124,6 +124,23 @@ func waitStatus(t *testing.T, id string, want specs.ContainerState) specs.State 
 	return st
 }
 
+// runToEnd creates the container of bundle b (with create's extra
+// flags), starts it, waits for its process to end and deletes it; a
+// failure on the way still deletes and reaps it, so no test leaves a
+// container, its cgroup or its mounts behind. It returns the state
+// create left (the init's PID).
+func runToEnd(t *testing.T, b, id string, createFlags ...string) specs.State {
+	t.Helper()
+	mustOCI(t, append(append([]string{"create"}, createFlags...), "--bundle", b, id)...)
+	st := ociState(t, id)
+	defer reap(st.Pid)
+	defer oci(t, "delete", "--force", id) // on failure; else gone already
+	mustOCI(t, "start", id)
+	waitStatus(t, id, specs.StateStopped)
+	mustOCI(t, "delete", id)
+	return st
+}
+
 func TestOCILifecycle(t *testing.T) {
 	needRoot(t)
 	defer hostcheck.Take(t, ociWatched...).Verify(t)
@@ -343,13 +360,7 @@ func TestOCINetnsPath(t *testing.T) {
 			}
 		}
 	})
-	mustOCI(t, "create", "--bundle", b, id)
-	st := ociState(t, id)
-	defer reap(st.Pid)
-	defer oci(t, "delete", "--force", id) // on failure; else gone already
-	mustOCI(t, "start", id)
-	waitStatus(t, id, specs.StateStopped)
-	mustOCI(t, "delete", id)
+	runToEnd(t, b, id)
 	got, _ := os.ReadFile(filepath.Join(b, "rootfs/netns"))
 	if want := "net:[" + strconv.FormatUint(nsStat.Ino, 10) + "]\n"; string(got) != want {
 		t.Fatalf("the process's network namespace: %q, want %q (the one joined by path)", got, want)
@@ -377,13 +388,7 @@ func TestOCIHooks(t *testing.T) {
 			Args: []string{"sh", "-c", "hostname > " + filepath.Join(out, "createContainer.hostname")}})
 		s.Hostname = "hooked"
 	})
-	mustOCI(t, "create", "--bundle", b, id)
-	st := ociState(t, id)
-	defer reap(st.Pid)
-	defer oci(t, "delete", "--force", id) // on failure; else gone already
-	mustOCI(t, "start", id)
-	waitStatus(t, id, specs.StateStopped)
-	mustOCI(t, "delete", id)
+	st := runToEnd(t, b, id)
 	if got, _ := os.ReadFile(filepath.Join(out, "createContainer.hostname")); string(got) != "hooked\n" {
 		t.Errorf("createContainer hook's hostname: %q, want the container's", got)
 	}
@@ -453,13 +458,7 @@ func TestOCIProcessFields(t *testing.T) {
 		s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
 		s.Hostname = "fields"
 	})
-	mustOCI(t, "create", "--bundle", b, id)
-	st := ociState(t, id)
-	defer reap(st.Pid)
-	defer oci(t, "delete", "--force", id) // on failure; else gone already
-	mustOCI(t, "start", id)
-	waitStatus(t, id, specs.StateStopped)
-	mustOCI(t, "delete", id)
+	runToEnd(t, b, id)
 	got, _ := os.ReadFile(filepath.Join(out, "fields"))
 	want := "1000\n1000\n1000 20\n/work/dir\nbar\n321\nCapBnd:\t0000000000000020\nNoNewPrivs:\t1\n123\n0\n" +
 		"sh: can't create /proc/sys/kernel/domainname: Read-only file system\nro\n1\nfields\n0027\n" +
@@ -556,13 +555,7 @@ func TestOCIDevices(t *testing.T) {
 		"mknod /dev/kmsg c 1 11 && (exec 3</dev/kmsg) 2>/dev/null && echo kmsg-opened || echo kmsg-denied"}, func(s *specs.Spec) {
 		s.Linux.Resources = &specs.LinuxResources{Devices: cgroup.DefaultDeviceRules}
 	})
-	mustOCI(t, "create", "--bundle", b, id)
-	st := ociState(t, id)
-	defer reap(st.Pid)
-	defer oci(t, "delete", "--force", id) // on failure; else gone already
-	mustOCI(t, "start", id)
-	waitStatus(t, id, specs.StateStopped)
-	mustOCI(t, "delete", id)
+	runToEnd(t, b, id)
 	if got, _ := os.ReadFile(filepath.Join(b, "rootfs/out")); string(got) != "null-ok\nkmsg-denied\n" {
 		t.Fatalf("inside: %q, want null-ok and kmsg-denied", got)
 	}
@@ -581,13 +574,7 @@ func TestOCIRootOptions(t *testing.T) {
 		s.Root.Readonly = true
 		s.Linux.RootfsPropagation = "rshared"
 	})
-	mustOCI(t, "create", "--no-pivot", "--bundle", b, id)
-	st := ociState(t, id)
-	defer reap(st.Pid)
-	defer oci(t, "delete", "--force", id) // on failure; else gone already
-	mustOCI(t, "start", id)
-	waitStatus(t, id, specs.StateStopped)
-	mustOCI(t, "delete", id)
+	runToEnd(t, b, id, "--no-pivot")
 	got, _ := os.ReadFile(filepath.Join(out, "root"))
 	// One mount on "/": with --no-pivot the old root is under it, out of
 	// the chroot's sight (mountinfo lists what the process's root reaches).
@@ -612,12 +599,7 @@ func TestOCISeccomp(t *testing.T) {
 			s.Process.NoNewPrivileges = nnp
 			s.Linux.Seccomp = seccomp.Default()
 		})
-		mustOCI(t, "create", "--bundle", b, id)
-		st := ociState(t, id)
-		mustOCI(t, "start", id)
-		waitStatus(t, id, specs.StateStopped)
-		reap(st.Pid)
-		mustOCI(t, "delete", id)
+		runToEnd(t, b, id)
 		got, _ := os.ReadFile(filepath.Join(b, "rootfs/out"))
 		if !strings.HasPrefix(string(got), "Seccomp:\t2\n") || !strings.HasSuffix(string(got), "unshare-refused\ndone\n") {
 			t.Errorf("no_new_privs %v: inside: %q, want Seccomp 2 and unshare refused", nnp, got)
