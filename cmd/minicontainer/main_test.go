@@ -426,6 +426,28 @@ func waitCmdline(t *testing.T, pid int, argv ...string) {
 	}
 }
 
+// finishOnTerminal waits (20 s at most) for cmd, which runs on the pty
+// whose master is master, to exit with code want, and checks that it put
+// the terminal back as it found it (raw mode off).
+func finishOnTerminal(t *testing.T, cmd *exec.Cmd, master *os.File, out *readyWriter, want int, what string) {
+	t.Helper()
+	done := make(chan int)
+	go func() { done <- exitCode(t, cmd) }()
+	select {
+	case code := <-done:
+		if code != want {
+			t.Errorf("%s: exit %d, want %d", what, code, want)
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("%s did not finish; output:\n%s", what, out.String())
+	}
+	termios, err := unix.IoctlGetTermios(int(master.Fd()), unix.TCGETS)
+	if err != nil || termios.Lflag&(unix.ICANON|unix.ECHO) != unix.ICANON|unix.ECHO {
+		t.Errorf("the terminal was left in raw mode (lflag %#x, %v)", termios.Lflag, err)
+	}
+}
+
 func exitCode(t *testing.T, cmd *exec.Cmd) int {
 	t.Helper()
 	err := cmd.Wait()
@@ -748,22 +770,7 @@ func TestTTY(t *testing.T) {
 		out.waitFor(t, cmd, fmt.Sprintf("size%d\r", i))
 	}
 	fmt.Fprint(master, "jobs; echo $((6*7)); kill %1; exit 5\n")
-	done := make(chan int)
-	go func() { done <- exitCode(t, cmd) }()
-	select {
-	case code := <-done:
-		if code != 5 {
-			t.Errorf("-it: exit %d, want 5", code)
-		}
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("-it shell did not finish; output:\n%s", out.String())
-	}
-	// minicontainer put the terminal back as it found it (raw mode off).
-	termios, err := unix.IoctlGetTermios(int(master.Fd()), unix.TCGETS)
-	if err != nil || termios.Lflag&(unix.ICANON|unix.ECHO) != unix.ICANON|unix.ECHO {
-		t.Errorf("the terminal was left in raw mode (lflag %#x, %v)", termios.Lflag, err)
-	}
+	finishOnTerminal(t, cmd, master, out, 5, "-it shell")
 	master.Close()
 	<-copied
 	text := out.String()

@@ -329,21 +329,7 @@ func TestOCIExecTTY(t *testing.T) {
 	copied := make(chan struct{})
 	go func() { io.Copy(out, master); close(copied) }()
 	fmt.Fprint(master, "tty; stty size; echo $$; exit 3\n")
-	done := make(chan int)
-	go func() { done <- exitCode(t, cmd) }()
-	select {
-	case code := <-done:
-		if code != 3 {
-			t.Errorf("exec -t: exit %d, want 3", code)
-		}
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("exec -t did not finish; output:\n%s", out.String())
-	}
-	termios, err := unix.IoctlGetTermios(int(master.Fd()), unix.TCGETS)
-	if err != nil || termios.Lflag&(unix.ICANON|unix.ECHO) != unix.ICANON|unix.ECHO {
-		t.Errorf("the terminal was left in raw mode (lflag %#x, %v)", termios.Lflag, err)
-	}
+	finishOnTerminal(t, cmd, master, out, 3, "exec -t")
 	master.Close()
 	<-copied
 	for _, want := range []string{"/dev/pts/", "33 101"} {
