@@ -21,8 +21,11 @@
 // The parent is made on demand (on v2 with the controllers enabled in
 // cgroup.subtree_control on the way down, on v1 with cpuset.cpus/mems
 // copied from above) and removed again when the last container leaves it.
-// A --cgroup-parent that existed before is never removed. Nothing outside
-// the parent is ever created or removed. The container has a cgroup in
+// A parent may have several levels (a Spec's cgroupsPath "/a/b/ID"), or
+// none (the cgroup at the root): each level is made if missing, and
+// removed only if minicontainer made it (madeMode). A --cgroup-parent or
+// level that existed before is never removed. Nothing outside the parent
+// is ever created or removed. The container has a cgroup in
 // every hierarchy the host has, also those whose controllers it does not
 // use (see newV1).
 package cgroup
@@ -102,14 +105,17 @@ type Stats struct {
 
 // New returns the cgroup named name (a container ID) under parent, on the
 // driver the host's mode calls for: v2 on Unified hosts, v1 on Legacy and
-// Hybrid ones. It creates nothing; see Create. The narrator shows every
+// Hybrid ones. parent is a path below each hierarchy's root, of one level
+// ("minicontainer") or more ("a/b"), or "" for the root itself. It creates nothing; see Create. The narrator shows every
 // directory made and file written (nil: silent).
 func New(h *Host, parent, name string, n *explain.Narrator) (Cgroup, error) {
 	if name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
 		return nil, fmt.Errorf("bad cgroup name %q", name)
 	}
-	if parent == "" || strings.ContainsAny(parent, "/\x00") || parent == "." || parent == ".." {
-		return nil, fmt.Errorf("bad cgroup parent %q", parent)
+	for _, level := range levels(parent) {
+		if level == "" || strings.Contains(level, "\x00") || level == "." || level == ".." {
+			return nil, fmt.Errorf("bad cgroup parent %q", parent)
+		}
 	}
 	fs := h.fs
 	if fs == nil {
@@ -118,7 +124,7 @@ func New(h *Host, parent, name string, n *explain.Narrator) (Cgroup, error) {
 	io := &files{fs: fs, n: n}
 	switch h.Mode {
 	case Unified:
-		c := &v2{host: h, parent: filepath.Join(h.Unified, parent), dir: filepath.Join(h.Unified, parent, name), f: io, ownParent: parent == Parent}
+		c := &v2{host: h, parent: parent, dir: filepath.Join(h.Unified, parent, name), f: io}
 		if len(h.Hierarchy) > 0 { // a hybrid host used through its cgroup2 (--cgroup2)
 			c.legacy = newV1(h, parent, name, false, io)
 		}
@@ -311,9 +317,55 @@ const killTimeout = 10 * time.Second
 // empty, whoever made it.
 const madeMode = 0o755 | unix.S_ISVTX
 
-// makeParent makes a parent directory of containers' cgroups if it is
-// not there: own is minicontainer's Parent, otherwise a --cgroup-parent,
-// made with madeMode.
+// levels splits a parent path ("a/b") into its directory names; "" has none.
+func levels(parent string) []string {
+	if parent == "" {
+		return nil
+	}
+	return strings.Split(parent, "/")
+}
+
+// ownLevel reports whether level i of a parent path is minicontainer's own
+// Parent: only at the top of a hierarchy ("minicontainer/..."), never
+// deeper down, where a directory of that name is anyone's.
+func ownLevel(parent []string, i int) bool { return i == 0 && parent[0] == Parent }
+
+// makeParents makes the levels of parent that are missing below root, top
+// down, and calls then(above, dir) on each level, made or found: what a
+// driver must set on every level before a child can use its controllers
+// (v1 cpuset.cpus/mems, v2 cgroup.subtree_control).
+func (f *files) makeParents(root, parent string, then func(above, dir string) error) error {
+	parts, above := levels(parent), root
+	for i := range parts {
+		dir := filepath.Join(above, parts[i])
+		if err := f.makeParent(dir, ownLevel(parts, i)); err != nil {
+			return err
+		}
+		if err := then(above, dir); err != nil {
+			return err
+		}
+		above = dir
+	}
+	return nil
+}
+
+// removeParents removes the levels of parent below root that no container
+// uses any more and that minicontainer made (removeParent), bottom up. It
+// stops at the first level it leaves: the levels above hold that one.
+func (f *files) removeParents(root, parent string) error {
+	parts := levels(parent)
+	for i := len(parts) - 1; i >= 0; i-- {
+		dir := filepath.Join(append([]string{root}, parts[:i+1]...)...)
+		if removed, err := f.removeParent(dir, ownLevel(parts, i)); err != nil || !removed {
+			return err
+		}
+	}
+	return nil
+}
+
+// makeParent makes one level of a parent path if it is not there: own is
+// minicontainer's Parent, any other level (a --cgroup-parent, a level of
+// a Spec's cgroupsPath) is made with madeMode.
 func (f *files) makeParent(dir string, own bool) error {
 	mode := uint32(madeMode)
 	if own {
@@ -346,24 +398,25 @@ func madeByUs(dir string) bool {
 // minicontainer made that way is still taken as ours.
 const oldMarker = ".made-by-minicontainer"
 
-// removeParent removes a shared parent that no container uses any more:
-// minicontainer's own Parent (own), or one it made (see madeMode).
-func (f *files) removeParent(parent string, own bool) error {
+// removeParent removes one level of a shared parent that no container
+// uses any more: minicontainer's own Parent (own), or one it made (see
+// madeMode). removed is false when it was left (not ours, or in use).
+func (f *files) removeParent(parent string, own bool) (removed bool, err error) {
 	if !own && !madeByUs(parent) {
 		if !exists(filepath.Join(parent, oldMarker)) {
-			return nil // not ours: leave it, and its settings, as they were
+			return false, nil // not ours: leave it, and its settings, as they were
 		}
 		entries, err := os.ReadDir(parent)
 		if err != nil {
-			return nil
+			return false, nil
 		}
 		for _, e := range entries {
 			if e.IsDir() && e.Name() != oldMarker {
-				return nil // another container's cgroup: the last one removes it
+				return false, nil // another container's cgroup: the last one removes it
 			}
 		}
 		if err := f.rmdir(filepath.Join(parent, oldMarker)); err != nil {
-			return err
+			return false, err
 		}
 	}
 	return f.rmdirIfEmpty(parent)
@@ -372,15 +425,18 @@ func (f *files) removeParent(parent string, own bool) error {
 // rmdirIfEmpty removes the shared parent when no other container's cgroup
 // is left in it. The kernel refuses (EBUSY) a cgroup that still has
 // children, so this never disturbs a running container; a fake tree
-// answers ENOTEMPTY.
-func (f *files) rmdirIfEmpty(p string) error {
-	err := f.fs.Rmdir(p)
+// answers ENOTEMPTY. removed is true when it is gone.
+func (f *files) rmdirIfEmpty(p string) (removed bool, err error) {
+	err = f.fs.Rmdir(p)
 	if errors.Is(err, unix.ENOENT) {
-		return nil
+		return true, nil
 	}
 	f.n.Call("cgroups(7)", fmt.Sprintf("rmdir(%q)", p), nil, err)
-	if err != nil && !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.ENOTEMPTY) {
-		return fmt.Errorf("rmdir %s: %w", p, err)
+	if errors.Is(err, unix.EBUSY) || errors.Is(err, unix.ENOTEMPTY) {
+		return false, nil
 	}
-	return nil
+	if err != nil {
+		return false, fmt.Errorf("rmdir %s: %w", p, err)
+	}
+	return true, nil
 }

@@ -711,3 +711,110 @@ func TestCpusetMems(t *testing.T) {
 		t.Errorf("node 4095: %v", err)
 	}
 }
+
+// TestCgroupParentLevels: a parent of several levels (a Spec's
+// cgroupsPath "/admins/a/b/c1") is made level by level, each usable by
+// the next (v1: cpuset.cpus/mems copied down; v2: controllers enabled on
+// each level, so the limits' files exist in the container's cgroup), and
+// on Destroy the levels minicontainer made go, bottom up, once no
+// container is left in them, while a level that existed before stays with
+// its settings. A parent of no level ("") puts the cgroup at the root.
+func TestCgroupParentLevels(t *testing.T) {
+	for _, mode := range []string{"v1", "v2"} {
+		t.Run(mode, func(t *testing.T) {
+			var h *Host
+			if mode == "v1" {
+				h = fakeV1(t)
+			} else {
+				h = fakeV2(t, "cpu cpuset memory pids")
+			}
+			pids := h.Unified
+			if mode == "v1" {
+				pids = h.V1["pids"]
+			}
+			admin := filepath.Join(pids, "admins")
+			if mode == "v2" { // the administrator's cgroup offers them all
+				writeFile(t, filepath.Join(h.Unified, "cgroup.subtree_control"), "cpu cpuset memory pids\n")
+			}
+			if err := h.fs.Mkdir(admin, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, filepath.Join(admin, "pids.max"), "7")
+			one, _ := New(h, "admins/a/b", "c1", nil)
+			two, _ := New(h, "admins/a/b", "c2", nil)
+			for _, cg := range []Cgroup{one, two} {
+				if err := cg.Create(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := one.Apply(Limits{Memory: 64 << 20, Pids: 9, CpusetCPUs: "1"}); err != nil {
+				t.Fatalf("Apply in a cgroup three levels down: %v", err)
+			}
+			for _, d := range []string{"admins/a", "admins/a/b"} {
+				if !madeByUs(filepath.Join(pids, d)) {
+					t.Errorf("%s: made without the mark of madeMode", d)
+				}
+			}
+			if mode == "v1" {
+				if got := readFile(t, filepath.Join(h.V1["cpuset"], "admins", "a", "b", "cpuset.mems")); strings.TrimSpace(got) != "0" {
+					t.Errorf("admins/a/b/cpuset.mems = %q, want the root's", got)
+				}
+			}
+			if err := one.Destroy(); err != nil {
+				t.Fatal(err)
+			}
+			if !exists(filepath.Join(pids, "admins", "a", "b", "c2")) {
+				t.Fatal("the first Destroy removed the second container's cgroup")
+			}
+			if err := two.Destroy(); err != nil {
+				t.Fatal(err)
+			}
+			if exists(filepath.Join(pids, "admins", "a")) {
+				t.Error("admins/a, made by minicontainer, is left")
+			}
+			if got, err := os.ReadFile(filepath.Join(admin, "pids.max")); err != nil || string(got) != "7" {
+				t.Errorf("the administrator's level: pids.max %q, %v; want it kept", got, err)
+			}
+			// minicontainer's own Parent on top: made 0755, removed empty.
+			own, _ := New(h, Parent+"/testdir", "c3", nil)
+			if err := own.Create(); err != nil {
+				t.Fatal(err)
+			}
+			if madeByUs(filepath.Join(pids, Parent)) || !madeByUs(filepath.Join(pids, Parent, "testdir")) {
+				t.Error("want minicontainer/ made 0755 and minicontainer/testdir with the mark")
+			}
+			if err := own.Destroy(); err != nil {
+				t.Fatal(err)
+			}
+			if exists(filepath.Join(pids, Parent)) {
+				t.Error("minicontainer/ is left")
+			}
+			// At the root itself.
+			top, err := New(h, "", "cgrouptest", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := top.Create(); err != nil {
+				t.Fatal(err)
+			}
+			if !exists(filepath.Join(pids, "cgrouptest")) {
+				t.Error("no cgroup at the root")
+			}
+			if err := top.Destroy(); err != nil {
+				t.Fatal(err)
+			}
+			if exists(filepath.Join(pids, "cgrouptest")) || !exists(pids) {
+				t.Error("Destroy of a cgroup at the root: want it gone and the root kept")
+			}
+		})
+	}
+}
+
+func TestBadParents(t *testing.T) {
+	h := fakeV2(t, "memory")
+	for _, parent := range []string{"/a", "a/", "a//b", "a/../b", "..", "./a", "a\x00"} {
+		if _, err := New(h, parent, "x", nil); err == nil {
+			t.Errorf("New accepted parent %q", parent)
+		}
+	}
+}

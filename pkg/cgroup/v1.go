@@ -16,14 +16,13 @@ import (
 // with the files of the controllers mounted there. See the kernel's
 // Documentation/admin-guide/cgroup-v1/.
 type v1 struct {
+	// parent: the path below each hierarchy's root that holds the
+	// cgroup (see New). Its levels minicontainer made are removed when the
+	// last container leaves them (makeParents, removeParents).
 	parent string
 	name   string
 	hier   []hierarchy // in the order tasks join them
 	f      *files
-	// ownParent: the parent is minicontainer's own (Parent), removed
-	// when the last container leaves it. Another one (--cgroup-parent) is
-	// removed only if minicontainer made it (see madeMode).
-	ownParent bool
 }
 
 // hierarchy is one v1 mount (one controller, or several co-mounted as
@@ -51,7 +50,7 @@ var v1Used = []string{"cpuset", "cpu", "cpuacct", "memory", "pids", "freezer"}
 // hierarchy: a release_agent to write, cgroups to make, other containers'
 // cgroup.kill and pids.max.
 func newV1(h *Host, parent, name string, unified bool, f *files) *v1 {
-	c := &v1{parent: parent, name: name, f: f, ownParent: parent == Parent}
+	c := &v1{parent: parent, name: name, f: f}
 	byRoot := map[string]int{}
 	for _, ctrl := range v1Used {
 		root, ok := h.V1[ctrl]
@@ -112,11 +111,10 @@ func (c *v1) Paths() []string {
 
 func (c *v1) Create() error {
 	for _, h := range c.hier {
-		parent := filepath.Join(h.root, c.parent)
 		var err error
 		// As on v2: retry if a container ending now removed the parent.
 		for try := 0; try < 3; try++ {
-			if err = c.makeParent(h, parent); err != nil {
+			if err = c.makeParents(h); err != nil {
 				return err
 			}
 			if err = c.f.mkdir(h.dir); !errors.Is(err, unix.ENOENT) {
@@ -130,7 +128,7 @@ func (c *v1) Create() error {
 			return err
 		}
 		if h.has("cpuset") {
-			if err := c.inheritCpuset(parent, h.dir); err != nil {
+			if err := c.inheritCpuset(filepath.Dir(h.dir), h.dir); err != nil {
 				return err
 			}
 		}
@@ -138,14 +136,15 @@ func (c *v1) Create() error {
 	return nil
 }
 
-func (c *v1) makeParent(h hierarchy, parent string) error {
-	if err := c.f.makeParent(parent, c.ownParent); err != nil {
-		return err
-	}
-	if h.has("cpuset") {
-		return c.inheritCpuset(h.root, parent)
-	}
-	return nil
+// makeParents makes the parent's missing levels in one hierarchy; in the
+// cpuset one each level gets cpuset.cpus/mems from the level above.
+func (c *v1) makeParents(h hierarchy) error {
+	return c.f.makeParents(h.root, c.parent, func(above, dir string) error {
+		if h.has("cpuset") {
+			return c.inheritCpuset(above, dir)
+		}
+		return nil
+	})
 }
 
 // inheritCpuset is the classic v1 trap: a new cpuset cgroup starts with
@@ -375,8 +374,8 @@ func (c *v1) freeze(dir string) error {
 	}
 }
 
-// Destroy removes our directory in every hierarchy, then each parent if
-// no other container uses it and it is minicontainer's (see ownParent).
+// Destroy removes our directory in every hierarchy, then the levels of
+// the parent that no other container uses and that minicontainer made.
 func (c *v1) Destroy() error {
 	var first error
 	for _, h := range c.hier {
@@ -388,7 +387,7 @@ func (c *v1) Destroy() error {
 		return first
 	}
 	for _, h := range c.hier {
-		if err := c.f.removeParent(filepath.Join(h.root, c.parent), c.ownParent); err != nil {
+		if err := c.f.removeParents(h.root, c.parent); err != nil {
 			return err
 		}
 	}

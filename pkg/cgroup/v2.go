@@ -17,11 +17,9 @@ import (
 // controller's files. See the kernel's Documentation/admin-guide/cgroup-v2.rst.
 type v2 struct {
 	host   *Host
-	parent string // <root>/minicontainer
-	dir    string // <root>/minicontainer/<id>
+	parent string // below the root: "minicontainer" (see New)
+	dir    string // <root>/<parent>/<id>
 	f      *files
-	// ownParent: as v1's.
-	ownParent bool
 	// legacy is the container's cgroup in a hybrid host's v1 hierarchies
 	// (--cgroup2): it must be in one of its own there too (see newV1).
 	// nil on a pure v2 host.
@@ -68,19 +66,16 @@ func (c *v2) Create() error {
 // must still put it in its v1 cgroups.
 func (c *v2) Joined() bool { return c.legacy == nil }
 
-// makeParent creates <root>/minicontainer if needed and enables our
-// controllers for its children. The "no internal processes" rule (a cgroup
-// with controllers enabled for its children may hold no processes itself)
-// is why containers go one level down, never into the parent itself.
+// makeParent creates the parent's missing levels and enables our
+// controllers for the children of the root and of each level. The "no
+// internal processes" rule (a cgroup with controllers enabled for its
+// children may hold no processes itself) is why containers go one level
+// down, never into the parent itself.
 func (c *v2) makeParent() error {
-	root := c.host.Unified
-	if err := c.enable(root); err != nil {
+	if err := c.enable(c.host.Unified); err != nil {
 		return err
 	}
-	if err := c.f.makeParent(c.parent, c.ownParent); err != nil {
-		return err
-	}
-	return c.enable(c.parent)
+	return c.f.makeParents(c.host.Unified, c.parent, func(_, dir string) error { return c.enable(dir) })
 }
 
 // enable writes "+cpu +memory ..." into dir's cgroup.subtree_control for
@@ -284,5 +279,5 @@ func (c *v2) Destroy() error {
 	if err := c.f.rmdir(c.dir); err != nil {
 		return err
 	}
-	return c.f.removeParent(c.parent, c.ownParent)
+	return c.f.removeParents(c.host.Unified, c.parent)
 }
