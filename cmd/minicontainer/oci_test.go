@@ -654,3 +654,78 @@ func TestOCINoProc(t *testing.T) {
 		oci(t, "delete", "--force", id)
 	}
 }
+
+// TestOCICgroupsPath: linux.cgroupsPath of any depth. Absolute paths are
+// below each hierarchy's root, relative ones below minicontainer's parent
+// (see container.planCgroup); the init is in that cgroup in every
+// hierarchy, with the Spec's limit, and delete removes the levels
+// minicontainer made, never one that was there before.
+func TestOCICgroupsPath(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	host, err := cgroup.Detect()
+	if err != nil {
+		t.Skip(err)
+	}
+	roots := []string{}
+	for _, m := range host.Hierarchy {
+		roots = append(roots, m.Dir)
+	}
+	if host.Unified != "" {
+		roots = append(roots, host.Unified)
+	}
+	pidsRoot := host.V1["pids"]
+	if host.Mode == cgroup.Unified {
+		pidsRoot = host.Unified
+	}
+	// A level that exists before (an administrator's), in every hierarchy.
+	const admin = "mctest-oci-admin"
+	for _, r := range roots {
+		if err := os.Mkdir(filepath.Join(r, admin), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(filepath.Join(r, admin))
+	}
+	const id = "mctest-oci-cgpath"
+	for _, c := range []struct {
+		path, dir, gone, kept string // dir: the cgroup below each root
+	}{
+		{"/mctest-oci-deep/a/b/" + id, "mctest-oci-deep/a/b/" + id, "mctest-oci-deep", ""},
+		{"/" + id, id, id, ""},
+		{"mctest-oci-rel/" + id, cgroup.Parent + "/mctest-oci-rel/" + id, cgroup.Parent + "/mctest-oci-rel", ""},
+		{"/" + admin + "/x/" + id, admin + "/x/" + id, admin + "/x", admin},
+	} {
+		t.Run(c.path, func(t *testing.T) {
+			b := bundle(t, id, []string{"true"}, func(s *specs.Spec) {
+				s.Linux.CgroupsPath = c.path
+				limit := int64(37)
+				s.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &limit}}
+			})
+			mustOCI(t, "create", "--bundle", b, id)
+			st := ociState(t, id)
+			defer reap(st.Pid)
+			defer oci(t, "delete", "--force", id)
+			data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", st.Pid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+				if f := strings.SplitN(line, ":", 3); len(f) != 3 || f[2] != "/"+c.dir {
+					t.Errorf("/proc/%d/cgroup: %q, want every hierarchy at /%s", st.Pid, line, c.dir)
+				}
+			}
+			if got, err := os.ReadFile(filepath.Join(pidsRoot, c.dir, "pids.max")); err != nil || strings.TrimSpace(string(got)) != "37" {
+				t.Errorf("pids.max: %q, %v; want 37", got, err)
+			}
+			mustOCI(t, "delete", "--force", id)
+			for _, r := range roots {
+				if _, err := os.Stat(filepath.Join(r, c.gone)); err == nil {
+					t.Errorf("%s is left after delete", filepath.Join(r, c.gone))
+				}
+				if _, err := os.Stat(filepath.Join(r, c.kept)); c.kept != "" && err != nil {
+					t.Errorf("%s, there before, was removed", filepath.Join(r, c.kept))
+				}
+			}
+		})
+	}
+}

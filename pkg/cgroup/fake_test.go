@@ -672,6 +672,46 @@ func TestCPUShares(t *testing.T) {
 	}
 }
 
+// TestCPUBandwidth: linux.resources.cpu.quota and .period are written as
+// a config.json gives them (runtime-tools' linux_cgroups_cpus asks for
+// 50000 in 500000 and reads both back); --cpus is a quota per CFSPeriod.
+func TestCPUBandwidth(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		l             Limits
+		period, quota string // v1
+		v2            string
+	}{
+		{"quota and period", Limits{CPUs: 0.1, CPUQuota: 50000, CPUPeriod: 500000}, "500000", "50000", "50000 500000"},
+		{"quota alone", Limits{CPUs: 0.5, CPUQuota: 50000}, "100000", "50000", "50000 100000"},
+		{"--cpus", Limits{CPUs: 1.5}, "100000", "150000", "150000 100000"},
+	} {
+		h1 := fakeV1(t)
+		cg, _ := New(h1, Parent, "bw12", nil)
+		if err := cg.Create(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cg.Apply(c.l); err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(h1.V1["cpu"], Parent, "bw12")
+		if p, q := strings.TrimSpace(readFile(t, filepath.Join(dir, "cpu.cfs_period_us"))), strings.TrimSpace(readFile(t, filepath.Join(dir, "cpu.cfs_quota_us"))); p != c.period || q != c.quota {
+			t.Errorf("%s: v1 period %s quota %s, want %s %s", c.name, p, q, c.period, c.quota)
+		}
+		h2 := fakeV2(t, "cpu memory pids")
+		cg, _ = New(h2, Parent, "bw12", nil)
+		if err := cg.Create(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cg.Apply(c.l); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimSpace(readFile(t, filepath.Join(h2.Unified, Parent, "bw12", "cpu.max"))); got != c.v2 {
+			t.Errorf("%s: v2 cpu.max = %q, want %q", c.name, got, c.v2)
+		}
+	}
+}
+
 // TestCpusetMems: linux.resources.cpu.mems lands in cpuset.mems, on v1
 // and v2, and a node that is not online is refused before anything exists.
 func TestCpusetMems(t *testing.T) {

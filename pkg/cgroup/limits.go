@@ -24,6 +24,14 @@ type Limits struct {
 	// through a weight rounds it to 999); on v2 it becomes a weight
 	// (SharesToWeight). CPUWeight wins when both are set.
 	CPUShares  uint64
+	// CPUQuota and CPUPeriod are the same bandwidth as CPUs, in µs of CPU
+	// time per period, as a config.json gives them
+	// (linux.resources.cpu.quota, .period): written as they are, so that
+	// a period other than CFSPeriod reads back as given (CPUs alone is
+	// always CPUs×CFSPeriod per CFSPeriod). A quota wins over CPUs, which
+	// stays set beside it for Check; a period of 0 is CFSPeriod.
+	CPUQuota   int64
+	CPUPeriod  uint64
 	CpusetCPUs string // CPUs the tasks may run on, "0" or "0-1,3": cpuset.cpus
 	// CpusetMems are the memory (NUMA) nodes they may allocate from, as
 	// linux.resources.cpu.mems gives them: cpuset.mems.
@@ -252,6 +260,21 @@ func FormatCPUList(cpus []int) string {
 	return b.String()
 }
 
+// bandwidth is the CPU quota and period to write, in µs (ok is false when
+// there is no CPU time limit).
+func (l Limits) bandwidth() (quota int64, period uint64, ok bool) {
+	if l.CPUQuota > 0 {
+		if l.CPUPeriod == 0 {
+			return l.CPUQuota, CFSPeriod, true
+		}
+		return l.CPUQuota, l.CPUPeriod, true
+	}
+	if l.CPUs != 0 {
+		return int64(l.CPUs * CFSPeriod), CFSPeriod, true
+	}
+	return 0, 0, false
+}
+
 // Controllers lists the controllers these limits need, so a host lacking
 // one is refused before anything is created.
 func (l Limits) Controllers() []string {
@@ -262,7 +285,7 @@ func (l Limits) Controllers() []string {
 	if l.Pids != 0 {
 		c = append(c, "pids")
 	}
-	if l.CPUs != 0 || l.CPUWeight != 0 || l.CPUShares != 0 {
+	if l.CPUs != 0 || l.CPUQuota != 0 || l.CPUWeight != 0 || l.CPUShares != 0 {
 		c = append(c, "cpu")
 	}
 	if l.CpusetCPUs != "" || l.CpusetMems != "" {

@@ -193,10 +193,10 @@ func (c *v1) Apply(l Limits) error {
 	if l.Pids != 0 {
 		s = append(s, setting{"pids", "pids.max", strconv.FormatInt(l.Pids, 10)})
 	}
-	if l.CPUs != 0 {
+	if quota, period, ok := l.bandwidth(); ok {
 		s = append(s,
-			setting{"cpu", "cpu.cfs_period_us", strconv.Itoa(CFSPeriod)},
-			setting{"cpu", "cpu.cfs_quota_us", strconv.FormatInt(int64(l.CPUs*CFSPeriod), 10)})
+			setting{"cpu", "cpu.cfs_period_us", strconv.FormatUint(period, 10)},
+			setting{"cpu", "cpu.cfs_quota_us", strconv.FormatInt(quota, 10)})
 	}
 	if l.CPUWeight != 0 {
 		s = append(s, setting{"cpu", "cpu.shares", strconv.FormatUint(WeightToShares(l.CPUWeight), 10)})

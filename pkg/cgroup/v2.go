@@ -141,9 +141,9 @@ func (c *v2) Apply(l Limits) error {
 	if l.Pids != 0 {
 		s = append(s, setting{"pids.max", strconv.FormatInt(l.Pids, 10)})
 	}
-	if l.CPUs != 0 {
+	if quota, period, ok := l.bandwidth(); ok {
 		// "$MAX $PERIOD": up to MAX µs of CPU time in each PERIOD µs.
-		s = append(s, setting{"cpu.max", fmt.Sprintf("%d %d", int64(l.CPUs*CFSPeriod), CFSPeriod)})
+		s = append(s, setting{"cpu.max", fmt.Sprintf("%d %d", quota, period)})
 	}
 	if w := cmp.Or(l.CPUWeight, SharesToWeight(l.CPUShares)); w != 0 {
 		s = append(s, setting{"cpu.weight", strconv.FormatUint(w, 10)})

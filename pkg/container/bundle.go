@@ -160,23 +160,41 @@ var rlimits = map[string]int{
 }
 
 // planCgroup maps linux.cgroupsPath and linux.resources onto pkg/cgroup.
-// cgroupsPath "/PARENT/NAME" (or "PARENT/NAME", relative to each
-// hierarchy's root: with cgroupfs both mean the same, as in runc); ""
-// means DefaultCgroupParent/ID. Resources pkg/cgroup cannot write are
-// refused, naming the field.
+// cgroupsPath is a path of any depth, its last name the cgroup's, the
+// levels above it its parent (pkg/cgroup makes the missing ones and
+// removes on delete only those it made):
+//   - absolute, "/a/b/NAME": below each hierarchy's root (runtime-spec
+//     config-linux.md: "relative to the cgroups mount point"), as runc;
+//   - relative, "a/b/NAME": below DefaultCgroupParent, in every hierarchy.
+//     The runtime-spec leaves the place to the runtime ("a runtime-determined
+//     location"); runc puts it below the cgroup runc itself runs in (on v2
+//     that cgroup's parent). A fixed place attaches the same cgroupsPath to
+//     the same cgroup whoever calls (the spec's MUST), lets gc and delete
+//     find it again from the state's record, and is never a cgroup with
+//     processes of its own, which v2 would refuse to enable controllers in;
+//   - "": DefaultCgroupParent/ID.
+//
+// Resources pkg/cgroup cannot write are refused, naming the field.
 func planCgroup(s *specs.Spec, id string) (*cgroupPlan, string, error) {
 	parent, name := DefaultCgroupParent, id
 	if cp := s.Linux.CgroupsPath; cp != "" {
 		if strings.Contains(cp, ":") {
 			return nil, "", fmt.Errorf("config.json: linux.cgroupsPath: %q is a systemd slice:prefix:name; this runtime drives cgroupfs only (no --systemd-cgroup)", cp)
 		}
-		parts := strings.Split(strings.Trim(filepath.Clean("/"+cp), "/"), "/")
-		if len(parts) != 2 {
-			return nil, "", fmt.Errorf("config.json: linux.cgroupsPath: %q: want /PARENT/NAME (two levels) here", cp)
+		clean := strings.Trim(filepath.Clean("/"+cp), "/")
+		if clean == "" {
+			return nil, "", fmt.Errorf("config.json: linux.cgroupsPath: %q names no cgroup (the root is the host's)", cp)
 		}
-		parent, name = parts[0], parts[1]
-		if !ValidName(parent) || !ValidName(name) {
-			return nil, "", fmt.Errorf("config.json: linux.cgroupsPath: %q: use letters, digits, _ . -", cp)
+		levels := strings.Split(clean, "/")
+		for _, l := range levels {
+			if !ValidName(l) {
+				return nil, "", fmt.Errorf("config.json: linux.cgroupsPath: %q: use letters, digits, _ . - between the slashes", cp)
+			}
+		}
+		name = levels[len(levels)-1]
+		parent = strings.Join(levels[:len(levels)-1], "/")
+		if !filepath.IsAbs(cp) {
+			parent = filepath.Join(DefaultCgroupParent, parent)
 		}
 	}
 	var l cgroup.Limits
@@ -204,6 +222,7 @@ func planCgroup(s *specs.Spec, id string) (*cgroupPlan, string, error) {
 					period = *c.Period
 				}
 				l.CPUs = float64(*c.Quota) / float64(period)
+				l.CPUQuota, l.CPUPeriod = *c.Quota, period
 			}
 			if c.Shares != nil && *c.Shares != 0 {
 				l.CPUShares = *c.Shares

@@ -218,13 +218,15 @@ func unshareCgroupNS(x *explain.Narrator) error {
 }
 
 // openRecorded opens the cgroup a Resource{Kind: "cgroup"} names,
-// "DRIVER:PARENT/ID", with the driver it was made with.
+// "DRIVER:PARENT/ID", with the driver it was made with. PARENT may have
+// several levels, or none (a Spec's cgroupsPath "/ID").
 func openRecorded(name string) (cgroup.Cgroup, error) {
 	driver, path, _ := strings.Cut(name, ":")
-	parent, id, ok := strings.Cut(path, "/")
-	if !ok || (driver != "v1" && driver != "v2") {
+	i := strings.LastIndex(path, "/")
+	if i < 0 || (driver != "v1" && driver != "v2") {
 		return nil, fmt.Errorf("bad cgroup resource %q", name)
 	}
+	parent, id := path[:i], path[i+1:]
 	host, err := cgroup.Detect()
 	if err != nil {
 		return nil, err
