@@ -23,7 +23,7 @@ type Limits struct {
 	// to cpu.shares, so that containerd's 1024 reads back 1024 (a trip
 	// through a weight rounds it to 999); on v2 it becomes a weight
 	// (SharesToWeight). CPUWeight wins when both are set.
-	CPUShares  uint64
+	CPUShares uint64
 	// CPUQuota and CPUPeriod are the same bandwidth as CPUs, in µs of CPU
 	// time per period, as a config.json gives them
 	// (linux.resources.cpu.quota, .period): written as they are, so that
