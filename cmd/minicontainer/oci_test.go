@@ -729,3 +729,48 @@ func TestOCICgroupsPath(t *testing.T) {
 		})
 	}
 }
+
+// TestOCIMountNSPath: a mount namespace joined by path (linux_ns_path's
+// "mnt" case) is the container's: the process runs in it, on its root,
+// set up there. The runtime's own mount namespace is refused: setting up
+// a root there would change the host's mounts.
+func TestOCIMountNSPath(t *testing.T) {
+	needRoot(t)
+	// The namespace's holder, made before the snapshot, killed after the
+	// check: the container's mounts are in its namespace, gone with it.
+	holder := exec.Command("unshare", "--mount", "--propagation", "private", "sleep", "1000")
+	if err := holder.Start(); err != nil {
+		t.Skipf("unshare(1): %v", err)
+	}
+	defer holder.Wait()
+	defer holder.Process.Kill()
+	nsPath := fmt.Sprintf("/proc/%d/ns/mnt", holder.Process.Pid)
+	var self, nsStat unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/mnt", &self); err != nil {
+		t.Fatal(err)
+	}
+	if !waitUntil(5*time.Second, func() bool { return unix.Stat(nsPath, &nsStat) == nil && nsStat.Ino != self.Ino }) {
+		t.Fatal("unshare(1) did not make its mount namespace")
+	}
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	const id = "mctest-oci-mntns"
+	joining := func(path string) func(*specs.Spec) {
+		return func(s *specs.Spec) {
+			for i := range s.Linux.Namespaces {
+				if s.Linux.Namespaces[i].Type == specs.MountNamespace {
+					s.Linux.Namespaces[i].Path = path
+				}
+			}
+		}
+	}
+	b := bundle(t, id, []string{"sh", "-c", "readlink /proc/self/ns/mnt > /mntns"}, joining(nsPath))
+	runToEnd(t, b, id)
+	got, _ := os.ReadFile(filepath.Join(b, "rootfs/mntns"))
+	if want := "mnt:[" + strconv.FormatUint(nsStat.Ino, 10) + "]\n"; string(got) != want {
+		t.Fatalf("the process's mount namespace: %q, want %q (the one joined by path)", got, want)
+	}
+	b = bundle(t, id, []string{"true"}, joining("/proc/self/ns/mnt"))
+	if r := oci(t, "create", "--bundle", b, id); r.code != 1 || !strings.Contains(r.stderr, "is the runtime's own") {
+		t.Fatalf("create joining the runtime's own mount namespace: %+v", r)
+	}
+}

@@ -83,7 +83,7 @@ var specNamespaces = map[specs.LinuxNamespaceType]string{
 func planBundle(s *specs.Spec, bundle string, noPivot bool) (*bundlePlan, error) {
 	p := &bundlePlan{spec: s, bundle: bundle, noPivot: noPivot}
 	if s.Linux == nil {
-		return nil, errors.New("config.json: linux.namespaces: a new mount namespace (type \"mount\", no path) is needed")
+		return nil, errors.New("config.json: linux.namespaces: a mount namespace (type \"mount\") is needed")
 	}
 	p.root = s.Root.Path
 	if !filepath.IsAbs(p.root) {
@@ -141,12 +141,30 @@ func planBundle(s *specs.Spec, bundle string, noPivot bool) (*bundlePlan, error)
 		}
 		p.joins = append(p.joins, nsJoin{kind, n.Path})
 	}
-	if !hasMnt || p.cloneFlags&unix.CLONE_NEWNS == 0 {
+	if !hasMnt {
 		// Setting up a root needs a mount namespace of the container's
 		// own (rootfs.SetupBundle refuses the host's).
-		return nil, errors.New("config.json: linux.namespaces: a new mount namespace (type \"mount\", no path) is needed")
+		return nil, errors.New("config.json: linux.namespaces: a mount namespace (type \"mount\") is needed")
+	}
+	for _, j := range p.joins {
+		// A mount namespace joined by path is the container's: its root
+		// is set up in it (mounts, pivot_root) as in a new one, as runc
+		// does. pivot_root(2) changes the root of every process of that
+		// namespace whose root was the old one: the caller who made it
+		// gave it to the container. The runtime's own is the host's, and
+		// that is refused as no mount namespace is.
+		if j.kind.Flag == unix.CLONE_NEWNS && sameNamespace(j.path, "/proc/self/ns/mnt") {
+			return nil, fmt.Errorf("config.json: linux.namespaces: mount namespace %s is the runtime's own: its root and mounts are the host's", j.path)
+		}
 	}
 	return p, nil
+}
+
+// sameNamespace reports whether the namespace files a and b are the same
+// namespace (the same device and inode, namespaces(7)).
+func sameNamespace(a, b string) bool {
+	var sa, sb unix.Stat_t
+	return unix.Stat(a, &sa) == nil && unix.Stat(b, &sb) == nil && sa.Dev == sb.Dev && sa.Ino == sb.Ino
 }
 
 // rlimits are the resources of process.rlimits (setrlimit(2)).
