@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -772,5 +773,88 @@ func TestOCIMountNSPath(t *testing.T) {
 	b = bundle(t, id, []string{"true"}, joining("/proc/self/ns/mnt"))
 	if r := oci(t, "create", "--bundle", b, id); r.code != 1 || !strings.Contains(r.stderr, "is the runtime's own") {
 		t.Fatalf("create joining the runtime's own mount namespace: %+v", r)
+	}
+}
+
+// mountsUnder lists the mount points at or below dir in this process's
+// mount table (proc(5), /proc/self/mountinfo: the 5th field; the test's
+// paths have no characters mountinfo escapes).
+func mountsUnder(t *testing.T, dir string) []string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			out = append(out, f[4]+" "+strings.Join(f[6:slices.Index(f, "-")], " "))
+		}
+	}
+	return out
+}
+
+// TestOCINoMountNS: a Spec without a mount namespace (runtime-tools'
+// linux_ns_itype). The process is in the runtime's mount namespace,
+// chrooted into its root with the Spec's mounts below it; those mounts
+// are below a private bind of the root (no "shared:" peer group, so none
+// reaches another mount of the host), and delete removes them all, and
+// only them: the root here is itself a shared mount point before create
+// (as podman's overlay is on a systemd host), and stays one. exec is
+// refused in one line.
+func TestOCINoMountNS(t *testing.T) {
+	needRoot(t)
+	const id = "mctest-oci-nomntns"
+	b := bundle(t, id, []string{"sh", "-c", "readlink /proc/self/ns/mnt > /mntns; exec sleep 1000"}, func(s *specs.Spec) {
+		var keep []specs.LinuxNamespace
+		for _, n := range s.Linux.Namespaces {
+			if n.Type != specs.MountNamespace {
+				keep = append(keep, n)
+			}
+		}
+		s.Linux.Namespaces = keep
+		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths, s.Root.Readonly = nil, nil, false
+	})
+	root := filepath.Join(b, "rootfs")
+	if err := unix.Mount(root, root, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(root, unix.MNT_DETACH)
+	// Shared, as mounts are on a systemd host: a mount below a bind of it
+	// that is not made private would propagate back to it.
+	if err := unix.Mount("", root, "", unix.MS_SHARED, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	before := mountsUnder(t, root)
+	mustOCI(t, "create", "--bundle", b, id)
+	st := ociState(t, id)
+	defer reap(st.Pid)
+	defer oci(t, "delete", "--force", id)
+	during := mountsUnder(t, root)
+	if !slices.ContainsFunc(during, func(m string) bool { return strings.HasPrefix(m, root+"/proc ") }) {
+		t.Errorf("no proc below the root in the runtime's mount table: %q", during)
+	}
+	for _, m := range during[len(before):] {
+		if strings.Contains(m, "shared:") {
+			t.Errorf("a mount of the container is in a peer group of the host's: %s", m)
+		}
+	}
+	mustOCI(t, "start", id)
+	var self unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/mnt", &self); err != nil {
+		t.Fatal(err)
+	}
+	want := "mnt:[" + strconv.FormatUint(self.Ino, 10) + "]\n"
+	if !waitUntil(5*time.Second, func() bool { got, _ := os.ReadFile(filepath.Join(root, "mntns")); return string(got) == want }) {
+		got, _ := os.ReadFile(filepath.Join(root, "mntns"))
+		t.Errorf("the process's mount namespace: %q, want the runtime's %q", got, want)
+	}
+	if r := oci(t, "exec", id, "true"); r.code == 0 || !strings.Contains(r.stderr, "no mount namespace") {
+		t.Errorf("exec in a container without a mount namespace: %+v", r)
+	}
+	mustOCI(t, "delete", "--force", id)
+	if after := mountsUnder(t, root); !slices.Equal(after, before) {
+		t.Errorf("mounts at and below the root after delete: %q, want those before create: %q", after, before)
 	}
 }

@@ -26,7 +26,7 @@ func init() {
 		skeletonFails: []string{"config.json is accepted by the runtime", "the command gets its arguments",
 			"a PID namespace: the command is PID 1", "a UTS namespace with the hostname", "proc is mounted on /proc"},
 		checks: []check{
-			{"config.json is accepted by the runtime", "the runtime's one line (below) names the field by its JSON path: process.args must not be empty (TODO 1); a hostname needs a uts namespace, mounts a mount namespace",
+			{"config.json is accepted by the runtime", "the runtime's one line (below) names the field by its JSON path: process.args must not be empty (TODO 1); a hostname needs a uts namespace",
 				func(t *testing.T, p *prog) {
 					r := run09(t, p)
 					if r.demoCode != 0 {

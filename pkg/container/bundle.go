@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -62,6 +63,9 @@ type bundlePlan struct {
 	devices     []cgroup.DeviceRule  // linux.resources.devices; nil: no device rules
 	mounts      []rootfs.BundleMount // the Spec's mounts, options read
 	propagation uintptr              // linux.rootfsPropagation
+	// hostMounts: no mount namespace in the Spec; the container shares
+	// the host's (see rootfs/hostroot.go, and bindHostRoot).
+	hostMounts bool
 }
 
 type nsJoin struct {
@@ -78,12 +82,11 @@ var specNamespaces = map[specs.LinuxNamespaceType]string{
 
 // planBundle turns a Spec that spec.Validate accepted into the plan:
 // what to clone, join and mount; it creates nothing. The few checks here
-// are the ones Validate leaves to the executor (a mount namespace of the
-// container's own, which rootfs.SetupBundle needs).
+// are the ones Validate leaves to the executor (the namespaces' paths).
 func planBundle(s *specs.Spec, bundle string, noPivot bool) (*bundlePlan, error) {
 	p := &bundlePlan{spec: s, bundle: bundle, noPivot: noPivot}
 	if s.Linux == nil {
-		return nil, errors.New("config.json: linux.namespaces: a mount namespace (type \"mount\") is needed")
+		return nil, errors.New("config.json: linux: needed (this runtime runs Linux containers)")
 	}
 	p.root = s.Root.Path
 	if !filepath.IsAbs(p.root) {
@@ -141,11 +144,9 @@ func planBundle(s *specs.Spec, bundle string, noPivot bool) (*bundlePlan, error)
 		}
 		p.joins = append(p.joins, nsJoin{kind, n.Path})
 	}
-	if !hasMnt {
-		// Setting up a root needs a mount namespace of the container's
-		// own (rootfs.SetupBundle refuses the host's).
-		return nil, errors.New("config.json: linux.namespaces: a mount namespace (type \"mount\") is needed")
-	}
+	// No mount namespace: the container shares the host's, as runc allows
+	// (pkg/spec refuses what would change the host's own mounts).
+	p.hostMounts = !hasMnt
 	for _, j := range p.joins {
 		// A mount namespace joined by path is the container's: its root
 		// is set up in it (mounts, pivot_root) as in a new one, as runc
@@ -321,4 +322,30 @@ func planDevices(s *specs.Spec, haveCgroup bool) ([]cgroup.DeviceRule, error) {
 		return nil, fmt.Errorf("config.json: linux.resources.devices: %w", err)
 	}
 	return rules, nil
+}
+
+// bindHostRoot is create's step for a Spec without a mount namespace: the
+// root bound privately on itself in the host's mount table, recorded in
+// state.json with its mount ID, and removed (with every mount the init
+// makes below it) at delete, by gc, or when create fails.
+func (c *Container) bindHostRoot(root string) error {
+	id, err := rootfs.BindRootPrivate(c.x, root)
+	if err != nil {
+		return fmt.Errorf("root.path: %w", err)
+	}
+	r := Resource{Kind: "mount", Name: strconv.FormatUint(id, 10) + ":" + root}
+	c.OnCleanup(func() error { return reclaimMount(r) })
+	return c.Own(r)
+}
+
+// reclaimMount is delete's and gc's reclaimer for a Resource{Kind:
+// "mount"}, "MOUNTID:ROOT": the private bind of the root and all below it,
+// if that mount is still the one at ROOT.
+func reclaimMount(r Resource) error {
+	idText, root, _ := strings.Cut(r.Name, ":")
+	id, err := strconv.ParseUint(idText, 10, 64)
+	if err != nil || !filepath.IsAbs(root) {
+		return fmt.Errorf("bad mount resource %q", r.Name)
+	}
+	return rootfs.UnmountRoot(nil, root, id)
 }

@@ -87,7 +87,7 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 	}
 	err := rootfs.SetupBundle(rootfs.Bundle{
 		Root: bi.Root, ReadOnly: s.Root.Readonly, Mounts: bi.Mounts, Propagation: bi.Propagation,
-		NoPivot: bi.NoPivot, Devices: s.Linux.Devices, CgroupMounts: bi.CgroupMounts,
+		NoPivot: bi.NoPivot, Devices: s.Linux.Devices, CgroupMounts: bi.CgroupMounts, HostMountNS: bi.HostMountNS,
 		BeforePivot: func() error { return initHooks(bi, "createContainer", x) },
 	}, x)
 	if err != nil {

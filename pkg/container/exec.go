@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -203,6 +204,12 @@ func Exec(o ExecOptions, x *explain.Narrator) (int, error) {
 	var filter *specs.LinuxSeccomp
 	if sp, err := s.savedSpec(); err == nil && sp.Linux != nil {
 		filter = sp.Linux.Seccomp
+		// Without a mount namespace the init chroot(2)ed into its root in
+		// the host's (rootfs/hostroot.go); joining namespaces with setns(2)
+		// gives no root, and the process would run on the host's.
+		if !slices.ContainsFunc(sp.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.MountNamespace }) {
+			return 0, errors.New("the container has no mount namespace (it shares the host's, chrooted into its root): exec would run the process on the host's root")
+		}
 	}
 	if p.Terminal && o.ConsoleSocket == "" && p.ConsoleSize == nil {
 		// exec's own terminal is proxied: the pty starts at its size

@@ -74,6 +74,7 @@ var reclaimers = map[string]func(r Resource) error{
 	"dir":     func(r Resource) error { return os.RemoveAll(r.Name) },
 	"cgroup":  reclaimCgroup,
 	"network": reclaimNetwork,
+	"mount":   reclaimMount,
 }
 
 // Own records r in state.json before the object is created, so that a

@@ -176,6 +176,7 @@ type bundleInit struct {
 	PreserveFDs     int                  `json:"preserve_fds,omitempty"`
 	Mounts          []rootfs.BundleMount `json:"mounts,omitempty"` // the Spec's, options read
 	Propagation     uintptr              `json:"propagation,omitempty"`
+	HostMountNS     bool                 `json:"host_mountns,omitempty"` // no mount namespace: see bindHostRoot
 	// For the startContainer hooks' state.
 	ID     string `json:"id"`
 	Pid    int    `json:"pid"`
@@ -218,6 +219,11 @@ func (c *Container) createInit(o CreateOptions, plan *bundlePlan) error {
 			}
 		}
 		c.cgroup, c.cgroupPlan = cg, plan.cgroup
+	}
+	if plan.hostMounts {
+		if err := c.bindHostRoot(plan.root); err != nil {
+			return err
+		}
 	}
 	// The exec fifo: the init opens it for writing, which blocks until
 	// start opens it for reading (fifo(7)). 0622 as runc makes it: a
@@ -320,7 +326,8 @@ func (c *Container) createInit(o CreateOptions, plan *bundlePlan) error {
 	}
 	bi := bundleInit{Spec: s, Root: plan.root, NoPivot: plan.noPivot, NetNS: plan.netNS,
 		UnshareCgroupNS: unshareCgroupNS, CgroupMounts: cgroupMounts, PreserveFDs: o.PreserveFDs,
-		ID: o.ID, Pid: pid, Bundle: plan.bundle, Mounts: plan.mounts, Propagation: plan.propagation}
+		ID: o.ID, Pid: pid, Bundle: plan.bundle, Mounts: plan.mounts, Propagation: plan.propagation,
+		HostMountNS: plan.hostMounts}
 	n, err := send(sock, bi)
 	x.Call("sendmsg(2)", fmt.Sprintf("sendmsg(%d, {the Spec, process %s}, 0)", sock, explain.Quote(strings.Join(s.Process.Args, " "))), n, err)
 	if err != nil {

@@ -30,6 +30,11 @@ type Bundle struct {
 	// CgroupMounts are what a mount of type "cgroup" becomes: this host's
 	// hierarchies laid out as pkg/cgroup's ContainerMounts says.
 	CgroupMounts []Mount
+	// HostMountNS: the Spec has no mount namespace; the init is in the
+	// host's, its root already bound there privately (BindRootPrivate).
+	// The mounts go below it and chroot(2) replaces pivot_root(2) (see
+	// hostroot.go).
+	HostMountNS bool
 	// BeforePivot, if set, runs after the mounts and before pivot_root:
 	// where runc runs the createContainer hooks (in the container's
 	// namespaces, while the host's paths still resolve).
@@ -58,20 +63,24 @@ func (m BundleMount) Bind() bool { return m.Type == "bind" || m.Flags&unix.MS_BI
 // mounts in their order, the device nodes, pivot_root (or MS_MOVE and
 // chroot), then the root read-only and its propagation as asked.
 func SetupBundle(b Bundle, x *explain.Narrator) error {
-	if err := checkOwnMountNamespace(); err != nil {
-		return err
-	}
-	// 1. Nothing below may propagate to the host (see Setup, step 1). A
-	// rootfsPropagation of "shared" is applied at the end, on the new root
-	// only: a peer group of the container's own, never the host's.
-	x.Note("make every mount private so nothing below propagates to the host")
-	if err := SetPropagation(x, "/", "private"); err != nil {
-		return err
-	}
 	root := b.Root
-	x.Note("bind the root %s on itself: pivot_root(2) needs a mount point", root)
-	if err := mount(x, root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return err
+	if b.HostMountNS {
+		x.Note("no mount namespace: the Spec's mounts go below the private bind of %s", root)
+	} else {
+		if err := checkOwnMountNamespace(); err != nil {
+			return err
+		}
+		// 1. Nothing below may propagate to the host (see Setup, step 1). A
+		// rootfsPropagation of "shared" is applied at the end, on the new root
+		// only: a peer group of the container's own, never the host's.
+		x.Note("make every mount private so nothing below propagates to the host")
+		if err := SetPropagation(x, "/", "private"); err != nil {
+			return err
+		}
+		x.Note("bind the root %s on itself: pivot_root(2) needs a mount point", root)
+		if err := mount(x, root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return err
+		}
 	}
 	rootfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -114,9 +123,12 @@ func SetupBundle(b Bundle, x *explain.Narrator) error {
 	}
 
 	// 4. Into the new root.
-	if b.NoPivot {
+	switch {
+	case b.HostMountNS:
+		err = Chroot(x, root) // pivot_root(2) would move the host's processes
+	case b.NoPivot:
 		err = moveRoot(x, root)
-	} else {
+	default:
 		err = PivotRoot(x, root)
 	}
 	if err != nil {

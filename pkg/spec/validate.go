@@ -316,14 +316,14 @@ func checkHostname(s *specs.Spec, _ string) error {
 
 // checkMounts: mounts (config.md "Mounts").
 func checkMounts(s *specs.Spec, bundle string) error {
-	// Without a mount namespace of the container's, every mount, the
-	// read-only remount of root and a propagation change would be made in
-	// the runtime's own: on the host.
+	// Without a mount namespace of the container's, the container shares
+	// the runtime's: the host's. Its mounts are made below a private bind
+	// of its root that delete removes (see pkg/rootfs/hostroot.go), but
+	// the read-only remount of root and a propagation change would change
+	// mounts the host uses (runc refuses the first too).
 	if _, ok := namespacesOf(s)[specs.MountNamespace]; !ok {
 		const why = "needs a mount namespace (linux.namespaces: {\"type\": \"mount\"}); it would change the host's mounts"
 		switch {
-		case len(s.Mounts) > 0:
-			return bad("mounts", why)
 		case s.Root != nil && s.Root.Readonly:
 			return bad("root.readonly", why)
 		case linux(s).RootfsPropagation != "":
