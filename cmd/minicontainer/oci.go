@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -194,6 +195,16 @@ func (c *specCmd) Run(g *globals) error {
 	s, err := spec.FromRun(r.flags(), os.LookupEnv)
 	if err != nil {
 		return err
+	}
+	// config.json goes in the current directory, the bundle (runc spec
+	// writes it there): a root inside it is written relative to it, as
+	// runc spec's "rootfs", so that the bundle can be moved or copied
+	// whole; runtime-spec config.md: root.path "may be ... relative to
+	// the bundle". A root elsewhere stays absolute.
+	if cwd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(cwd, s.Root.Path); err == nil && filepath.IsLocal(rel) {
+			s.Root.Path = rel
+		}
 	}
 	data, err := json.MarshalIndent(s, "", "\t")
 	if err != nil {

@@ -858,3 +858,32 @@ func TestOCINoMountNS(t *testing.T) {
 		t.Errorf("mounts at and below the root after delete: %q, want those before create: %q", after, before)
 	}
 }
+
+// TestSpecRootfsRelative: `spec --rootfs DIR` writes root.path relative to
+// the current directory (the bundle, where config.json goes) when DIR is
+// inside it, as runc spec writes "rootfs"; absolute otherwise.
+func TestSpecRootfsRelative(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ rootfs, want string }{
+		{"rootfs", "rootfs"},
+		{filepath.Join(dir, "rootfs"), "rootfs"},
+		{"./a/../b/c", "b/c"},
+		{".", "."},
+		{"../elsewhere", filepath.Join(filepath.Dir(dir), "elsewhere")},
+		{"/srv/root", "/srv/root"},
+	} {
+		cmd := exec.Command("minicontainer", "spec", "--rootfs", c.rootfs)
+		cmd.Dir = dir
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("spec --rootfs %s: %v", c.rootfs, err)
+		}
+		var s specs.Spec
+		if err := json.Unmarshal(out, &s); err != nil {
+			t.Fatal(err)
+		}
+		if s.Root.Path != c.want {
+			t.Errorf("spec --rootfs %s: root.path %q, want %q", c.rootfs, s.Root.Path, c.want)
+		}
+	}
+}
