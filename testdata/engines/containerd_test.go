@@ -159,6 +159,7 @@ func TestContainerd(t *testing.T) {
 	// mount) and overlayfs (an overlay mount the shim makes and the
 	// runtime must pivot into).
 	for _, s := range []struct{ snapshotter, id string }{{"native", "mctest-rm"}, {"overlayfs", "mctest-rm-overlay"}} {
+		markArgv(t, dir, "ctr run --rm")
 		t.Run("run --rm, "+s.snapshotter, func(t *testing.T) {
 			run := func() result {
 				return c.ctr(t, append(append([]string{}, runFlags...), "--rm", "--snapshotter", s.snapshotter,
@@ -188,11 +189,13 @@ func TestContainerd(t *testing.T) {
 		})
 	}
 
+	markArgv(t, dir, "ctr run -t --rm")
 	t.Run("run -t on a terminal", func(t *testing.T) {
 		shellOnTerminal(t, exec.Command("ctr", append([]string{"--address", c.sock, "--namespace", string(ctrNamespace)},
 			append(append([]string{}, runFlags...), "-t", "--rm", "--snapshotter", "native", ctrImage, "mctest-tty", "sh")...)...))
 	})
 
+	markArgv(t, dir, "ctr run -d; ctr task exec; ctr task kill; ctr task delete")
 	t.Run("run -d, task exec, kill, ls, delete", func(t *testing.T) {
 		// As in TestPodman: PID 1 traps SIGTERM and exits 7.
 		r := c.ctr(t, append(append([]string{}, runFlags...), "-d", "--snapshotter", "native",
@@ -236,6 +239,7 @@ func TestContainerd(t *testing.T) {
 			t.Errorf("ctr container rm: %s", r)
 		}
 	})
+	checkLesson(t, dir, "containerd")
 }
 
 // taskLine reports whether a line of out names task id with status

@@ -137,6 +137,7 @@ func TestPodman(t *testing.T) {
 		containerFlags = append(containerFlags, "--security-opt", "seccomp=unconfined")
 	}
 
+	markArgv(t, dir, "podman run --rm")
 	t.Run("run --rm: output and exit code", func(t *testing.T) {
 		r := p.run(t, append(append([]string{"run", "--rm"}, containerFlags...),
 			podmanImage, "sh", "-c", "echo hi; echo to-stderr >&2; ulimit -n; exit 3")...)
@@ -148,6 +149,7 @@ func TestPodman(t *testing.T) {
 		}
 	})
 
+	markArgv(t, dir, "podman run -d; podman exec; podman stop; podman rm")
 	t.Run("run -d, exec, logs, stop", func(t *testing.T) {
 		// The shell, PID 1, has no default action for SIGTERM (the kernel
 		// ignores it for a namespace's init, pid_namespaces(7)): it traps it
@@ -183,9 +185,11 @@ func TestPodman(t *testing.T) {
 		}
 	})
 
+	markArgv(t, dir, "podman run -it --rm")
 	t.Run("run -it on a terminal", func(t *testing.T) {
 		shellOnTerminal(t, p.cmd(append(append([]string{"run", "-it", "--rm"}, containerFlags...), podmanImage, "sh")...))
 	})
+	checkLesson(t, dir, "podman")
 }
 
 // waitLogs waits until podman logs NAME prints want.
