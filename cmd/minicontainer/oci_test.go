@@ -887,3 +887,39 @@ func TestSpecRootfsRelative(t *testing.T) {
 		}
 	}
 }
+
+// TestOCICgroupsPathTaken: a second container given the cgroupsPath of a
+// running one is refused in one line, and the first keeps its process and
+// its cgroup (the failed create's undo once killed and removed them).
+func TestOCICgroupsPathTaken(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, ociWatched...).Verify(t)
+	const first, second = "mctest-oci-taken1", "mctest-oci-taken2"
+	path := "/mctest-oci-taken/shared"
+	withPath := func(s *specs.Spec) { s.Linux.CgroupsPath = path }
+	mustOCI(t, "create", "--bundle", bundle(t, first, []string{"sleep", "1000"}, withPath), first)
+	st := ociState(t, first)
+	defer reap(st.Pid)
+	defer oci(t, "delete", "--force", first)
+	r := oci(t, "create", "--bundle", bundle(t, second, []string{"true"}, withPath), second)
+	if r.code != 1 || !strings.Contains(r.stderr, "already exists") {
+		t.Fatalf("create with a cgroupsPath in use: %+v", r)
+	}
+	if err := unix.Kill(st.Pid, 0); err != nil {
+		t.Fatalf("the first container's init after the second create: %v", err)
+	}
+	host, err := cgroup.Detect()
+	if err != nil {
+		t.Skip(err)
+	}
+	procs := filepath.Join(host.Unified, path, "cgroup.procs")
+	if host.Mode != cgroup.Unified {
+		procs = filepath.Join(host.V1["pids"], path, "cgroup.procs")
+	}
+	if data, err := os.ReadFile(procs); err != nil || !strings.Contains(string(data), strconv.Itoa(st.Pid)) {
+		t.Fatalf("the first container's cgroup after the second create: %q, %v", data, err)
+	}
+	if r := oci(t, "state", second); r.code != 1 {
+		t.Errorf("state of the refused container: %+v", r)
+	}
+}

@@ -48,6 +48,12 @@ import (
 // containers' cgroups.
 const Parent = "minicontainer"
 
+// ErrExists is Create's error when the cgroup's directory is there
+// already: another container's (two Specs may give the same cgroupsPath),
+// or one gc has not reclaimed. Create leaves nothing of its own behind
+// then, and the caller must not remove the cgroup: it is not its.
+var ErrExists = errors.New("cgroup already exists")
+
 // Cgroup is one container's cgroup, on either driver. Methods that remove
 // things tolerate what is already gone, so a half-made cgroup, or one a
 // killed minicontainer left behind, can be reclaimed with KillAll+Destroy.
@@ -55,7 +61,8 @@ type Cgroup interface {
 	// Paths are the cgroup's directories: one on v2, one per hierarchy on v1.
 	Paths() []string
 	// Create makes the parent (if needed) and the cgroup, with the
-	// controllers the driver uses enabled. It fails if the cgroup exists.
+	// controllers the driver uses enabled. It fails with ErrExists if the
+	// cgroup exists, having removed what it made.
 	Create() error
 	// Apply writes the limits into the cgroup's files.
 	Apply(Limits) error

@@ -858,3 +858,47 @@ func TestBadParents(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateExists: Create of a cgroup that is there already (another
+// container's: two Specs may give the same cgroupsPath) fails with
+// ErrExists and leaves nothing it made, and the cgroup that was there
+// stays (on v1, the hierarchies before the one that had it are undone).
+func TestCreateExists(t *testing.T) {
+	for _, mode := range []string{"v1", "v2"} {
+		t.Run(mode, func(t *testing.T) {
+			var h *Host
+			if mode == "v1" {
+				h = fakeV1(t)
+			} else {
+				h = fakeV2(t, "cpu memory pids")
+			}
+			other, _ := New(h, "shared/deep", "c1", nil)
+			if err := other.Create(); err != nil {
+				t.Fatal(err)
+			}
+			// On v1, take one hierarchy away from the other container, so
+			// that the second Create makes the first ones before it fails.
+			last := other.Paths()[len(other.Paths())-1]
+			if mode == "v1" {
+				for _, p := range other.Paths()[:len(other.Paths())-1] {
+					if err := h.fs.Rmdir(p); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			again, _ := New(h, "shared/deep", "c1", nil)
+			err := again.Create()
+			if !errors.Is(err, ErrExists) {
+				t.Fatalf("Create of an existing cgroup: %v, want ErrExists", err)
+			}
+			for _, p := range again.Paths() {
+				if p != last && exists(p) {
+					t.Errorf("%s: made by the failed Create and left", p)
+				}
+			}
+			if !exists(last) {
+				t.Errorf("%s, the other container's, was removed", last)
+			}
+		})
+	}
+}

@@ -110,7 +110,7 @@ func (c *v1) Paths() []string {
 }
 
 func (c *v1) Create() error {
-	for _, h := range c.hier {
+	for i, h := range c.hier {
 		var err error
 		// As on v2: retry if a container ending now removed the parent.
 		for try := 0; try < 3; try++ {
@@ -122,7 +122,9 @@ func (c *v1) Create() error {
 			}
 		}
 		if errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("cgroup %s already exists (a container with this ID is running, or `minicontainer gc` has not reclaimed it)", h.dir)
+			// Not ours: undo only the hierarchies made before this one.
+			c.destroy(c.hier[:i])
+			return fmt.Errorf("%s: %w (a container with this ID or cgroupsPath is running, or `minicontainer gc` has not reclaimed it)", h.dir, ErrExists)
 		}
 		if err != nil {
 			return err
@@ -376,9 +378,12 @@ func (c *v1) freeze(dir string) error {
 
 // Destroy removes our directory in every hierarchy, then the levels of
 // the parent that no other container uses and that minicontainer made.
-func (c *v1) Destroy() error {
+func (c *v1) Destroy() error { return c.destroy(c.hier) }
+
+// destroy is Destroy in the hierarchies hier.
+func (c *v1) destroy(hier []hierarchy) error {
 	var first error
-	for _, h := range c.hier {
+	for _, h := range hier {
 		if err := c.f.rmdir(h.dir); err != nil && first == nil {
 			first = err
 		}
@@ -386,7 +391,7 @@ func (c *v1) Destroy() error {
 	if first != nil {
 		return first
 	}
-	for _, h := range c.hier {
+	for _, h := range hier {
 		if err := c.f.removeParents(h.root, c.parent); err != nil {
 			return err
 		}

@@ -53,12 +53,20 @@ func (c *v2) Create() error {
 		}
 	}
 	if errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("cgroup %s already exists (a container with this ID is running, or `minicontainer gc` has not reclaimed it)", c.dir)
+		c.f.removeParents(c.host.Unified, c.parent)
+		return fmt.Errorf("%s: %w (a container with this ID or cgroupsPath is running, or `minicontainer gc` has not reclaimed it)", c.dir, ErrExists)
 	}
 	if err != nil || c.legacy == nil {
 		return err
 	}
-	return c.legacy.Create()
+	if err := c.legacy.Create(); err != nil {
+		if errors.Is(err, ErrExists) {
+			c.f.rmdir(c.dir)
+			c.f.removeParents(c.host.Unified, c.parent)
+		}
+		return err
+	}
+	return nil
 }
 
 // Joined reports whether clone3(CLONE_INTO_CGROUP) with CloneFD places a

@@ -127,14 +127,11 @@ func (c *Container) setupCgroup(p *cgroupPlan) error {
 		return err
 	}
 	// create recorded it in state.json already (plan.resource).
-	c.OnCleanup(func() error {
-		if err := cg.KillAll(); err != nil {
-			return err
-		}
-		return cg.Destroy()
-	})
+	theirs := false
+	c.OnCleanup(cgroupUndo(cg, &theirs))
 	c.x.Note("cgroup (%s): %s", p.host.Mode, strings.Join(cg.Paths(), " "))
 	if err := cg.Create(); err != nil {
+		theirs = errors.Is(err, cgroup.ErrExists)
 		return err
 	}
 	if err := fault.Point(c.x, "cgroup"); err != nil {
@@ -148,6 +145,23 @@ func (c *Container) setupCgroup(p *cgroupPlan) error {
 	}
 	c.cgroup, c.cgroupPlan = cg, p
 	return nil
+}
+
+// cgroupUndo is the undo of a container's cgroup, registered before
+// Create so that a run that fails half way is cleaned up: kill what is
+// left in it and remove it, unless Create found it there (*theirs:
+// cgroup.ErrExists, another container's cgroupsPath or one gc has not
+// reclaimed), whose processes and directories are not this container's.
+func cgroupUndo(cg cgroup.Cgroup, theirs *bool) func() error {
+	return func() error {
+		if *theirs {
+			return nil
+		}
+		if err := cg.KillAll(); err != nil {
+			return err
+		}
+		return cg.Destroy()
+	}
 }
 
 // cgroupClone sets up how the init enters the cgroup: the clone flags to

@@ -200,14 +200,11 @@ func (c *Container) createInit(o CreateOptions, plan *bundlePlan) error {
 		if err != nil {
 			return err
 		}
-		c.OnCleanup(func() error {
-			if err := cg.KillAll(); err != nil {
-				return err
-			}
-			return cg.Destroy()
-		})
+		theirs := false
+		c.OnCleanup(cgroupUndo(cg, &theirs))
 		x.Note("cgroup (%s): %s", plan.cgroup.host.Mode, strings.Join(cg.Paths(), " "))
 		if err := cg.Create(); err != nil {
+			theirs = errors.Is(err, cgroup.ErrExists)
 			return err
 		}
 		if err := cg.Apply(plan.cgroup.limits); err != nil {
