@@ -134,7 +134,9 @@ func ociCgroups() map[string]bool {
 	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
 	roots = append(roots, "/sys/fs/cgroup")
 	for _, root := range roots {
-		for _, top := range []string{"cgrouptest", "testdir"} {
+		// A relative cgroupsPath is below minicontainer's parent
+		// (container.planCgroup): testdir/... lands in minicontainer/testdir.
+		for _, top := range []string{"cgrouptest", "testdir", "minicontainer/testdir"} {
 			filepath.WalkDir(filepath.Join(root, top), func(p string, d os.DirEntry, err error) error {
 				if err == nil && d.IsDir() {
 					found[p] = true

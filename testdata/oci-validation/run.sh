@@ -49,7 +49,8 @@
 #     "delete --force"; any process still rooted in WORK is killed; every
 #     mount under WORK is unmounted (a "shared" mount in a bundle propagates
 #     back to the host, runc's included); cgroups the suite names
-#     (/cgrouptest, testdir/cgrouptest/container) that did not exist before
+#     (/cgrouptest, testdir/cgrouptest/container, and minicontainer/testdir/...
+#     where minicontainer puts a relative path) that did not exist before
 #     the run are removed. Each of those is counted in the table's last
 #     column: a leak the runtime left.
 set -euo pipefail
@@ -174,6 +175,8 @@ suite_cgroups() {
 		d=${d%/}
 		[ -d "$d/cgrouptest" ] && find "$d/cgrouptest" -depth -type d
 		[ -d "$d/testdir" ] && find "$d/testdir" -depth -type d
+		# minicontainer puts a relative cgroupsPath below its own parent.
+		[ -d "$d/minicontainer/testdir" ] && find "$d/minicontainer/testdir" -depth -type d
 	done 2>/dev/null || true
 }
 cgroups_before=$(suite_cgroups)
