@@ -41,12 +41,16 @@ type ociExecCmd struct {
 }
 
 func (c *ociExecCmd) Run(g *globals) error {
-	p, err := c.process(g)
+	id, err := container.Resolve(g.Root, c.ID)
+	if err != nil {
+		return ociFail(g, idError(c.ID, err))
+	}
+	p, err := c.process(g, id)
 	if err != nil {
 		return ociFail(g, idError(c.ID, err))
 	}
 	code, err := container.Exec(container.ExecOptions{
-		Root: g.Root, ID: c.ID, Process: p, Detach: c.Detach, PidFile: c.PidFile,
+		Root: g.Root, ID: id, Process: p, Detach: c.Detach, PidFile: c.PidFile,
 		ConsoleSocket: c.ConsoleSocket, PreserveFDs: c.PreserveFDs,
 		Stdio:     container.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr},
 		Narration: g.narration(c.Explain),
@@ -67,7 +71,7 @@ func (c *ociExecCmd) Run(g *globals) error {
 // process builds the Process: the --process file as it is (runc ignores
 // the other flags then, but --tty), or the container's own with CMD and
 // the flags on top. Everything is checked before anything is started.
-func (c *ociExecCmd) process(g *globals) (*specs.Process, error) {
+func (c *ociExecCmd) process(g *globals, id string) (*specs.Process, error) {
 	if c.ProcessLabel != "" {
 		return nil, errors.New("--process-label: SELinux is not supported")
 	}
@@ -99,7 +103,7 @@ func (c *ociExecCmd) process(g *globals) (*specs.Process, error) {
 	if len(cmd) == 0 {
 		return nil, errors.New("exec needs a command (or --process FILE)")
 	}
-	p, err := container.ContainerProcess(g.Root, c.ID)
+	p, err := container.ContainerProcess(g.Root, id)
 	if err != nil {
 		return nil, err
 	}

@@ -52,7 +52,11 @@ type startCmd struct {
 }
 
 func (c *startCmd) Run(g *globals) error {
-	return ociFail(g, idError(c.ID, container.Start(g.Root, c.ID, g.narrator(c.Explain))))
+	id, err := container.Resolve(g.Root, c.ID)
+	if err != nil {
+		return ociFail(g, idError(c.ID, err))
+	}
+	return ociFail(g, idError(c.ID, container.Start(g.Root, id, g.narrator(c.Explain))))
 }
 
 type stateCmd struct {
@@ -60,7 +64,11 @@ type stateCmd struct {
 }
 
 func (c *stateCmd) Run(g *globals) error {
-	st, err := container.OCIState(g.Root, c.ID)
+	id, err := container.Resolve(g.Root, c.ID)
+	if err != nil {
+		return ociFail(g, idError(c.ID, err))
+	}
+	st, err := container.OCIState(g.Root, id)
 	if err != nil {
 		return ociFail(g, idError(c.ID, err))
 	}
@@ -84,7 +92,11 @@ func (c *killCmd) Run(g *globals) error {
 	if err != nil {
 		return ociFail(g, err)
 	}
-	return ociFail(g, idError(c.ID, container.Kill(g.Root, c.ID, sig, c.All, g.narrator(c.Explain))))
+	id, err := container.Resolve(g.Root, c.ID)
+	if err != nil {
+		return ociFail(g, idError(c.ID, err))
+	}
+	return ociFail(g, idError(c.ID, container.Kill(g.Root, id, sig, c.All, g.narrator(c.Explain))))
 }
 
 type deleteCmd struct {
@@ -94,7 +106,10 @@ type deleteCmd struct {
 }
 
 func (c *deleteCmd) Run(g *globals) error {
-	err := container.Delete(g.Root, c.ID, c.Force, g.narrator(c.Explain))
+	id, err := container.Resolve(g.Root, c.ID)
+	if err == nil {
+		err = container.Delete(g.Root, id, c.Force, g.narrator(c.Explain))
+	}
 	if errors.Is(err, container.ErrNotExist) && c.Force {
 		return nil // runc: delete --force of what is gone succeeds
 	}

@@ -1,0 +1,58 @@
+package container
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestResolve needs no root: state dirs with a state.json are all Resolve
+// reads.
+func TestResolve(t *testing.T) {
+	root := t.TempDir()
+	for _, s := range []State{
+		{ID: "397a1b2c3d4e", Name: "web"},
+		{ID: "3975551f00aa", Name: "db"},
+		{ID: "aa0000000001", Name: "397"},
+		{ID: "bb0000000002", Name: "aa0000000001"}, // a name that is another's ID
+		{ID: "cc0000000003"},
+	} {
+		dir := filepath.Join(root, s.ID)
+		os.Mkdir(dir, 0o700)
+		data, _ := json.Marshal(s)
+		os.WriteFile(filepath.Join(dir, "state.json"), data, 0o600)
+	}
+	os.Mkdir(filepath.Join(root, "dd0000000004"), 0o700) // no state.json: still found by its ID
+	for _, c := range []struct {
+		ref, want, err string
+	}{
+		{"web", "397a1b2c3d4e", ""},
+		{"397", "aa0000000001", ""},          // the exact name wins over two prefixes
+		{"aa0000000001", "bb0000000002", ""}, // the exact name wins over an exact ID
+		{"3975", "3975551f00aa", ""},         // a unique prefix
+		{"cc", "cc0000000003", ""},
+		{"cc0000000003", "cc0000000003", ""},
+		{"dd00", "dd0000000004", ""},
+		{"39", "", "3975551f00aa, 397a1b2c3d4e"}, // ambiguous: both listed
+		{"ee", "", "does not exist"},
+		{"", "", "does not exist"},
+		{"397a1b2c3d4e5", "", "does not exist"}, // longer than any ID
+	} {
+		got, err := Resolve(root, c.ref)
+		if c.err == "" && (err != nil || got != c.want) {
+			t.Errorf("Resolve(%q) = %q, %v; want %q", c.ref, got, err, c.want)
+		}
+		if c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("Resolve(%q) = %q, %v; want an error with %q", c.ref, got, err, c.err)
+		}
+		if c.err == "does not exist" && !errors.Is(err, ErrNotExist) {
+			t.Errorf("Resolve(%q): %v is not ErrNotExist", c.ref, err)
+		}
+	}
+	if _, err := Resolve(filepath.Join(root, "none"), "x"); !errors.Is(err, ErrNotExist) {
+		t.Errorf("Resolve in a missing root: %v, want ErrNotExist", err)
+	}
+}
