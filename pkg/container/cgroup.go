@@ -265,7 +265,7 @@ func PrintStats(w io.Writer, root, which string) error {
 		// wins; an ambiguous prefix is an error, not two rows).
 		id, err := Resolve(root, which)
 		if errors.Is(err, ErrNotExist) {
-			return fmt.Errorf("no such container: %s", which)
+			return fmt.Errorf("no running container %q", which)
 		}
 		if err != nil {
 			return err
