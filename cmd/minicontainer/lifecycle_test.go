@@ -343,3 +343,52 @@ func TestInspect(t *testing.T) {
 		t.Errorf("inspect's mounts lack the volume: %+v", in.Mounts)
 	}
 }
+
+// TestExecDockerStyle: exec by name or prefix joins every namespace and
+// the cgroup of a run -d container, with its env and cwd; -i, -w, -e, -u
+// as docker's; failures 125, as docker exec.
+func TestExecDockerStyle(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
+	id, s := runDetached(t, "--name", "mctest-exec-d", "-e", "FOO=bar", "-w", "/tmp", "--", "sleep", "100")
+	defer rmf(t, id)
+	waitUntil(startTimeout, func() bool { return cmdlineIs(s.Pid, "sleep", "100") })
+	// Every namespace and the cgroup: the same as PID 1's, seen from inside.
+	script := `for n in /proc/1/ns/*; do k=${n##*/}; [ "$(readlink $n)" = "$(readlink /proc/self/ns/$k)" ] || echo "ns $k differs"; done
+cmp -s /proc/1/cgroup /proc/self/cgroup || echo "cgroup differs"; echo "$FOO $(pwd) $(id -u):$(id -g)"`
+	r := mc(t, "", "exec", id[:6], "sh", "-c", script)
+	if r.code != 0 || r.stdout != "bar /tmp 0:0\n" {
+		t.Errorf("exec by prefix: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	r = mc(t, "", "exec", "-w", "/", "-e", "FOO=baz", "-u", "nobody", "mctest-exec-d", "sh", "-c", `echo "$FOO $(pwd) $(id -un)"`)
+	if r.code != 0 || r.stdout != "baz / nobody\n" {
+		t.Errorf("exec -w -e -u: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	// stdin only with -i.
+	if r = mc(t, "piped\n", "exec", "mctest-exec-d", "cat"); r.code != 0 || r.stdout != "" {
+		t.Errorf("exec without -i read stdin: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r = mc(t, "piped\n", "exec", "-i", "mctest-exec-d", "cat"); r.code != 0 || r.stdout != "piped\n" {
+		t.Errorf("exec -i: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"mctest-exec-d", "sh", "-c", "exit 7"}, 7, ""},
+		{[]string{"mctest-exec-d", "mctest-no-such-command"}, 127, "not found"},
+		{[]string{"mctest-exec-nobody", "true"}, 125, "no such container: mctest-exec-nobody"},
+		{[]string{"-u", "mctest-no-user", "mctest-exec-d", "true"}, 125, "no user"},
+	} {
+		r := mc(t, "", append([]string{"exec"}, c.args...)...)
+		if r.code != c.code || c.want != "" && (strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, c.want)) {
+			t.Errorf("exec %q: exit %d, stderr %q; want %d, %q", c.args, r.code, r.stderr, c.code, c.want)
+		}
+	}
+	mc(t, "", "stop", "-t", "0", id)
+	r = mc(t, "", "exec", "mctest-exec-d", "true")
+	if r.code != 125 || r.stderr != "minicontainer: cannot exec in a stopped container\n" {
+		t.Errorf("exec into a stopped container: exit %d, %q", r.code, r.stderr)
+	}
+}
