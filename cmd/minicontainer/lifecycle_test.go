@@ -392,3 +392,60 @@ cmp -s /proc/1/cgroup /proc/self/cgroup || echo "cgroup differs"; echo "$FOO $(p
 		t.Errorf("exec into a stopped container: exit %d, %q", r.code, r.stderr)
 	}
 }
+
+// TestExecCannotReachTheHostBinary: the shape of CVE-2019-5736. While
+// exec joins a container, the host's minicontainer binary runs in the
+// container's PID namespace (the exec init, until its execve): a process
+// in there that opened its /proc/PID/exe could write the host's binary
+// (at once, or through the descriptor once nothing runs it). The probe,
+// the container's command, watches for every exec init and tries
+// O_WRONLY, O_RDONLY and O_PATH on its exe, keeps what it got, and at the
+// end reopens it for writing: the binary it holds must be on a read-only
+// mount (exec.go, readOnlySelf), and the reopen must fail.
+//
+// Twice: without CAP_SYS_PTRACE (Docker's capability set lacks it), where
+// the exec init's non-dumpable flag makes the kernel refuse the opens
+// (ptrace access mode, proc(5)) but for the time from its execve to the
+// Go code that sets the flag; and with it (a `run` container keeps all
+// of root's capabilities until Docker's set is applied to it, issue 10),
+// which passes over the flag. The probe must have seen exec inits, and in
+// the second round held their binary, or the test proves nothing.
+func TestExecCannotReachTheHostBinary(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	build := exec.Command("go", "build", "-o", dir+"/exeprobe", "./testdata/exeprobe")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build the probe: %v\n%s", err, out)
+	}
+	defer hostcheck.Take(t, "mctest", "process ", dir).Verify(t)
+	probe := func(args ...string) (seen int, out string) {
+		id, _ := runDetached(t, append([]string{"-v", dir + ":/probe:ro", "--", "/probe/exeprobe", "60"}, args...)...)
+		defer rmf(t, id)
+		waitUntil(startTimeout, func() bool { return strings.Contains(mc(t, "", "logs", id).stdout, "ready") })
+		for i := 0; i < 30; i++ {
+			if r := mc(t, "", "exec", id, "true"); r.code != 0 {
+				t.Fatalf("exec %d: %d %q", i, r.code, r.stderr)
+			}
+		}
+		mc(t, "", "exec", id, "touch", "/tmp/probe-stop")
+		mc(t, "", "wait", id)
+		out = mc(t, "", "logs", id).stdout
+		return strings.Count(out, "seen "), out
+	}
+	for _, round := range []struct {
+		name string
+		args []string
+	}{{"without CAP_SYS_PTRACE", []string{"drop-ptrace"}}, {"with CAP_SYS_PTRACE", nil}} {
+		seen, out := probe(round.args...)
+		held := strings.Count(out, "held: ")
+		if strings.Contains(out, "reopen for writing: opened") || strings.Contains(out, "held: on a writable mount") ||
+			strings.Contains(out, "O_WRONLY:opened") || !strings.Contains(out, "done") {
+			t.Errorf("%s, a process in the container could write the exec init's binary:\n%s", round.name, out)
+		}
+		if seen == 0 || round.args == nil && held == 0 {
+			t.Errorf("%s, the probe saw %d exec inits and held %d exes: the test proves nothing\n%s", round.name, seen, held, out)
+		}
+		t.Logf("%s: the probe saw %d exec inits and held %d exes, all on a read-only mount", round.name, seen, held)
+	}
+}
