@@ -11,8 +11,16 @@
 //	                  [--cpuset-cpus LIST] [--cgroup-parent DIR] [--cgroup2]
 //	                  [--net bridge|none|host] [--subnet CIDR] [-p HOST:CTR[/tcp]]
 //	                  [-x] -- CMD [ARG...]
+//	minicontainer run -d [--rm] [run's flags] -- CMD [ARG...]   (prints the ID; a monitor owns it)
+//	minicontainer exec [-i] [-t] [-e K=V] [-w DIR] [-u USER[:GROUP]] [-d] ID|NAME CMD [ARG...]
+//	minicontainer logs [-f] [--tail N] [-t] ID|NAME
+//	minicontainer stop [-t SECONDS] ID|NAME...
+//	minicontainer kill -s SIGNAL ID|NAME
+//	minicontainer rm [-f] ID|NAME...
+//	minicontainer wait ID|NAME...
+//	minicontainer inspect ID|NAME...
 //	minicontainer network ls|inspect NAME|rm NAME
-//	minicontainer ps
+//	minicontainer ps [-a] [--no-trunc]
 //	minicontainer stats [ID|NAME]
 //	minicontainer gc
 //	minicontainer run --bundle DIR
@@ -31,6 +39,7 @@
 //	minicontainer --version
 //
 // Every subcommand takes --root DIR, the state directory (/run/minicontainer).
+// A container is named by its name, its ID, or a unique start of its ID.
 //
 //	minicontainer rootfs busybox DIR
 //
