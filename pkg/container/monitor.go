@@ -200,7 +200,6 @@ func monitor(req monitorRequest, report *os.File, narration *switchWriter, x *ex
 	}
 	var started *State
 	cfg.Detached = &Detached{Running: func(s *State) error {
-		started = s
 		if err := log.open(filepath.Join(LogsDir, s.ID+"-json.log")); err != nil {
 			return err
 		}
@@ -213,6 +212,7 @@ func monitor(req monitorRequest, report *os.File, narration *switchWriter, x *ex
 			return err
 		}
 		x.Note("container %s runs: its output goes to %s; the CLI may go", s.ID, log.path)
+		started = s
 		json.NewEncoder(report).Encode(monitorReport{ID: s.ID})
 		report.Close()
 		narration.off() // the caller's stderr: closed, the CLI is gone
@@ -221,8 +221,13 @@ func monitor(req monitorRequest, report *os.File, narration *switchWriter, x *ex
 	code, runErr := Run(cfg, out.stdio, x)
 	out.close()
 	if started == nil {
+		// Run undid the rest; the log, if the hook made it, is ours.
 		log.discard()
 		copies.Wait()
+		log.close()
+		if log.path != "" {
+			os.Remove(log.path)
+		}
 		if runErr == nil {
 			runErr = errors.New("the container ended before its command ran")
 		}

@@ -504,10 +504,11 @@ func (c *Container) attach(l *launched, console *console, stdio Stdio, phase *se
 	x, cmd, pid, pipes := c.x, l.cmd, l.pid, l.pipes
 	phase.running.Store(true)
 	if d := c.Config.Detached; d != nil {
-		c.State.Detached, c.keepState = true, true
+		c.State.Detached = true
 		if err := d.Running(c.State); err != nil {
 			return ExitSetup, err
 		}
+		c.keepState = true
 	}
 	pipes.pass()
 	x.Note("the command runs; waiting for PID 1 (host PID %d) to exit", pid)
