@@ -103,3 +103,34 @@ for i in "${!names[@]}"; do
 	awk -v n="$n" -v m="$mean" -v s="$sd" -v mi="$min" -v c="$cpu" -v um="$unshare_mean" -v umi="$unshare_min" -v uc="$unshare_cpu" -v r="$rss" \
 		'BEGIN { printf "%-14s %9.1f %8.1f %10.2f %8.1f %10.2f %9.1f %10.2f %12.1f\n", n, m*1000, s*1000, m/um, mi*1000, mi/umi, c*1000, c/uc, r/1024 }'
 done
+
+# Entering a running container: `exec ID true` into a run -d container
+# (every namespace, the cgroup, its Process's confinement, the read-only
+# view of the binary), beside nsenter -a into the same init (namespaces
+# only: the floor) and runc exec into a runc container of the same rootfs.
+# Each joins and runs /bin/true once; hyperfine's own run, its own table:
+# the ratios are to nsenter.
+echo
+echo "# exec: $runs runs each after $warmup warm-up runs"
+id=$("$mc" --root "$state" run -d --rootfs "$rootfs" --net none -- sleep 100000)
+pid=$("$mc" --root "$state" inspect "$id" | awk -F'[:,]' '/"Pid"/ {gsub(/ /, "", $2); print $2; exit}')
+trap '"$mc" --root "$state" rm -f "$id" >/dev/null; runc --root "$work/runc" delete --force mcexec 2>/dev/null; rm -rf "$work"' EXIT
+enames=(mc-exec nsenter)
+ecmds=("$mc --root $state exec $id /bin/true" "nsenter -a -t $pid /bin/true")
+if command -v runc >/dev/null; then
+	sed -i 's|"/bin/true"|"sleep", "100000"|' "$bundle/config.json"
+	runc --root "$work/runc" run -d --bundle "$bundle" mcexec </dev/null >/dev/null 2>&1
+	enames+=(runc-exec)
+	ecmds+=("runc --root $work/runc exec mcexec /bin/true")
+fi
+hyperfine -N --style basic --warmup "$warmup" --runs "$runs" --export-csv "$work/exec.csv" \
+	$(for i in "${!ecmds[@]}"; do printf -- '-n %s ' "${enames[$i]}"; done) "${ecmds[@]}" >"$work/hyperfine.out" 2>&1 \
+	|| { cat "$work/hyperfine.out"; exit 1; }
+echo
+printf '%-14s %9s %8s %10s %8s %10s %9s %10s\n' command "wall ms" "± ms" "x nsenter" "min ms" "x nsenter" "CPU ms" "x nsenter"
+read -r ns_mean ns_min ns_cpu < <(awk -F, '$1=="nsenter" {print $2, $7, $5+$6}' "$work/exec.csv")
+for n in "${enames[@]}"; do
+	read -r mean sd min cpu < <(awk -F, -v n="$n" '$1==n {print $2, $3, $7, $5+$6}' "$work/exec.csv")
+	awk -v n="$n" -v m="$mean" -v s="$sd" -v mi="$min" -v c="$cpu" -v um="$ns_mean" -v umi="$ns_min" -v uc="$ns_cpu" \
+		'BEGIN { printf "%-14s %9.1f %8.1f %10.2f %8.1f %10.2f %9.1f %10.2f\n", n, m*1000, s*1000, m/um, mi*1000, mi/umi, c*1000, c/uc }'
+done

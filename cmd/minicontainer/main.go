@@ -11,8 +11,16 @@
 //	                  [--cpuset-cpus LIST] [--cgroup-parent DIR] [--cgroup2]
 //	                  [--net bridge|none|host] [--subnet CIDR] [-p HOST:CTR[/tcp]]
 //	                  [-x] -- CMD [ARG...]
+//	minicontainer run -d [--rm] [run's flags] -- CMD [ARG...]   (prints the ID; a monitor owns it)
+//	minicontainer exec [-i] [-t] [-e K=V] [-w DIR] [-u USER[:GROUP]] [-d] ID|NAME CMD [ARG...]
+//	minicontainer logs [-f] [--tail N] [-t] ID|NAME
+//	minicontainer stop [-t SECONDS] ID|NAME...
+//	minicontainer kill -s SIGNAL ID|NAME
+//	minicontainer rm [-f] ID|NAME...
+//	minicontainer wait ID|NAME...
+//	minicontainer inspect ID|NAME...
 //	minicontainer network ls|inspect NAME|rm NAME
-//	minicontainer ps
+//	minicontainer ps [-a] [--no-trunc]
 //	minicontainer stats [ID|NAME]
 //	minicontainer gc
 //	minicontainer run --bundle DIR
@@ -31,6 +39,7 @@
 //	minicontainer --version
 //
 // Every subcommand takes --root DIR, the state directory (/run/minicontainer).
+// A container is named by its name, its ID, or a unique start of its ID.
 //
 //	minicontainer rootfs busybox DIR
 //
@@ -47,7 +56,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/alecthomas/kong"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -86,6 +94,8 @@ type runCmd struct {
 	Resources    cgroup.Flags `embed:""`
 	CgroupParent string       `help:"Directory under each cgroup hierarchy for the container's cgroup." default:"${default_cgroup_parent}" env:"MINICONTAINER_CGROUP_PARENT" placeholder:"DIR"`
 	Cgroup2      bool         `name:"cgroup2" help:"On a hybrid host, use the cgroup2 hierarchy (CLONE_INTO_CGROUP, cgroup.kill; it has no controllers, so no limits)." env:"MINICONTAINER_CGROUP2"`
+	Detach       bool         `short:"d" help:"Run in the background under a monitor and print the container's ID; its output goes to its log (logs ID)."`
+	Rm           bool         `help:"Remove the container when it ends (a foreground run always does)."`
 	Bundle       string       `help:"Run this OCI bundle (config.json and its rootfs) in the foreground instead: create, start, wait, delete." placeholder:"DIR"`
 	Command      []string     `arg:"" optional:"" passthrough:"partial" help:"The command and its arguments." placeholder:"CMD"`
 }
@@ -126,6 +136,15 @@ func (r *runCmd) Run(g *globals) error {
 	if err := r.applyImage(&cfg, x); err != nil {
 		fail(err)
 	}
+	if r.Detach {
+		id, code, err := container.RunDetached(cfg, r.flags(), r.Rm, x)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "minicontainer: %v\n", err)
+			os.Exit(code)
+		}
+		fmt.Println(id)
+		return nil
+	}
 	code, err := container.Run(cfg, container.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, x)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "minicontainer: %v\n", err)
@@ -133,10 +152,6 @@ func (r *runCmd) Run(g *globals) error {
 	os.Exit(code)
 	return nil
 }
-
-type psCmd struct{}
-
-func (psCmd) Run(g *globals) error { return container.PrintList(os.Stdout, g.Root, time.Now()) }
 
 type statsCmd struct {
 	Container string `arg:"" optional:"" help:"A container's ID (or its start) or name; all running ones if not given." placeholder:"ID|NAME"`
@@ -199,7 +214,12 @@ type globals struct {
 type cli struct {
 	Globals  globals     `embed:""`
 	Run      runCmd      `cmd:"" help:"Run a command in a new container."`
-	Ps       psCmd       `cmd:"" help:"List running containers."`
+	Ps       psCmd       `cmd:"" help:"List running containers (-a: also those that ended)."`
+	Logs     logsCmd     `cmd:"" help:"Print a detached container's output (-f: follow it until it ends)."`
+	Stop     stopCmd     `cmd:"" help:"Stop containers: SIGTERM, a wait, then SIGKILL."`
+	Rm       rmCmd       `cmd:"" help:"Remove containers that ended (-f: also running ones)."`
+	Wait     waitCmd     `cmd:"" help:"Wait for containers to end and print their exit codes."`
+	Inspect  inspectCmd  `cmd:"" help:"Print containers' configuration and state as JSON."`
 	Create   createCmd   `cmd:"" help:"OCI: create a container from a bundle; its process waits for start."`
 	Start    startCmd    `cmd:"" help:"OCI: start the process of a created container."`
 	State    stateCmd    `cmd:"" help:"OCI: print a container's state (runtime-spec JSON)."`

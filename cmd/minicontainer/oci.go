@@ -53,7 +53,11 @@ type startCmd struct {
 }
 
 func (c *startCmd) Run(g *globals) error {
-	return ociFail(g, idError(c.ID, container.Start(g.Root, c.ID, g.narrator(c.Explain))))
+	id, err := container.Resolve(g.Root, c.ID)
+	if err != nil {
+		return ociFail(g, idError(c.ID, err))
+	}
+	return ociFail(g, idError(c.ID, container.Start(g.Root, id, g.narrator(c.Explain))))
 }
 
 type stateCmd struct {
@@ -61,7 +65,11 @@ type stateCmd struct {
 }
 
 func (c *stateCmd) Run(g *globals) error {
-	st, err := container.OCIState(g.Root, c.ID)
+	id, err := container.Resolve(g.Root, c.ID)
+	if err != nil {
+		return ociFail(g, idError(c.ID, err))
+	}
+	st, err := container.OCIState(g.Root, id)
 	if err != nil {
 		return ociFail(g, idError(c.ID, err))
 	}
@@ -73,19 +81,47 @@ func (c *stateCmd) Run(g *globals) error {
 	return nil
 }
 
+// killCmd is runc's kill (kill ID [SIGNAL], SIGTERM by default: what
+// podman and containerd call) and docker's (kill -s SIGNAL ID): with -s
+// it answers as docker does, the ref printed, a failure 125; without, as
+// runc, quiet, a failure 1. docker's default signal is SIGKILL; a kill
+// without a signal is runc's, SIGTERM, as it always was here.
 type killCmd struct {
-	All     bool   `short:"a" help:"Signal every process of the container's cgroup."`
-	Explain bool   `short:"x" help:"Narrate every step."`
-	ID      string `arg:"" placeholder:"ID"`
-	Signal  string `arg:"" optional:"" default:"SIGTERM" help:"A name (TERM, SIGKILL) or a number." placeholder:"SIGNAL"`
+	SignalFlag string `short:"s" name:"signal" help:"The signal, docker-style (kill -s KILL NAME)." placeholder:"SIGNAL"`
+	All        bool   `short:"a" help:"Signal every process of the container's cgroup."`
+	Explain    bool   `short:"x" help:"Narrate every step."`
+	ID         string `arg:"" placeholder:"ID"`
+	Signal     string `arg:"" optional:"" default:"SIGTERM" help:"A name (TERM, SIGKILL) or a number." placeholder:"SIGNAL"`
 }
 
 func (c *killCmd) Run(g *globals) error {
+	if c.SignalFlag != "" {
+		return c.dockerStyle(g)
+	}
 	sig, err := container.ParseSignal(c.Signal)
 	if err != nil {
 		return ociFail(g, err)
 	}
-	return ociFail(g, idError(c.ID, container.Kill(g.Root, c.ID, sig, c.All, g.narrator(c.Explain))))
+	id, err := container.Resolve(g.Root, c.ID)
+	if err != nil {
+		return ociFail(g, idError(c.ID, err))
+	}
+	return ociFail(g, idError(c.ID, container.Kill(g.Root, id, sig, c.All, g.narrator(c.Explain))))
+}
+
+// dockerStyle is kill -s SIGNAL ID: the signal goes to the container's
+// init (every process of its cgroup with --all).
+func (c *killCmd) dockerStyle(g *globals) error {
+	if c.Signal != "SIGTERM" {
+		return fmt.Errorf("give the signal once: -s %s or %s", c.SignalFlag, c.Signal)
+	}
+	sig, err := container.ParseSignal(c.SignalFlag)
+	if err != nil {
+		return err
+	}
+	return eachContainer(g, []string{c.ID}, func(id string) error {
+		return container.Kill(g.Root, id, sig, c.All, g.narrator(c.Explain))
+	})
 }
 
 type deleteCmd struct {
@@ -95,7 +131,10 @@ type deleteCmd struct {
 }
 
 func (c *deleteCmd) Run(g *globals) error {
-	err := container.Delete(g.Root, c.ID, c.Force, g.narrator(c.Explain))
+	id, err := container.Resolve(g.Root, c.ID)
+	if err == nil {
+		err = container.Delete(g.Root, id, c.Force, g.narrator(c.Explain))
+	}
 	if errors.Is(err, container.ErrNotExist) && c.Force {
 		return nil // runc: delete --force of what is gone succeeds
 	}

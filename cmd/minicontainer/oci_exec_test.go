@@ -100,7 +100,7 @@ for n in cgroup ipc uts net pid mnt; do [ "$(readlink /proc/self/ns/$n)" = "$(re
 }
 
 // TestOCIExecStopped: exec into a stopped container or an unknown ID
-// fails with exit 1 and one line, runc's words.
+// fails with one line: exit 1 and runc's words for runc's exec.
 func TestOCIExecStopped(t *testing.T) {
 	needRoot(t)
 	defer hostcheck.Take(t, ociWatched...).Verify(t)
@@ -113,9 +113,15 @@ func TestOCIExecStopped(t *testing.T) {
 	if r.code != 1 || r.stderr != "minicontainer: cannot exec in a stopped container\n" {
 		t.Errorf("exec in a stopped container: exit %d, stderr %q", r.code, r.stderr)
 	}
+	// An unknown container with no flag of runc's own is docker's exec
+	// (engines always pass --process): 125. With one, runc's words and 1.
 	r = oci(t, "exec", "mctest-exec-nosuch", "true")
-	if r.code != 1 || r.stderr != "minicontainer: container mctest-exec-nosuch does not exist\n" {
+	if r.code != 125 || r.stderr != "minicontainer: no such container: mctest-exec-nosuch\n" {
 		t.Errorf("exec in an unknown container: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = oci(t, "exec", "--cwd", "/", "mctest-exec-nosuch", "true")
+	if r.code != 1 || r.stderr != "minicontainer: container mctest-exec-nosuch does not exist\n" {
+		t.Errorf("runc's exec in an unknown container: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
 

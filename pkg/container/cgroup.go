@@ -276,11 +276,23 @@ func PrintStats(w io.Writer, root, which string) error {
 	if err != nil {
 		return err
 	}
+	if which != "" {
+		// A name or an ID prefix, resolved once (Resolve: the exact name
+		// wins; an ambiguous prefix is an error, not two rows).
+		id, err := Resolve(root, which)
+		if errors.Is(err, ErrNotExist) {
+			return fmt.Errorf("no running container %q", which)
+		}
+		if err != nil {
+			return err
+		}
+		which = id
+	}
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tMEMORY\tPEAK\tLIMIT\tPIDS\tCPU\tOOM KILLS")
 	found := false
 	for _, s := range states {
-		if which != "" && s.Name != which && !strings.HasPrefix(s.ID, which) {
+		if which != "" && s.ID != which {
 			continue
 		}
 		if s.Status() != "running" {

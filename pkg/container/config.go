@@ -58,6 +58,19 @@ type Config struct {
 	Net    string   // network mode: "bridge" (the default when ""), "none" or "host"
 	Subnet string   // the bridge's subnet (--subnet); "" means the bridge's current one or network.DefaultSubnet
 	Ports  []string // published ports, HOSTPORT:CTRPORT[/tcp|/udp] (-p)
+
+	// Detached is the monitor's part in a `run -d` (monitor.go); nil for
+	// a foreground run.
+	Detached *Detached `json:"-"`
+}
+
+// Detached is what Run does differently under a monitor: once the
+// command runs, it calls Running with the state (the monitor records its
+// log there and tells the CLI the ID), and from then on it leaves the
+// state dir for the monitor, which writes the exit status into it.
+// Everything else (cgroup, network, scratch dir) Run undoes as always.
+type Detached struct {
+	Running func(s *State) error
 }
 
 // DefaultHostname is the container's hostname unless --hostname is given.

@@ -57,6 +57,20 @@ const execMntFd = 4
 func init() {
 	reexec.Register(execInitEntry, execInitMain)
 	if os.Args[0] == execInitEntry {
+		// Until its execve(2) this is the host's minicontainer binary
+		// running in the container's PID namespace: not dumpable, so a
+		// process in there without CAP_SYS_PTRACE cannot open its
+		// /proc/PID/exe (ptrace access mode, proc(5)), the road of
+		// CVE-2019-5736. As early as Go lets us (a package's init; the
+		// flag is the process's, not a thread's), and still late: the Go
+		// runtime and every imported package start first, and a process
+		// watching /proc in the container opened the exe in that window
+		// in most of 28 execs (TestExecCannotReachTheHostBinary). What
+		// holds is readOnlySelf: the exe it opens is on a read-only mount.
+		// execve(2) sets the flag again for the new program.
+		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+			os.Exit(ExitSetup)
+		}
 		// setns(CLONE_NEWNS), no_new_privs and the capability sets are
 		// the calling thread's: the thread that calls execve(2) must be
 		// the one that took them (see bundleinit.go).
@@ -220,6 +234,15 @@ func Exec(o ExecOptions, x *explain.Narrator) (int, error) {
 			o.Process = &cp
 		}
 	}
+	// Not dumpable: the exec init is forked from us into the container's
+	// PID namespace, and until its execve(2) it is a copy of this process,
+	// whose /proc/PID/exe is our binary (the flag is inherited by fork;
+	// the exec init sets it again after its own execve, see init).
+	err = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	x.Call("prctl(2)", "prctl(PR_SET_DUMPABLE, 0)", nil, err)
+	if err != nil {
+		return 0, err
+	}
 	files, err := openNamespaces(s.Pid, x)
 	if err != nil {
 		return 0, err
@@ -360,6 +383,10 @@ func startJoined(cmd *execCmd, joins []nsFile, cg interface{ Paths() []string },
 	done := make(chan result, 1)
 	go func() {
 		runtime.LockOSThread()
+		if err := readOnlySelf(cmd, x); err != nil {
+			done <- result{0, err}
+			return
+		}
 		for _, j := range joins {
 			err := ns.Join(j.fd, j.kind)
 			x.Call("setns(2)", fmt.Sprintf("setns(%d<%s>, %s)", j.fd, j.path, j.kind.Const), nil, err)
@@ -382,6 +409,45 @@ func startJoined(cmd *execCmd, joins []nsFile, cg interface{ Paths() []string },
 	}()
 	r := <-done
 	return r.pid, r.err
+}
+
+// readOnlySelf makes the exec init run from a read-only view of our
+// binary: in a mount namespace of this thread's own (unshare(2); the
+// thread dies with its goroutine, see startJoined), the binary is
+// bind-mounted read-only onto itself, and cmd runs that path. The exec
+// init's /proc/PID/exe then names a read-only mount: a process in the
+// container that got hold of it (it holds CAP_SYS_PTRACE, which passes
+// over the exec init's non-dumpable flag, or came in before that flag
+// was set) cannot reopen it for writing (EROFS), where CVE-2019-5736
+// overwrote runc's binary on the host. runc went further (a sealed memfd
+// copy): a copy of 12 MB per exec is dearer than a mount.
+func readOnlySelf(cmd *execCmd, x *explain.Narrator) error {
+	bin, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("our own binary: %w", err)
+	}
+	err = unix.Unshare(unix.CLONE_FS | unix.CLONE_NEWNS)
+	x.Call("unshare(2)", "unshare(CLONE_FS|CLONE_NEWNS)", nil, err)
+	if err != nil {
+		return fmt.Errorf("unshare: %w", err)
+	}
+	// Slave: nothing mounted here propagates back to the host (its / is
+	// shared on systemd hosts, mount_namespaces(7)).
+	err = unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, "")
+	x.Call("mount(2)", `mount("", "/", NULL, MS_REC|MS_SLAVE, NULL)`, nil, err)
+	if err == nil {
+		err = unix.Mount(bin, bin, "", unix.MS_BIND, "")
+		x.Call("mount(2)", fmt.Sprintf("mount(%q, %q, NULL, MS_BIND, NULL)", bin, bin), nil, err)
+	}
+	if err == nil {
+		err = unix.Mount("", bin, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, "")
+		x.Call("mount(2)", fmt.Sprintf("mount(NULL, %q, NULL, MS_REMOUNT|MS_BIND|MS_RDONLY, NULL)", bin), nil, err)
+	}
+	if err != nil {
+		return fmt.Errorf("a read-only view of %s: %w", bin, err)
+	}
+	cmd.Path = bin
+	return nil
 }
 
 // awaitExec reads the exec init's messages until its execve(2): "exec",
@@ -526,15 +592,8 @@ func execInitMain() {
 
 func execInitRun(ei execInit, log *syncLog, x *explain.Narrator) (int, error) {
 	p := ei.Process
-	// Until execve this is the host's minicontainer binary running in the
-	// container's pid namespace: not dumpable, so a process in there
-	// cannot open /proc/PID/exe (ptrace access mode, proc(5)), the road of
-	// CVE-2019-5736. execve(2) sets the flag again for the new program.
-	err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
-	x.Call("prctl(2)", "prctl(PR_SET_DUMPABLE, 0)", nil, err)
-	if err != nil {
-		return ExitSetup, err
-	}
+	x.Call("prctl(2)", "prctl(PR_SET_DUMPABLE, 0)   (at start-up, see init)", nil, nil)
+	var err error
 	// The cgroup namespace before the mount namespace, as nsenter(1)
 	// orders them: we are in the container's cgroup by now (see execIn).
 	if ei.CgroupNSFd != 0 {

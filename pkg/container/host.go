@@ -31,6 +31,8 @@ type Container struct {
 	cgroupPlan    *cgroupPlan
 	placedAtClone bool // v2: born in its cgroup (CLONE_INTO_CGROUP)
 
+	keepState bool // Run leaves the state dir to the monitor (Config.Detached)
+
 	initCmd *exec.Cmd     // a bundle's init (run --bundle waits for it)
 	exited  chan struct{} // closed once the init has been waited for
 }
@@ -72,6 +74,7 @@ var hostSteps = []hostStep{
 // keyed by Resource.Kind. They must succeed when the object is already gone.
 var reclaimers = map[string]func(r Resource) error{
 	"dir":     func(r Resource) error { return os.RemoveAll(r.Name) },
+	"file":    removeFile,
 	"cgroup":  reclaimCgroup,
 	"network": reclaimNetwork,
 	"mount":   reclaimMount,

@@ -683,7 +683,7 @@ func Delete(root, id string, force bool, x *explain.Narrator) error {
 	if s.OCI && (st == specs.StateRunning || st == specs.StateCreating && s.Ready) && !force {
 		return fmt.Errorf("cannot delete container %s that is not stopped: %s", id, st)
 	}
-	if !s.OCI && s.Status() != "dead" && !force {
+	if st := s.Status(); !s.OCI && st != "dead" && st != "exited" && !force {
 		return fmt.Errorf("cannot delete container %s that is not stopped: %s", id, s.Status())
 	}
 	// A created container is deleted without --force, as runc does: its

@@ -224,6 +224,9 @@ func create(cfg Config, plan *runPlan, x *explain.Narrator) (*Container, error) 
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
 	c.OnCleanup(func() error {
+		if c.keepState {
+			return nil // the monitor's, for the exit status (Detached)
+		}
 		x.Note("clean up: remove %s", c.State.Dir())
 		return os.RemoveAll(c.State.Dir())
 	})
@@ -500,6 +503,13 @@ func (c *Container) handshake(l *launched, spec rootfs.Spec, stdio Stdio, signal
 func (c *Container) attach(l *launched, console *console, stdio Stdio, phase *setupPhase) (int, error) {
 	x, cmd, pid, pipes := c.x, l.cmd, l.pid, l.pipes
 	phase.running.Store(true)
+	if d := c.Config.Detached; d != nil {
+		c.State.Detached = true
+		if err := d.Running(c.State); err != nil {
+			return ExitSetup, err
+		}
+		c.keepState = true
+	}
 	pipes.pass()
 	x.Note("the command runs; waiting for PID 1 (host PID %d) to exit", pid)
 	if err := fault.Point(x, "started"); err != nil {

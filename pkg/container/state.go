@@ -63,6 +63,16 @@ type State struct {
 	// Foreground: made by `run --bundle`, which waits for it; it lives
 	// and dies with that minicontainer process, as a `run` container.
 	Foreground bool `json:"foreground,omitempty"`
+	// Detached: run -d. Runtime is then its monitor (monitor.go), which
+	// keeps the container's output in LogPath (Docker's json-file) and,
+	// when the command ends, records Finished and ExitCode here. The state
+	// stays, listed as exited, until rm (or until the monitor removes it,
+	// run --rm).
+	Detached bool      `json:"detached,omitempty"`
+	LogPath  string    `json:"log_path,omitempty"`
+	Started  time.Time `json:"started,omitzero"`
+	Finished time.Time `json:"finished,omitzero"`
+	ExitCode int       `json:"exit_code,omitempty"`
 	// Resources are host objects to reclaim, in creation order; gc undoes
 	// them in reverse. Each Kind has a reclaimer in reclaimers.
 	Resources []Resource `json:"resources"`
@@ -78,8 +88,8 @@ type Resource struct {
 // Dir is the container's state directory.
 func (s *State) Dir() string { return filepath.Join(s.Root, s.ID) }
 
-// Status is "running", "starting" (no init yet), or "dead" when gc may
-// reclaim it. The rule: a container outlives the minicontainer process
+// Status is "running", "starting" (no init yet), "exited" (ended under
+// its monitor), or "dead" when gc may reclaim it. The rule: a container outlives the minicontainer process
 // that made it only when it was made with `create` (OCI): that one
 // belongs to create's caller (podman's conmon, containerd's shim, a
 // shell), who removes it with `delete`, and it is never dead to gc once
@@ -87,8 +97,13 @@ func (s *State) Dir() string { return filepath.Join(s.Root, s.ID) }
 // running, stopped). A `run` container (also `run --bundle`), and a
 // create that died half way, are dead as soon as their minicontainer
 // process is gone (its init died with it, PR_SET_PDEATHSIG, or never got
-// its config).
+// its config). A detached container (run -d) is a `run` one whose
+// minicontainer process is its monitor; once the monitor recorded its end
+// it is "exited", and stays until rm.
 func (s *State) Status() string {
+	if !s.Finished.IsZero() {
+		return "exited" // its monitor recorded the end: kept until rm
+	}
 	if s.OCI && s.Ready && !s.Foreground {
 		return string(s.ociStatus())
 	}
