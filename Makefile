@@ -14,7 +14,7 @@ BIN     := bin
 # runc on a machine with Docker's containerd.io conflicts with it, so the
 # main job must never pull it in.
 RUN_PKGS   := gcc libc6-dev make busybox-static iproute2 nftables util-linux procps coreutils
-TEST_PKGS  := $(RUN_PKGS) manpages-dev iputils-ping
+TEST_PKGS  := $(RUN_PKGS) manpages-dev iputils-ping uidmap
 BENCH_PKGS := $(RUN_PKGS) crun runc hyperfine time
 # The engines that drive minicontainer as their OCI runtime (make
 # test-engines): podman with conmon, containerd with ctr, and runc, the
