@@ -60,6 +60,11 @@ func bundleInitMain() {
 func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error) {
 	s := bi.Spec
 	p := s.Process
+	if userNS(s) {
+		if err := enterUserNS(x); err != nil {
+			return ExitSetup, err
+		}
+	}
 	if bi.UnshareCgroupNS {
 		if err := unshareCgroupNS(x); err != nil {
 			return ExitSetup, err
@@ -87,7 +92,7 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 	}
 	err := rootfs.SetupBundle(rootfs.Bundle{
 		Root: bi.Root, ReadOnly: s.Root.Readonly, Mounts: bi.Mounts, Propagation: bi.Propagation,
-		NoPivot: bi.NoPivot, Devices: s.Linux.Devices, CgroupMounts: bi.CgroupMounts,
+		NoPivot: bi.NoPivot, Devices: s.Linux.Devices, CgroupMounts: bi.CgroupMounts, BindDevices: userNS(s),
 		BeforePivot: func() error { return initHooks(bi, "createContainer", x) },
 	}, x)
 	if err != nil {

@@ -96,6 +96,9 @@ func createBundle(o CreateOptions, x *explain.Narrator) (c *Container, err error
 	if err != nil {
 		return nil, err
 	}
+	if err := checkUserNS(s); err != nil {
+		return nil, err
+	}
 	if plan.cgroup, plan.cgroupName, err = planCgroup(s, o.ID); err != nil {
 		return nil, err
 	}
@@ -271,6 +274,12 @@ func (c *Container) createInit(o CreateOptions, plan *bundlePlan) error {
 		// (see startAndWait; the cloning thread stays until the wait).
 		cmd.SysProcAttr.Pdeathsig = unix.SIGKILL
 	}
+	if userNS(s) {
+		if err := bridgeCaps(cmd.SysProcAttr); err != nil {
+			initEnd.Close()
+			return err
+		}
+	}
 	unshareCgroupNS, closeCgroupFD, err := c.cgroupClone(cmd.SysProcAttr)
 	if err != nil {
 		initEnd.Close()
@@ -294,6 +303,11 @@ func (c *Container) createInit(o CreateOptions, plan *bundlePlan) error {
 	c.State.Pid, c.State.PidStart = pid, proc.StartTime(pid)
 	if err := c.State.save(); err != nil {
 		return err
+	}
+	if userNS(s) {
+		if err := writeIDMaps(pid, s, x); err != nil {
+			return err
+		}
 	}
 	if err := placeInCgroup(c); err != nil {
 		return fmt.Errorf("cgroup: %w", err)

@@ -56,6 +56,17 @@ func Format(maps []specs.LinuxIDMapping) string {
 	return b.String()
 }
 
+// MapError is a map Check refuses: Field names it ("linux.uidMappings[1]").
+type MapError struct {
+	Field, Msg string
+}
+
+func (e *MapError) Error() string { return e.Field + ": " + e.Msg }
+
+func bad(field, format string, a ...any) error {
+	return &MapError{field, fmt.Sprintf(format, a...)}
+}
+
 // Check applies the kernel's rules for a map, so that a bad one is
 // refused before anything is created (user_namespaces(7)): at least one
 // line and at most MaxMaps, no empty range, no range that reaches
@@ -63,26 +74,26 @@ func Format(maps []specs.LinuxIDMapping) string {
 // names the map in the error ("linux.uidMappings").
 func Check(kind string, maps []specs.LinuxIDMapping) error {
 	if len(maps) == 0 {
-		return fmt.Errorf("%s: no map: a user namespace needs at least one line", kind)
+		return bad(kind, "no map: a user namespace needs at least one line")
 	}
 	if len(maps) > MaxMaps {
-		return fmt.Errorf("%s: %d maps, the kernel takes at most %d", kind, len(maps), MaxMaps)
+		return bad(kind, "%d maps, the kernel takes at most %d", len(maps), MaxMaps)
 	}
 	for i, m := range maps {
 		if m.Size == 0 {
-			return fmt.Errorf("%s[%d]: size 0 maps nothing", kind, i)
+			return bad(fmt.Sprintf("%s[%d]", kind, i), "size 0 maps nothing")
 		}
 		for _, first := range []uint32{m.ContainerID, m.HostID} {
 			if uint64(first)+uint64(m.Size) > noID {
-				return fmt.Errorf("%s[%d]: %d+%d reaches %d, (uid_t)-1, which no map may cover", kind, i, first, m.Size, uint32(noID))
+				return bad(fmt.Sprintf("%s[%d]", kind, i), "%d+%d reaches %d, (uid_t)-1, which no map may cover", first, m.Size, uint32(noID))
 			}
 		}
 	}
 	if i, j, ok := overlap(maps, func(m specs.LinuxIDMapping) uint32 { return m.ContainerID }); ok {
-		return fmt.Errorf("%s[%d] and [%d] overlap inside the container (%s)", kind, i, j, inside(maps, i, j))
+		return bad(fmt.Sprintf("%s[%d]", kind, j), "overlaps [%d] inside the container (%s)", i, inside(maps, i, j))
 	}
 	if i, j, ok := overlap(maps, func(m specs.LinuxIDMapping) uint32 { return m.HostID }); ok {
-		return fmt.Errorf("%s[%d] and [%d] overlap on the host (%s)", kind, i, j, outside(maps, i, j))
+		return bad(fmt.Sprintf("%s[%d]", kind, j), "overlaps [%d] on the host (%s)", i, outside(maps, i, j))
 	}
 	return nil
 }

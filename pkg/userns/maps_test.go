@@ -43,9 +43,9 @@ func TestCheck(t *testing.T) {
 		{[]specs.LinuxIDMapping{{ContainerID: 0, HostID: 4294967290, Size: 6}}, "reaches 4294967295"},
 		{[]specs.LinuxIDMapping{{ContainerID: 4294967295, HostID: 0, Size: 1}}, "reaches 4294967295"},
 		{[]specs.LinuxIDMapping{{ContainerID: 10, HostID: 1000, Size: 10}, {ContainerID: 0, HostID: 5000, Size: 11}},
-			"[0] and [1] overlap inside the container (10-19 and 0-10)"},
+			"[1]: overlaps [0] inside the container (10-19 and 0-10)"},
 		{[]specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}, {ContainerID: 1, HostID: 100000, Size: 10}, {ContainerID: 20, HostID: 100009, Size: 1}},
-			"[1] and [2] overlap on the host (100000-100009 and 100009-100009)"},
+			"[2]: overlaps [1] on the host (100000-100009 and 100009-100009)"},
 	} {
 		err := Check("linux.uidMappings", c.maps)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
