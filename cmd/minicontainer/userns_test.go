@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -10,6 +13,9 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/minicontainer/minicontainer/pkg/hostcheck"
+	"github.com/minicontainer/minicontainer/pkg/spec"
+	"github.com/minicontainer/minicontainer/pkg/testuser"
+	"github.com/minicontainer/minicontainer/pkg/userns"
 )
 
 // withUserNS gives a Spec a new user namespace, 0-65535 inside being
@@ -92,3 +98,128 @@ func TestOCIUserNamespaceBadMaps(t *testing.T) {
 		}
 	}
 }
+
+// TestRootlessBundle runs a bundle as an unprivileged user the test makes
+// (useradd, with a range in /etc/subuid and /etc/subgid), as podman maps
+// one: the user is 0 inside, its range 1-65536. The user builds the
+// rootfs, and its state goes to /tmp/minicontainer-UID. Inside: root;
+// outside: the file written to a volume is the user's; chown to 1000
+// works, and is SubStart+999 outside; a host file only root may read
+// stays unreadable through a volume; after delete nothing is left.
+func TestRootlessBundle(t *testing.T) {
+	needRoot(t)
+	if _, err := userns.Helper("newuidmap"); err != nil {
+		t.Skip(err)
+	}
+	// Verified after testuser's clean-up has put the account files back
+	// (clean-ups run last first).
+	snap := hostcheck.Take(t, append(ociWatched, "account ")...)
+	t.Cleanup(func() { snap.Verify(t) })
+	u := testuser.Make(t, 65536)
+	bin := testuser.Executable(t, "minicontainer")
+	stateRoot := fmt.Sprintf("/tmp/minicontainer-%d", u.UID)
+	t.Cleanup(func() { os.RemoveAll(stateRoot) })
+	as := func(args ...string) result {
+		t.Helper()
+		cmd := u.Command(bin, args...)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return result{out.String(), errb.String(), code}
+	}
+	// The bundle and the volume are the user's.
+	b, err := os.MkdirTemp("", "mctest-rootless")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(b)
+	vol, secret := filepath.Join(b, "vol"), filepath.Join(b, "secret")
+	for _, d := range []string{b, vol} {
+		os.MkdirAll(d, 0o755)
+		if err := os.Chown(d, u.UID, u.GID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(secret, []byte("root only\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := as("rootfs", "busybox", filepath.Join(b, "rootfs")); r.code != 0 {
+		t.Fatalf("rootfs busybox as %s: exit %d: %s", u.Name, r.code, r.stderr)
+	}
+	s := spec.Default()
+	s.Root.Path = "rootfs"
+	s.Process.Args = []string{"sh", "-c", "id -u; echo hi > /vol/mine; echo hi > /vol/chowned; chown 1000:1000 /vol/chowned && echo chowned; cat /secret || echo unreadable"}
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	s.Linux.UIDMappings = userns.Rootless(uint32(u.UID), []userns.Range{{Start: uint32(u.SubStart), Count: uint32(u.SubCount)}})
+	s.Linux.GIDMappings = userns.Rootless(uint32(u.GID), []userns.Range{{Start: uint32(u.SubStart), Count: uint32(u.SubCount)}})
+	s.Mounts = append(s.Mounts,
+		specs.Mount{Destination: "/vol", Type: "bind", Source: vol, Options: []string{"rbind"}},
+		specs.Mount{Destination: "/secret", Type: "bind", Source: secret, Options: []string{"bind", "ro"}})
+	writeConfig(t, b, s)
+
+	r := as("run", "--bundle", b)
+	if r.code != 0 {
+		t.Fatalf("run --bundle as %s: exit %d: %s%s", u.Name, r.code, r.stdout, r.stderr)
+	}
+	if want := "0\nchowned\nunreadable\n"; r.stdout != want {
+		t.Errorf("inside: %q, want %q", r.stdout, want)
+	}
+	if !strings.Contains(r.stderr, "cat: can't open '/secret': Permission denied") {
+		t.Errorf("stderr: %q, want cat's permission denied", r.stderr)
+	}
+	for name, want := range map[string]int{"mine": u.UID, "chowned": u.SubStart + 999} {
+		st, err := os.Stat(filepath.Join(vol, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := int(st.Sys().(*syscall.Stat_t).Uid); got != want {
+			t.Errorf("/vol/%s belongs to %d on the host, want %d", name, got, want)
+		}
+	}
+	entries, err := os.ReadDir(stateRoot)
+	if err != nil || len(entries) != 0 {
+		t.Errorf("state root %s after the run: %v, %v; want it empty", stateRoot, entries, err)
+	}
+
+	// Refused in one line, exit 125, nothing made: a limit (no cgroup
+	// this user may write), a range bigger than /etc/subuid gives, and no
+	// user namespace at all.
+	for _, c := range []struct {
+		edit func(*specs.Spec)
+		want string
+	}{
+		{func(s *specs.Spec) { s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: ptr(int64(64 << 20))} },
+			"minicontainer: linux.resources: a limit needs a cgroup, and a user other than root may write none here"},
+		{func(s *specs.Spec) { s.Linux.UIDMappings[1].Size++ },
+			fmt.Sprintf("minicontainer: linux.uidMappings[1]: host ids %d-%d are neither yours (%d) nor in a range /etc/subuid gives you", u.SubStart, u.SubStart+u.SubCount, u.UID)},
+		{func(s *specs.Spec) {
+			s.Linux.Namespaces = s.Linux.Namespaces[:len(s.Linux.Namespaces)-1]
+			s.Linux.UIDMappings, s.Linux.GIDMappings = nil, nil
+		}, "minicontainer: must run as root, or give the container a user namespace"},
+	} {
+		bad := *s
+		bad.Linux = ptr(*s.Linux)
+		bad.Linux.Resources = &specs.LinuxResources{}
+		if s.Linux.Resources != nil {
+			bad.Linux.Resources = ptr(*s.Linux.Resources)
+		}
+		bad.Linux.UIDMappings = append([]specs.LinuxIDMapping(nil), s.Linux.UIDMappings...)
+		c.edit(&bad)
+		writeConfig(t, b, &bad)
+		r := as("run", "--bundle", b)
+		if r.code != 125 || !strings.HasPrefix(r.stderr, c.want) || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("run --bundle: exit %d, %q; want 125 and one line starting %q", r.code, r.stderr, c.want)
+		}
+		if entries, _ := os.ReadDir(stateRoot); len(entries) != 0 {
+			t.Errorf("state root after a refused run: %v", entries)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -81,9 +81,6 @@ func createBundle(o CreateOptions, x *explain.Narrator) (c *Container, err error
 	if err := CheckID(o.ID); err != nil {
 		return nil, err
 	}
-	if os.Geteuid() != 0 {
-		return nil, errors.New("must run as root: creating namespaces and mounts needs CAP_SYS_ADMIN")
-	}
 	bundle, err := filepath.Abs(o.Bundle)
 	if err != nil {
 		return nil, err
@@ -92,6 +89,10 @@ func createBundle(o CreateOptions, x *explain.Narrator) (c *Container, err error
 	if err != nil {
 		return nil, err
 	}
+	rootless := os.Geteuid() != 0
+	if rootless && !userNS(s) {
+		return nil, errors.New("must run as root, or give the container a user namespace (linux.namespaces \"user\" with linux.uidMappings and gidMappings): creating namespaces and mounts needs CAP_SYS_ADMIN")
+	}
 	plan, err := planBundle(s, bundle, o.NoPivot)
 	if err != nil {
 		return nil, err
@@ -99,11 +100,20 @@ func createBundle(o CreateOptions, x *explain.Narrator) (c *Container, err error
 	if err := checkUserNS(s); err != nil {
 		return nil, err
 	}
-	if plan.cgroup, plan.cgroupName, err = planCgroup(s, o.ID); err != nil {
-		return nil, err
-	}
-	if plan.devices, err = planDevices(s, plan.cgroup != nil); err != nil {
-		return nil, err
+	if rootless {
+		if err := checkRootlessRoot(o.Root); err != nil {
+			return nil, err
+		}
+		if err := planRootless(plan, o.ID, x); err != nil {
+			return nil, err
+		}
+	} else {
+		if plan.cgroup, plan.cgroupName, err = planCgroup(s, o.ID); err != nil {
+			return nil, err
+		}
+		if plan.devices, err = planDevices(s, plan.cgroup != nil); err != nil {
+			return nil, err
+		}
 	}
 	if s.Process.Terminal && o.ConsoleSocket == "" {
 		return nil, errors.New("process.terminal is true: --console-socket is needed to pass the terminal on")

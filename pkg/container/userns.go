@@ -1,6 +1,7 @@
 package container
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/user"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/minicontainer/minicontainer/pkg/caps"
+	"github.com/minicontainer/minicontainer/pkg/cgroup"
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/minicontainer/minicontainer/pkg/userns"
 )
@@ -161,5 +163,62 @@ func enterUserNS(x *explain.Narrator) error {
 	if err != nil {
 		return fmt.Errorf("user namespace: empty the inheritable set: %w", err)
 	}
+	return nil
+}
+
+// RootlessStateRoot is the state root of a user other than root, as
+// podman and runc place theirs: $XDG_RUNTIME_DIR/minicontainer (the
+// user's own tmpfs, made by systemd-logind, gone at logout), else
+// /tmp/minicontainer-UID.
+func RootlessStateRoot() string {
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return d + "/minicontainer"
+	}
+	return "/tmp/minicontainer-" + strconv.Itoa(os.Geteuid())
+}
+
+// DefaultRoot is the state root for this caller: DefaultStateRoot for
+// root, RootlessStateRoot for any other user.
+func DefaultRoot() string {
+	if os.Geteuid() == 0 {
+		return DefaultStateRoot
+	}
+	return RootlessStateRoot()
+}
+
+// checkRootlessRoot refuses a state root another user made: in /tmp,
+// anyone may have made /tmp/minicontainer-UID first, with a link in it.
+func checkRootlessRoot(root string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(root, &st); err != nil {
+		return nil // lockStateRoot makes it
+	}
+	if st.Uid != uint32(os.Geteuid()) || st.Mode&unix.S_IFMT != unix.S_IFDIR || st.Mode&0o022 != 0 {
+		return fmt.Errorf("state root %s: not a directory of yours that only you may write (uid %d, mode %#o)", root, st.Uid, st.Mode&0o7777)
+	}
+	return nil
+}
+
+// planRootless is create's cgroup plan for a user other than root: none.
+// Such a user may write no cgroup on this host's layout (only cgroup v2
+// with a subtree systemd delegated to the user would allow it, which this
+// runtime does not drive yet), so a limit is refused rather than
+// silently not applied; without limits the container runs in its
+// caller's cgroup. linux.resources.devices is not needed: in a user
+// namespace no device node can be made (mknod(2) needs CAP_MKNOD in the
+// initial user namespace), and the ones bound from the host keep the
+// host's permissions for this user.
+func planRootless(plan *bundlePlan, id string, x *explain.Narrator) error {
+	cg, _, err := planCgroup(plan.spec, id)
+	if err != nil {
+		return err
+	}
+	if cg != nil && cg.limits != (cgroup.Limits{}) {
+		return errors.New("linux.resources: a limit needs a cgroup, and a user other than root may write none here (rootless limits need cgroup v2 with a subtree delegated to the user): run as root, or without limits")
+	}
+	if r := plan.spec.Linux.Resources; r != nil && len(r.Devices) > 0 {
+		x.Note("rootless: linux.resources.devices not enforced: no cgroup, and no device node can be made in a user namespace")
+	}
+	plan.cgroup, plan.devices = nil, nil
 	return nil
 }

@@ -81,9 +81,10 @@ func (u *User) Command(name string, args ...string) *exec.Cmd {
 }
 
 // Executable copies the running test binary where the user can execute
-// it (go test builds it in a directory only root may enter) and returns
-// its path; removed when the test ends.
-func Executable(t testing.TB) string {
+// it (go test builds it in a directory only root may enter), under name
+// (testscript's commands go by their argv[0]) or its own when "", and
+// returns its path; removed when the test ends.
+func Executable(t testing.TB, name string) string {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
@@ -97,7 +98,10 @@ func Executable(t testing.TB) string {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	dst := filepath.Join(dir, filepath.Base(self))
+	if name == "" {
+		name = filepath.Base(self)
+	}
+	dst := filepath.Join(dir, name)
 	in, err := os.Open(self)
 	if err != nil {
 		t.Fatal(err)

@@ -110,7 +110,7 @@ func TestWriteAsUser(t *testing.T) {
 		t.Skip(err)
 	}
 	defer hostcheck.Take(t).Verify(t)
-	bin := testuser.Executable(t)
+	bin := testuser.Executable(t, "")
 	for _, sub := range []int{65536, 0} {
 		t.Run(fmt.Sprintf("range %d", sub), func(t *testing.T) {
 			u := testuser.Make(t, sub)
