@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -106,16 +107,25 @@ func TestOCIUserNamespaceBadMaps(t *testing.T) {
 // outside: the file written to a volume is the user's; chown to 1000
 // works, and is SubStart+999 outside; a host file only root may read
 // stays unreadable through a volume; after delete nothing is left.
+// Without a range (sub 0) only the user's id is mapped, written without
+// the helpers (setgroups then denied), and chown to 1000 fails (EINVAL:
+// an id no map covers).
 func TestRootlessBundle(t *testing.T) {
 	needRoot(t)
 	if _, err := userns.Helper("newuidmap"); err != nil {
 		t.Skip(err)
 	}
+	for _, sub := range []int{65536, 0} {
+		t.Run(fmt.Sprintf("range %d", sub), func(t *testing.T) { rootlessBundle(t, sub) })
+	}
+}
+
+func rootlessBundle(t *testing.T, sub int) {
 	// Verified after testuser's clean-up has put the account files back
 	// (clean-ups run last first).
 	snap := hostcheck.Take(t, append(ociWatched, "account ")...)
 	t.Cleanup(func() { snap.Verify(t) })
-	u := testuser.Make(t, 65536)
+	u := testuser.Make(t, sub)
 	bin := testuser.Executable(t, "minicontainer")
 	stateRoot := fmt.Sprintf("/tmp/minicontainer-%d", u.UID)
 	t.Cleanup(func() { os.RemoveAll(stateRoot) })
@@ -156,8 +166,21 @@ func TestRootlessBundle(t *testing.T) {
 	s.Root.Path = "rootfs"
 	s.Process.Args = []string{"sh", "-c", "id -u; echo hi > /vol/mine; echo hi > /vol/chowned; chown 1000:1000 /vol/chowned && echo chowned; cat /secret || echo unreadable"}
 	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
-	s.Linux.UIDMappings = userns.Rootless(uint32(u.UID), []userns.Range{{Start: uint32(u.SubStart), Count: uint32(u.SubCount)}})
-	s.Linux.GIDMappings = userns.Rootless(uint32(u.GID), []userns.Range{{Start: uint32(u.SubStart), Count: uint32(u.SubCount)}})
+	var ranges []userns.Range
+	if sub > 0 {
+		ranges = []userns.Range{{Start: uint32(u.SubStart), Count: uint32(u.SubCount)}}
+	}
+	s.Linux.UIDMappings = userns.Rootless(uint32(u.UID), ranges)
+	s.Linux.GIDMappings = userns.Rootless(uint32(u.GID), ranges)
+	if sub == 0 {
+		// devpts's gid=5 (tty) has no map: the kernel refuses the mount
+		// (EINVAL), and `runc spec --rootless` drops it too.
+		for i, m := range s.Mounts {
+			if m.Type == "devpts" {
+				s.Mounts[i].Options = slices.DeleteFunc(slices.Clone(m.Options), func(o string) bool { return o == "gid=5" })
+			}
+		}
+	}
 	s.Mounts = append(s.Mounts,
 		specs.Mount{Destination: "/vol", Type: "bind", Source: vol, Options: []string{"rbind"}},
 		specs.Mount{Destination: "/secret", Type: "bind", Source: secret, Options: []string{"bind", "ro"}})
@@ -167,13 +190,20 @@ func TestRootlessBundle(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("run --bundle as %s: exit %d: %s%s", u.Name, r.code, r.stdout, r.stderr)
 	}
-	if want := "0\nchowned\nunreadable\n"; r.stdout != want {
+	want, owners := "0\nchowned\nunreadable\n", map[string]int{"mine": u.UID, "chowned": u.SubStart + 999}
+	if sub == 0 {
+		want, owners = "0\nunreadable\n", map[string]int{"mine": u.UID, "chowned": u.UID}
+		if !strings.Contains(r.stderr, "chown: /vol/chowned: Invalid argument") {
+			t.Errorf("stderr: %q, want chown's invalid argument", r.stderr)
+		}
+	}
+	if r.stdout != want {
 		t.Errorf("inside: %q, want %q", r.stdout, want)
 	}
 	if !strings.Contains(r.stderr, "cat: can't open '/secret': Permission denied") {
 		t.Errorf("stderr: %q, want cat's permission denied", r.stderr)
 	}
-	for name, want := range map[string]int{"mine": u.UID, "chowned": u.SubStart + 999} {
+	for name, want := range owners {
 		st, err := os.Stat(filepath.Join(vol, name))
 		if err != nil {
 			t.Fatal(err)
@@ -196,8 +226,9 @@ func TestRootlessBundle(t *testing.T) {
 	}{
 		{func(s *specs.Spec) { s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: ptr(int64(64 << 20))} },
 			"minicontainer: linux.resources: a limit needs a cgroup, and a user other than root may write none here"},
-		{func(s *specs.Spec) { s.Linux.UIDMappings[1].Size++ },
-			fmt.Sprintf("minicontainer: linux.uidMappings[1]: host ids %d-%d are neither yours (%d) nor in a range /etc/subuid gives you", u.SubStart, u.SubStart+u.SubCount, u.UID)},
+		{func(s *specs.Spec) {
+			s.Linux.UIDMappings = userns.Rootless(uint32(u.UID), []userns.Range{{Start: uint32(u.SubStart), Count: uint32(u.SubCount) + 1}})
+		}, fmt.Sprintf("minicontainer: linux.uidMappings[1]: host ids %d-%d are neither yours (%d) nor in a range /etc/subuid gives you", u.SubStart, u.SubStart+u.SubCount, u.UID)},
 		{func(s *specs.Spec) {
 			s.Linux.Namespaces = s.Linux.Namespaces[:len(s.Linux.Namespaces)-1]
 			s.Linux.UIDMappings, s.Linux.GIDMappings = nil, nil

@@ -130,7 +130,7 @@ func enterUserNS(x *explain.Narrator) error {
 	// No supplementary group: the parent's are unmapped or host groups.
 	// Where setgroups is denied (a map written without the helpers) the
 	// kernel refuses it, and the list is already the parent's unmappable one.
-	if data, _ := os.ReadFile("/proc/self/setgroups"); strings.TrimSpace(string(data)) != "deny" {
+	if !setgroupsDenied() {
 		err := syscall.Setgroups(nil)
 		x.Call("setgroups(2)", "setgroups(0, [])", nil, err)
 		if err != nil {
@@ -221,4 +221,12 @@ func planRootless(plan *bundlePlan, id string, x *explain.Narrator) error {
 	}
 	plan.cgroup, plan.devices = nil, nil
 	return nil
+}
+
+// setgroupsDenied says whether this process's user namespace refuses
+// setgroups(2): "deny" in /proc/self/setgroups, which an unprivileged
+// writer of a gid map must write first (user_namespaces(7)).
+func setgroupsDenied() bool {
+	data, _ := os.ReadFile("/proc/self/setgroups")
+	return strings.TrimSpace(string(data)) == "deny"
 }
