@@ -14,7 +14,7 @@ BIN     := bin
 # runc on a machine with Docker's containerd.io conflicts with it, so the
 # main job must never pull it in.
 RUN_PKGS   := gcc libc6-dev make busybox-static iproute2 nftables util-linux procps coreutils
-TEST_PKGS  := $(RUN_PKGS) manpages-dev iputils-ping
+TEST_PKGS  := $(RUN_PKGS) manpages-dev iputils-ping uidmap
 BENCH_PKGS := $(RUN_PKGS) crun runc hyperfine time
 # The engines that drive minicontainer as their OCI runtime (make
 # test-engines): podman with conmon, containerd with ctr, and runc, the
@@ -193,7 +193,7 @@ test-cgroup2-vm:
 	fi
 	APT_PKGS="$(TEST_PKGS)" ./testdata/cgroup2-vm-suite.sh
 
-# The labs (docs/labs/README.md), one per lesson, LAB=02 to 09 and 11. lab-start
+# The labs (docs/labs/README.md), one per lesson, LAB=02 to 09, 11 and 12. lab-start
 # copies a lab's skeleton to docs/labs/_work/LAB, the student's copy (git
 # ignores it); lab checks that copy (or DIR=path, or DIR=solution for the
 # reference solution) and prints PASS or FAIL per check, with hints. The

@@ -5,6 +5,8 @@
 #   crun run / runc run on an OCI bundle made from the same busybox rootfs
 #   minicontainer run --bundle on that bundle, and the create + start +
 #   delete cycle of each OCI runtime (what podman and containerd drive)
+#   minicontainer run --bundle on its own spec's bundle, with and without a
+#   user namespace, and rootless as nobody (lesson 12)
 # then the ratios to unshare, and each one's peak RSS (GNU time's
 # "Maximum resident set size": the largest process of the run, waited-for
 # children included, see getrusage(2) RUSAGE_CHILDREN).
@@ -78,6 +80,29 @@ if command -v runc >/dev/null; then
 		names+=(crun-cycle)
 		cmds+=("$(cycle crun "$work/crun")")
 	fi
+fi
+
+# minicontainer's own config (spec --net none) as a bundle, then the same
+# with a user namespace (0-65535 mapped to 100000-165535, as root), then
+# rootless: as nobody, its own id mapped to 0 (lesson 12). The rootless
+# Spec's devpts loses gid=5, which has no map there (the kernel refuses it).
+spec_bundle() { # DIR MAPS: config.json for $rootfs, with a user namespace when MAPS is set
+	mkdir -p "$1"
+	"$mc" spec --rootfs "$rootfs" --net none -- /bin/true >"$1/config.json"
+	[ -n "$2" ] && sed -i -e "s/\"namespaces\": \[/\"uidMappings\": [$2], \"gidMappings\": [$2], \"namespaces\": [{\"type\": \"user\"},/" \
+		-e 's/"mode=0620",/"mode=0620"/; /"gid=5"/d' "$1/config.json"
+	return 0
+}
+spec_bundle "$work/spec" ""
+spec_bundle "$work/userns" '{"containerID": 0, "hostID": 100000, "size": 65536}'
+names+=(mc-spec mc-userns)
+cmds+=("$mc --root $state run --bundle $work/spec" "$mc --root $state run --bundle $work/userns")
+if command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
+	spec_bundle "$work/rootless" "{\"containerID\": 0, \"hostID\": $(id -u nobody), \"size\": 1}"
+	chmod 755 "$work" # nobody reaches the rootfs and the bundle
+	mkdir "$work/nobody" && chown nobody "$work/nobody" # its state root
+	names+=(mc-rootless)
+	cmds+=("setpriv --reuid=nobody --regid=$(id -g nobody) --clear-groups -- $mc --root $work/nobody run --bundle $work/rootless")
 fi
 
 echo "# $runs runs each after $warmup warm-up runs; rootfs: busybox $(busybox | head -1 | awk '{print $2}')"

@@ -251,7 +251,7 @@ func main() {
 		kong.Description("Run a command in a small Linux container."),
 		kong.UsageOnError(),
 		kong.Vars{"default_hostname": container.DefaultHostname, "default_rootfs": container.DefaultRootfs,
-			"default_root": container.DefaultStateRoot, "default_cgroup_parent": container.DefaultCgroupParent,
+			"default_root": container.DefaultRoot(), "default_cgroup_parent": container.DefaultCgroupParent,
 			"default_subnet": network.DefaultSubnet,
 			"version":        "minicontainer version " + version + "\nspec: " + specs.Version})
 	if err != nil {

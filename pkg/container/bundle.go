@@ -122,7 +122,7 @@ func planBundle(s *specs.Spec, bundle string, noPivot bool) (*bundlePlan, error)
 		}
 		seen[name] = true
 		kind, _ := ns.ByName(name)
-		if kind.Flag == unix.CLONE_NEWUSER || kind.Flag == unix.CLONE_NEWTIME {
+		if kind.Flag == unix.CLONE_NEWUSER && n.Path != "" || kind.Flag == unix.CLONE_NEWTIME {
 			return nil, fmt.Errorf("config.json: linux.namespaces[%d]: a %s namespace is not supported yet", i, n.Type)
 		}
 		if kind.Flag == unix.CLONE_NEWNS {

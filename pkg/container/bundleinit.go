@@ -60,6 +60,11 @@ func bundleInitMain() {
 func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error) {
 	s := bi.Spec
 	p := s.Process
+	if userNS(s) {
+		if err := enterUserNS(x); err != nil {
+			return ExitSetup, err
+		}
+	}
 	if bi.UnshareCgroupNS {
 		if err := unshareCgroupNS(x); err != nil {
 			return ExitSetup, err
@@ -87,7 +92,7 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 	}
 	err := rootfs.SetupBundle(rootfs.Bundle{
 		Root: bi.Root, ReadOnly: s.Root.Readonly, Mounts: bi.Mounts, Propagation: bi.Propagation,
-		NoPivot: bi.NoPivot, Devices: s.Linux.Devices, CgroupMounts: bi.CgroupMounts, HostMountNS: bi.HostMountNS,
+		NoPivot: bi.NoPivot, Devices: s.Linux.Devices, CgroupMounts: bi.CgroupMounts, HostMountNS: bi.HostMountNS, BindDevices: userNS(s),
 		BeforePivot: func() error { return initHooks(bi, "createContainer", x) },
 	}, x)
 	if err != nil {
@@ -215,12 +220,16 @@ func setUser(u specs.User, keepCaps bool, x *explain.Narrator) error {
 	for i, g := range u.AdditionalGids {
 		groups[i] = int(g)
 	}
-	err := syscall.Setgroups(groups)
-	x.Call("setgroups(2)", fmt.Sprintf("setgroups(%d, %v)", len(groups), groups), nil, err)
-	if err != nil {
-		return fmt.Errorf("process.user.additionalGids: %w", err)
+	if len(groups) == 0 && setgroupsDenied() {
+		x.Note("setgroups(2) is denied in this user namespace (its gid map was written without newgidmap): the groups stay as they are")
+	} else {
+		err := syscall.Setgroups(groups)
+		x.Call("setgroups(2)", fmt.Sprintf("setgroups(%d, %v)", len(groups), groups), nil, err)
+		if err != nil {
+			return fmt.Errorf("process.user.additionalGids: %w", err)
+		}
 	}
-	err = syscall.Setgid(int(u.GID))
+	err := syscall.Setgid(int(u.GID))
 	x.Call("setgid(2)", fmt.Sprintf("setgid(%d)", u.GID), nil, err)
 	if err != nil {
 		return fmt.Errorf("process.user.gid: %w", err)

@@ -81,9 +81,6 @@ func createBundle(o CreateOptions, x *explain.Narrator) (c *Container, err error
 	if err := CheckID(o.ID); err != nil {
 		return nil, err
 	}
-	if os.Geteuid() != 0 {
-		return nil, errors.New("must run as root: creating namespaces and mounts needs CAP_SYS_ADMIN")
-	}
 	bundle, err := filepath.Abs(o.Bundle)
 	if err != nil {
 		return nil, err
@@ -92,15 +89,31 @@ func createBundle(o CreateOptions, x *explain.Narrator) (c *Container, err error
 	if err != nil {
 		return nil, err
 	}
+	rootless := os.Geteuid() != 0
+	if rootless && !userNS(s) {
+		return nil, errors.New("must run as root, or give the container a user namespace (linux.namespaces \"user\" with linux.uidMappings and gidMappings): creating namespaces and mounts needs CAP_SYS_ADMIN")
+	}
 	plan, err := planBundle(s, bundle, o.NoPivot)
 	if err != nil {
 		return nil, err
 	}
-	if plan.cgroup, plan.cgroupName, err = planCgroup(s, o.ID); err != nil {
+	if err := checkUserNS(s); err != nil {
 		return nil, err
 	}
-	if plan.devices, err = planDevices(s, plan.cgroup != nil); err != nil {
-		return nil, err
+	if rootless {
+		if err := checkRootlessRoot(o.Root); err != nil {
+			return nil, err
+		}
+		if err := planRootless(plan, o.ID, x); err != nil {
+			return nil, err
+		}
+	} else {
+		if plan.cgroup, plan.cgroupName, err = planCgroup(s, o.ID); err != nil {
+			return nil, err
+		}
+		if plan.devices, err = planDevices(s, plan.cgroup != nil); err != nil {
+			return nil, err
+		}
 	}
 	if s.Process.Terminal && o.ConsoleSocket == "" {
 		return nil, errors.New("process.terminal is true: --console-socket is needed to pass the terminal on")
@@ -274,6 +287,12 @@ func (c *Container) createInit(o CreateOptions, plan *bundlePlan) error {
 		// (see startAndWait; the cloning thread stays until the wait).
 		cmd.SysProcAttr.Pdeathsig = unix.SIGKILL
 	}
+	if userNS(s) {
+		if err := bridgeCaps(cmd.SysProcAttr); err != nil {
+			initEnd.Close()
+			return err
+		}
+	}
 	unshareCgroupNS, closeCgroupFD, err := c.cgroupClone(cmd.SysProcAttr)
 	if err != nil {
 		initEnd.Close()
@@ -297,6 +316,11 @@ func (c *Container) createInit(o CreateOptions, plan *bundlePlan) error {
 	c.State.Pid, c.State.PidStart = pid, proc.StartTime(pid)
 	if err := c.State.save(); err != nil {
 		return err
+	}
+	if userNS(s) {
+		if err := writeIDMaps(pid, s, x); err != nil {
+			return err
+		}
 	}
 	if err := placeInCgroup(c); err != nil {
 		return fmt.Errorf("cgroup: %w", err)

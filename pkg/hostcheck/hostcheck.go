@@ -1,6 +1,6 @@
 // Package hostcheck lets a test prove it left the host as it found it:
 // the mount table, cgroups, network links, nftables tables, ip_forward,
-// state directories and processes.
+// state directories, processes and the account files (/etc/passwd...).
 //
 //	defer hostcheck.Take(t).Verify(t)
 //
@@ -12,6 +12,7 @@ package hostcheck
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"fmt"
 	"net"
 	"os"
@@ -142,7 +143,30 @@ func read(t testing.TB) map[string]string {
 	for _, l := range netState() {
 		add(l)
 	}
+	for _, l := range accounts() {
+		add(l)
+	}
 	return m
+}
+
+// AccountFiles are the files useradd(8) and userdel(8) change (with their
+// "-" backups): a test that makes a user must leave them as they were.
+var AccountFiles = []string{"/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/subuid", "/etc/subgid"}
+
+// accounts records each account file by a hash of its bytes: the line
+// changes when the content does.
+func accounts() []string {
+	var l []string
+	for _, f := range AccountFiles {
+		for _, p := range []string{f, f + "-"} {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				continue
+			}
+			l = append(l, fmt.Sprintf("account %s sha256:%x", p, sha256.Sum256(data)))
+		}
+	}
+	return l
 }
 
 // Mounts returns the host mount table as "MOUNTPOINT FSTYPE SOURCE" lines

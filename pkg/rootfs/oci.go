@@ -35,6 +35,11 @@ type Bundle struct {
 	// The mounts go below it and chroot(2) replaces pivot_root(2) (see
 	// hostroot.go).
 	HostMountNS bool
+	// BindDevices binds each device node from the host's /dev instead of
+	// making it: in a user namespace mknod(2) of a device is refused
+	// (EPERM: it needs CAP_MKNOD in the initial user namespace), as runc
+	// binds them there too.
+	BindDevices bool
 	// BeforePivot, if set, runs after the mounts and before pivot_root:
 	// where runc runs the createContainer hooks (in the container's
 	// namespaces, while the host's paths still resolve).
@@ -111,7 +116,7 @@ func SetupBundle(b Bundle, x *explain.Narrator) error {
 	// Spec's linux.devices, and the links programs expect (runc's
 	// createDevices and setupDevSymlinks).
 	if devTmpfs {
-		if err := makeDevices(x, rootfd, root, b.Devices); err != nil {
+		if err := makeDevices(x, rootfd, root, b.Devices, b.BindDevices); err != nil {
 			return err
 		}
 	}
@@ -231,7 +236,9 @@ func mountCgroup(x *explain.Narrator, rootfd int, root string, m BundleMount, cg
 
 // makeDevices fills the container's own /dev: the default nodes (Devices,
 // the runtime-spec's list), the Spec's linux.devices, and the links.
-func makeDevices(x *explain.Narrator, rootfd int, root string, extra []specs.LinuxDevice) error {
+// With bind, each node is the host's of the same path, bound on an empty
+// file (see Bundle.BindDevices): its mode and owner are the host's.
+func makeDevices(x *explain.Narrator, rootfd int, root string, extra []specs.LinuxDevice, bind bool) error {
 	devfd, err := openInRoot(rootfd, "/dev", unix.O_PATH|unix.O_DIRECTORY, 0)
 	if err != nil {
 		return fmt.Errorf("open /dev in %s: %w", root, err)
@@ -279,6 +286,12 @@ func makeDevices(x *explain.Narrator, rootfd int, root string, extra []specs.Lin
 	dev := filepath.Join(root, "dev")
 	for _, n := range nodes {
 		path := filepath.Join(dev, n.name)
+		if bind {
+			if err := bindDevice(x, rootfd, root, devfd, n.name); err != nil {
+				return err
+			}
+			continue
+		}
 		devno := unix.Mkdev(uint32(n.major), uint32(n.minor))
 		unix.Unlinkat(devfd, n.name, 0)
 		err := unix.Mknodat(devfd, n.name, n.mode, int(devno))
@@ -308,6 +321,18 @@ func makeDevices(x *explain.Narrator, rootfd int, root string, extra []specs.Lin
 		}
 	}
 	return nil
+}
+
+// bindDevice binds the host's /dev/NAME on an empty file of that name in
+// the container's /dev.
+func bindDevice(x *explain.Narrator, rootfd int, root string, devfd int, name string) error {
+	unix.Unlinkat(devfd, name, 0)
+	fd, err := openMountpoint(x, rootfd, root, "/dev/"+name, false)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return mountAt(x, "/dev/"+name, fd, "", unix.MS_BIND, "")
 }
 
 // moveRoot is runc's --no-pivot: move the root's mount onto "/" and

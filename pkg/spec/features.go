@@ -42,11 +42,12 @@ func Features() *features.Features {
 var HookNames = []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}
 
 // Namespaces are the runtime-spec's namespace types this build creates or
-// joins (pkg/ns.ByName gives each one's clone(2) flag). "user" and "time"
-// wait for their issues.
+// joins (pkg/ns.ByName gives each one's clone(2) flag). A "user" one is
+// created, never joined (checkUserNamespace); "time" waits for its issue.
 var Namespaces = []specs.LinuxNamespaceType{
 	specs.CgroupNamespace, specs.IPCNamespace, specs.MountNamespace,
 	specs.NetworkNamespace, specs.PIDNamespace, specs.UTSNamespace,
+	specs.UserNamespace,
 }
 
 // NamespaceNames lists Namespaces' types, sorted.

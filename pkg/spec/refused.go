@@ -23,10 +23,6 @@ type Refusal struct {
 // container without the seccomp filter, id mapping, label or limit its
 // config asks for would be a silent downgrade: each is refused by name.
 var Refused = []Refusal{
-	{"linux.uidMappings", "user namespaces (id mappings) are not supported yet",
-		func(s *specs.Spec) string { return ifSet(len(linux(s).UIDMappings) > 0, "linux.uidMappings") }},
-	{"linux.gidMappings", "user namespaces (id mappings) are not supported yet",
-		func(s *specs.Spec) string { return ifSet(len(linux(s).GIDMappings) > 0, "linux.gidMappings") }},
 	{"mounts[].uidMappings", "id-mapped mounts are not supported yet", func(s *specs.Spec) string {
 		for i, m := range s.Mounts {
 			if len(m.UIDMappings) > 0 {

@@ -53,7 +53,7 @@ func Validate(s *specs.Spec, bundle string) error {
 		}
 	}
 	for _, c := range []func(*specs.Spec, string) error{
-		checkRoot, checkProcess, checkNamespaces, checkHostname,
+		checkRoot, checkProcess, checkNamespaces, checkUserNamespace, checkHostname,
 		checkMounts, checkHooks, checkLinux, checkSysctl, checkResources,
 		checkAnnotations,
 	} {
@@ -250,7 +250,7 @@ func checkNamespaces(s *specs.Spec, _ string) error {
 	for i, n := range linux(s).Namespaces {
 		path := fmt.Sprintf("linux.namespaces[%d]", i)
 		if !slices.Contains(Namespaces, n.Type) {
-			if n.Type == specs.UserNamespace || n.Type == specs.TimeNamespace {
+			if n.Type == specs.TimeNamespace {
 				return bad(path+".type", "%q namespaces are not supported yet", n.Type)
 			}
 			return bad(path+".type", "%q is not a namespace type (want one of %s)", n.Type, strings.Join(NamespaceNames(), ", "))

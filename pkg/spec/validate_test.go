@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -22,6 +23,13 @@ func base(t *testing.T) *specs.Spec {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// userNS adds a new user namespace, 0-65535 mapped to 100000-165535.
+func userNS(s *specs.Spec) {
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "user"})
+	m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	s.Linux.UIDMappings, s.Linux.GIDMappings = m, slices.Clone(m)
+}
 
 // withoutNS drops namespace type typ.
 func withoutNS(s *specs.Spec, typ specs.LinuxNamespaceType) {
@@ -99,8 +107,28 @@ var badConfigs = []struct {
 	{"linux.namespaces[6].type", func(s *specs.Spec, _ string) {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "pid"})
 	}},
-	{"linux.namespaces[6].type", func(s *specs.Spec, _ string) {
+	// user namespaces (checkUserNamespace)
+	{"linux.uidMappings", func(s *specs.Spec, _ string) {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "user"})
+	}},
+	{"linux.gidMappings", func(s *specs.Spec, _ string) {
+		userNS(s)
+		s.Linux.GIDMappings = nil
+	}},
+	{"linux.uidMappings[1]", func(s *specs.Spec, _ string) {
+		userNS(s)
+		s.Linux.UIDMappings = append(s.Linux.UIDMappings, specs.LinuxIDMapping{ContainerID: 100, HostID: 500000, Size: 1})
+	}},
+	{"linux.gidMappings[0]", func(s *specs.Spec, _ string) {
+		userNS(s)
+		s.Linux.GIDMappings[0].Size = 0
+	}},
+	{"linux.uidMappings", func(s *specs.Spec, _ string) {
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	}},
+	{"linux.namespaces[6].path", func(s *specs.Spec, _ string) {
+		userNS(s)
+		s.Linux.Namespaces[6].Path = "/proc/self/ns/user"
 	}},
 	{"linux.namespaces[6].type", func(s *specs.Spec, _ string) {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "time"})
@@ -270,8 +298,6 @@ func TestValidateBadConfigs(t *testing.T) {
 func TestValidateRefused(t *testing.T) {
 	dir := bundle(t, runcSpec)
 	set := map[string]func(s *specs.Spec){
-		"linux.uidMappings":                       func(s *specs.Spec) { s.Linux.UIDMappings = []specs.LinuxIDMapping{{Size: 1}} },
-		"linux.gidMappings":                       func(s *specs.Spec) { s.Linux.GIDMappings = []specs.LinuxIDMapping{{Size: 1}} },
 		"mounts[].uidMappings":                    func(s *specs.Spec) { s.Mounts[3].GIDMappings = []specs.LinuxIDMapping{{Size: 1}} },
 		"process.apparmorProfile":                 func(s *specs.Spec) { s.Process.ApparmorProfile = "docker-default" },
 		"process.selinuxLabel":                    func(s *specs.Spec) { s.Process.SelinuxLabel = "system_u:system_r:container_t:s0" },
