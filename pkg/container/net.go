@@ -68,6 +68,9 @@ func (n netConfig) cloneFlags() uintptr {
 // publishes the ports. Its undo — and gc's reclaimer, after a SIGKILL —
 // removes all of it.
 func connectNetwork(c *Container) error {
+	if c.plan == nil {
+		return nil // a bundle's network is its Spec's: a namespace, or a path to join
+	}
 	switch c.plan.net.mode {
 	case network.ModeHost:
 		// The host's stack, so the host's resolver configuration as it is.

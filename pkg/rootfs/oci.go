@@ -34,6 +34,29 @@ type Bundle struct {
 	// where runc runs the createContainer hooks (in the container's
 	// namespaces, while the host's paths still resolve).
 	BeforePivot func() error
+	// Cwd is process.cwd, made if missing (as runc and docker do) before
+	// the root may go read-only; "" makes none.
+	Cwd string
+
+	// What `run` adds, none of it a runtime-spec field (pkg/spec's
+	// org.minicontainer.* annotations); a bundle's create leaves them unset.
+
+	// Overlay, if set, makes the root an overlay whose lowest dir is Root.
+	Overlay *Overlay
+	// Chroot enters the root with chroot(2), as the article does, instead
+	// of pivot_root(2): a process inside can escape it (run --chroot).
+	Chroot bool
+}
+
+// Overlay is run's root: an overlay of a per-container upper dir over the
+// bundle's root and an image's layers, and the runtime's own files that
+// say who the container is, kept beside the upper dir (see Spec.Scratch,
+// Spec.Layers, Spec.Hostname and Spec.Files, whose meaning they keep).
+type Overlay struct {
+	Layers   []string // over Root, the bottom first
+	Scratch  string   // upper/, work/, merged/ and files/ go here
+	Hostname string   // /etc/hostname and /etc/hosts; "" writes neither
+	Files    map[string][]byte
 }
 
 // BundleMount is one of the Spec's mounts with its options already read
@@ -69,6 +92,15 @@ func SetupBundle(b Bundle, x *explain.Narrator) error {
 		return err
 	}
 	root := b.Root
+	if o := b.Overlay; o != nil {
+		scratch, err := filepath.Abs(o.Scratch)
+		if err != nil {
+			return fmt.Errorf("scratch dir %s: %w", o.Scratch, err)
+		}
+		if root, err = mountOverlay(x, b.Root, o.Layers, scratch); err != nil {
+			return err
+		}
+	}
 	x.Note("bind the root %s on itself: pivot_root(2) needs a mount point", root)
 	if err := mount(x, root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return err
@@ -107,6 +139,30 @@ func SetupBundle(b Bundle, x *explain.Narrator) error {
 		}
 	}
 
+	// run's files that say who the container is, bound in unless one of
+	// the Spec's bind mounts (a volume) covers them.
+	if o := b.Overlay; o != nil {
+		var binds []string
+		for _, m := range b.Mounts {
+			if m.Bind() {
+				binds = append(binds, m.Destination)
+			}
+		}
+		files := identityFiles(o.Hostname, o.Files)
+		if err := bindIdentity(x, rootfd, root, o.Scratch, files, binds); err != nil {
+			return err
+		}
+	}
+	// The working directory, inside the root (it may be in a volume),
+	// while the root is still writable.
+	if b.Cwd != "" {
+		fd, err := mkdirInRoot(x, rootfd, root, b.Cwd)
+		if err != nil {
+			return fmt.Errorf("workdir %s (process.cwd): %w", b.Cwd, err)
+		}
+		unix.Close(fd)
+	}
+
 	if b.BeforePivot != nil {
 		if err := b.BeforePivot(); err != nil {
 			return err
@@ -114,9 +170,12 @@ func SetupBundle(b Bundle, x *explain.Narrator) error {
 	}
 
 	// 4. Into the new root.
-	if b.NoPivot {
+	switch {
+	case b.Chroot:
+		err = Chroot(x, root)
+	case b.NoPivot:
 		err = moveRoot(x, root)
-	} else {
+	default:
 		err = PivotRoot(x, root)
 	}
 	if err != nil {

@@ -107,7 +107,11 @@ func Setup(s Spec, x *explain.Narrator) error {
 	}
 
 	// 5. Files that say who the container is, the runtime's own, bound in.
-	if err := bindIdentity(x, rootfd, root, s); err != nil {
+	var vols []string
+	for _, v := range s.Volumes {
+		vols = append(vols, v.Container)
+	}
+	if err := bindIdentity(x, rootfd, root, s.Scratch, identityFiles(s.Hostname, s.Files), vols); err != nil {
 		return err
 	}
 
@@ -324,18 +328,15 @@ func mountKernelFS(x *explain.Narrator, rootfd int, root string) error {
 // line: the C library answers a name with the first line that has it, and
 // `getent hosts $(hostname)` must give the container's address when it has
 // one (docker writes no 127.0.1.1 line at all).
-func identityFiles(s Spec) []struct {
-	path string
-	data []byte
-} {
+func identityFiles(hostname string, extra map[string][]byte) []identityFile {
 	files := map[string][]byte{}
-	for p, d := range s.Files {
+	for p, d := range extra {
 		files[filepath.Clean(p)] = d
 	}
-	if s.Hostname != "" {
-		files["/etc/hostname"] = []byte(s.Hostname + "\n")
+	if hostname != "" {
+		files["/etc/hostname"] = []byte(hostname + "\n")
 		hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-		hosts += string(s.Files["/etc/hosts"]) + "127.0.1.1\t" + s.Hostname + "\n"
+		hosts += string(extra["/etc/hosts"]) + "127.0.1.1\t" + hostname + "\n"
 		files["/etc/hosts"] = []byte(hosts)
 	}
 	paths := make([]string, 0, len(files))
@@ -343,14 +344,17 @@ func identityFiles(s Spec) []struct {
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
-	out := make([]struct {
-		path string
-		data []byte
-	}, len(paths))
+	out := make([]identityFile, len(paths))
 	for i, p := range paths {
-		out[i].path, out[i].data = p, files[p]
+		out[i] = identityFile{p, files[p]}
 	}
 	return out
+}
+
+// identityFile is one of the runtime's own files inside the container.
+type identityFile struct {
+	path string
+	data []byte
 }
 
 // FilesDir is where, under Spec.Scratch, Setup writes the identity files
@@ -363,13 +367,13 @@ const FilesDir = "files"
 // Never into the root filesystem or a volume: a user's volume on that path,
 // or on a directory above it (-v $PWD/d:/etc), wins and is not written —
 // it may be the host's own /etc.
-func bindIdentity(x *explain.Narrator, rootfd int, root string, s Spec) error {
-	for _, f := range identityFiles(s) {
-		if v, ok := coveredBy(s.Volumes, f.path); ok {
-			x.Note("%s: volume %s covers it: the user's file is left as it is", f.path, v)
+func bindIdentity(x *explain.Narrator, rootfd int, root, scratch string, files []identityFile, vols []string) error {
+	for _, f := range files {
+		if v, ok := coveredBy(vols, f.path); ok {
+			x.Note("%s: the volume on %s covers it: the user's file is left as it is", f.path, v)
 			continue
 		}
-		host := filepath.Join(s.Scratch, FilesDir, f.path)
+		host := filepath.Join(scratch, FilesDir, f.path)
 		if err := mkdirAll(x, filepath.Dir(host), 0o755); err != nil {
 			return err
 		}
@@ -392,15 +396,16 @@ func bindIdentity(x *explain.Narrator, rootfd int, root string, s Spec) error {
 	return nil
 }
 
-// coveredBy returns the volume mounted on path or on a directory above it.
-func coveredBy(vols []Volume, path string) (Volume, bool) {
+// coveredBy returns the volume (its path inside) mounted on path or on a
+// directory above it.
+func coveredBy(vols []string, path string) (string, bool) {
 	for _, v := range vols {
-		c := filepath.Clean(v.Container)
+		c := filepath.Clean("/" + v)
 		if path == c || strings.HasPrefix(path, c+"/") {
-			return v, true
+			return c, true
 		}
 	}
-	return Volume{}, false
+	return "", false
 }
 
 func exists(p string) bool {
