@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"os"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/minicontainer/minicontainer/pkg/fault"
 	"github.com/minicontainer/minicontainer/pkg/network"
 )
@@ -51,15 +49,6 @@ func (c *Config) validateNetwork() (netConfig, error) {
 		return n, network.Check(n.req)
 	}
 	return n, nil
-}
-
-// cloneFlags are the namespaces of this container: all of containerFlags,
-// less CLONE_NEWNET with --net host, which shares the host's network stack.
-func (n netConfig) cloneFlags() uintptr {
-	if n.mode == network.ModeHost {
-		return containerFlags &^ unix.CLONE_NEWNET
-	}
-	return containerFlags
 }
 
 // connectNetwork is the "network" host step: with --net bridge it takes an

@@ -34,13 +34,6 @@ const (
 	ExitNotFound   = 127 // the command was not found
 )
 
-// containerFlags are the namespaces a container gets (--net host drops
-// CLONE_NEWNET, see Config.cloneFlags). Not CLONE_NEWUSER:
-// minicontainer runs as root and maps nobody (see user_namespaces(7)); not
-// CLONE_NEWTIME: it only shifts the monotonic and boot clocks.
-const containerFlags = unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWUTS |
-	unix.CLONE_NEWIPC | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP
-
 // forwardedSignals are passed on to the container's PID 1, as docker's
 // sig-proxy does: every signal whose default action ends a process, but
 // SIGPIPE (ours, see Run), SIGKILL and SIGSTOP (which cannot be caught).
