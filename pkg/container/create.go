@@ -178,7 +178,7 @@ type initEvents struct {
 	died func(cause error) error // it ended, or the socket broke (cause)
 }
 
-// errExecFailed is what awaitInit returns when the init said why it gives
+// initError is what awaitInit returns when the init said why it gives
 // up, with the exit code it maps to.
 type initError struct {
 	code int
