@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/minicontainer/minicontainer/pkg/container"
 	"github.com/minicontainer/minicontainer/pkg/hostcheck"
 )
 
@@ -343,4 +345,48 @@ func TestOCIExecTTY(t *testing.T) {
 			t.Errorf("exec -t output lacks %q:\n%s", want, out.String())
 		}
 	}
+}
+
+// TestExecInRun: a foreground `run` container has a state with its Spec
+// saved, so the OCI exec verb works on it by its ID: the exec'd process
+// starts from run's Process (its -e, -w, hostname) in the container's
+// namespaces, and its exit status comes back. Once run has ended, exec
+// finds no container.
+func TestExecInRun(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, "mctest", "process ", "mount ").Verify(t)
+	cmd := exec.Command("minicontainer", "run", "--rootfs", testRootfs, "--name", "mctest-exec-run", "--net", "none",
+		"--hostname", "mctest-run-host", "-e", "FROM_RUN=yes", "-w", "/work", "--", "sleep", "1000")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	var id string
+	var pid1 int
+	if !waitUntil(startTimeout, func() bool {
+		states, _ := container.List(testState)
+		for _, s := range states {
+			if s.Name == "mctest-exec-run" && s.Pid != 0 && cmdlineIs(s.Pid, "sleep", "1000") {
+				id, pid1 = s.ID, s.Pid
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Fatalf("the run container did not start within %v: %s", startTimeout, out.String())
+	}
+	r := mc(t, "", "exec", id, "sh", "-c", `echo $FROM_RUN; pwd; hostname; tr '\0' ' ' </proc/1/cmdline; echo; [ "$(readlink /proc/self/ns/pid)" = "$(readlink /proc/1/ns/pid)" ] && echo same pid ns; exit 7`)
+	want := "yes\n/work\nmctest-run-host\nsleep 1000 \nsame pid ns\n"
+	if r.code != 7 || r.stdout != want {
+		t.Errorf("exec in a run container: exit %d, stdout %q, stderr %q; want exit 7, stdout %q", r.code, r.stdout, r.stderr, want)
+	}
+	cmd.Process.Kill() // the init dies with it (PR_SET_PDEATHSIG)
+	cmd.Wait()
+	reap(pid1)
+	if r := mc(t, "", "exec", id, "true"); r.code == 0 {
+		t.Errorf("exec after run ended: exit 0, want a failure")
+	}
+	mc(t, "", "gc")
 }

@@ -90,10 +90,15 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 			return ExitSetup, err
 		}
 	}
+	cwd := p.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
 	err := rootfs.SetupBundle(rootfs.Bundle{
 		Root: bi.Root, ReadOnly: s.Root.Readonly, Mounts: bi.Mounts, Propagation: bi.Propagation,
 		NoPivot: bi.NoPivot, Devices: s.Linux.Devices, CgroupMounts: bi.CgroupMounts, HostMountNS: bi.HostMountNS, BindDevices: userNS(s),
 		BeforePivot: func() error { return initHooks(bi, "createContainer", x) },
+		Cwd:         cwd, Overlay: bi.Overlay, Chroot: bi.Chroot,
 	}, x)
 	if err != nil {
 		return ExitSetup, err
@@ -120,13 +125,6 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 	if err := processLimits(p, x); err != nil {
 		return ExitSetup, err
 	}
-	cwd := p.Cwd
-	if cwd == "" {
-		cwd = "/"
-	}
-	if err := os.MkdirAll(cwd, 0o755); err != nil {
-		return ExitSetup, fmt.Errorf("process.cwd %s: %w", cwd, err)
-	}
 	err = unix.Chdir(cwd)
 	x.Call("chdir(2)", fmt.Sprintf("chdir(%q)", cwd), nil, err)
 	if err != nil {
@@ -136,8 +134,11 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 	if err != nil {
 		return execCode(err), fmt.Errorf("exec %q: %w", p.Args[0], err)
 	}
-	// create passes the master on to --console-socket.
-	if err := processTerminal(p, bundleSyncFd, x); err != nil {
+	// create passes the master on to --console-socket, run to its console.
+	// With --init the terminal is the command's, not PID 1's: the tiny
+	// init gives it to the command as its controlling terminal.
+	tty, err := processTerminal(p, bundleSyncFd, !bi.TinyInit, x)
+	if err != nil {
 		return ExitSetup, err
 	}
 	// The process's identity and privileges, before "ready" so that a
@@ -163,16 +164,17 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 	if err := unix.Access("/proc/self/fd/"+strconv.Itoa(bundleFifoFd), unix.F_OK); err != nil {
 		return ExitSetup, fmt.Errorf("mounts: the container's /proc is not a proc file system (%v): a mount of type proc on /proc is needed to wait for start", err)
 	}
+	fifo := "/proc/self/fd/" + strconv.Itoa(bundleFifoFd)
+	x.Note("ready: wait for start in open(%s, O_WRONLY), which blocks until it opens the fifo to read", fifo)
 	if _, err := send(bundleSyncFd, initMessage{Type: "ready"}); err != nil {
 		return ExitSetup, err
 	}
-	log.closed = true // create has gone: later lines go to stderr
+	// create has gone: later lines go to stderr; run stays, reading.
+	log.closed = !bi.Attached
 
 	// Block until start opens the fifo for reading (fifo(7)); the O_PATH
 	// descriptor create gave us is reopened through /proc/self/fd, since
 	// the fifo's path is outside this root.
-	fifo := "/proc/self/fd/" + strconv.Itoa(bundleFifoFd)
-	x.Note("wait for start: open(%s, O_WRONLY) blocks until it opens the fifo to read", fifo)
 	w, err := unix.Open(fifo, unix.O_WRONLY|unix.O_CLOEXEC, 0)
 	x.Call("open(2)", fmt.Sprintf("open(%q, O_WRONLY|O_CLOEXEC)", fifo), w, err)
 	if err != nil {
@@ -196,6 +198,12 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 	}
 	if err := seccompLast(p, s.Linux.Seccomp, x); err != nil {
 		return ExitSetup, err
+	}
+	if bi.TinyInit {
+		// PID 1 stays: nothing of the host's may stay open in it for the
+		// container to find as /proc/1/fd/N (the fifo's is a path outside).
+		unix.Close(bundleFifoFd)
+		return tinyInit(path, p.Args, p.Env, tty, log, x)
 	}
 	x.Note("execve(%q, %q, [%d vars]): PID 1 becomes the process", path, p.Args, len(p.Env))
 	err = unix.Exec(path, p.Args, p.Env)

@@ -116,13 +116,14 @@ func (p *cgroupPlan) resource(id string) Resource {
 	return Resource{Kind: "cgroup", Name: p.host.Driver() + ":" + p.parent + "/" + id}
 }
 
-// setupCgroup creates the container's cgroup with its limits. The undo is
-// registered before anything is made, so a failure half way is cleaned up.
-func (c *Container) setupCgroup(p *cgroupPlan) error {
+// setupCgroup creates the container's cgroup, name, with its limits and
+// device rules (nil: none written). The undo is registered before
+// anything is made, so a failure half way is cleaned up.
+func (c *Container) setupCgroup(p *cgroupPlan, name string, devices []cgroup.DeviceRule) error {
 	if p == nil {
 		return nil
 	}
-	cg, err := cgroup.New(p.host, p.parent, c.State.ID, c.x)
+	cg, err := cgroup.New(p.host, p.parent, name, c.x)
 	if err != nil {
 		return err
 	}
@@ -142,6 +143,11 @@ func (c *Container) setupCgroup(p *cgroupPlan) error {
 	}
 	if err := fault.Point(c.x, "cgroup-limits"); err != nil {
 		return err
+	}
+	if devices != nil {
+		if err := cg.SetDevices(devices, c.x); err != nil {
+			return fmt.Errorf("linux.resources.devices: %w", err)
+		}
 	}
 	c.cgroup, c.cgroupPlan = cg, p
 	return nil

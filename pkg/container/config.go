@@ -3,16 +3,21 @@
 // that becomes PID 1 in the new namespaces, and the state kept on disk so
 // `ps` can list containers and `gc` can reclaim what a killed run left.
 //
-// How `minicontainer run` flows (see docs/06-minicontainer.md):
+// How `minicontainer run` flows (see docs/06-minicontainer.md): a bundle's
+// road (bundle.go) in one process.
 //
-//  1. Validate the whole Config; nothing is created on bad input.
-//  2. Create the host-side resources (state dir, overlay scratch dir), each
-//     with its undo registered at once and recorded in state.json.
-//  3. Start /proc/self/exe as the container's init with Cloneflags for the
-//     new namespaces, connected by a socketpair (the sync channel).
+//  1. Validate the whole Config; nothing is created on bad input. Its Spec
+//     is spec.FromRun's (what `minicontainer spec` prints).
+//  2. Create the host-side resources (state dir with the Spec, overlay
+//     scratch dir, cgroup), each with its undo registered at once and
+//     recorded in state.json.
+//  3. Start /proc/self/exe as the container's bundle init with Cloneflags
+//     for the Spec's namespaces, connected by a socketpair (the sync
+//     channel) and given the exec fifo.
 //  4. While the init waits on the socket, run hostSteps (cgroup placement,
-//     veth...: what only the host can do), then send the init its config.
-//  5. The init: hostname, lo up, rootfs.Setup (mounts, pivot_root), exec.
+//     veth...: what only the host can do), then send the init its Spec.
+//  5. The init: hostname, lo up, rootfs.SetupBundle (mounts, pivot_root),
+//     "ready"; it blocks on the exec fifo until run opens it (start), execs.
 //  6. Forward signals, wait, map the exit status, undo in reverse order.
 package container
 

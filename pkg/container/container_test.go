@@ -13,6 +13,7 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/cgroup"
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/minicontainer/minicontainer/pkg/proc"
+	"github.com/minicontainer/minicontainer/pkg/spec"
 
 	"github.com/minicontainer/minicontainer/pkg/hostcheck"
 )
@@ -197,7 +198,7 @@ func TestNameIsClaimedOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := create(Config{Name: "web", StateRoot: root, Command: []string{"true"}}, &runPlan{}, nil)
+			c, err := create(Config{Name: "web", StateRoot: root, Command: []string{"true"}}, &runPlan{}, spec.Default(), nil)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

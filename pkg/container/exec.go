@@ -632,7 +632,7 @@ func execInitRun(ei execInit, log *syncLog, x *explain.Narrator) (int, error) {
 		return execCode(err), fmt.Errorf("exec %q: %w", p.Args[0], err)
 	}
 	// /dev/ptmx is the container's now: the pty is in its devpts.
-	if err := processTerminal(p, syncFd, x); err != nil {
+	if _, err := processTerminal(p, syncFd, true, x); err != nil {
 		return ExitSetup, err
 	}
 	if err := processPrivileges(p, ei.Seccomp, x); err != nil {

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"os"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/minicontainer/minicontainer/pkg/fault"
 	"github.com/minicontainer/minicontainer/pkg/network"
 )
@@ -53,21 +51,15 @@ func (c *Config) validateNetwork() (netConfig, error) {
 	return n, nil
 }
 
-// cloneFlags are the namespaces of this container: all of containerFlags,
-// less CLONE_NEWNET with --net host, which shares the host's network stack.
-func (n netConfig) cloneFlags() uintptr {
-	if n.mode == network.ModeHost {
-		return containerFlags &^ unix.CLONE_NEWNET
-	}
-	return containerFlags
-}
-
 // connectNetwork is the "network" host step: with --net bridge it takes an
 // address, plugs a veth into the bridge and moves its other end into the
 // init's network namespace (by the init's PID) while the init waits, then
 // publishes the ports. Its undo — and gc's reclaimer, after a SIGKILL —
 // removes all of it.
 func connectNetwork(c *Container) error {
+	if c.plan == nil {
+		return nil // a bundle's network is its Spec's: a namespace, or a path to join
+	}
 	switch c.plan.net.mode {
 	case network.ModeHost:
 		// The host's stack, so the host's resolver configuration as it is.

@@ -26,7 +26,6 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/minicontainer/minicontainer/pkg/ns"
 	"github.com/minicontainer/minicontainer/pkg/proc"
-	"github.com/minicontainer/minicontainer/pkg/reexec"
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
 )
 
@@ -164,10 +163,7 @@ func createState(o CreateOptions, plan *bundlePlan, x *explain.Narrator) (*Conta
 		x.Note("clean up: remove %s", c.State.Dir())
 		return os.RemoveAll(c.State.Dir())
 	})
-	data, err := json.MarshalIndent(plan.spec, "", "\t")
-	if err == nil {
-		err = os.WriteFile(filepath.Join(c.State.Dir(), specFile), data, 0o600)
-	}
+	err = writeSpec(c.State.Dir(), plan.spec)
 	if err == nil {
 		err = c.State.save()
 	}
@@ -194,6 +190,14 @@ type bundleInit struct {
 	ID     string `json:"id"`
 	Pid    int    `json:"pid"`
 	Bundle string `json:"bundle"`
+	// What `run` adds (pkg/spec's org.minicontainer.* annotations, which
+	// a bundle's create ignores): its overlay, --chroot, --init.
+	Overlay  *rootfs.Overlay `json:"overlay,omitempty"`
+	Chroot   bool            `json:"chroot,omitempty"`
+	TinyInit bool            `json:"tiny_init,omitempty"`
+	// Attached: run reads the sync socket until the process execs, so
+	// the narration after "ready" comes in order on it, not on stderr.
+	Attached bool `json:"attached,omitempty"`
 }
 
 // The fds of the bundle init: the sync socket, the exec fifo (O_PATH),
@@ -208,113 +212,43 @@ const (
 func (c *Container) createInit(o CreateOptions, plan *bundlePlan) error {
 	x := c.x
 	s := plan.spec
-	if plan.cgroup != nil {
-		cg, err := cgroup.New(plan.cgroup.host, plan.cgroup.parent, plan.cgroupName, x)
-		if err != nil {
-			return err
-		}
-		theirs := false
-		c.OnCleanup(cgroupUndo(cg, &theirs))
-		x.Note("cgroup (%s): %s", plan.cgroup.host.Mode, strings.Join(cg.Paths(), " "))
-		if err := cg.Create(); err != nil {
-			theirs = errors.Is(err, cgroup.ErrExists)
-			return err
-		}
-		if err := cg.Apply(plan.cgroup.limits); err != nil {
-			return err
-		}
-		if plan.devices != nil {
-			if err := cg.SetDevices(plan.devices, x); err != nil {
-				return fmt.Errorf("linux.resources.devices: %w", err)
-			}
-		}
-		c.cgroup, c.cgroupPlan = cg, plan.cgroup
+	if err := c.setupCgroup(plan.cgroup, plan.cgroupName, plan.devices); err != nil {
+		return err
 	}
 	if plan.hostMounts {
 		if err := c.bindHostRoot(plan.root); err != nil {
 			return err
 		}
 	}
-	// The exec fifo: the init opens it for writing, which blocks until
-	// start opens it for reading (fifo(7)). 0622 as runc makes it: a
-	// process.user that is not root can still open it to write.
-	fifo := filepath.Join(c.State.Dir(), execFifo)
-	err := unix.Mkfifo(fifo, 0o622)
-	x.Call("mkfifo(3)", fmt.Sprintf("mkfifo(%q, 0622)", fifo), nil, err)
-	if err == nil {
-		// mkfifo applies the umask (0600 under 022): set the mode again.
-		err = unix.Chmod(fifo, 0o622)
-	}
+	fifoFile, err := c.makeExecFifo()
 	if err != nil {
-		return fmt.Errorf("exec fifo: %w", err)
+		return err
 	}
-	// An O_PATH descriptor: it opens nothing (no blocking), and the init
-	// reopens it through /proc/self/fd once its own root hides the path.
-	fifoFd, err := unix.Open(fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("exec fifo: %w", err)
-	}
-	fifoFile := os.NewFile(uintptr(fifoFd), execFifo)
 	defer fifoFile.Close()
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	x.Call("socketpair(2)", fmt.Sprintf("socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0, [%d, %d])", pair[0], pair[1]), nil, err)
+	sock, initEnd, err := syncSocket(x)
 	if err != nil {
-		return fmt.Errorf("socketpair: %w", err)
+		return err
 	}
-	sock, initEnd := pair[0], os.NewFile(uintptr(pair[1]), "sync")
 	defer unix.Close(sock)
-
-	cmd := reexec.Command(bundleInitEntry)
-	cmd.ExtraFiles = []*os.File{initEnd, fifoFile}
+	files := []*os.File{initEnd, fifoFile}
 	for i := 0; i < o.PreserveFDs; i++ {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
+		files = append(files, os.NewFile(uintptr(3+i), "preserved"))
 	}
-	cmd.Env = []string{x.Env(), "GOMAXPROCS=1", "GODEBUG=containermaxprocs=0,updatemaxprocs=0"}
 	// No relay: the init gets create's own stdio (podman's conmon and
 	// containerd's shim hand fifos or pipes over and read them
 	// themselves), and with a terminal the pty replaces it inside.
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdio.In, o.Stdio.Out, o.Stdio.Err
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: plan.cloneFlags,
-		// A session of its own, as runc's init (see startAndWait). No
-		// Pdeathsig: create exits now, and the init is its caller's
-		// (re-parented to the caller's subreaper, prctl(2)
-		// PR_SET_CHILD_SUBREAPER) until delete.
-		Setsid: true,
-	}
-	if o.foreground {
-		// run --bundle: the init dies with minicontainer, even SIGKILLed
-		// (see startAndWait; the cloning thread stays until the wait).
-		cmd.SysProcAttr.Pdeathsig = unix.SIGKILL
-	}
-	if userNS(s) {
-		if err := bridgeCaps(cmd.SysProcAttr); err != nil {
-			initEnd.Close()
-			return err
-		}
-	}
-	unshareCgroupNS, closeCgroupFD, err := c.cgroupClone(cmd.SysProcAttr)
+	cmd, unshareCgroupNS, closeCgroupFD, err := c.initCommand(plan, files, [3]*os.File{o.Stdio.In, o.Stdio.Out, o.Stdio.Err}, o.foreground)
 	if err != nil {
 		initEnd.Close()
 		return err
 	}
-	// Only a Spec that asks for a cgroup namespace gets one.
-	unshareCgroupNS = unshareCgroupNS && plan.cloneFlags&unix.CLONE_NEWCGROUP != 0
-	c.placedAtClone = cmd.SysProcAttr.UseCgroupFD && c.cgroup.Joined()
-	c.initCmd = cmd
 	pid, err := c.cloneJoined(cmd, plan.joins, o.foreground)
 	initEnd.Close()
 	closeCgroupFD()
 	if err != nil {
 		return fmt.Errorf("starting the container init: %w", err)
 	}
-	c.OnCleanup(func() error {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return nil
-	})
-	c.State.Pid, c.State.PidStart = pid, proc.StartTime(pid)
-	if err := c.State.save(); err != nil {
+	if err := c.recordInit(pid); err != nil {
 		return err
 	}
 	if userNS(s) {
@@ -322,8 +256,8 @@ func (c *Container) createInit(o CreateOptions, plan *bundlePlan) error {
 			return err
 		}
 	}
-	if err := placeInCgroup(c); err != nil {
-		return fmt.Errorf("cgroup: %w", err)
+	if err := c.runHostSteps(); err != nil {
+		return err
 	}
 	if adj := s.Process.OOMScoreAdj; adj != nil {
 		// Written from here, for the init: it lasts through execve(2),
@@ -339,22 +273,20 @@ func (c *Container) createInit(o CreateOptions, plan *bundlePlan) error {
 	if err := runHooks(c, s, "createRuntime", x); err != nil {
 		return err
 	}
-	var cgroupMounts []rootfs.Mount
-	if plan.cgroup != nil {
-		for _, m := range plan.cgroup.host.ContainerMounts() {
-			cgroupMounts = append(cgroupMounts, rootfs.Mount{Source: m.Source, Target: m.Target, FSType: m.FSType, Flags: m.Flags, Data: m.Data})
-		}
+	bi := c.bundleInit(o, plan, unshareCgroupNS)
+	if err := c.sendInit(sock, bi); err != nil {
+		return c.initDied(err)
 	}
-	bi := bundleInit{Spec: s, Root: plan.root, NoPivot: plan.noPivot, NetNS: plan.netNS,
-		UnshareCgroupNS: unshareCgroupNS, CgroupMounts: cgroupMounts, PreserveFDs: o.PreserveFDs,
-		ID: o.ID, Pid: pid, Bundle: plan.bundle, Mounts: plan.mounts, Propagation: plan.propagation,
-		HostMountNS: plan.hostMounts}
-	n, err := send(sock, bi)
-	x.Call("sendmsg(2)", fmt.Sprintf("sendmsg(%d, {the Spec, process %s}, 0)", sock, explain.Quote(strings.Join(s.Process.Args, " "))), n, err)
+	narration := o.Narration
+	if narration == nil {
+		narration = os.Stderr
+	}
+	err = c.awaitInit(sock, false, initEvents{log: narration, died: c.initDied,
+		pty: func(master int) error {
+			defer unix.Close(master)
+			return sendConsole(o.ConsoleSocket, master, x)
+		}})
 	if err != nil {
-		return c.initDied(cmd, err)
-	}
-	if err := c.awaitReady(sock, cmd, o); err != nil {
 		return err
 	}
 	if o.PidFile != "" {
@@ -372,8 +304,23 @@ func (c *Container) createInit(o CreateOptions, plan *bundlePlan) error {
 	// From here the init is the caller's: create's undo stack is dropped.
 	c.undos = nil
 	cmd.Process.Release()
-	x.Note("created: init %d waits in open(%s, O_WRONLY) for `start`", pid, fifo)
+	x.Note("created: init %d waits in open(%s, O_WRONLY) for `start`", pid, filepath.Join(c.State.Dir(), execFifo))
 	return nil
+}
+
+// bundleInit is the message that tells the init its Spec and how the
+// host laid things out for it.
+func (c *Container) bundleInit(o CreateOptions, plan *bundlePlan, unshareCgroupNS bool) bundleInit {
+	var cgroupMounts []rootfs.Mount
+	if plan.cgroup != nil {
+		for _, m := range plan.cgroup.host.ContainerMounts() {
+			cgroupMounts = append(cgroupMounts, rootfs.Mount{Source: m.Source, Target: m.Target, FSType: m.FSType, Flags: m.Flags, Data: m.Data})
+		}
+	}
+	return bundleInit{Spec: plan.spec, Root: plan.root, NoPivot: plan.noPivot, NetNS: plan.netNS,
+		UnshareCgroupNS: unshareCgroupNS, CgroupMounts: cgroupMounts, PreserveFDs: o.PreserveFDs,
+		ID: c.State.ID, Pid: c.State.Pid, Bundle: plan.bundle, Mounts: plan.mounts, Propagation: plan.propagation,
+		HostMountNS: plan.hostMounts}
 }
 
 // cloneJoined starts the init from a thread of its own that first joins
@@ -390,7 +337,9 @@ func (c *Container) cloneJoined(ec *execCmd, joins []nsJoin, wait bool) (int, er
 		err error
 	}
 	done := make(chan result, 1)
-	c.exited = make(chan struct{})
+	if wait {
+		c.exited = make(chan struct{})
+	}
 	go func() {
 		runtime.LockOSThread()
 		for _, j := range joins {
@@ -413,6 +362,9 @@ func (c *Container) cloneJoined(ec *execCmd, joins []nsJoin, wait bool) (int, er
 		} else {
 			c.x.Call("clone(2)", fmt.Sprintf("clone(%s|SIGCHLD)", ns.FlagString(uintptr(attr.Cloneflags))), pid, err)
 		}
+		if err != nil && wait {
+			close(c.exited)
+		}
 		done <- result{pid, err}
 		if wait && err == nil {
 			ec.Wait()
@@ -423,51 +375,13 @@ func (c *Container) cloneJoined(ec *execCmd, joins []nsJoin, wait bool) (int, er
 	return r.pid, r.err
 }
 
-// awaitReady reads the init's messages until it is ready (or failed).
-func (c *Container) awaitReady(sock int, cmd *execCmd, o CreateOptions) error {
-	for {
-		var m initMessage
-		fds, eof, err := receive(sock, &m)
-		switch {
-		case err != nil:
-			for _, fd := range fds {
-				unix.Close(fd)
-			}
-			return c.initDied(cmd, err)
-		case eof:
-			return c.initDied(cmd, nil)
-		case m.Type == "log":
-			w := o.Narration
-			if w == nil {
-				w = os.Stderr
-			}
-			io.WriteString(w, m.Text)
-		case m.Type == "pty" && len(fds) == 1:
-			err := sendConsole(o.ConsoleSocket, fds[0], c.x)
-			unix.Close(fds[0])
-			if err != nil {
-				return err
-			}
-		case m.Type == "ready":
-			return nil
-		case m.Type == "error":
-			cmd.Wait()
-			return errors.New(m.Error)
-		default:
-			for _, fd := range fds {
-				unix.Close(fd)
-			}
-			return fmt.Errorf("unexpected message %q from the container init", m.Type)
-		}
-	}
-}
-
 // initDied says why the init ended before it was ready.
-func (c *Container) initDied(cmd *execCmd, cause error) error {
+func (c *Container) initDied(cause error) error {
 	if cause != nil && !errors.Is(cause, unix.EPIPE) && !errors.Is(cause, unix.ECONNRESET) {
 		return cause
 	}
-	cmd.Wait()
+	cmd := c.initCmd
+	c.waitInit()
 	if st, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && st.Signaled() {
 		return fmt.Errorf("the container's init was killed by %s during set-up", unix.SignalName(st.Signal()))
 	}
@@ -599,36 +513,8 @@ func Start(root, id string, x *explain.Narrator) error {
 	case st != specs.StateCreated:
 		return fmt.Errorf("cannot start a container in the %s state", st)
 	}
-	fifo := filepath.Join(s.Dir(), execFifo)
-	// O_NONBLOCK: open returns at once even with no writer (fifo(7)), so
-	// a start never hangs on an init that died; the read below waits.
-	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	x.Call("open(2)", fmt.Sprintf("open(%q, O_RDONLY|O_NONBLOCK|O_CLOEXEC)", fifo), fd, err)
-	if err != nil {
-		return fmt.Errorf("exec fifo: %w", err)
-	}
-	defer unix.Close(fd)
-	buf := make([]byte, 1)
-	for {
-		n, err := unix.Read(fd, buf)
-		if n > 0 {
-			x.Call("read(2)", fmt.Sprintf("read(%d<%s>, %q)", fd, fifo, buf[:n]), n, nil)
-			break
-		}
-		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
-			return fmt.Errorf("exec fifo: %w", err)
-		}
-		// No byte yet (EAGAIN, or end of file before the init's open):
-		// the init may have died meanwhile.
-		if !proc.Alive(s.Pid, s.PidStart) {
-			return errors.New("cannot start a container that has stopped")
-		}
-		unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 20)
-	}
-	err = os.Remove(fifo)
-	x.Call("unlink(2)", fmt.Sprintf("unlink(%q)", fifo), nil, err)
-	if err != nil {
-		return fmt.Errorf("exec fifo: %w", err)
+	if err := openExecFifo(s, x); err != nil {
+		return err
 	}
 	x.Note("started: init %d execs the process", s.Pid)
 	sp, err := s.savedSpec()

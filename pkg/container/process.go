@@ -1,7 +1,11 @@
 package container
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -39,10 +43,12 @@ func processLimits(p *specs.Process, x *explain.Narrator) error {
 // processTerminal gives the process a pseudo-terminal when it asks for
 // one (process.terminal): a pty in the container's devpts, its master
 // sent over the sync socket sock (the caller passes it on to
-// --console-socket), its slave the controlling terminal and stdio.
-func processTerminal(p *specs.Process, sock int, x *explain.Narrator) error {
+// --console-socket, or proxies it), its slave the controlling terminal
+// and stdio when take is set; else the slave is returned, for a child to
+// take (run --init).
+func processTerminal(p *specs.Process, sock int, take bool, x *explain.Narrator) (*os.File, error) {
 	if !p.Terminal {
-		return nil
+		return nil, nil
 	}
 	var ws *unix.Winsize
 	if p.ConsoleSize != nil {
@@ -50,14 +56,17 @@ func processTerminal(p *specs.Process, sock int, x *explain.Narrator) error {
 	}
 	master, slave, err := openPTY(ws, x)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	_, err = send(sock, initMessage{Type: "pty"}, int(master.Fd()))
 	master.Close()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return takeTerminal(slave, x)
+	if !take {
+		return slave, nil
+	}
+	return nil, takeTerminal(slave, x)
 }
 
 // processPrivileges gives up what the process may not keep: the seccomp
@@ -99,4 +108,66 @@ func seccompLast(p *specs.Process, filter *specs.LinuxSeccomp, x *explain.Narrat
 		return fmt.Errorf("linux.seccomp: %w", err)
 	}
 	return nil
+}
+
+// errNotFound is exec's "not in $PATH", as docker words it.
+var errNotFound = errors.New("executable file not found in $PATH")
+
+// lookPath finds name as execvp(3) would, with the container's PATH (the
+// init's own environment has none), inside the container's root.
+func lookPath(name string, env []string) (string, error) {
+	// An empty name joined to a PATH directory is that directory, which
+	// would be reported as "is a directory" (126). execvp(3) fails an empty
+	// file with ENOENT; runc (Go's exec.LookPath) says "executable file not
+	// found in $PATH" and docker exits 127: so do we.
+	if name == "" {
+		return "", errNotFound
+	}
+	if strings.Contains(name, "/") {
+		return name, checkExecutable(name)
+	}
+	path := ""
+	for _, e := range env {
+		if strings.HasPrefix(e, "PATH=") {
+			path = e[len("PATH="):]
+		}
+	}
+	var denied error
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		err := checkExecutable(p)
+		if err == nil {
+			return p, nil
+		}
+		if !errors.Is(err, unix.ENOENT) && denied == nil {
+			denied = err
+		}
+	}
+	if denied != nil {
+		return "", denied
+	}
+	return "", errNotFound
+}
+
+func checkExecutable(p string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return unix.EISDIR
+	}
+	return unix.Access(p, unix.X_OK)
+}
+
+// execCode maps why a command could not be started to docker's codes:
+// 127 not found, 126 found but not executable.
+func execCode(err error) int {
+	if errors.Is(err, errNotFound) || errors.Is(err, unix.ENOENT) {
+		return ExitNotFound
+	}
+	return ExitCannotExec
 }

@@ -3,19 +3,16 @@ package container
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/minicontainer/minicontainer/pkg/proc"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
@@ -23,9 +20,9 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/execvp"
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/minicontainer/minicontainer/pkg/fault"
-	"github.com/minicontainer/minicontainer/pkg/ns"
 	"github.com/minicontainer/minicontainer/pkg/reexec"
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
+	"github.com/minicontainer/minicontainer/pkg/spec"
 )
 
 // Exit codes of minicontainer itself, as docker run and podman run use
@@ -36,13 +33,6 @@ const (
 	ExitCannotExec = 126 // the command was found but could not be executed
 	ExitNotFound   = 127 // the command was not found
 )
-
-// containerFlags are the namespaces a container gets (--net host drops
-// CLONE_NEWNET, see Config.cloneFlags). Not CLONE_NEWUSER:
-// minicontainer runs as root and maps nobody (see user_namespaces(7)); not
-// CLONE_NEWTIME: it only shifts the monotonic and boot clocks.
-const containerFlags = unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWUTS |
-	unix.CLONE_NEWIPC | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP
 
 // forwardedSignals are passed on to the container's PID 1, as docker's
 // sig-proxy does: every signal whose default action ends a process, but
@@ -81,6 +71,11 @@ type Stdio struct{ In, Out, Err *os.File }
 // Run runs one container to its end and returns the exit code for
 // minicontainer. err is non-nil when the command did not run (code 125,
 // 126 or 127) and says why in one line.
+//
+// It takes a bundle's road (see bundle.go) in one process: the Spec that
+// pkg/spec makes of the flags (what `minicontainer spec` prints), create
+// (the bundle init, blocked before execve), the host steps (the network,
+// between create and start), start, wait, and the undo of it all.
 func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 	// Catch the signals to forward before anything exists, so that a ^C
 	// during set-up still lets us clean up instead of killing us; until the
@@ -106,21 +101,35 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 	if err != nil {
 		return ExitSetup, err
 	}
-	spec := plan.rootfs
-	cgroupPlan := plan.cgroup
-	if spec.Base == "" {
-		if spec.Base, err = EnsureDefaultRootfs(x); err != nil {
+	if plan.rootfs.Base == "" {
+		if plan.rootfs.Base, err = EnsureDefaultRootfs(x); err != nil {
 			return ExitSetup, err
 		}
-		if err := spec.Validate(); err != nil {
+		if err := plan.rootfs.Validate(); err != nil {
 			return ExitSetup, err
 		}
 	}
+	s, err := cfg.spec(plan.rootfs.Base)
+	if err != nil {
+		return ExitSetup, err
+	}
+	if cfg.TTY {
+		// The pseudo-terminal starts at the user's terminal's size, so
+		// the command never sees 0x0 (later changes follow by SIGWINCH).
+		if ws := windowSize(stdio.In); ws != nil {
+			s.Process.ConsoleSize = &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
+		}
+	}
+	bp, err := planBundle(s, "", false)
+	if err != nil {
+		return ExitSetup, err
+	}
+	bp.cgroup = plan.cgroup
 
 	if sig := pending(signals); sig != 0 {
 		return interrupted(sig)
 	}
-	c, err := create(cfg, plan, x)
+	c, err := create(cfg, plan, s, x)
 	if err != nil {
 		return ExitSetup, err
 	}
@@ -132,52 +141,67 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 			}
 		}
 	}()
+	bp.cgroupName = c.State.ID
 
 	// The overlay's upper and work dirs: the container's writes land here,
-	// never in the base rootfs (rootfs.Setup mounts it inside the container).
-	// create recorded it as a resource already.
-	spec.Scratch = c.State.Scratch
-	spec.Workdir = cfg.Workdir // made inside if missing, as docker does
+	// never in the base rootfs (the init mounts the overlay inside its
+	// own mount namespace). create recorded it as a resource already.
 	// On disk, under ContainersDir: a container's writes are files the
 	// kernel writes back and may drop from memory, so a container may
 	// write more than its --memory (on a tmpfs every byte is memory
 	// charged to it).
-	err = os.Mkdir(spec.Scratch, 0o700)
-	x.Call("mkdir(2)", fmt.Sprintf("mkdir(%q, 0700)", spec.Scratch), nil, err)
+	scratch := c.State.Scratch
+	err = os.Mkdir(scratch, 0o700)
+	x.Call("mkdir(2)", fmt.Sprintf("mkdir(%q, 0700)", scratch), nil, err)
 	if err != nil {
 		return ExitSetup, fmt.Errorf("scratch dir: %w", err)
 	}
 	c.OnCleanup(func() error {
-		x.Note("clean up: remove %s", spec.Scratch)
-		return os.RemoveAll(spec.Scratch)
+		x.Note("clean up: remove %s", scratch)
+		return os.RemoveAll(scratch)
 	})
 	if err := fault.Point(x, "scratch-dir"); err != nil {
 		return ExitSetup, err
 	}
 
 	// The cgroup, with its limits, before the init exists (see cgroup.go).
-	if err := c.setupCgroup(cgroupPlan); err != nil {
+	if err := c.setupCgroup(bp.cgroup, bp.cgroupName, nil); err != nil {
 		return ExitSetup, err
 	}
 	if sig := pending(signals); sig != 0 {
 		return interrupted(sig)
 	}
-	if cgroupPlan != nil {
-		for _, m := range cgroupPlan.host.ContainerMounts() {
-			spec.Mounts = append(spec.Mounts, rootfs.Mount{Source: m.Source, Target: m.Target, FSType: m.FSType, Flags: m.Flags, Data: m.Data})
-		}
+	var phase setupPhase
+	code, err = c.runInit(bp, stdio, signals, &phase)
+	if sig := syscall.Signal(phase.interrupted.Load()); sig != 0 {
+		return interrupted(sig)
 	}
-
-	return c.start(spec, stdio, signals)
+	return code, err
 }
 
-// create claims an ID and (if given) the name, and creates the state dir,
-// all under the state root's lock. Stale states of killed runs are
-// reclaimed first, so a name they held becomes free again. The first
-// state.json already names the scratch dir and the cgroup (when the plan
-// has one) that Run will make, so gc finds them should minicontainer be
-// killed while making them.
-func create(cfg Config, plan *runPlan, x *explain.Narrator) (*Container, error) {
+// spec is the Spec of this run: pkg/spec's mapping of run's flags (the
+// one `minicontainer spec` prints), on the base rootfs and with the
+// image's layers over it.
+func (c *Config) spec(base string) (*specs.Spec, error) {
+	s, err := spec.FromRun(spec.RunFlags{
+		Rootfs: base, Layers: c.Layers, Name: c.Name, Hostname: c.Hostname, Env: c.Env, Workdir: c.Workdir,
+		Volumes: c.Volumes, ReadOnly: c.ReadOnly, Chroot: c.Chroot, Init: c.Init, Interactive: c.Interactive,
+		TTY: c.TTY, Net: c.Net, Subnet: c.Subnet, Ports: c.Ports, Resources: c.Resources,
+		CgroupParent: c.CgroupParent, Cgroup2: c.CgroupV2, Command: c.Command,
+	}, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// create claims an ID and (if given) the name, and creates the state dir
+// with the Spec in it, all under the state root's lock. Stale states of
+// killed runs are reclaimed first, so a name they held becomes free
+// again. The first state.json already names the scratch dir and the
+// cgroup (when the plan has one) that Run will make, so gc finds them
+// should minicontainer be killed while making them.
+func create(cfg Config, plan *runPlan, s *specs.Spec, x *explain.Narrator) (*Container, error) {
 	unlock, err := lockStateRoot(cfg.StateRoot)
 	if err != nil {
 		return nil, err
@@ -233,7 +257,11 @@ func create(cfg Config, plan *runPlan, x *explain.Narrator) (*Container, error) 
 	if err := fault.Point(x, "state-dir"); err != nil {
 		return nil, errors.Join(err, c.cleanup())
 	}
-	if err := c.State.save(); err != nil {
+	err = writeSpec(c.State.Dir(), s)
+	if err == nil {
+		err = c.State.save()
+	}
+	if err != nil {
 		c.cleanup()
 		return nil, err
 	}
@@ -268,241 +296,148 @@ func interrupted(sig syscall.Signal) (int, error) {
 	return 128 + int(sig), fmt.Errorf("%s during set-up: the container was stopped and removed", unix.SignalName(sig))
 }
 
-// start starts the init, runs the host steps, lets the init go, and waits.
-func (c *Container) start(spec rootfs.Spec, stdio Stdio, signals chan os.Signal) (int, error) {
-	var phase setupPhase
-	code, err := c.startAndWait(spec, stdio, signals, &phase)
-	if sig := syscall.Signal(phase.interrupted.Load()); sig != 0 {
-		return interrupted(sig)
-	}
-	return code, err
-}
-
-func (c *Container) startAndWait(spec rootfs.Spec, stdio Stdio, signals chan os.Signal, phase *setupPhase) (int, error) {
-	l, err := c.launch(stdio)
-	if l != nil {
-		// Run last: the thread stays locked until the init has been
-		// waited for (PR_SET_PDEATHSIG), and the container's last output
-		// is copied before Run returns (main's error line comes after).
-		defer l.release()
-	}
+// runInit is the road from create to the end, for run: the init cloned
+// with the stdio relay, its PID recorded, signals forwarded, the host
+// steps, the Spec sent; then start, and wait.
+func (c *Container) runInit(plan *bundlePlan, stdio Stdio, signals chan os.Signal, phase *setupPhase) (int, error) {
+	x := c.x
+	fifo, err := c.makeExecFifo()
 	if err != nil {
 		return ExitSetup, err
 	}
-	// From here on the init must never outlive this function.
-	defer func() {
-		if !l.exited {
-			l.cmd.Process.Kill()
-			l.cmd.Wait()
-		}
-	}()
-	l.done = make(chan struct{})
-	defer close(l.done)
-	console, code, err := c.handshake(l, spec, stdio, signals, phase)
-	if console != nil {
-		defer console.close()
-	}
+	defer fifo.Close()
+	sock, initEnd, err := syncSocket(x)
 	if err != nil {
-		return code, err
+		return ExitSetup, err
 	}
-	return c.attach(l, console, stdio, phase)
-}
-
-// launched is the init as launch started it, shared by handshake and
-// attach (and exec, which needs launch and attach on their own).
-type launched struct {
-	cmd             *exec.Cmd
-	sock            int    // our end of the sync socket
-	pipes           *relay // the container's stdio
-	pid             int
-	unshareCgroupNS bool // the init makes its cgroup namespace itself (v1)
-	locked          bool // this goroutine is locked to its thread
-	exited          bool // the init has been waited for
-	done            chan struct{}
-	hangUp          chan struct{} // the console reports a hung-up terminal here
-	killedForHangUp atomic.Bool
-}
-
-// release undoes launch, in the order startAndWait always had: the
-// thread, the output copies, the socket.
-func (l *launched) release() {
-	if l.locked {
-		runtime.UnlockOSThread()
-	}
-	if l.pipes != nil {
-		l.pipes.wait()
-	}
-	unix.Close(l.sock)
-}
-
-// launch starts the init: the sync socket, the clone options (the
-// namespaces, PR_SET_PDEATHSIG, setsid, the cgroup), the stdio relay, and
-// clone itself, on a thread locked for the init's whole life. A non-nil l
-// must be released, also with an error.
-func (c *Container) launch(stdio Stdio) (*launched, error) {
-	x := c.x
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	x.Call("socketpair(2)", fmt.Sprintf("socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0, [%d, %d])", pair[0], pair[1]), nil, err)
-	if err != nil {
-		return nil, fmt.Errorf("socketpair: %w", err)
-	}
-	sock, initEnd := pair[0], os.NewFile(uintptr(pair[1]), "sync")
-	l := &launched{sock: sock, hangUp: make(chan struct{}, 1)}
-	cmd := reexec.Command(initEntry)
-	cmd.ExtraFiles = []*os.File{initEnd} // fd 3 in the init
-	// The command's own environment comes with initConfig. GOMAXPROCS=1:
-	// the init is one goroutine; one P means fewer runtime threads to
-	// start (each one also takes a PID in the container's namespace).
-	// containermaxprocs=0: else Go (1.25 and later) keeps the container's
-	// cpu.cfs_quota_us and cpu.cfs_period_us open for the whole run, and
-	// with --init PID 1 would hand them to the container as /proc/1/fd/N,
-	// opened on the init's writable copy of the host's cgroup mount.
-	cmd.Env = []string{x.Env(), "GOMAXPROCS=1", "GODEBUG=containermaxprocs=0,updatemaxprocs=0"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: c.plan.net.cloneFlags(),
-		// If minicontainer is killed (even by SIGKILL), the kernel kills
-		// the init, and with it the whole PID namespace (pid_namespaces(7)).
-		// PR_SET_PDEATHSIG fires when the creating THREAD exits, not the
-		// process (prctl(2)); Go may end threads, so this goroutine stays
-		// locked to its thread from start to wait.
-		Pdeathsig: unix.SIGKILL,
-		// A session of its own, with no controlling terminal, as runc's
-		// init makes (setsid(2)): else the container would share ours, and
-		// open("/dev/tty") in there would give it the caller's terminal
-		// (tty(4)). -t gives it a terminal of its own (takeTerminal).
-		Setsid: true,
-	}
-	unshareCgroupNS, closeCgroupFD, err := c.cgroupClone(cmd.SysProcAttr)
-	if err != nil {
-		initEnd.Close()
-		return l, err
-	}
-	l.cmd, l.unshareCgroupNS = cmd, unshareCgroupNS
-	c.placedAtClone = cmd.SysProcAttr.UseCgroupFD && c.cgroup.Joined()
+	defer unix.Close(sock)
 	pipes, err := newRelay(stdio, x)
 	if err != nil {
 		initEnd.Close()
-		closeCgroupFD()
-		return l, err
+		return ExitSetup, err
 	}
-	// Waited for by release, after the init's kill-and-wait: the
-	// container's last output is copied before Run returns (and main's
-	// error line, if any, comes after it).
-	l.pipes = pipes
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = pipes.child[0], pipes.child[1], pipes.child[2]
+	// Waited for last: the container's last output is copied before Run
+	// returns (and main's error line, if any, comes after it).
+	defer pipes.wait()
+	started := false
+	defer func() {
+		if !started {
+			pipes.started()
+		}
+	}()
+	cmd, unshareCgroupNS, closeCgroupFD, err := c.initCommand(plan, []*os.File{initEnd, fifo}, pipes.child, true)
+	if err != nil {
+		initEnd.Close()
+		return ExitSetup, err
+	}
 	// Every descriptor minicontainer inherited from its caller without
 	// close-on-exec (a shell's "exec 9</tmp", a CI runner's pipe) would
 	// survive the init's execve(2) and stay open in PID 1 for as long as
 	// it runs (with --init, the whole run; reachable as /proc/1/fd/N). The
-	// init gets only stdio and the sync socket: os/exec dup2s those onto
-	// 0-3; everything else is marked here, and the kernel closes it in the
-	// init at its execve. (Not close(2): the Go runtime owns some of them.)
+	// init gets only stdio, the sync socket and the fifo: os/exec dup2s
+	// those onto 0-4; everything else is marked here, and the kernel
+	// closes it in the init at its execve. (Not close(2): the Go runtime
+	// owns some of them.)
 	if err := execvp.CloseOnExecFrom(3, x); err != nil {
 		initEnd.Close()
-		pipes.started()
 		closeCgroupFD()
-		return l, err
+		return ExitSetup, err
 	}
-	runtime.LockOSThread()
-	l.locked = true
-	err = cmd.Start()
+	pid, err := c.cloneJoined(cmd, nil, true)
 	initEnd.Close() // only the init holds its end now: its closing is our EOF
 	pipes.started()
+	started = true
 	closeCgroupFD()
-	pid := 0
-	if err == nil {
-		pid = cmd.Process.Pid
-	}
-	if cmd.SysProcAttr.UseCgroupFD {
-		// Go uses clone3(2) for this; the kernel puts the child in the
-		// cgroup as it is created, before it runs a single instruction.
-		x.Call("clone3(2)", fmt.Sprintf("clone3({flags=%s|CLONE_INTO_CGROUP, cgroup=%d<%s>, exit_signal=SIGCHLD})",
-			ns.FlagString(uintptr(cmd.SysProcAttr.Cloneflags)), cmd.SysProcAttr.CgroupFD, c.cgroup.Paths()[0]), pid, err)
-	} else {
-		x.Call("clone(2)", fmt.Sprintf("clone(%s|SIGCHLD)", ns.FlagString(uintptr(cmd.SysProcAttr.Cloneflags))), pid, err)
-	}
 	if err != nil {
 		pipes.stdin.Close()
-		return l, fmt.Errorf("starting the container init: %w", err)
+		return ExitSetup, fmt.Errorf("starting the container init: %w", err)
 	}
-	l.pid = pid
-	x.Note("init %d: setsid(), prctl(PR_SET_PDEATHSIG, SIGKILL), then execve(%q, [%q]) with the sync socket as fd %d", pid, reexec.Self, initEntry, syncFd)
-	return l, nil
-}
+	x.Note("init %d: setsid(), prctl(PR_SET_PDEATHSIG, SIGKILL), then execve(%q, [%q]) with the sync socket as fd %d and the exec fifo as fd %d",
+		pid, reexec.Self, bundleInitEntry, bundleSyncFd, bundleFifoFd)
+	// From here on the init must never outlive this function.
+	defer func() {
+		cmd.Process.Kill()
+		c.waitInit()
+	}()
+	done := make(chan struct{})
+	defer close(done)
 
-// handshake is what happens while the init waits on the sync socket:
-// the caller's stdin is attached, the PID recorded, signals forwarded,
-// the host steps run (cgroup placement, network through /proc/PID/ns/net),
-// and the init gets its config; it returns once the command runs (or
-// failed to), with the console when there is a terminal.
-func (c *Container) handshake(l *launched, spec rootfs.Spec, stdio Stdio, signals chan os.Signal, phase *setupPhase) (*console, int, error) {
-	x, cmd, pid, pipes, sock := c.x, l.cmd, l.pid, l.pipes, l.sock
 	// Without -t, the caller's stdin is copied in when it is not a
 	// terminal (a pipe, a file: `echo hi | run -- cat`), and from a
 	// terminal with -i only, as docker attaches it: a copy reading the
 	// terminal when nobody asked would steal keystrokes, and stop
 	// minicontainer (SIGTTIN) when run in the background.
-	attach := !c.Config.TTY && (c.Config.Interactive || !term.IsTerminal(int(stdio.In.Fd())))
-	pipes.run(stdio, attach)
-	if err := fault.Point(x, "clone"); err != nil {
-		return nil, ExitSetup, err
+	pipes.run(stdio, !c.Config.TTY && (c.Config.Interactive || !term.IsTerminal(int(stdio.In.Fd()))))
+	if err := c.recordInit(pid); err != nil {
+		return ExitSetup, err
 	}
-	c.State.Pid, c.State.PidStart = pid, proc.StartTime(pid)
-	if err := c.State.save(); err != nil {
-		return nil, ExitSetup, err
-	}
-	if err := fault.Point(x, "pid"); err != nil {
-		return nil, ExitSetup, err
-	}
-	go forward(signals, l.hangUp, terminals(stdio), phase, cmd.Process, &l.killedForHangUp, l.done, x)
-
-	for _, step := range hostSteps {
-		x.Note("host step %s for init %d", step.name, pid)
-		if err := step.do(c); err != nil {
-			return nil, ExitSetup, fmt.Errorf("%s: %w", step.name, err)
-		}
-		if err := fault.Point(x, "host step "+step.name); err != nil {
-			return nil, ExitSetup, err
-		}
+	hangUp := make(chan struct{}, 1)
+	var killedForHangUp atomic.Bool
+	go forward(signals, hangUp, terminals(stdio), phase, cmd.Process, &killedForHangUp, done, x)
+	if err := c.runHostSteps(); err != nil {
+		return ExitSetup, err
 	}
 
-	// Files the host steps want inside (the network's /etc/hosts entries
-	// and /etc/resolv.conf), written by rootfs.Setup into the overlay.
-	for path, data := range c.files {
-		if spec.Files == nil {
-			spec.Files = map[string][]byte{}
+	bi := c.bundleInit(CreateOptions{}, plan, unshareCgroupNS)
+	// run's own set-up: the overlay over the base with the files that say
+	// who the container is (the host steps added the network's), --chroot,
+	// --init; and the narration in order on the socket until the exec.
+	bi.Overlay = &rootfs.Overlay{Layers: c.Config.Layers, Scratch: c.State.Scratch, Hostname: plan.spec.Hostname, Files: c.files}
+	bi.Chroot, bi.TinyInit, bi.Attached = c.Config.Chroot, c.Config.Init, true
+	var con *console
+	defer func() {
+		if con != nil {
+			con.close()
 		}
-		spec.Files[path] = data
+	}()
+	ev := initEvents{log: stdio.Err,
+		died: func(cause error) error {
+			_, err := c.deadInit(pipes, cause)
+			return err
+		},
+		pty: func(master int) error {
+			if con != nil {
+				unix.Close(master)
+				return errors.New("the container init sent a second terminal")
+			}
+			var err error
+			con, err = newConsole(os.NewFile(uintptr(master), "ptmx"), stdio, c.Config.Interactive, hangUp)
+			return err
+		}}
+	if err := c.sendInit(sock, bi); err != nil {
+		return c.initFailed(ev.died(err), pipes)
 	}
-	ic := initConfig{NetNS: c.plan.net.cloneFlags()&unix.CLONE_NEWNET != 0,
-		Rootfs: spec, Hostname: c.Config.Hostname, Env: c.Config.environment(), Workdir: c.Config.Workdir,
-		Command: c.Config.Command, Init: c.Config.Init, TTY: c.Config.TTY, Interactive: c.Config.Interactive,
-		UnshareCgroupNS: l.unshareCgroupNS,
+	if err := c.awaitInit(sock, false, ev); err != nil {
+		return c.initFailed(err, pipes)
 	}
-	if c.Config.TTY {
-		ic.WindowSize = windowSize(stdio.In)
+	if err := openExecFifo(c.State, x); err != nil {
+		return ExitSetup, err
 	}
-	n, err := send(sock, ic)
-	x.Call("sendmsg(2)", fmt.Sprintf("sendmsg(%d, {the config, command %s}, 0)", sock, explain.Quote(strings.Join(ic.Command, " "))), n, err)
-	if err != nil {
-		// EPIPE: the init is gone already.
-		l.exited = true
-		code, err := c.deadInit(cmd, pipes, err)
-		return nil, code, err
+	// From here a signal is the command's, passed on, not an interruption
+	// of the set-up.
+	phase.running.Store(true)
+	if err := c.awaitInit(sock, true, ev); err != nil {
+		return c.initFailed(err, pipes)
 	}
-	if err := fault.Point(x, "config-sent"); err != nil {
-		return nil, ExitSetup, err
+	return c.attach(pipes, con, stdio, &killedForHangUp)
+}
+
+// initFailed is run's answer when the init gave up or died before the
+// command ran: its exit code (126 or 127 when the command cannot be
+// executed or was not found), and the held output let through.
+func (c *Container) initFailed(err error, pipes *relay) (int, error) {
+	pipes.pass()
+	var ie *initError
+	if errors.As(err, &ie) {
+		return ie.code, ie
 	}
-	console, gone, code, err := c.awaitExec(sock, cmd, pipes, stdio, l.hangUp, &phase.running)
-	l.exited = gone
-	return console, code, err
+	return ExitSetup, err
 }
 
 // attach is the run once the command runs: its output passes, and
 // minicontainer waits for PID 1 and maps its status to the exit code.
-func (c *Container) attach(l *launched, console *console, stdio Stdio, phase *setupPhase) (int, error) {
-	x, cmd, pid, pipes := c.x, l.cmd, l.pid, l.pipes
-	phase.running.Store(true)
+func (c *Container) attach(pipes *relay, console *console, stdio Stdio, killedForHangUp *atomic.Bool) (int, error) {
+	x, cmd, pid := c.x, c.initCmd, c.State.Pid
 	if d := c.Config.Detached; d != nil {
 		c.State.Detached = true
 		if err := d.Running(c.State); err != nil {
@@ -515,9 +450,7 @@ func (c *Container) attach(l *launched, console *console, stdio Stdio, phase *se
 	if err := fault.Point(x, "started"); err != nil {
 		return ExitSetup, err
 	}
-
-	err := cmd.Wait()
-	l.exited = true
+	<-c.exited
 	if console != nil {
 		console.drain()
 	}
@@ -527,10 +460,10 @@ func (c *Container) attach(l *launched, console *console, stdio Stdio, phase *se
 	}
 	status, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	if !ok {
-		return ExitSetup, fmt.Errorf("waiting for the container: %v", err)
+		return ExitSetup, errors.New("waiting for the container: no wait status")
 	}
 	code := execvp.ExitStatus(cmd.ProcessState) // 128+N when signal N killed it
-	if status.Signaled() && status.Signal() == unix.SIGKILL && l.killedForHangUp.Load() {
+	if status.Signaled() && status.Signal() == unix.SIGKILL && killedForHangUp.Load() {
 		// We killed it because its terminal hung up: report it as a
 		// terminal session would, died of SIGHUP.
 		code = 128 + int(unix.SIGHUP)
@@ -540,75 +473,21 @@ func (c *Container) attach(l *launched, console *console, stdio Stdio, phase *se
 	return code, nil
 }
 
-// awaitExec reads the init's messages until the command runs: end of file
-// after "exec". Otherwise it returns the code and the one line that say
-// why not; gone is true when the init has been waited for.
-//
-// running is set as soon as the init says it execs: from then on a signal
-// is the command's, passed on, not an interruption of the set-up. The end
-// of file that follows (the socket is close-on-exec) can reach us after
-// the command has already written to a terminal and the terminal has hung
-// up: on a slow machine that hang-up was taken for one during set-up.
-func (c *Container) awaitExec(sock int, cmd *exec.Cmd, pipes *relay, stdio Stdio, hangUp chan<- struct{}, running *atomic.Bool) (con *console, gone bool, code int, err error) {
-	execing := false
-	for {
-		var m initMessage
-		fds, eof, err := receive(sock, &m)
-		switch {
-		case err != nil && !execing:
-			// ECONNRESET: the init died with our message unread.
-			for _, fd := range fds {
-				unix.Close(fd)
-			}
-			code, err := c.deadInit(cmd, pipes, err)
-			return con, true, code, err
-		case err != nil:
-			return con, false, ExitSetup, err
-		case eof && !execing:
-			code, err := c.deadInit(cmd, pipes, nil)
-			return con, true, code, err
-		case eof:
-			return con, false, 0, nil
-		case m.Type == "log":
-			io.WriteString(stdio.Err, m.Text)
-		case m.Type == "exec":
-			execing = true
-			running.Store(true)
-		case m.Type == "pty" && len(fds) == 1 && con == nil:
-			con, err = newConsole(os.NewFile(uintptr(fds[0]), "ptmx"), stdio, c.Config.Interactive, hangUp)
-			if err != nil {
-				return nil, false, ExitSetup, err
-			}
-		case m.Type == "error":
-			cmd.Wait()
-			pipes.pass()
-			if m.Code == 0 {
-				m.Code = ExitSetup
-			}
-			return con, true, m.Code, errors.New(m.Error)
-		default:
-			for _, fd := range fds {
-				unix.Close(fd)
-			}
-			return con, false, ExitSetup, fmt.Errorf("unexpected message %q from the container init", m.Type)
-		}
-	}
-}
-
 // deadInit is start's answer when the init ended before the command ran
 // (end of file on the sync socket without "exec" before it, or the socket
 // broke under a send or receive): it waits for the init and says in one
 // line why it died. The Go runtime's own report (a failed thread start
 // under a tiny --pids: "fatal error: newosproc", and a stack trace) was
 // held back by the relay; its first line is all the user sees.
-func (c *Container) deadInit(cmd *exec.Cmd, pipes *relay, cause error) (int, error) {
+func (c *Container) deadInit(pipes *relay, cause error) (int, error) {
+	cmd := c.initCmd
 	if cause != nil && !errors.Is(cause, unix.EPIPE) && !errors.Is(cause, unix.ECONNRESET) {
 		// Not a sign of death: the init may live on. It must not.
 		cmd.Process.Kill()
-		cmd.Wait()
+		c.waitInit()
 		return ExitSetup, cause
 	}
-	cmd.Wait()
+	c.waitInit()
 	pipes.wait()
 	pipes.outGate.discard()
 	report := pipes.errGate.discard()

@@ -6,19 +6,19 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/minicontainer/minicontainer/pkg/rootfs"
 )
 
 // The parent and the init talk over a socketpair(2) of type SOCK_SEQPACKET:
 // one send is one message, and SCM_RIGHTS can carry a file descriptor (the
 // pseudo-terminal master, as runc's --console-socket does).
 //
-//	parent → init   initConfig            "go": the host side is ready
+//	parent → init   bundleInit, execInit  "go": the host side is ready
 //	init → parent   {"log"}               a line of -x narration: on the socket,
 //	                                      in order with the rest, not on stderr
 //	init → parent   {"pty"} + master fd   with -t, before the command runs
-//	init → parent   {"exec"}              set-up is done: execve(2) comes next
+//	init → parent   {"ready"}             (bundle init) set-up done: it waits for
+//	                                      start on the exec fifo
+//	init → parent   {"exec"}              (exec init) set-up done: execve(2) next
 //	init → parent   {"error", code}       setup or exec failed; the init exits
 //	init → parent   end of file           execve(2) succeeded: the init's end is
 //	                                      close-on-exec, so the kernel closes it
@@ -32,24 +32,9 @@ import (
 // packets of at most packetSize bytes; each packet starts with one byte,
 // '+' when more of the message follows, '.' on its last packet.
 
-// initConfig is what the init needs, sent once the host side is ready.
-type initConfig struct {
-	NetNS       bool        `json:"netns"` // a network namespace of its own: bring lo up
-	Rootfs      rootfs.Spec `json:"rootfs"`
-	Hostname    string      `json:"hostname"`
-	Env         []string    `json:"env"`
-	Workdir     string      `json:"workdir"`
-	Command     []string    `json:"command"`
-	Init        bool        `json:"init"`
-	TTY         bool        `json:"tty"`
-	Interactive bool        `json:"interactive"`
-	// WindowSize is the user's terminal size, set on the pseudo-terminal
-	// before the command starts so it never sees 0x0.
-	WindowSize *unix.Winsize `json:"window_size,omitempty"`
-	// UnshareCgroupNS: the init was placed in its cgroup after clone (v1),
-	// so it makes its cgroup namespace itself (see cgroup.go).
-	UnshareCgroupNS bool `json:"unshare_cgroupns,omitempty"`
-}
+// syncFd is the sync socket's number in an exec init (cmd.ExtraFiles[0]);
+// a bundle init has it there too (bundleSyncFd).
+const syncFd = 3
 
 // initMessage is what the init reports back.
 type initMessage struct {

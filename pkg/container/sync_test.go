@@ -19,6 +19,11 @@ func TestSyncMessageLargerThanAPacket(t *testing.T) {
 	}
 	defer unix.Close(pair[0])
 	defer unix.Close(pair[1])
+	// A message with a command and an environment, as an init's is.
+	type initConfig struct {
+		Command []string `json:"command"`
+		Env     []string `json:"env"`
+	}
 	want := initConfig{Command: []string{"sh", strings.Repeat("a", 1<<20)}, Env: []string{"BIG=" + strings.Repeat("b", 1<<20)}}
 	got := make(chan initConfig, 1)
 	errs := make(chan error, 1)

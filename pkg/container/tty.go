@@ -14,7 +14,7 @@ import (
 )
 
 // openPTY opens a new pseudo-terminal in the container's own devpts
-// instance (rootfs.Setup mounted /dev/pts with newinstance), so the
+// instance (the Spec's /dev/pts is a devpts mounted with newinstance), so the
 // container's `tty` says /dev/pts/0 and it cannot see the host's
 // terminals. See pty(7) and ptmx(4): open the master, unlock the slave,
 // ask its number, open the slave.

@@ -44,6 +44,29 @@ type Bundle struct {
 	// where runc runs the createContainer hooks (in the container's
 	// namespaces, while the host's paths still resolve).
 	BeforePivot func() error
+	// Cwd is process.cwd, made if missing (as runc and docker do) before
+	// the root may go read-only; "" makes none.
+	Cwd string
+
+	// What `run` adds, none of it a runtime-spec field (pkg/spec's
+	// org.minicontainer.* annotations); a bundle's create leaves them unset.
+
+	// Overlay, if set, makes the root an overlay whose lowest dir is Root.
+	Overlay *Overlay
+	// Chroot enters the root with chroot(2), as the article does, instead
+	// of pivot_root(2): a process inside can escape it (run --chroot).
+	Chroot bool
+}
+
+// Overlay is run's root: an overlay of a per-container upper dir over the
+// bundle's root and an image's layers, and the runtime's own files that
+// say who the container is, kept beside the upper dir (see Spec.Scratch,
+// Spec.Layers, Spec.Hostname and Spec.Files, whose meaning they keep).
+type Overlay struct {
+	Layers   []string // over Root, the bottom first
+	Scratch  string   // upper/, work/, merged/ and files/ go here
+	Hostname string   // /etc/hostname and /etc/hosts; "" writes neither
+	Files    map[string][]byte
 }
 
 // BundleMount is one of the Spec's mounts with its options already read
@@ -81,6 +104,15 @@ func SetupBundle(b Bundle, x *explain.Narrator) error {
 		x.Note("make every mount private so nothing below propagates to the host")
 		if err := SetPropagation(x, "/", "private"); err != nil {
 			return err
+		}
+		if o := b.Overlay; o != nil {
+			scratch, err := filepath.Abs(o.Scratch)
+			if err != nil {
+				return fmt.Errorf("scratch dir %s: %w", o.Scratch, err)
+			}
+			if root, err = mountOverlay(x, b.Root, o.Layers, scratch); err != nil {
+				return err
+			}
 		}
 		x.Note("bind the root %s on itself: pivot_root(2) needs a mount point", root)
 		if err := mount(x, root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
@@ -121,6 +153,30 @@ func SetupBundle(b Bundle, x *explain.Narrator) error {
 		}
 	}
 
+	// run's files that say who the container is, bound in unless one of
+	// the Spec's bind mounts (a volume) covers them.
+	if o := b.Overlay; o != nil {
+		var binds []string
+		for _, m := range b.Mounts {
+			if m.Bind() {
+				binds = append(binds, m.Destination)
+			}
+		}
+		files := identityFiles(o.Hostname, o.Files)
+		if err := bindIdentity(x, rootfd, root, o.Scratch, files, binds); err != nil {
+			return err
+		}
+	}
+	// The working directory, inside the root (it may be in a volume),
+	// while the root is still writable.
+	if b.Cwd != "" {
+		fd, err := mkdirInRoot(x, rootfd, root, b.Cwd)
+		if err != nil {
+			return fmt.Errorf("workdir %s (process.cwd): %w", b.Cwd, err)
+		}
+		unix.Close(fd)
+	}
+
 	if b.BeforePivot != nil {
 		if err := b.BeforePivot(); err != nil {
 			return err
@@ -131,6 +187,8 @@ func SetupBundle(b Bundle, x *explain.Narrator) error {
 	switch {
 	case b.HostMountNS:
 		err = Chroot(x, root) // pivot_root(2) would move the host's processes
+	case b.Chroot:
+		err = Chroot(x, root)
 	case b.NoPivot:
 		err = moveRoot(x, root)
 	default:
@@ -159,14 +217,27 @@ func SetupBundle(b Bundle, x *explain.Narrator) error {
 // mountOne makes one Spec mount at its destination inside root, through a
 // descriptor resolved inside the root (see mountAt, CVE-2021-30465).
 func mountOne(x *explain.Narrator, rootfd int, root string, m BundleMount) error {
+	err := mountOneAt(x, rootfd, root, m)
+	if err != nil && m.Bind() {
+		// A bind mount is a volume (run's -v HOST:CTR[:ro]): say which.
+		ro := ""
+		if m.Flags&unix.MS_RDONLY != 0 {
+			ro = ":ro"
+		}
+		return fmt.Errorf("volume %s:%s%s: %w", m.Source, m.Destination, ro, err)
+	}
+	return err
+}
+
+func mountOneAt(x *explain.Narrator, rootfd int, root string, m BundleMount) error {
 	flags, bind := m.Flags, m.Bind()
 	dir := true
+	var src unix.Stat_t
 	if bind {
-		var st unix.Stat_t
-		if err := unix.Stat(m.Source, &st); err != nil {
-			return fmt.Errorf("mount %s: source: %w", m.Destination, err)
+		if err := unix.Stat(m.Source, &src); err != nil {
+			return fmt.Errorf("source: %w", err)
 		}
-		dir = st.Mode&unix.S_IFMT == unix.S_IFDIR
+		dir = src.Mode&unix.S_IFMT == unix.S_IFDIR
 	}
 	fd, err := openMountpoint(x, rootfd, root, m.Destination, dir)
 	if err != nil {
@@ -175,19 +246,16 @@ func mountOne(x *explain.Narrator, rootfd int, root string, m BundleMount) error
 	defer unix.Close(fd)
 	x.Note("mount %s: %s from %s", m.Destination, m.Type, m.Source)
 	if bind {
+		if mountBeforeHook != nil {
+			mountBeforeHook()
+		}
 		// The first bind takes no other flag (mount(2), "Creating a bind
 		// mount"): a second, remounting call sets ro, nosuid, ...
 		if err := mountAt(x, m.Source, fd, "", unix.MS_BIND|flags&unix.MS_REC, ""); err != nil {
 			return err
 		}
 		if rest := flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); rest != 0 {
-			again, err := openInRoot(rootfd, m.Destination, unix.O_PATH, 0)
-			if err != nil {
-				return fmt.Errorf("mount point %s: %w", m.Destination, err)
-			}
-			err = mountAt(x, "", again, "", unix.MS_BIND|unix.MS_REMOUNT|rest, "")
-			unix.Close(again)
-			if err != nil {
+			if err := remountBind(x, rootfd, m.Destination, &src, rest); err != nil {
 				return err
 			}
 		}
@@ -208,6 +276,34 @@ func mountOne(x *explain.Narrator, rootfd int, root string, m BundleMount) error
 		}
 	}
 	return nil
+}
+
+// mountBeforeHook, when set (by a test), runs between the resolution of a
+// bind mount's mount point and the mount: where a racing process would
+// swap the mount point for a symlink.
+var mountBeforeHook func()
+
+// remountBind sets flags (ro, nosuid...) on the bind mount just made at
+// path. They are ignored on the first bind: a bind mount takes its flags
+// only from a second, remounting call (see mount(2)), which applies to the
+// top mount only, not to mounts under it. The descriptor the bind was made
+// on holds the dentry under the new mount, so the place is opened again;
+// and since that resolves the path again, the mount found there must be
+// the one just made: the same file as the source (st).
+func remountBind(x *explain.Narrator, rootfd int, path string, st *unix.Stat_t, flags uintptr) error {
+	fd, err := openInRoot(rootfd, path, unix.O_PATH, 0)
+	if err != nil {
+		return fmt.Errorf("mount point %s: %w", path, err)
+	}
+	defer unix.Close(fd)
+	var got unix.Stat_t
+	if err := unix.Fstat(fd, &got); err != nil {
+		return fmt.Errorf("mount point %s: %w", path, err)
+	}
+	if got.Dev != st.Dev || got.Ino != st.Ino {
+		return fmt.Errorf("mount point %s changed during set-up (a symlink swapped in?): refusing to remount what is there now", path)
+	}
+	return mountAt(x, "", fd, "", unix.MS_BIND|unix.MS_REMOUNT|flags, "")
 }
 
 // mountCgroup gives the container its /sys/fs/cgroup, as the host lays it

@@ -78,7 +78,7 @@ func TestVolumeMountpointSwapRace(t *testing.T) {
 					runtime.Gosched()
 				}
 			}
-			err = mountVolume(nil, rootfd, root, Volume{Host: vol, Container: "/data"})
+			err = mountOne(nil, rootfd, root, BundleMount{Destination: "/data", Type: "bind", Source: vol, Flags: unix.MS_BIND | unix.MS_REC})
 			mountBeforeHook = nil
 			stop.Store(true)
 			wg.Wait()

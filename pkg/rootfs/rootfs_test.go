@@ -537,7 +537,7 @@ func TestNarration(t *testing.T) {
 		fmt.Sprintf(`mount("overlay", "%s/merged", "overlay", 0, "lowerdir=%s,upperdir=%s/upper,workdir=%s/work,volatile") = 0   [mount(2)]`, s.Scratch, testBase, s.Scratch, s.Scratch),
 		fmt.Sprintf(`</%s/merged/sys>, "sysfs", MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL) = 0   [mount(2)]`, strings.TrimPrefix(s.Scratch, "/")),
 		`mount("sysfs", /proc/self/fd/`,
-		`mknod("` + s.Scratch + `/merged/dev/null", S_IFCHR|0666, makedev(1, 3)) = 0   [mknod(2)]`,
+		`mknod("` + s.Scratch + `/merged/dev/null", 020666, makedev(1, 3)) = 0   [mknod(2)]`,
 		`"newinstance,ptmxmode=0666,mode=0620,gid=5") = 0   [mount(2)]`,
 		`pivot_root(".", ".") = 0   [pivot_root(2)]`,
 		`umount2(".", MNT_DETACH) = 0   [umount(2)]`,

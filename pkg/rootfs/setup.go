@@ -27,10 +27,12 @@ var ErrHostMountNamespace = errors.New("rootfs setup must run in a new mount nam
 // already created by clone(2) (CLONE_NEWNS), before the exec of the user's
 // command. Every mount it makes belongs to that namespace and disappears
 // with it, even when the container is killed: nothing is left on the host.
+//
+// It is SetupBundle's road with a mount list of its own (Mounts): the
+// kernel's file systems (/proc, /sys read-only, a /dev tmpfs with a new
+// devpts instance and /dev/shm), s.Mounts, then the volumes, shallowest
+// first; the overlay and the identity files when s has a scratch dir.
 func Setup(s Spec, x *explain.Narrator) error {
-	if err := checkOwnMountNamespace(); err != nil {
-		return err
-	}
 	if s.Scratch == "" && (s.Hostname != "" || len(s.Files) > 0) {
 		return ErrNoOverlay
 	}
@@ -41,106 +43,37 @@ func Setup(s Spec, x *explain.Narrator) error {
 	if err != nil {
 		return fmt.Errorf("rootfs %s: %w", s.Base, err)
 	}
-
-	// 1. Propagation first. On systemd hosts "/" is MS_SHARED, and a new
-	// mount namespace copies that: every mount below would appear on the
-	// host too (a /proc mounted "inside" would hide the host's /proc).
-	// MS_REC|MS_PRIVATE cuts every mount of this namespace from its peers
-	// (see mount_namespaces(7), "Shared subtrees"). runc uses MS_SLAVE,
-	// which still lets host mounts come in; private lets nothing through.
-	// Go's Cloneflags does not do this for us (Unshareflags would, silently).
-	x.Note("make every mount private so nothing below propagates to the host")
-	if err := SetPropagation(x, "/", "private"); err != nil {
-		return err
-	}
-
-	// 2. The root: an overlay of a per-container upper dir over the base.
-	root := base
+	b := Bundle{Root: base, ReadOnly: s.ReadOnly, Mounts: s.bundleMounts(), Cwd: s.Workdir, Chroot: s.Chroot}
 	if s.Scratch != "" {
-		if s.Scratch, err = filepath.Abs(s.Scratch); err != nil {
-			return fmt.Errorf("scratch dir %s: %w", s.Scratch, err)
-		}
-		if root, err = mountOverlay(x, base, s.Layers, s.Scratch); err != nil {
-			return err
-		}
+		b.Overlay = &Overlay{Layers: s.Layers, Scratch: s.Scratch, Hostname: s.Hostname, Files: s.Files}
 	}
-	// pivot_root(2) needs new_root to be a mount point; binding the root on
-	// itself makes it one (runc's prepareRoot). MS_REC keeps what is already
-	// mounted below it. Everything below is mounted on top of this bind.
-	x.Note("bind the root on itself: pivot_root(2) needs a mount point")
-	if err := mount(x, root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return err
-	}
-	rootfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open root %s: %w", root, err)
-	}
-	defer unix.Close(rootfd)
+	return SetupBundle(b, x)
+}
 
-	// 3. The kernel's file systems.
-	if err := mountKernelFS(x, rootfd, root); err != nil {
-		return err
-	}
-	if err := setupDev(x, rootfd, root); err != nil {
-		return err
+// bundleMounts is Setup's mount list, in the order mounted.
+func (s Spec) bundleMounts() []BundleMount {
+	ms := []BundleMount{
+		// A new proc shows the PID namespace it is mounted from.
+		{Destination: "/proc", Type: "proc", Source: "proc", Flags: ProcFlags},
+		// Read-only: the container cannot change kernel or device settings.
+		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Flags: unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
+		// An empty /dev of the container's own; SetupBundle makes the nodes.
+		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Flags: unix.MS_NOSUID | unix.MS_STRICTATIME, Data: "mode=755,size=65536k"},
+		// A new devpts instance: its own ptys, numbered from 0.
+		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Flags: unix.MS_NOSUID | unix.MS_NOEXEC, Data: "newinstance,ptmxmode=0666,mode=0620,gid=5"},
+		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, Data: "mode=1777,size=65536k"},
 	}
 	for _, m := range s.Mounts {
-		// Opened after the mounts before it: a remount (the read-only
-		// /sys/fs/cgroup) then holds the mount made there just before.
-		fd, err := openMountpoint(x, rootfd, root, m.Target, true)
-		if err != nil {
-			return err
-		}
-		err = mountAt(x, m.Source, fd, m.FSType, m.Flags, m.Data)
-		unix.Close(fd)
-		if err != nil {
-			return err
-		}
+		ms = append(ms, BundleMount{Destination: m.Target, Type: m.FSType, Source: m.Source, Flags: m.Flags, Data: m.Data})
 	}
-
-	// 4. Volumes, after /dev so that one may go under it (Validate keeps
-	// them off /proc, /sys and /dev themselves), parents before children.
 	for _, v := range SortVolumes(s.Volumes) {
-		if err := mountVolume(x, rootfd, root, v); err != nil {
-			return err
+		flags := uintptr(unix.MS_BIND | unix.MS_REC)
+		if v.ReadOnly {
+			flags |= unix.MS_RDONLY
 		}
+		ms = append(ms, BundleMount{Destination: v.Container, Type: "bind", Source: v.Host, Flags: flags})
 	}
-
-	// 5. Files that say who the container is, the runtime's own, bound in.
-	if err := bindIdentity(x, rootfd, root, s); err != nil {
-		return err
-	}
-
-	// The working directory, made if missing as docker does (after the
-	// volumes: it may be in one).
-	if s.Workdir != "" {
-		fd, err := mkdirInRoot(x, rootfd, root, s.Workdir)
-		if err != nil {
-			return fmt.Errorf("workdir %s: %w", s.Workdir, err)
-		}
-		unix.Close(fd)
-	}
-
-	// 6. Into the new root.
-	if s.Chroot {
-		err = Chroot(x, root)
-	} else {
-		err = PivotRoot(x, root)
-	}
-	if err != nil {
-		return err
-	}
-
-	// 7. Read-only last: everything above had to write to the root first.
-	// A bind remount changes only this mount's flags (see mount(2),
-	// "Remounting an existing mount"); /proc, /dev etc. keep theirs.
-	if s.ReadOnly {
-		x.Note("--read-only: remount the root read-only, now that it is set up")
-		if err := mount(x, "", "/", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, ""); err != nil {
-			return err
-		}
-	}
-	return nil
+	return ms
 }
 
 // checkOwnMountNamespace refuses to run in the mount namespace of PID 1 (as
@@ -238,104 +171,21 @@ func SortVolumes(vols []Volume) []Volume {
 
 func depth(p string) int { return strings.Count(filepath.Clean(p), "/") }
 
-// mountBeforeHook, when set (by a test), runs between the resolution of a
-// volume's mount point and the mount: where a racing process would swap
-// the mount point for a symlink.
-var mountBeforeHook func()
-
-func mountVolume(x *explain.Narrator, rootfd int, root string, v Volume) error {
-	var st unix.Stat_t
-	if err := unix.Stat(v.Host, &st); err != nil {
-		return fmt.Errorf("volume %s: %w", v, err)
-	}
-	fd, err := openMountpoint(x, rootfd, root, v.Container, st.Mode&unix.S_IFMT == unix.S_IFDIR)
-	if err != nil {
-		return fmt.Errorf("volume %s: %w", v, err)
-	}
-	defer unix.Close(fd)
-	if mountBeforeHook != nil {
-		mountBeforeHook()
-	}
-	x.Note("volume %s", v)
-	if err := mountAt(x, v.Host, fd, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("volume %s: %w", v, err)
-	}
-	if v.ReadOnly {
-		if err := remountReadOnly(x, rootfd, v.Container, &st); err != nil {
-			return fmt.Errorf("volume %s: %w", v, err)
-		}
-	}
-	return nil
-}
-
-// remountReadOnly makes the bind mount just made at path read-only.
-// MS_RDONLY is ignored on the first bind: a bind mount takes its flags only
-// from a second, remounting call (see mount(2)), which applies to the top
-// mount only, not to mounts under it. The descriptor the bind was made on
-// holds the dentry under the new mount, so the place is opened again; and
-// since that resolves the path again, the mount found there must be the
-// one just made: the same file as the source (st).
-func remountReadOnly(x *explain.Narrator, rootfd int, path string, st *unix.Stat_t) error {
-	fd, err := openInRoot(rootfd, path, unix.O_PATH, 0)
-	if err != nil {
-		return fmt.Errorf("mount point %s: %w", path, err)
-	}
-	defer unix.Close(fd)
-	var got unix.Stat_t
-	if err := unix.Fstat(fd, &got); err != nil {
-		return fmt.Errorf("mount point %s: %w", path, err)
-	}
-	if got.Dev != st.Dev || got.Ino != st.Ino {
-		return fmt.Errorf("mount point %s changed during set-up (a symlink swapped in?): refusing to remount what is there now", path)
-	}
-	return mountAt(x, "", fd, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, "")
-}
-
-// mountKernelFS mounts a new proc (it shows the container's PID namespace:
-// the init is PID 1) and a read-only sysfs (it shows the container's
-// network namespace; read-only so the container cannot change the host's
-// devices or kernel settings through it).
-func mountKernelFS(x *explain.Narrator, rootfd int, root string) error {
-	for _, m := range []struct {
-		dir, fstype string
-		flags       uintptr
-		why         string
-	}{
-		{"/proc", "proc", ProcFlags, "a new proc, listing only the processes of this PID namespace"},
-		{"/sys", "sysfs", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY, "sysfs, read-only, so the container cannot change kernel or device settings"},
-	} {
-		fd, err := openMountpoint(x, rootfd, root, m.dir, true)
-		if err != nil {
-			return err
-		}
-		x.Note("%s: %s", m.dir, m.why)
-		err = mountAt(x, m.fstype, fd, m.fstype, m.flags, "")
-		unix.Close(fd)
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // identityFiles returns /etc/hostname and /etc/hosts for the hostname, and
 // the caller's extra files, sorted by path. Extra /etc/hosts lines (the
 // container's own address, from the network) come before the 127.0.1.1
 // line: the C library answers a name with the first line that has it, and
 // `getent hosts $(hostname)` must give the container's address when it has
 // one (docker writes no 127.0.1.1 line at all).
-func identityFiles(s Spec) []struct {
-	path string
-	data []byte
-} {
+func identityFiles(hostname string, extra map[string][]byte) []identityFile {
 	files := map[string][]byte{}
-	for p, d := range s.Files {
+	for p, d := range extra {
 		files[filepath.Clean(p)] = d
 	}
-	if s.Hostname != "" {
-		files["/etc/hostname"] = []byte(s.Hostname + "\n")
+	if hostname != "" {
+		files["/etc/hostname"] = []byte(hostname + "\n")
 		hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-		hosts += string(s.Files["/etc/hosts"]) + "127.0.1.1\t" + s.Hostname + "\n"
+		hosts += string(extra["/etc/hosts"]) + "127.0.1.1\t" + hostname + "\n"
 		files["/etc/hosts"] = []byte(hosts)
 	}
 	paths := make([]string, 0, len(files))
@@ -343,14 +193,17 @@ func identityFiles(s Spec) []struct {
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
-	out := make([]struct {
-		path string
-		data []byte
-	}, len(paths))
+	out := make([]identityFile, len(paths))
 	for i, p := range paths {
-		out[i].path, out[i].data = p, files[p]
+		out[i] = identityFile{p, files[p]}
 	}
 	return out
+}
+
+// identityFile is one of the runtime's own files inside the container.
+type identityFile struct {
+	path string
+	data []byte
 }
 
 // FilesDir is where, under Spec.Scratch, Setup writes the identity files
@@ -363,13 +216,13 @@ const FilesDir = "files"
 // Never into the root filesystem or a volume: a user's volume on that path,
 // or on a directory above it (-v $PWD/d:/etc), wins and is not written —
 // it may be the host's own /etc.
-func bindIdentity(x *explain.Narrator, rootfd int, root string, s Spec) error {
-	for _, f := range identityFiles(s) {
-		if v, ok := coveredBy(s.Volumes, f.path); ok {
-			x.Note("%s: volume %s covers it: the user's file is left as it is", f.path, v)
+func bindIdentity(x *explain.Narrator, rootfd int, root, scratch string, files []identityFile, vols []string) error {
+	for _, f := range files {
+		if v, ok := coveredBy(vols, f.path); ok {
+			x.Note("%s: the volume on %s covers it: the user's file is left as it is", f.path, v)
 			continue
 		}
-		host := filepath.Join(s.Scratch, FilesDir, f.path)
+		host := filepath.Join(scratch, FilesDir, f.path)
 		if err := mkdirAll(x, filepath.Dir(host), 0o755); err != nil {
 			return err
 		}
@@ -392,15 +245,16 @@ func bindIdentity(x *explain.Narrator, rootfd int, root string, s Spec) error {
 	return nil
 }
 
-// coveredBy returns the volume mounted on path or on a directory above it.
-func coveredBy(vols []Volume, path string) (Volume, bool) {
+// coveredBy returns the volume (its path inside) mounted on path or on a
+// directory above it.
+func coveredBy(vols []string, path string) (string, bool) {
 	for _, v := range vols {
-		c := filepath.Clean(v.Container)
+		c := filepath.Clean("/" + v)
 		if path == c || strings.HasPrefix(path, c+"/") {
-			return v, true
+			return c, true
 		}
 	}
-	return Volume{}, false
+	return "", false
 }
 
 func exists(p string) bool {

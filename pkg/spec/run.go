@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -14,7 +15,8 @@ import (
 
 // RunFlags are `minicontainer run`'s flags, as given.
 type RunFlags struct {
-	Rootfs       string // the base root filesystem
+	Rootfs       string   // the base root filesystem
+	Layers       []string // an image's layers over it, the bottom first (run --image)
 	Name         string
 	Hostname     string
 	Env          []string // -e K=V, or K alone (the host's value)
@@ -53,11 +55,14 @@ type RunFlags struct {
 //	--name        the container's name (the ID is create's argument);
 //	-i            whether the caller's stdin is copied in (a matter of the
 //	              caller's stdio, as for runc's callers);
+//	layers        run --image: the image's layers over root.path, the
+//	              overlay's lower dirs (bottom first, as a JSON list);
 //	--cgroup-parent, --cgroup2  where the cgroup goes: linux.cgroupsPath
 //	              names one cgroup, and its last part is the ID, unknown
 //	              until run makes it.
 const (
 	AnnotationOverlay      = "org.minicontainer.overlay"
+	AnnotationLayers       = "org.minicontainer.layers"
 	AnnotationNetwork      = "org.minicontainer.network"
 	AnnotationSubnet       = "org.minicontainer.subnet"
 	AnnotationPorts        = "org.minicontainer.ports"
@@ -112,12 +117,26 @@ func FromRun(f RunFlags, lookup func(string) (string, bool)) (*specs.Spec, error
 		}
 		s.Root.Path = abs
 	}
+	if len(f.Layers) > 0 {
+		data, err := json.Marshal(f.Layers)
+		if err != nil {
+			return nil, err
+		}
+		s.Annotations[AnnotationLayers] = string(data)
+	}
 	s.Root.Readonly = f.ReadOnly
+	// The volumes in the order to mount them, parents before children
+	// (rootfs.SortVolumes): -v A:/data/sub -v B:/data mounted in the
+	// given order would hide A under B.
+	var vols []rootfs.Volume
 	for _, v := range f.Volumes {
 		vol, err := rootfs.ParseVolume(v)
 		if err != nil {
 			return nil, err
 		}
+		vols = append(vols, vol)
+	}
+	for _, vol := range rootfs.SortVolumes(vols) {
 		opts := []string{"rbind", "rprivate"}
 		if vol.ReadOnly {
 			opts = append(opts, "ro")
