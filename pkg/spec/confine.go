@@ -54,15 +54,19 @@ func defaultCapabilities(list []string) *specs.LinuxCapabilities {
 }
 
 // allCapabilities are the capabilities --privileged and --cap-add ALL
-// give: every one this build knows, less those newer than the running
-// kernel (as Docker asks the kernel for its last one; caps.Apply would
-// skip them anyway, with a note each start).
+// give: every one this build knows that the runtime itself holds in its
+// bounding set, as podman gives a privileged container the bounding set
+// of the process that starts it. The names newer than the running kernel
+// are not in that set, as Docker leaves them out (and caps.Apply would
+// skip them); and a runtime started without one (a sandbox that drops
+// CAP_SYS_RESOURCE) could not give it: capset(2) would refuse the
+// container's start.
 func allCapabilities() []string {
 	all := caps.Known()
-	if last, err := caps.Last(); err == nil {
+	if held, err := caps.Bounding(); err == nil {
 		all = slices.DeleteFunc(all, func(name string) bool {
 			n, _ := caps.Number(name)
-			return n > last
+			return !held.Has(n)
 		})
 	}
 	return all
