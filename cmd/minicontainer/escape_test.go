@@ -540,3 +540,60 @@ func TestConfinedOrdinaryWork(t *testing.T) {
 		}
 	}
 }
+
+// TestConfinementNarrated: -x shows each layer being put in place (the
+// bounding set dropped, capset, the masks, the filter with its length),
+// and `minicontainer seccomp` disassembles the very filter the init
+// loads: the same number of instructions.
+func TestConfinementNarrated(t *testing.T) {
+	e := newEscapeEnv(t)
+	defer hostcheck.Take(t, "mctest-escape", "process ", "mount ", "state ").Verify(t)
+	dis := mc(t, "", "seccomp", "--rootfs", e.root)
+	first, _, _ := strings.Cut(dis.stdout, "\n")
+	var n int
+	if _, err := fmt.Sscanf(strings.SplitN(dis.stdout, "\n", 3)[1], "; %d instructions", &n); err != nil || dis.code != 0 || n < 100 {
+		t.Fatalf("seccomp: exit %d, %q %v: %s", dis.code, first, err, dis.stderr)
+	}
+	if !strings.Contains(dis.stdout, "; AUDIT_ARCH of SCMP_ARCH_X86_64") || !strings.Contains(dis.stdout, "; ERRNO(ENOSYS)") || strings.Count(dis.stdout, "\n") != n+2 {
+		t.Errorf("seccomp: not a disassembly of %d instructions:\n%.600s", n, dis.stdout)
+	}
+	if r := mc(t, "", "seccomp", "--privileged"); r.code != 0 || !strings.HasPrefix(r.stdout, "no seccomp filter") {
+		t.Errorf("seccomp --privileged: %+v", r)
+	}
+	if r := mc(t, "", "seccomp", "--cap-add", "SYS_ADMIN"); r.code != 0 || strings.Contains(r.stdout, fmt.Sprintf("; %d instructions", n)) {
+		t.Errorf("seccomp --cap-add SYS_ADMIN: the same filter as the default's: %.200s", r.stdout)
+	}
+
+	// The bundle road with -x: run --bundle prints the narration on stderr.
+	args := []string{"spec", "--rootfs", e.root, "--net", "none", "--", "true"}
+	r := mc(t, "", args...)
+	var s specs.Spec
+	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
+		t.Fatal(err)
+	}
+	s.Linux.CgroupsPath = fmt.Sprintf("/mctest-escape/%d", escapeSeq.Add(1))
+	bundle := t.TempDir()
+	writeConfig(t, bundle, &s)
+	if r := mc(t, "", "seccomp", "--config", filepath.Join(bundle, "config.json")); !strings.Contains(r.stdout, fmt.Sprintf("; %d instructions", n)) {
+		t.Errorf("seccomp --config: %.200s %s", r.stdout, r.stderr)
+	}
+	x := mc(t, "", "run", "-x", "--bundle", bundle)
+	for _, want := range []string{
+		"prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN) = 0",
+		"capset({version=_LINUX_CAPABILITY_VERSION_3, pid=0}, {effective=CAP_CHOWN|CAP_DAC_OVERRIDE|CAP_FOWNER|CAP_FSETID|CAP_KILL|CAP_SETGID|CAP_SETUID|CAP_SETPCAP|CAP_NET_BIND_SERVICE|CAP_NET_RAW|CAP_SYS_CHROOT|CAP_MKNOD|CAP_AUDIT_WRITE|CAP_SETFCAP,",
+		"prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) = 0",
+		fmt.Sprintf("seccomp(SECCOMP_SET_MODE_FILTER, 0, {len=%d, filter=...}) = 0", n),
+		"</proc/timer_list>, NULL, MS_BIND, NULL) = 0",
+	} {
+		if !strings.Contains(x.stderr, want) {
+			t.Errorf("run -x: no %q in its narration", want)
+		}
+	}
+	// The device rules: v1 files, or a v2 program.
+	if !strings.Contains(x.stderr, `devices.deny", "a")`) && !strings.Contains(x.stderr, "bpf(BPF_PROG_LOAD, {prog_type=BPF_PROG_TYPE_CGROUP_DEVICE") {
+		t.Errorf("run -x: no device rules in its narration")
+	}
+	if x.code != 0 {
+		t.Errorf("run -x: exit %d: %s", x.code, x.stderr)
+	}
+}

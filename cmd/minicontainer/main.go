@@ -30,6 +30,7 @@
 //	minicontainer delete [--force] [-x] ID
 //	minicontainer features
 //	minicontainer spec [run's flags] [-- CMD [ARG...]]
+//	minicontainer seccomp [run's flags | --config FILE]
 //	minicontainer --version
 //
 // Every subcommand takes --root DIR, the state directory (/run/minicontainer).
@@ -231,6 +232,7 @@ type cli struct {
 	Exec     ociExecCmd  `cmd:"" help:"OCI: run a new process in a running container (runc exec: --process FILE, or CMD)."`
 	Spec     specCmd     `cmd:"" help:"Print the config.json that run would use with these flags."`
 	Features featuresCmd `cmd:"" help:"OCI: print what this runtime honours (runtime-spec features JSON)."`
+	Seccomp  seccompCmd  `cmd:"" help:"Print the seccomp filter that run with these flags (or --config FILE) loads, disassembled."`
 	Stats    statsCmd    `cmd:"" help:"Show running containers' memory, tasks, CPU time and OOM kills (from their cgroups)."`
 	Gc       gcCmd       `cmd:"" help:"Remove what killed runs left behind."`
 	Load     loadCmd     `cmd:"" help:"Load images from a docker save tarball or an OCI layout (dir or tar)."`
