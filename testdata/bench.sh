@@ -3,8 +3,10 @@
 #   minicontainer run --rootfs R --net none -- /bin/true   (all its namespaces, overlay, pivot_root)
 #   unshare -pumif --mount-proc chroot R /bin/true   (util-linux: the floor)
 #   crun run / runc run on an OCI bundle made from the same busybox rootfs
-#   minicontainer run --bundle on that bundle, and the create + start +
-#   delete cycle of each OCI runtime (what podman and containerd drive)
+#   minicontainer run --bundle on that bundle, and on the bundle
+#   `minicontainer spec` writes (mc-spec: Docker's defaults with their
+#   confinement), and the create + start + delete cycle of each OCI
+#   runtime (what podman and containerd drive)
 # then the ratios to unshare, and each one's peak RSS (GNU time's
 # "Maximum resident set size": the largest process of the run, waited-for
 # children included, see getrusage(2) RUSAGE_CHILDREN).
@@ -69,6 +71,14 @@ if command -v runc >/dev/null; then
 	# runc's and crun's (each through one sh, which the three share).
 	names+=(mc-bundle)
 	cmds+=("$mc --root $state run --bundle $bundle")
+	# The bundle minicontainer's own spec writes: Docker's defaults,
+	# confinement included (capabilities, seccomp, masked and read-only
+	# paths, device rules: lesson 10), the Spec run executes.
+	specbundle=$work/specbundle
+	mkdir -p "$specbundle"
+	"$mc" spec --rootfs "$rootfs" --net none -- /bin/true > "$specbundle/config.json"
+	names+=(mc-spec)
+	cmds+=("$mc --root $state run --bundle $specbundle")
 	cycle() { # RUNTIME ROOT: create, start, then delete (--force: the process may still be exiting)
 		echo "sh -c '$1 --root $2 create --bundle $bundle mccycle && $1 --root $2 start mccycle && $1 --root $2 delete --force mccycle'"
 	}
