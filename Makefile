@@ -193,7 +193,7 @@ test-cgroup2-vm:
 	fi
 	APT_PKGS="$(TEST_PKGS)" ./testdata/cgroup2-vm-suite.sh
 
-# The labs (docs/labs/README.md), one per lesson, LAB=02 to 09, 11 and 12. lab-start
+# The labs (docs/labs/README.md), one per lesson, LAB=02 to 12. lab-start
 # copies a lab's skeleton to docs/labs/_work/LAB, the student's copy (git
 # ignores it); lab checks that copy (or DIR=path, or DIR=solution for the
 # reference solution) and prints PASS or FAIL per check, with hints. The

@@ -5,8 +5,9 @@
 #   crun run / runc run on an OCI bundle made from the same busybox rootfs
 #   minicontainer run --bundle on that bundle, and the create + start +
 #   delete cycle of each OCI runtime (what podman and containerd drive)
-#   minicontainer run --bundle on its own spec's bundle, with and without a
-#   user namespace, and rootless as nobody (lesson 12)
+#   minicontainer run --bundle on its own spec's bundle (mc-spec: Docker's
+#   defaults with their confinement, lesson 10), with and without a user
+#   namespace, and rootless as nobody (lesson 12)
 # then the ratios to unshare, and each one's peak RSS (GNU time's
 # "Maximum resident set size": the largest process of the run, waited-for
 # children included, see getrusage(2) RUSAGE_CHILDREN).
@@ -82,7 +83,8 @@ if command -v runc >/dev/null; then
 	fi
 fi
 
-# minicontainer's own config (spec --net none) as a bundle, then the same
+# minicontainer's own config (spec --net none: Docker's defaults,
+# confinement included, lesson 10; the Spec run executes) as a bundle, then the same
 # with a user namespace (0-65535 mapped to 100000-165535, as root), then
 # rootless: as nobody, its own id mapped to 0 (lesson 12). The rootless
 # Spec's devpts loses gid=5, which has no map there (the kernel refuses it).

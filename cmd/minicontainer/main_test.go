@@ -846,6 +846,8 @@ func TestBadInput(t *testing.T) {
 	empty := t.TempDir()
 	defer hostcheck.Take(t, "mctest", "process ", empty).Verify(t)
 	long := strings.Repeat("h", 65)
+	badProfile := filepath.Join(t.TempDir(), "profile.json")
+	os.WriteFile(badProfile, []byte(`{"defaultAction": "SCMP_ACT_MAYBE"}`), 0o644)
 	for _, c := range []struct {
 		args []string
 		want string // in the one line on stderr
@@ -867,6 +869,13 @@ func TestBadInput(t *testing.T) {
 		{[]string{"run", "--rootfs", testRootfs, "--pids", "2", "--", "true"}, `--pids "2": the minimum is 6`},
 		{[]string{"run", "--rootfs", testRootfs, "--init", "--pids", "8", "--", "true"}, `--pids 8: the minimum with --init is 16`},
 		{[]string{"no-such-subcommand"}, "unexpected argument"},
+		// Confinement (issue 10): run and spec refuse the same input.
+		{[]string{"run", "--rootfs", testRootfs, "--cap-add", "SYS_NOPE", "--", "true"}, `--cap-add "SYS_NOPE": unknown capability`},
+		{[]string{"spec", "--cap-drop", "nope"}, `--cap-drop "nope": unknown capability`},
+		{[]string{"run", "--rootfs", testRootfs, "--security-opt", "seccomp=/nonexistent-mctest.json", "--", "true"}, "/nonexistent-mctest.json: no such file"},
+		{[]string{"spec", "--security-opt", "seccomp=" + badProfile}, `unknown action "SCMP_ACT_MAYBE"`},
+		{[]string{"run", "--rootfs", testRootfs, "--security-opt", "seccomp=" + badProfile, "--", "true"}, `unknown action "SCMP_ACT_MAYBE"`},
+		{[]string{"spec", "--security-opt", "label=disable"}, `"label=disable": unknown option`},
 	} {
 		r := mc(t, "", c.args...)
 		if r.code != 125 {

@@ -289,3 +289,15 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// Bounding returns the calling thread's bounding set, the most any
+// process it starts can hold (capabilities(7)): where the runtime itself
+// runs without some capability (a sandbox that drops CAP_SYS_RESOURCE),
+// a container cannot be given it.
+func Bounding() (Set, error) {
+	last, err := Last()
+	if err != nil {
+		return 0, err
+	}
+	return readBounding(last)
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -301,8 +302,10 @@ func planDevices(s *specs.Spec, haveCgroup bool) ([]cgroup.DeviceRule, error) {
 	// init after the cgroup exists), its terminals, and mknod: runc
 	// appends the same allow list (AllowedDevices in libcontainer/specconv)
 	// after the Spec's, so a Spec's "deny all" does not break /dev/null.
+	// A Spec that already ends with that list (spec.Default's) is not
+	// given it twice: each rule is a write (v1) or instructions (v2).
 	for _, d := range cgroup.DefaultDeviceRules {
-		if d.Allow {
+		if d.Allow && !slices.ContainsFunc(list, func(r specs.LinuxDeviceCgroup) bool { return sameDeviceRule(r, d) }) {
 			list = append(list, d)
 		}
 	}
@@ -348,4 +351,22 @@ func reclaimMount(r Resource) error {
 		return fmt.Errorf("bad mount resource %q", r.Name)
 	}
 	return rootfs.UnmountRoot(nil, root, id)
+}
+
+// sameDeviceRule reports whether two linux.resources.devices entries say
+// the same thing (a missing type is "a", a missing number any).
+func sameDeviceRule(a, b specs.LinuxDeviceCgroup) bool {
+	num := func(p *int64) int64 {
+		if p == nil {
+			return -1
+		}
+		return *p
+	}
+	typ := func(t string) string {
+		if t == "" {
+			return "a"
+		}
+		return t
+	}
+	return a.Allow == b.Allow && typ(a.Type) == typ(b.Type) && num(a.Major) == num(b.Major) && num(a.Minor) == num(b.Minor) && a.Access == b.Access
 }

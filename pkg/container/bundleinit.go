@@ -103,6 +103,15 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 	if err != nil {
 		return ExitSetup, err
 	}
+	// The fifo is reopened below through /proc/self/fd, which needs a
+	// proc file system on the container's /proc (runc needs it too), and so
+	// do the sysctls and the masked and read-only paths (each is mounted
+	// through its descriptor's /proc/self/fd link): check now, first, so
+	// that a failure is create's and names /proc, not a start that finds
+	// the container stopped or a mask that could not find its target.
+	if err := unix.Access("/proc/self/fd/"+strconv.Itoa(bundleFifoFd), unix.F_OK); err != nil {
+		return ExitSetup, fmt.Errorf("mounts: the container's /proc is not a proc file system (%v): a mount of type proc on /proc is needed to wait for start", err)
+	}
 	// sysctl(8) writes /proc/sys/KEY with dots as slashes (proc(5)): this
 	// /proc is the container's, and the namespaced settings (net.*, the
 	// ipc ones, kernel.hostname...) are the container's own.
@@ -156,13 +165,6 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 	// close-on-exec after the fifo.
 	if err := execvp.CloseOnExecFrom(bundleSyncFd, x); err != nil {
 		return ExitSetup, err
-	}
-	// The fifo is reopened below through /proc/self/fd, which needs a
-	// proc file system on the container's /proc (runc needs it too): check
-	// now, while a failure is still create's, not a start that finds the
-	// container stopped.
-	if err := unix.Access("/proc/self/fd/"+strconv.Itoa(bundleFifoFd), unix.F_OK); err != nil {
-		return ExitSetup, fmt.Errorf("mounts: the container's /proc is not a proc file system (%v): a mount of type proc on /proc is needed to wait for start", err)
 	}
 	fifo := "/proc/self/fd/" + strconv.Itoa(bundleFifoFd)
 	x.Note("ready: wait for start in open(%s, O_WRONLY), which blocks until it opens the fifo to read", fifo)

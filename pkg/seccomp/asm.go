@@ -74,9 +74,9 @@ func (p *program) resolve() ([]bpf.Instruction, error) {
 			}
 		}
 	}
+	at := make([]int, len(p.ops))
+	where := make([]int, p.labels+1) // label -> place, -1: not placed
 	for {
-		at := make([]int, len(p.ops))
-		where := make([]int, p.labels+1) // label -> place, -1: not placed
 		for i := range where {
 			where[i] = -1
 		}

@@ -468,3 +468,19 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCompileDefault: what the init pays for Docker's profile before
+// it can load it (the confinement's largest step, issue 10's figures).
+func BenchmarkCompileDefault(b *testing.B) {
+	s := Default()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		prog, err := Compile(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := bpf.Assemble(prog); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -24,13 +24,16 @@ const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 //   - rlimits: RLIMIT_NOFILE 1024, runc's default spec (`runc spec`):
 //     lowering a limit never needs a privilege (a higher hard limit
 //     needs CAP_SYS_RESOURCE, setrlimit(2));
-//   - hostname, and an environment with PATH, HOME and HOSTNAME.
+//   - hostname, and an environment with PATH, HOME and HOSTNAME;
+//   - the confinement (confine.go): Docker's 14 capabilities in the
+//     bounding, effective and permitted sets, Docker's seccomp profile
+//     (resolved for those capabilities and this kernel), the masked and
+//     read-only paths of /proc and /sys, and the device rules "deny all,
+//     then runc's allow list"; process.noNewPrivileges false, as Docker's.
 //
-// Process.Capabilities, Linux.MaskedPaths and Linux.ReadonlyPaths stay
-// empty: `run` keeps today's privileges, and the confinement issue sets
-// Docker's defaults there. Args is empty: the caller's command goes there.
+// Args is empty: the caller's command goes there.
 func Default() *specs.Spec {
-	return &specs.Spec{
+	s := &specs.Spec{
 		Version: specs.Version,
 		Root:    &specs.Root{Path: "rootfs"},
 		Process: &specs.Process{
@@ -57,4 +60,6 @@ func Default() *specs.Spec {
 			},
 		},
 	}
+	defaultConfinement(s)
+	return s
 }

@@ -33,6 +33,10 @@ type RunFlags struct {
 	Resources    cgroup.Flags
 	CgroupParent string
 	Cgroup2      bool
+	CapAdd       []string // --cap-add NAME, CAP_NAME or ALL
+	CapDrop      []string // --cap-drop, the same
+	Privileged   bool
+	SecurityOpt  []string // seccomp=unconfined|PROFILE.json, no-new-privileges
 	Command      []string
 }
 
@@ -77,7 +81,9 @@ const (
 // FromRun maps run's flags onto Default's Spec: what a runtime-spec field
 // can say goes there (limits in linux.resources, volumes in mounts,
 // --read-only in root.readonly, --net none/host in the namespaces, -t in
-// process.terminal), the rest in annotations (see above). lookup gives the
+// process.terminal, --cap-add, --cap-drop, --privileged and
+// --security-opt in the confinement fields: confine.go), the rest in
+// annotations (see above). lookup gives the
 // host's environment for -e K alone. Every error names the flag.
 func FromRun(f RunFlags, lookup func(string) (string, bool)) (*specs.Spec, error) {
 	s := Default()
@@ -164,7 +170,15 @@ func FromRun(f RunFlags, lookup func(string) (string, bool)) (*specs.Spec, error
 	if err != nil {
 		return nil, err
 	}
+	devices := s.Linux.Resources.Devices
 	s.Linux.Resources = Resources(limits)
+	if s.Linux.Resources == nil {
+		s.Linux.Resources = &specs.LinuxResources{}
+	}
+	s.Linux.Resources.Devices = devices
+	if err := confine(s, confinement{capAdd: f.CapAdd, capDrop: f.CapDrop, privileged: f.Privileged, securityOpt: f.SecurityOpt}); err != nil {
+		return nil, err
+	}
 	for k, on := range map[string]bool{AnnotationInit: f.Init, AnnotationChroot: f.Chroot, AnnotationInteractive: f.Interactive, AnnotationCgroup2: f.Cgroup2} {
 		if on {
 			s.Annotations[k] = "true"

@@ -29,7 +29,7 @@ func TestFromRun(t *testing.T) {
 	}
 	p := s.Process
 	wantEnv := []string{"PATH=" + DefaultPath, "HOME=/root", "HOSTNAME=box", "TERM=screen", "HOSTVAR=h", "A=2"}
-	if !slices.Equal(p.Args, []string{"echo", "hi"}) || !slices.Equal(p.Env, wantEnv) || p.Cwd != "/w" || !p.Terminal || p.Rlimits != nil || p.Capabilities != nil {
+	if !slices.Equal(p.Args, []string{"echo", "hi"}) || !slices.Equal(p.Env, wantEnv) || p.Cwd != "/w" || !p.Terminal || p.Rlimits != nil || p.Capabilities == nil {
 		t.Errorf("process: %+v", p)
 	}
 	if s.Hostname != "box" || s.Root.Path != base || !s.Root.Readonly {
