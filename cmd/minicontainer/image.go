@@ -1,18 +1,21 @@
 package main
 
-// The image verbs: load, import, images, rmi. (pull is on branch images,
-// not linked: see the issue-13 note.) The store and formats are pkg/image.
+// The image verbs: pull, load, import, images, rmi. The store and its formats are pkg/image; these are thin.
 //
+//	minicontainer pull [-x] [--platform OS/ARCH] REF
 //	minicontainer load -i FILE [--platform OS/ARCH]   a docker save tar, or an OCI layout (dir or tar)
 //	minicontainer import ROOTFS.tar NAME[:TAG]        a root filesystem tar as a one-layer image
 //	minicontainer images [-q]
 //	minicontainer rmi [-f] IMAGE...
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -61,6 +64,32 @@ func (l *loadCmd) Run() error {
 			fmt.Printf("Loaded image: %s\n", r)
 		}
 	}
+	return nil
+}
+
+type pullCmd struct {
+	imageStore
+	Ref      string `arg:"" help:"The image: [REGISTRY/]NAME[:TAG|@DIGEST] (docker.io when no registry)." placeholder:"REF"`
+	Platform string `help:"The platform to take from a multi-platform index." default:"linux/amd64" placeholder:"OS/ARCH"`
+	Explain  bool   `short:"x" help:"Narrate every HTTP request."`
+}
+
+func (c *pullCmd) Run() error {
+	p, err := image.ParsePlatform(c.Platform)
+	if err != nil {
+		return err
+	}
+	s, err := c.open()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	d, err := s.Pull(ctx, c.Ref, p, explain.New(os.Stderr, c.Explain))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s: %s\n", image.NormalizeRef(c.Ref), d)
 	return nil
 }
 

@@ -48,6 +48,8 @@ func TestImageVerbs(t *testing.T) {
 		{[]string{"import", "/etc/passwd", "x"}, "not a tar archive"},
 		{[]string{"load", "-i", tarball}, "neither an OCI layout"},
 		{[]string{"load", "-i", tarball, "--platform", "linux"}, "want os/arch"},
+		{[]string{"pull", "127.0.0.1:1/no/registry"}, "pull 127.0.0.1:1/no/registry: "},
+		{[]string{"pull", "Not A Ref"}, "could not parse reference"},
 	} {
 		r := mc(t, "", c.args...)
 		if r.code != 125 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, c.want) {

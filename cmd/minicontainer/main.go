@@ -210,6 +210,7 @@ type cli struct {
 	Features featuresCmd `cmd:"" help:"OCI: print what this runtime honours (runtime-spec features JSON)."`
 	Stats    statsCmd    `cmd:"" help:"Show running containers' memory, tasks, CPU time and OOM kills (from their cgroups)."`
 	Gc       gcCmd       `cmd:"" help:"Remove what killed runs left behind."`
+	Pull     pullCmd     `cmd:"" help:"Pull an image from a registry."`
 	Load     loadCmd     `cmd:"" help:"Load images from a docker save tarball or an OCI layout (dir or tar)."`
 	Import   importCmd   `cmd:"" help:"Import a root filesystem tar as a one-layer image."`
 	Images   imagesCmd   `cmd:"" help:"List the images in the store."`
