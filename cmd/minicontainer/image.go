@@ -22,6 +22,7 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/container"
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/minicontainer/minicontainer/pkg/image"
+	"golang.org/x/term"
 )
 
 // imageStore is the flag every image verb shares.
@@ -85,7 +86,10 @@ func (c *pullCmd) Run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	d, err := s.Pull(ctx, c.Ref, p, explain.New(os.Stderr, c.Explain))
+	// Progress goes to stderr, as docker's does: stdout keeps the one
+	// line a script reads (NAME: DIGEST).
+	d, err := s.Pull(ctx, c.Ref, p, explain.New(os.Stderr, c.Explain),
+		image.WithProgress(os.Stderr, term.IsTerminal(int(os.Stderr.Fd()))))
 	if err != nil {
 		return err
 	}
@@ -139,7 +143,7 @@ func (c *imagesCmd) Run() error {
 		if t, err := time.Parse(time.RFC3339Nano, im.Created); err == nil {
 			created = t.UTC().Format("2006-01-02 15:04")
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", im.Ref, im.Digest.Short(), created, humanBytes(im.Size))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", im.Ref, im.Digest.Short(), created, image.HumanSize(im.Size))
 	}
 	return w.Flush()
 }
@@ -163,19 +167,6 @@ func (r *rmiCmd) Run(g *globals) error {
 		fmt.Printf("Untagged: %s (%s)\n", ref, d.Short())
 	}
 	return nil
-}
-
-// humanBytes is a size as docker images shows it (decimal units).
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.2fGB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.2fMB", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.2fkB", float64(n)/1e3)
-	}
-	return fmt.Sprintf("%dB", n)
 }
 
 // applyImage fills cfg from --image: the image's bottom layer is the base,

@@ -49,7 +49,7 @@ func TestImageVerbs(t *testing.T) {
 		{[]string{"load", "-i", tarball}, "neither an OCI layout"},
 		{[]string{"load", "-i", tarball, "--platform", "linux"}, "want os/arch"},
 		{[]string{"pull", "127.0.0.1:1/no/registry"}, "pull 127.0.0.1:1/no/registry: "},
-		{[]string{"pull", "Not A Ref"}, "could not parse reference"},
+		{[]string{"pull", "Not A Ref"}, `pull Not A Ref: reference "Not A Ref": `},
 	} {
 		r := mc(t, "", c.args...)
 		if r.code != 125 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, c.want) {

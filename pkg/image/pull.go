@@ -3,18 +3,32 @@ package image
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
-	"strings"
-
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/minicontainer/minicontainer/pkg/explain"
 )
 
-// Pull fetches ref from its registry (the distribution spec's HTTP API,
-// spoken by go-containerregistry's remote package) and stores it:
+// PullOption changes how Pull fetches.
+type PullOption func(*pullOpts)
+
+type pullOpts struct {
+	progress *progress
+	rt       http.RoundTripper
+}
+
+// WithProgress reports each blob on w: one line rewritten as the bytes
+// come on a terminal, one line per blob otherwise.
+func WithProgress(w io.Writer, terminal bool) PullOption {
+	return func(o *pullOpts) { o.progress = &progress{w: w, tty: terminal} }
+}
+
+// WithTransport sends the requests through rt (a test's server).
+func WithTransport(rt http.RoundTripper) PullOption {
+	return func(o *pullOpts) { o.rt = rt }
+}
+
+// Pull fetches ref from its registry and stores it:
 //
 //	GET /v2/NAME/manifests/TAG     a manifest, or an index (then we pick p's manifest
 //	GET /v2/NAME/manifests/DIGEST    and fetch it by digest)
@@ -22,38 +36,42 @@ import (
 //
 // Every blob goes through PutBlob, which verifies its digest while it is
 // written and makes it visible only complete: a cut connection leaves
-// nothing under blobs/, and the next pull fetches it again. Credentials
-// come from ~/.docker/config.json (authn.DefaultKeychain), else anonymous.
-// With x, every HTTP request is narrated with its status.
-func (s *Store) Pull(ctx context.Context, ref string, p Platform, x *explain.Narrator, opts ...remote.Option) (Digest, error) {
-	r, err := name.ParseReference(ref)
+// nothing under blobs/, and the next pull fetches only what is missing.
+// Credentials come from ~/.docker/config.json, else the pull is
+// anonymous. With x, every HTTP request is narrated with its status.
+//
+// The client is ours (registry.go), on net/http, and not
+// go-containerregistry's remote package: linked into this binary, which
+// every container start runs twice, remote's dependencies (go-digest's
+// regexps, zstd, logrus, docker/cli's config) ran their package inits at
+// every start.
+func (s *Store) Pull(ctx context.Context, ref string, p Platform, x *explain.Narrator, opts ...PullOption) (Digest, error) {
+	var o pullOpts
+	for _, f := range opts {
+		f(&o)
+	}
+	r, err := ParseReference(ref)
 	if err != nil {
 		return "", fmt.Errorf("pull %s: %w", ref, err)
 	}
-	opts = append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain),
-		remote.WithTransport(narrate{x, http.DefaultTransport})}, opts...)
-	d, err := s.pull(r, p, opts)
+	g := newRegistry(ctx, r, o.rt, x)
+	d, err := s.pull(g, r, p, o.progress)
 	if err != nil {
 		return "", fmt.Errorf("pull %s: %w", ref, err)
 	}
-	local := NormalizeRef(ref)
-	if _, ok := r.(name.Digest); ok {
-		local = "" // stored by digest only, as docker pull NAME@DIGEST lists <none>
-	}
-	if local != "" {
-		if err := s.Tag(d, local); err != nil {
+	if r.Digest == "" { // NAME@DIGEST is stored by digest only, as docker lists <none>
+		if err := s.Tag(d, NormalizeRef(ref)); err != nil {
 			return "", err
 		}
 	}
 	return d, nil
 }
 
-func (s *Store) pull(r name.Reference, p Platform, opts []remote.Option) (Digest, error) {
-	desc, err := remote.Get(r, opts...)
+func (s *Store) pull(g *regClient, r Reference, p Platform, pr *progress) (Digest, error) {
+	raw, err := g.manifest(r.ref())
 	if err != nil {
-		return "", oneLine(err)
+		return "", err
 	}
-	raw := desc.Manifest
 	mt, err := kind(raw)
 	if err != nil {
 		return "", err
@@ -67,13 +85,9 @@ func (s *Store) pull(r name.Reference, p Platform, opts []remote.Option) (Digest
 		if err != nil {
 			return "", err
 		}
-		mdesc, err := remote.Get(r.Context().Digest(string(md.Digest)), opts...)
-		if err != nil {
-			return "", oneLine(err)
-		}
-		raw = mdesc.Manifest
-		if got := FromBytes(raw); got != md.Digest {
-			return "", fmt.Errorf("manifest %s: %w: its bytes hash to %s", md.Digest, ErrDigestMismatch, got)
+		g.x.Note("an index of %d manifests: %s is %s", len(ix.Manifests), p, md.Digest.Short())
+		if raw, err = g.manifest(string(md.Digest)); err != nil {
+			return "", err
 		}
 	}
 	m, err := ParseManifest(raw)
@@ -81,20 +95,7 @@ func (s *Store) pull(r name.Reference, p Platform, opts []remote.Option) (Digest
 		return "", err
 	}
 	for _, b := range append([]Descriptor{m.Config}, m.Layers...) {
-		if s.HasBlob(b.Digest) {
-			continue // shared with an image we have: not fetched again
-		}
-		l, err := remote.Layer(r.Context().Digest(string(b.Digest)), opts...)
-		if err != nil {
-			return "", oneLine(err)
-		}
-		rc, err := l.Compressed()
-		if err != nil {
-			return "", oneLine(err)
-		}
-		_, _, err = s.PutBlob(rc, b.Digest)
-		rc.Close()
-		if err != nil {
+		if err := s.fetchBlob(g, b, pr); err != nil {
 			return "", err
 		}
 	}
@@ -103,28 +104,34 @@ func (s *Store) pull(r name.Reference, p Platform, opts []remote.Option) (Digest
 	return s.AddManifest(raw, "")
 }
 
-// oneLine keeps the first line of a registry error (they can carry a
-// JSON body over several lines).
-func oneLine(err error) error {
-	msg := err.Error()
-	if i := strings.IndexByte(msg, '\n'); i >= 0 {
-		return fmt.Errorf("%s", msg[:i])
+// fetchBlob stores the blob b unless it is stored already (shared with
+// an image we have: layers are content-addressed).
+func (s *Store) fetchBlob(g *regClient, b Descriptor, pr *progress) error {
+	if s.HasBlob(b.Digest) {
+		pr.done(b, true)
+		return nil
 	}
-	return err
-}
-
-// narrate is an http.RoundTripper that tells each request and its answer.
-type narrate struct {
-	x    *explain.Narrator
-	next http.RoundTripper
-}
-
-func (n narrate) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := n.next.RoundTrip(req)
-	status := ""
-	if err == nil {
-		status = resp.Status
+	if err := b.Digest.Validate(); err != nil {
+		return err
 	}
-	n.x.Call("distribution-spec", req.Method+" "+req.URL.String(), status, err)
-	return resp, err
+	body, err := g.blob(b.Digest)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	// At most the announced size is read: a registry sending more is
+	// cut there, and the digest check then refuses it.
+	var rd io.Reader = io.LimitReader(body, b.Size)
+	if pr != nil {
+		rd = pr.reader(b, rd)
+	}
+	_, n, err := s.PutBlob(rd, b.Digest)
+	if err == nil && n != b.Size {
+		err = fmt.Errorf("blob %s: %d bytes, the manifest says %d", b.Digest, n, b.Size)
+	}
+	if err != nil {
+		return err
+	}
+	pr.done(b, false)
+	return nil
 }
