@@ -158,9 +158,12 @@ test-engines: engine-deps build
 compare: build
 	$(GO) test -count=1 -run 'TestCompareWithC' -v ./cmd/...
 
-# Start-up time against unshare(1), crun and runc, as ratios.
+# Start-up time against unshare(1), crun and runc, as ratios; then images:
+# the first run of an imported image (its layer unpacked) against cached
+# runs, and the unpack's throughput against tar -x of the same layer.
 bench: bench-deps build
 	./testdata/bench.sh
+	./testdata/bench-image.sh
 
 # minicontainer under load (testdata/stress, in a network namespace of its
 # own): 100 concurrent bridge containers with --memory and --pids pinging the

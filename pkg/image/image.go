@@ -231,7 +231,9 @@ func (s *Store) Unpack(l Descriptor, diffID Digest) (string, error) {
 		return "", fmt.Errorf("layer %s: %w", l.Digest, err)
 	}
 	defer f.Close()
-	r, err := decompress(f, l.MediaType)
+	// Buffered: the tar reader reads each 512-byte header on its own,
+	// one read(2) each from a bare file.
+	r, err := decompress(bufio.NewReaderSize(f, 1<<20), l.MediaType)
 	if err != nil {
 		return "", fmt.Errorf("layer %s: %w", l.Digest, err)
 	}
