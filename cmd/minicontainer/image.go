@@ -145,6 +145,9 @@ func (c *imagesCmd) Run() error {
 		created := im.Created
 		if t, err := time.Parse(time.RFC3339Nano, im.Created); err == nil {
 			created = t.UTC().Format("2006-01-02 15:04")
+			if t.IsZero() {
+				created = "-" // reproducible builds (ko, ggcr) write the zero time
+			}
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", im.Ref, im.Digest.Short(), created, image.HumanSize(im.Size))
 	}
