@@ -11,6 +11,9 @@
 //	                  [--cpuset-cpus LIST] [--cgroup-parent DIR] [--cgroup2]
 //	                  [--net bridge|none|host] [--subnet CIDR] [-p HOST:CTR[/tcp]]
 //	                  [-x] -- CMD [ARG...]
+//	minicontainer run [run's flags] [--entrypoint PROG] IMAGE [CMD [ARG...]]
+//	minicontainer pull [-x] [--platform OS/ARCH] REF
+//	minicontainer load -i FILE | import ROOTFS.tar NAME[:TAG] | images | rmi [-f] IMAGE...
 //	minicontainer network ls|inspect NAME|rm NAME
 //	minicontainer ps
 //	minicontainer stats [ID|NAME]
