@@ -32,12 +32,14 @@ DOCS_PKGS := graphviz fonts-dejavu-core
 all: build
 
 # minicontainer is built again without cgo (kong imports os/user, which
-# links the C library when gcc is present): every container start runs the
+# links the C library when gcc is present), and minicontainer-pull, the
+# program `minicontainer pull` execs (net/http would use the C resolver
+# too): every container start runs the
 # binary twice (parent and init), and the dynamic loader and cgo's set-up
 # cost ~10 ms of CPU per container (perf stat; see docs/06-minicontainer.md).
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
-	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/minicontainer
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/minicontainer ./cmd/minicontainer-pull
 
 # Install what is missing (Debian/Ubuntu). Idempotent; does nothing when all
 # is there. deps is what `make run` needs; test-deps and bench-deps add theirs.

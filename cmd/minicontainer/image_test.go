@@ -24,6 +24,7 @@ import (
 // line and exit 125; rmi gives the disk back.
 func TestImageVerbs(t *testing.T) {
 	needRoot(t)
+	pullHelperOnPath(t)
 	defer hostcheck.Take(t, "mctest").Verify(t)
 	store := t.TempDir()
 	t.Setenv("MINICONTAINER_IMAGES", store)
@@ -50,6 +51,7 @@ func TestImageVerbs(t *testing.T) {
 		{[]string{"load", "-i", tarball, "--platform", "linux"}, "want os/arch"},
 		{[]string{"pull", "127.0.0.1:1/no/registry"}, "pull 127.0.0.1:1/no/registry: "},
 		{[]string{"pull", "Not A Ref"}, `pull Not A Ref: reference "Not A Ref": `},
+		{[]string{"pull", "--platform", "linux", "x"}, "want os/arch"},
 	} {
 		r := mc(t, "", c.args...)
 		if r.code != 125 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, c.want) {

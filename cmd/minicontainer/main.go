@@ -68,8 +68,8 @@ import (
 const version = "0.9.0"
 
 type runCmd struct {
-	Image       string  `help:"Run this image from the store (pull, load or import it first): its layers are the overlay's lower dirs, its config the defaults (the same as run IMAGE [CMD...])." placeholder:"IMAGE"`
-	Entrypoint  *string `help:"Run this program instead of the image's Entrypoint (and without the image's Cmd); \"\" runs CMD alone." placeholder:"PROG"`
+	Image       string  `help:"Run this image from the store (pull, load or import it first): its layers are the overlay's lower dirs, its config the defaults." placeholder:"IMAGE"`
+	Entrypoint  *string `help:"Run PROG instead of the image's Entrypoint (and not its Cmd)." placeholder:"PROG"`
 	imageStore  `embed:""`
 	Rootfs      string   `help:"Root filesystem directory (default: a busybox rootfs built on first use in ${default_rootfs})." placeholder:"DIR"`
 	Name        string   `help:"A unique name for the container." placeholder:"N"`
@@ -91,7 +91,7 @@ type runCmd struct {
 	CgroupParent string       `help:"Directory under each cgroup hierarchy for the container's cgroup." default:"${default_cgroup_parent}" env:"MINICONTAINER_CGROUP_PARENT" placeholder:"DIR"`
 	Cgroup2      bool         `name:"cgroup2" help:"On a hybrid host, use the cgroup2 hierarchy (CLONE_INTO_CGROUP, cgroup.kill; it has no controllers, so no limits)." env:"MINICONTAINER_CGROUP2"`
 	Bundle       string       `help:"Run this OCI bundle (config.json and its rootfs) in the foreground instead: create, start, wait, delete." placeholder:"DIR"`
-	Command      []string     `arg:"" optional:"" passthrough:"partial" help:"IMAGE [CMD...], or -- CMD... for the built-in busybox (or --image, --rootfs)." placeholder:"IMAGE [CMD]"`
+	Command      []string     `arg:"" optional:"" passthrough:"partial" help:"IMAGE [CMD...], or -- CMD (busybox)." placeholder:"IMAGE [CMD]"`
 }
 
 // flags are run's flags as pkg/spec maps them onto a Spec.

@@ -21,6 +21,17 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/hostcheck"
 )
 
+// pullHelperOnPath builds minicontainer-pull and puts it on PATH: the
+// tests run minicontainer as this test binary, which has no sibling.
+func pullHelperOnPath(t *testing.T) {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("go", "build", "-o", dir+"/", "../minicontainer-pull").CombinedOutput(); err != nil {
+		t.Fatalf("go build minicontainer-pull: %v\n%s", err, out)
+	}
+	t.Setenv("PATH", dir+":"+os.Getenv("PATH"))
+}
+
 // TestPullRun pulls the test rootfs as a one-layer image from
 // go-containerregistry's registry, served in this test process on
 // 127.0.0.1 (no network leaves the test), and runs it: pull, run IMAGE,
@@ -28,6 +39,7 @@ import (
 // disk back.
 func TestPullRun(t *testing.T) {
 	needRoot(t)
+	pullHelperOnPath(t)
 	if os.Getenv(envTestHost) != "" {
 		// the test-made host network namespace (TestMain) starts with
 		// its loopback down; the registry listens on 127.0.0.1

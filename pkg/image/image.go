@@ -427,3 +427,16 @@ func (s *Store) gc(t map[string]Digest, keep map[string]bool) error {
 	}
 	return nil
 }
+
+// HumanSize is a size as docker shows it (decimal units).
+func HumanSize(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.2fGB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.2fMB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.2fkB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%dB", n)
+}

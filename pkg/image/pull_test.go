@@ -1,15 +1,18 @@
-package image
+package image_test
 
 import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,7 +20,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
+	ggcrreg "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -26,6 +29,8 @@ import (
 
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/minicontainer/minicontainer/pkg/hostcheck"
+	"github.com/minicontainer/minicontainer/pkg/image"
+	"github.com/minicontainer/minicontainer/pkg/registry"
 )
 
 // testRegistry is go-containerregistry's registry served over httptest
@@ -40,7 +45,7 @@ type testRegistry struct {
 }
 
 func newTestRegistry(t *testing.T) *testRegistry {
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	reg := ggcrreg.New(ggcrreg.Logger(log.New(io.Discard, "", 0)))
 	tr := &testRegistry{}
 	tr.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if d := tr.cut.Load(); d != nil && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+*d) {
@@ -65,7 +70,7 @@ func newTestRegistry(t *testing.T) *testRegistry {
 
 // ggcrImage is the image of layers (uncompressed tars) built with
 // go-containerregistry, gzip layers, the config cc.
-func ggcrImage(t *testing.T, cc ContainerConfig, arch string, layers ...[]byte) v1.Image {
+func ggcrImage(t *testing.T, cc image.ContainerConfig, arch string, layers ...[]byte) v1.Image {
 	t.Helper()
 	img := empty.Image
 	for _, l := range layers {
@@ -93,8 +98,8 @@ func ggcrImage(t *testing.T, cc ContainerConfig, arch string, layers ...[]byte) 
 // image with its add/change/delete and opaque layers, linux/arm64 busybox
 // alone. It returns the amd64 image.
 func pushIndex(t *testing.T, ref string) v1.Image {
-	layers, _ := testLayers(t)
-	cc := ContainerConfig{Cmd: []string{"sh"}, Env: []string{"PATH=/bin"}, WorkingDir: "/etc"}
+	layers, _ := image.TestLayers(t)
+	cc := image.ContainerConfig{Cmd: []string{"sh"}, Env: []string{"PATH=/bin"}, WorkingDir: "/etc"}
 	amd := ggcrImage(t, cc, "amd64", layers...)
 	arm := ggcrImage(t, cc, "arm64", layers[0])
 	ix := mutate.AppendManifests(empty.Index,
@@ -111,18 +116,18 @@ func pushIndex(t *testing.T, ref string) v1.Image {
 }
 
 func TestPull(t *testing.T) {
-	requireRoot(t)
+	image.RequireRoot(t)
 	defer hostcheck.Take(t).Verify(t)
 	reg := newTestRegistry(t)
 	ref := reg.host + "/test/bb:v1"
 	amd := pushIndex(t, ref)
-	_, want := testLayers(t)
+	_, want := image.TestLayers(t)
 	ctx := context.Background()
 
 	t.Run("multi-arch", func(t *testing.T) {
-		s, _ := Open(t.TempDir())
+		s, _ := image.Open(t.TempDir())
 		var narration bytes.Buffer
-		d, err := s.Pull(ctx, ref, DefaultPlatform, explain.New(&narration, true))
+		d, err := registry.Pull(ctx, s, ref, image.DefaultPlatform, explain.New(&narration, true))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,8 +138,8 @@ func TestPull(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := overlayTree(t, img)
-		diffTrees(t, "pulled amd64", got, want)
+		got := image.OverlayTree(t, img)
+		image.DiffTrees(t, "pulled amd64", got, want)
 		if img.Config.Config.WorkingDir != "/etc" || img.Config.Config.Cmd[0] != "sh" {
 			t.Errorf("config = %+v", img.Config.Config)
 		}
@@ -150,29 +155,29 @@ func TestPull(t *testing.T) {
 		for k := range got {
 			ours[k] = "x"
 		}
-		diffTrees(t, "our overlay vs mutate.Extract", ours, theirs)
+		image.DiffTrees(t, "our overlay vs mutate.Extract", ours, theirs)
 
-		s2, _ := Open(t.TempDir())
-		if _, err := s2.Pull(ctx, ref, Platform{OS: "linux", Architecture: "arm64"}, nil); err != nil {
+		s2, _ := image.Open(t.TempDir())
+		if _, err := registry.Pull(ctx, s2, ref, image.Platform{OS: "linux", Architecture: "arm64"}, nil); err != nil {
 			t.Fatal(err)
 		}
 		img2, err := s2.Image(ref)
 		if err != nil || len(img2.Layers) != 1 || img2.Config.Architecture != "arm64" {
 			t.Fatalf("arm64 pull: %v %+v", err, img2)
 		}
-		if _, err := s2.Pull(ctx, ref, Platform{OS: "linux", Architecture: "riscv64"}, nil); err == nil ||
+		if _, err := registry.Pull(ctx, s2, ref, image.Platform{OS: "linux", Architecture: "riscv64"}, nil); err == nil ||
 			!strings.Contains(err.Error(), "no image for platform linux/riscv64") {
 			t.Errorf("pull of a platform the index lacks: %v", err)
 		}
 	})
 
 	t.Run("concurrent pulls store one copy", func(t *testing.T) {
-		s, _ := Open(t.TempDir())
+		s, _ := image.Open(t.TempDir())
 		var wg sync.WaitGroup
 		errs := make([]error, 2)
 		for i := range errs {
 			wg.Add(1)
-			go func() { defer wg.Done(); _, errs[i] = s.Pull(ctx, ref, DefaultPlatform, nil) }()
+			go func() { defer wg.Done(); _, errs[i] = registry.Pull(ctx, s, ref, image.DefaultPlatform, nil) }()
 		}
 		wg.Wait()
 		for _, err := range errs {
@@ -181,23 +186,23 @@ func TestPull(t *testing.T) {
 			}
 		}
 		// manifest, config and three layers: once each
-		if ents, _ := os.ReadDir(s.blobDir()); len(ents) != 5 {
+		if ents, _ := os.ReadDir(s.BlobDir()); len(ents) != 5 {
 			t.Errorf("%d blobs stored, want 5", len(ents))
 		}
-		emptyDir(t, s.tmpDir())
+		image.EmptyDir(t, s.TmpDir())
 		if _, err := s.Image(ref); err != nil {
 			t.Fatal(err)
 		}
 	})
 
 	t.Run("cut mid-blob", func(t *testing.T) {
-		s, _ := Open(t.TempDir())
+		s, _ := image.Open(t.TempDir())
 		layers, _ := amd.Layers()
 		// the last layer: those before it are stored when it is cut
 		big, _ := layers[len(layers)-1].Digest()
 		cut := big.String()
 		reg.cut.Store(&cut)
-		_, err := s.Pull(ctx, ref, DefaultPlatform, nil)
+		_, err := registry.Pull(ctx, s, ref, image.DefaultPlatform, nil)
 		reg.cut.Store(nil)
 		if err == nil {
 			t.Fatal("a pull whose blob was cut mid-way succeeded")
@@ -205,15 +210,15 @@ func TestPull(t *testing.T) {
 		if strings.Contains(err.Error(), "\n") {
 			t.Errorf("the error is not one line: %q", err)
 		}
-		if s.HasBlob(Digest(cut)) {
+		if s.HasBlob(image.Digest(cut)) {
 			t.Errorf("the cut blob %s is visible in the store", cut)
 		}
-		emptyDir(t, s.tmpDir())
+		image.EmptyDir(t, s.TmpDir())
 		if l, _ := s.List(); len(l) != 0 {
 			t.Errorf("a failed pull left an image: %v", l)
 		}
 		before := reg.gets.Load()
-		if _, err := s.Pull(ctx, ref, DefaultPlatform, nil); err != nil {
+		if _, err := registry.Pull(ctx, s, ref, image.DefaultPlatform, nil); err != nil {
 			t.Fatalf("the next pull: %v", err)
 		}
 		if _, err := s.Image(ref); err != nil {
@@ -226,9 +231,9 @@ func TestPull(t *testing.T) {
 	})
 
 	t.Run("registry errors", func(t *testing.T) {
-		s, _ := Open(t.TempDir())
+		s, _ := image.Open(t.TempDir())
 		for _, r := range []string{reg.host + "/test/bb:nope", reg.host + "/test/none", "UPPER/case"} {
-			_, err := s.Pull(ctx, r, DefaultPlatform, nil)
+			_, err := registry.Pull(ctx, s, r, image.DefaultPlatform, nil)
 			if err == nil || strings.Contains(err.Error(), "\n") || !strings.HasPrefix(err.Error(), "pull "+r+": ") {
 				t.Errorf("pull %s: %q, want one line naming it", r, err)
 			}
@@ -251,5 +256,99 @@ func extractedNames(t *testing.T, img v1.Image) map[string]string {
 			t.Fatal(err)
 		}
 		out[path.Clean(strings.TrimPrefix(h.Name, "/"))] = "x"
+	}
+}
+
+// TestPullAuthRedirect puts a token service in front of the test
+// registry (distribution's token.md: 401 with a Bearer challenge, a token
+// given for the credentials docker login would have written) and answers
+// blob GETs with a redirect to a storage host, as Docker Hub does.
+func TestPullAuthRedirect(t *testing.T) {
+	image.RequireRoot(t)
+	reg := newTestRegistry(t)
+	pushIndex(t, reg.host+"/test/bb:v1")
+
+	storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			http.Error(w, "a storage host must not see the registry's token", http.StatusBadRequest)
+			return
+		}
+		resp, err := http.Get(reg.URL + r.URL.Path) // the blob, from behind the front
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		w.Write(b.Bytes())
+	}))
+	defer storage.Close()
+
+	var front *httptest.Server
+	front = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/token" {
+			user, pw, ok := r.BasicAuth()
+			if !ok || user != "me" || pw != "secret" || r.URL.Query().Get("scope") != "repository:test/bb:pull" ||
+				r.URL.Query().Get("service") != "test" {
+				http.Error(w, "no", http.StatusUnauthorized)
+				return
+			}
+			json.NewEncoder(w).Encode(map[string]string{"access_token": "T0K3N"})
+			return
+		}
+		if r.Header.Get("Authorization") != "Bearer T0K3N" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="`+front.URL+`/token",service="test"`)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`))
+			return
+		}
+		if strings.Contains(r.URL.Path, "/blobs/") {
+			http.Redirect(w, r, storage.URL+r.URL.Path+"?X-Amz-Signature=s3cr3t", http.StatusTemporaryRedirect)
+			return
+		}
+		reg.Config.Handler.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	ref := strings.TrimPrefix(front.URL, "http://") + "/test/bb:v1"
+
+	dir := t.TempDir()
+	t.Setenv("DOCKER_CONFIG", dir)
+	cfg := `{"auths":{"` + strings.TrimPrefix(front.URL, "http://") + `":{"auth":"` +
+		base64.StdEncoding.EncodeToString([]byte("me:secret")) + `"}}}`
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg), 0o600)
+
+	s, _ := image.Open(t.TempDir())
+	var narration, prog bytes.Buffer
+	if _, err := registry.Pull(context.Background(), s, ref, image.DefaultPlatform, explain.New(&narration, true), registry.WithProgress(&prog, false)); err != nil {
+		t.Fatalf("%v\n%s", err, narration.String())
+	}
+	if _, err := s.Image(ref); err != nil {
+		t.Fatal(err)
+	}
+	n := narration.String()
+	for _, want := range []string{"/v2/test/bb/manifests/v1 = 401 Unauthorized", "/token?scope=repository%3Atest%2Fbb%3Apull&service=test = 200 OK",
+		"/v2/test/bb/manifests/v1 = 200 OK", "307 Temporary Redirect → " + storage.URL} {
+		if !strings.Contains(n, want) {
+			t.Errorf("-x lacks %q:\n%s", want, n)
+		}
+	}
+	if strings.Contains(n, "s3cr3t") || strings.Contains(n, "T0K3N") {
+		t.Errorf("-x shows a credential:\n%s", n)
+	}
+	// config + three layers, each a line
+	if lines := strings.Count(prog.String(), ": pulled "); lines != 4 || strings.Contains(prog.String(), "\r") {
+		t.Errorf("progress, not a terminal: want 4 plain 'pulled' lines:\n%q", prog.String())
+	}
+
+	// The wrong password: the token service's 401 in one line.
+	cfg = strings.Replace(cfg, base64.StdEncoding.EncodeToString([]byte("me:secret")), base64.StdEncoding.EncodeToString([]byte("me:wrong")), 1)
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg), 0o600)
+	s2, _ := image.Open(t.TempDir())
+	_, err := registry.Pull(context.Background(), s2, ref, image.DefaultPlatform, nil)
+	if err == nil || !strings.Contains(err.Error(), "/token?scope=") || !strings.Contains(err.Error(), "401 Unauthorized") ||
+		strings.Contains(err.Error(), "\n") {
+		t.Errorf("pull with a wrong password: %v", err)
 	}
 }

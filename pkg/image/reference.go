@@ -83,8 +83,9 @@ func (r Reference) String() string {
 	return s
 }
 
-// ref is what the manifest is fetched by: the digest if given, else the tag.
-func (r Reference) ref() string {
+// TagOrDigest is what the manifest is fetched by: the digest if given,
+// else the tag.
+func (r Reference) TagOrDigest() string {
 	if r.Digest != "" {
 		return string(r.Digest)
 	}

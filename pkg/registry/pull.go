@@ -1,4 +1,4 @@
-package image
+package registry
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/minicontainer/minicontainer/pkg/explain"
+	"github.com/minicontainer/minicontainer/pkg/image"
 )
 
 // PullOption changes how Pull fetches.
@@ -45,39 +46,39 @@ func WithTransport(rt http.RoundTripper) PullOption {
 // every container start runs twice, remote's dependencies (go-digest's
 // regexps, zstd, logrus, docker/cli's config) ran their package inits at
 // every start.
-func (s *Store) Pull(ctx context.Context, ref string, p Platform, x *explain.Narrator, opts ...PullOption) (Digest, error) {
+func Pull(ctx context.Context, s *image.Store, ref string, p image.Platform, x *explain.Narrator, opts ...PullOption) (image.Digest, error) {
 	var o pullOpts
 	for _, f := range opts {
 		f(&o)
 	}
-	r, err := ParseReference(ref)
+	r, err := image.ParseReference(ref)
 	if err != nil {
 		return "", fmt.Errorf("pull %s: %w", ref, err)
 	}
 	g := newRegistry(ctx, r, o.rt, x)
-	d, err := s.pull(g, r, p, o.progress)
+	d, err := pull(s, g, r, p, o.progress)
 	if err != nil {
 		return "", fmt.Errorf("pull %s: %w", ref, err)
 	}
 	if r.Digest == "" { // NAME@DIGEST is stored by digest only, as docker lists <none>
-		if err := s.Tag(d, NormalizeRef(ref)); err != nil {
+		if err := s.Tag(d, image.NormalizeRef(ref)); err != nil {
 			return "", err
 		}
 	}
 	return d, nil
 }
 
-func (s *Store) pull(g *regClient, r Reference, p Platform, pr *progress) (Digest, error) {
-	raw, err := g.manifest(r.ref())
+func pull(s *image.Store, g *regClient, r image.Reference, p image.Platform, pr *progress) (image.Digest, error) {
+	raw, err := g.manifest(r.TagOrDigest())
 	if err != nil {
 		return "", err
 	}
-	mt, err := kind(raw)
+	mt, err := image.MediaTypeOf(raw)
 	if err != nil {
 		return "", err
 	}
-	if IsIndex(mt) {
-		ix, err := ParseIndex(raw)
+	if image.IsIndex(mt) {
+		ix, err := image.ParseIndex(raw)
 		if err != nil {
 			return "", err
 		}
@@ -90,12 +91,12 @@ func (s *Store) pull(g *regClient, r Reference, p Platform, pr *progress) (Diges
 			return "", err
 		}
 	}
-	m, err := ParseManifest(raw)
+	m, err := image.ParseManifest(raw)
 	if err != nil {
 		return "", err
 	}
-	for _, b := range append([]Descriptor{m.Config}, m.Layers...) {
-		if err := s.fetchBlob(g, b, pr); err != nil {
+	for _, b := range append([]image.Descriptor{m.Config}, m.Layers...) {
+		if err := fetchBlob(s, g, b, pr); err != nil {
 			return "", err
 		}
 	}
@@ -106,7 +107,7 @@ func (s *Store) pull(g *regClient, r Reference, p Platform, pr *progress) (Diges
 
 // fetchBlob stores the blob b unless it is stored already (shared with
 // an image we have: layers are content-addressed).
-func (s *Store) fetchBlob(g *regClient, b Descriptor, pr *progress) error {
+func fetchBlob(s *image.Store, g *regClient, b image.Descriptor, pr *progress) error {
 	if s.HasBlob(b.Digest) {
 		pr.done(b, true)
 		return nil

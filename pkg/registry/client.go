@@ -1,4 +1,8 @@
-package image
+// Package registry pulls images: the client side of the OCI distribution
+// spec on net/http, storing into pkg/image's store. It is linked only
+// into minicontainer-pull, never into minicontainer, which every container
+// start runs twice (see cmd/minicontainer-pull).
+package registry
 
 import (
 	"context"
@@ -16,6 +20,7 @@ import (
 	"time"
 
 	"github.com/minicontainer/minicontainer/pkg/explain"
+	"github.com/minicontainer/minicontainer/pkg/image"
 )
 
 // regClient speaks the client side of the OCI distribution spec
@@ -43,15 +48,15 @@ type regClient struct {
 // manifestAccept is every manifest form we read, so the registry need
 // not convert (Docker Hub converts a v2 manifest to the deprecated schema
 // 1 for a client that accepts nothing).
-var manifestAccept = strings.Join([]string{MediaOCIIndex, MediaDockerList, MediaOCIManifest, MediaDockerManifest}, ", ")
+var manifestAccept = strings.Join([]string{image.MediaOCIIndex, image.MediaDockerList, image.MediaOCIManifest, image.MediaDockerManifest}, ", ")
 
 // maxManifest bounds a manifest body (distribution's registry refuses to
 // store larger ones: 4 MiB).
 const maxManifest = 4 << 20
 
-func newRegistry(ctx context.Context, r Reference, rt http.RoundTripper, x *explain.Narrator) *regClient {
+func newRegistry(ctx context.Context, r image.Reference, rt http.RoundTripper, x *explain.Narrator) *regClient {
 	host := r.Domain
-	if host == DockerHub {
+	if host == image.DockerHub {
 		host = "registry-1.docker.io"
 	}
 	scheme := "https"
@@ -118,14 +123,14 @@ func (g *regClient) manifest(ref string) ([]byte, error) {
 	if len(b) > maxManifest {
 		return nil, fmt.Errorf("manifest %s: over %d bytes", ref, maxManifest)
 	}
-	if d := Digest(ref); d.Validate() == nil && FromBytes(b) != d {
-		return nil, fmt.Errorf("manifest %s: %w: its bytes hash to %s", ref, ErrDigestMismatch, FromBytes(b))
+	if d := image.Digest(ref); d.Validate() == nil && image.FromBytes(b) != d {
+		return nil, fmt.Errorf("manifest %s: %w: its bytes hash to %s", ref, image.ErrDigestMismatch, image.FromBytes(b))
 	}
 	return b, nil
 }
 
 // blob opens the blob d for reading; the caller closes it.
-func (g *regClient) blob(d Digest) (io.ReadCloser, error) {
+func (g *regClient) blob(d image.Digest) (io.ReadCloser, error) {
 	resp, err := g.get("/blobs/"+string(d), "")
 	if err != nil {
 		return nil, err
@@ -362,7 +367,7 @@ func dockerCredentials(domain string) string {
 		return ""
 	}
 	want := []string{domain}
-	if domain == DockerHub {
+	if domain == image.DockerHub {
 		// docker login writes Docker Hub as its v1 index URL
 		want = []string{"index.docker.io", "docker.io", "registry-1.docker.io"}
 	}

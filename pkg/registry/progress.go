@@ -1,7 +1,8 @@
-package image
+package registry
 
 import (
 	"fmt"
+	"github.com/minicontainer/minicontainer/pkg/image"
 	"io"
 	"strings"
 	"time"
@@ -18,16 +19,16 @@ type progress struct {
 }
 
 // what names a blob on its line: its short digest and role.
-func what(b Descriptor) string {
+func what(b image.Descriptor) string {
 	role := "layer"
 	switch b.MediaType {
-	case MediaOCIConfig, MediaDockerConfig:
+	case image.MediaOCIConfig, image.MediaDockerConfig:
 		role = "config"
 	}
 	return b.Digest.Short() + " " + role
 }
 
-func (p *progress) done(b Descriptor, stored bool) {
+func (p *progress) done(b image.Descriptor, stored bool) {
 	if p == nil {
 		return
 	}
@@ -39,11 +40,11 @@ func (p *progress) done(b Descriptor, stored bool) {
 		fmt.Fprintf(p.w, "%s%s: already stored\n", clear, what(b))
 		return
 	}
-	fmt.Fprintf(p.w, "%s%s: pulled %s\n", clear, what(b), HumanSize(b.Size))
+	fmt.Fprintf(p.w, "%s%s: pulled %s\n", clear, what(b), image.HumanSize(b.Size))
 }
 
 // reader counts r's bytes for b's line.
-func (p *progress) reader(b Descriptor, r io.Reader) io.Reader {
+func (p *progress) reader(b image.Descriptor, r io.Reader) io.Reader {
 	if !p.tty {
 		return r
 	}
@@ -53,7 +54,7 @@ func (p *progress) reader(b Descriptor, r io.Reader) io.Reader {
 type counting struct {
 	r    io.Reader
 	p    *progress
-	b    Descriptor
+	b    image.Descriptor
 	n    int64
 	last time.Time
 }
@@ -80,18 +81,5 @@ func bar(n, total int64, width int) string {
 		head = ">"
 	}
 	s := "[" + strings.Repeat("=", fill) + head + strings.Repeat(" ", max(width-fill-len(head), 0)) + "]"
-	return fmt.Sprintf("%s %s/%s", s, HumanSize(n), HumanSize(total))
-}
-
-// HumanSize is a size as docker shows it (decimal units).
-func HumanSize(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.2fGB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.2fMB", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.2fkB", float64(n)/1e3)
-	}
-	return fmt.Sprintf("%dB", n)
+	return fmt.Sprintf("%s %s/%s", s, image.HumanSize(n), image.HumanSize(total))
 }
