@@ -49,14 +49,7 @@ func Extract(rootfd int, r io.Reader) error {
 		hdr  *tar.Header
 	}
 	var dirs []dirTime
-	// The parent of the last entry, kept open: a layer lists a
-	// directory's files one after another, and walking each one's parent
-	// from the root again (one openat per component) cost a quarter of
-	// the unpack. Reusing it is safe: an entry in the same parent
-	// creates or replaces a child of it, never the parent or one of its
-	// ancestors (those entries have another parent, so the next entry
-	// here walks again, and a symlink planted on the way is refused).
-	var parent parentCache
+	var parent parentCache // see parentCache for why reuse is safe
 	defer parent.drop()
 	buf := make([]byte, 256<<10) // one copy buffer for every file
 	for {
@@ -78,6 +71,10 @@ func Extract(rootfd int, r io.Reader) error {
 			continue
 		}
 		dir, base := path.Split(name)
+		parent.forget(name)
+		if deleted, ok := strings.CutPrefix(base, whiteoutPrefix); ok {
+			parent.forget(dir + deleted) // a whiteout removes what was there
+		}
 		pfd, err := parent.open(rootfd, strings.TrimSuffix(dir, "/"))
 		if err != nil {
 			return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
@@ -123,30 +120,72 @@ func cleanName(n string) (string, error) {
 	return c, nil
 }
 
-// parentCache holds one open parent directory and its path.
+// parentCache keeps the directories entries were created in open, by
+// path (at most 64), so that a file's parent is one openat away from an
+// open ancestor, not a walk from the root: a layer lists a directory's
+// files together, and walking every parent from the root cost a quarter
+// of the unpack (one openat and one close per component).
+//
+// Reusing a descriptor is safe while its path still names the same
+// directory. Only an entry NAME can change what NAME, or a path under
+// it, resolves to (replace a directory by a symlink, say), so every
+// entry first drops NAME and everything under it from the cache; the
+// next entry there walks again with O_NOFOLLOW, and a planted symlink is
+// refused as before.
 type parentCache struct {
-	dir string
-	fd  int
-	ok  bool
+	fds map[string]int
 }
 
-func (c *parentCache) open(rootfd int, dir string) (int, error) {
-	if c.ok && c.dir == dir {
-		return c.fd, nil
+const parentCacheSize = 64
+
+// forget closes the cached directories at name and under it.
+func (c *parentCache) forget(name string) {
+	for dir, fd := range c.fds {
+		if dir == name || strings.HasPrefix(dir, name+"/") {
+			unix.Close(fd)
+			delete(c.fds, dir)
+		}
 	}
-	c.drop()
-	fd, err := walkParent(rootfd, dir)
+}
+
+// open returns an O_PATH descriptor of dir (relative, clean; "" is the
+// root), owned by the cache.
+func (c *parentCache) open(rootfd int, dir string) (int, error) {
+	if dir == "." {
+		dir = ""
+	}
+	if fd, ok := c.fds[dir]; ok {
+		return fd, nil
+	}
+	if c.fds == nil || len(c.fds) >= parentCacheSize {
+		c.drop()
+		c.fds = map[string]int{}
+	}
+	// the nearest open ancestor, else the root
+	from, rest := rootfd, dir
+	for a := dir; a != ""; {
+		i := strings.LastIndexByte(a, '/')
+		if i < 0 {
+			break
+		}
+		a = a[:i]
+		if fd, ok := c.fds[a]; ok {
+			from, rest = fd, dir[len(a)+1:]
+			break
+		}
+	}
+	fd, err := walkParent(from, rest)
 	if err != nil {
 		return -1, err
 	}
-	c.dir, c.fd, c.ok = dir, fd, true
+	c.fds[dir] = fd
 	return fd, nil
 }
 
 func (c *parentCache) drop() {
-	if c.ok {
-		unix.Close(c.fd)
-		c.ok = false
+	for dir, fd := range c.fds {
+		unix.Close(fd)
+		delete(c.fds, dir)
 	}
 }
 
