@@ -32,12 +32,16 @@ DOCS_PKGS := graphviz fonts-dejavu-core
 all: build
 
 # minicontainer is built again without cgo (kong imports os/user, which
-# links the C library when gcc is present): every container start runs the
+# links the C library when gcc is present), and minicontainer-pull, the
+# program `minicontainer pull` execs (net/http would use the C resolver
+# too): every container start runs the
 # binary twice (parent and init), and the dynamic loader and cgo's set-up
 # cost ~10 ms of CPU per container (perf stat; see docs/06-minicontainer.md).
+# minicontainer-pull's source is cmd/minicontainer/pull: part of the CLI.
 build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -o $(BIN)/ ./cmd/clonedemo ./cmd/setnsdemo ./cmd/unsharedemo
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/minicontainer
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/minicontainer-pull ./cmd/minicontainer/pull
 
 # Install what is missing (Debian/Ubuntu). Idempotent; does nothing when all
 # is there. deps is what `make run` needs; test-deps and bench-deps add theirs.
@@ -158,9 +162,12 @@ test-engines: engine-deps build
 compare: build
 	$(GO) test -count=1 -run 'TestCompareWithC' -v ./cmd/...
 
-# Start-up time against unshare(1), crun and runc, as ratios.
+# Start-up time against unshare(1), crun and runc, as ratios; then images:
+# the first run of an imported image (its layer unpacked) against cached
+# runs, and the unpack's throughput against tar -x of the same layer.
 bench: bench-deps build
 	./testdata/bench.sh
+	./testdata/bench-image.sh
 
 # minicontainer under load (testdata/stress, in a network namespace of its
 # own): 100 concurrent bridge containers with --memory and --pids pinging the
@@ -193,7 +200,7 @@ test-cgroup2-vm:
 	fi
 	APT_PKGS="$(TEST_PKGS)" ./testdata/cgroup2-vm-suite.sh
 
-# The labs (docs/labs/README.md), one per lesson, LAB=02 to 12. lab-start
+# The labs (docs/labs/README.md), one per lesson, LAB=02 to 13. lab-start
 # copies a lab's skeleton to docs/labs/_work/LAB, the student's copy (git
 # ignores it); lab checks that copy (or DIR=path, or DIR=solution for the
 # reference solution) and prints PASS or FAIL per check, with hints. The

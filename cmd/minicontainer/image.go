@@ -1,8 +1,8 @@
 package main
 
-// The image verbs: load, import, images, rmi. (pull is on branch images,
-// not linked: see the issue-13 note.) The store and formats are pkg/image.
+// The image verbs: pull, load, import, images, rmi. The store and its formats are pkg/image; these are thin.
 //
+//	minicontainer pull [-x] [--platform OS/ARCH] REF
 //	minicontainer load -i FILE [--platform OS/ARCH]   a docker save tar, or an OCI layout (dir or tar)
 //	minicontainer import ROOTFS.tar NAME[:TAG]        a root filesystem tar as a one-layer image
 //	minicontainer images [-q]
@@ -12,13 +12,19 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/minicontainer/minicontainer/pkg/container"
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/minicontainer/minicontainer/pkg/image"
+	"github.com/minicontainer/minicontainer/pkg/spec"
 )
 
 // imageStore is the flag every image verb shares.
@@ -62,6 +68,45 @@ func (l *loadCmd) Run() error {
 		}
 	}
 	return nil
+}
+
+// pullCmd hands its whole command line to minicontainer-pull, which has
+// the flags (-x, --platform, --images) and the help: each flag modelled
+// here costs kong work at every start of this binary (it interpolates
+// every help string with a regexp): callgrind counted 0.67 M instructions
+// of --version for pull's four flags, 0.2 M for this one argument.
+type pullCmd struct {
+	Args []string `arg:"" optional:"" passthrough:"all" help:"[-x] [--platform OS/ARCH] [--images DIR] REF"`
+}
+
+// PullHelper is the program pull execs (cmd/minicontainer/pull): the
+// registry client links net/http and crypto/tls, which this binary, run
+// twice at every container start, does not carry.
+const PullHelper = "minicontainer-pull"
+
+// Run execs minicontainer-pull, found beside this binary (make build puts
+// both in bin/), else on PATH.
+func (c *pullCmd) Run() error {
+	helper, err := pullHelper()
+	if err != nil {
+		return err
+	}
+	// execve(2): the helper's exit status and signals are pull's own.
+	return fmt.Errorf("pull: exec %s: %w", helper, syscall.Exec(helper, append([]string{PullHelper}, c.Args...), os.Environ()))
+}
+
+func pullHelper() (string, error) {
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), PullHelper)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	p, err := exec.LookPath(PullHelper)
+	if err != nil {
+		return "", fmt.Errorf("pull: %s is neither beside minicontainer nor on PATH (make build builds both)", PullHelper)
+	}
+	return p, nil
 }
 
 type importCmd struct {
@@ -109,8 +154,11 @@ func (c *imagesCmd) Run() error {
 		created := im.Created
 		if t, err := time.Parse(time.RFC3339Nano, im.Created); err == nil {
 			created = t.UTC().Format("2006-01-02 15:04")
+			if t.IsZero() {
+				created = "-" // reproducible builds (ko, ggcr) write the zero time
+			}
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", im.Ref, im.Digest.Short(), created, humanBytes(im.Size))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", im.Ref, im.Digest.Short(), created, image.HumanSize(im.Size))
 	}
 	return w.Flush()
 }
@@ -136,61 +184,121 @@ func (r *rmiCmd) Run(g *globals) error {
 	return nil
 }
 
-// humanBytes is a size as docker images shows it (decimal units).
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.2fGB", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.2fMB", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.2fkB", float64(n)/1e3)
+// BuiltinImage is the image run uses with no --rootfs and no image: the
+// busybox root filesystem built from the host's busybox-static on first
+// use (container.DefaultRootfs). It is not stored as layers: a plain run
+// resolves no manifest and reads no config, so its start costs nothing
+// more; an image of that name in the store wins over it.
+const BuiltinImage = "busybox"
+
+// positional splits run's arguments, docker's way or the old way:
+//
+//	run [FLAGS] IMAGE [CMD...]          the image, then its command
+//	run [FLAGS] -- CMD...               the built-in busybox (or --image)
+//	run --rootfs DIR [--] CMD...        that directory, no image
+//
+// kong keeps the "--" at the head of a passthrough argument list.
+func (r *runCmd) positional() {
+	dash := len(r.Command) > 0 && r.Command[0] == "--"
+	if dash {
+		r.Command = r.Command[1:]
 	}
-	return fmt.Sprintf("%dB", n)
+	if dash || r.Rootfs != "" || r.Bundle != "" || r.Image != "" || len(r.Command) == 0 {
+		return
+	}
+	r.Image, r.Command = r.Command[0], r.Command[1:]
 }
 
-// applyImage fills cfg from --image: the image's bottom layer is the base,
-// the others the lower dirs over it; its config gives the defaults the
-// flags override, as docker run applies them: the command is Entrypoint
-// followed by CMD (or by the image's Cmd when none is given), the image's
-// Env comes before -e, WorkingDir applies unless -w.
-func (r *runCmd) applyImage(cfg *container.Config, x *explain.Narrator) error {
+// imageRun is what an image gives a run: its layers, bottom first, and
+// its config's defaults with run's flags applied over them.
+type imageRun struct {
+	img        *image.Image
+	args, env  []string
+	workdir    string
+	user       image.User
+	userSpec   string
+	stopSignal string
+}
+
+// fromImage resolves run's image and applies its config as docker run
+// does: the command is the Entrypoint (or --entrypoint) then CMD (or the
+// image's Cmd, see image.ContainerConfig.Args), the image's Env comes
+// before -e, its WorkingDir applies unless -w, its User is resolved
+// against the image's /etc/passwd and /etc/group, and its StopSignal is
+// kept for stop. nil: no image (--rootfs, or the built-in busybox).
+func (r *runCmd) fromImage(x *explain.Narrator) (*imageRun, error) {
 	if r.Image == "" {
-		return nil
+		return nil, nil
 	}
 	if r.Rootfs != "" {
-		return errors.New("run: --image and --rootfs are two root filesystems: give one")
+		return nil, errors.New("run: an image and --rootfs are two root filesystems: give one")
 	}
 	s, err := r.open()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	img, err := s.Image(r.Image)
 	if err != nil {
-		return err
+		if r.Image == BuiltinImage {
+			if _, _, rerr := s.Resolve(r.Image); rerr != nil { // not in the store: the built-in one
+				r.Image = ""
+				x.Note("image %s: the built-in one, the host's busybox in %s", BuiltinImage, container.DefaultRootfs)
+				if len(r.Command) == 0 {
+					r.Command = []string{"sh"}
+				}
+				return nil, nil
+			}
+		}
+		return nil, err
 	}
 	if len(img.Layers) == 0 {
-		return fmt.Errorf("image %s: no layers", r.Image)
+		return nil, fmt.Errorf("image %s: no layers", r.Image)
 	}
 	c := img.Config.Config
-	if c.User != "" && c.User != "root" && c.User != "0" && c.User != "0:0" {
-		return fmt.Errorf("image %s: runs as user %q, and run cannot switch users yet", r.Image, c.User)
+	ir := &imageRun{img: img, workdir: c.WorkingDir, userSpec: c.User, stopSignal: c.StopSignal}
+	ir.args = c.Args(r.Entrypoint, r.Command)
+	if len(ir.args) == 0 {
+		return nil, fmt.Errorf("image %s: no command (the image has no Entrypoint nor Cmd): give one", r.Image)
 	}
-	x.Note("image %s (%s): %d layers", img.Ref, img.Digest.Short(), len(img.Layers))
-	cfg.Rootfs, cfg.Layers = img.Layers[0], img.Layers[1:]
-	cmd := cfg.Command
-	if len(cmd) == 0 {
-		cmd = c.Cmd
+	ir.env = append(append([]string{}, c.Env...), r.Env...)
+	if r.Workdir != "" {
+		ir.workdir = r.Workdir
 	}
-	cfg.Command = append(append([]string{}, c.Entrypoint...), cmd...)
-	if len(cfg.Command) == 0 {
-		return fmt.Errorf("image %s: no command (the image has no Entrypoint nor Cmd): give one", r.Image)
+	if ir.user, err = img.ResolveUser(c.User); err != nil {
+		return nil, fmt.Errorf("image %s: %w", r.Image, err)
 	}
-	cfg.Env = append(append([]string{}, c.Env...), cfg.Env...)
-	if cfg.Workdir == "" {
-		cfg.Workdir = c.WorkingDir
+	x.Note("image %s (%s): %d layers, the overlay's lower dirs; user %q = uid %d gid %d", img.Ref, img.Digest.Short(),
+		len(img.Layers), c.User, ir.user.UID, ir.user.GID)
+	return ir, nil
+}
+
+// applyImage fills cfg from the image: the bottom layer is the base, the
+// others the lower dirs over it, and its config the defaults.
+func (r *runCmd) applyImage(cfg *container.Config, x *explain.Narrator) error {
+	ir, err := r.fromImage(x)
+	if err != nil || ir == nil {
+		cfg.Command = r.Command // the built-in image may have given sh
+		return err
 	}
+	cfg.Rootfs, cfg.Layers = ir.img.Layers[0], ir.img.Layers[1:]
+	cfg.Command, cfg.Env, cfg.Workdir = ir.args, ir.env, ir.workdir
+	// The image's User becomes process.user, which the init takes on
+	// its exec thread after the mounts (setgroups, setgid, setuid).
+	cfg.User = specs.User{UID: ir.user.UID, GID: ir.user.GID, AdditionalGids: ir.user.AdditionalGids}
 	return nil
+}
+
+// specFlags is RunFlags with the image applied, for `spec`.
+func (r *runCmd) specFlags(x *explain.Narrator) (spec.RunFlags, error) {
+	ir, err := r.fromImage(x)
+	f := r.flags()
+	if err != nil || ir == nil {
+		return f, err
+	}
+	f.Rootfs, f.Command, f.Env, f.Workdir = ir.img.Layers[0], ir.args, ir.env, ir.workdir
+	f.User = specs.User{UID: ir.user.UID, GID: ir.user.GID, AdditionalGids: ir.user.AdditionalGids}
+	f.StopSignal = ir.stopSignal
+	return f, nil
 }
 
 // layersInUse finds the containers under the state root whose init's

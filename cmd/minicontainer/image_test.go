@@ -24,6 +24,7 @@ import (
 // line and exit 125; rmi gives the disk back.
 func TestImageVerbs(t *testing.T) {
 	needRoot(t)
+	pullHelperOnPath(t)
 	defer hostcheck.Take(t, "mctest").Verify(t)
 	store := t.TempDir()
 	t.Setenv("MINICONTAINER_IMAGES", store)
@@ -48,6 +49,9 @@ func TestImageVerbs(t *testing.T) {
 		{[]string{"import", "/etc/passwd", "x"}, "not a tar archive"},
 		{[]string{"load", "-i", tarball}, "neither an OCI layout"},
 		{[]string{"load", "-i", tarball, "--platform", "linux"}, "want os/arch"},
+		{[]string{"pull", "127.0.0.1:1/no/registry"}, "pull 127.0.0.1:1/no/registry: "},
+		{[]string{"pull", "Not A Ref"}, `pull Not A Ref: reference "Not A Ref": `},
+		{[]string{"pull", "--platform", "linux", "x"}, "want os/arch"},
 	} {
 		r := mc(t, "", c.args...)
 		if r.code != 125 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, c.want) {
@@ -96,30 +100,7 @@ func TestRunImage(t *testing.T) {
 	layers := [][]byte{base,
 		tarOf(t, "etc/added", "new\n", "etc/.wh.group", ""),
 		tarOf(t, "usr/sbin/.wh..wh..opq", "", "usr/sbin/only", "o\n")}
-	cfg := map[string]any{"architecture": "amd64", "os": "linux",
-		"config": map[string]any{"Cmd": []string{"sh", "-c", "echo cmd $FOO"}, "Env": []string{"FOO=from-image"}, "WorkingDir": "/etc"},
-		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{}}}
-	files := map[string][]byte{}
-	var paths []string
-	for i, l := range layers {
-		sum := sha256.Sum256(l)
-		cfg["rootfs"].(map[string]any)["diff_ids"] = append(cfg["rootfs"].(map[string]any)["diff_ids"].([]string), "sha256:"+hex.EncodeToString(sum[:]))
-		p := fmt.Sprintf("l%d/layer.tar", i)
-		files[p], paths = l, append(paths, p)
-	}
-	files["config.json"], _ = json.Marshal(cfg)
-	files["manifest.json"], _ = json.Marshal([]map[string]any{{"Config": "config.json", "RepoTags": []string{"test/run:1"}, "Layers": paths}})
-	save := filepath.Join(work, "save.tar")
-	var names []string
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var kv []string
-	for _, n := range names {
-		kv = append(kv, n, string(files[n]))
-	}
-	os.WriteFile(save, tarOf(t, kv...), 0o644)
+	save := saveTar(t, work, "test/run:1", map[string]any{"Cmd": []string{"sh", "-c", "echo cmd $FOO"}, "Env": []string{"FOO=from-image"}, "WorkingDir": "/etc"}, layers...)
 	if r := mc(t, "", "load", "-i", save); r.code != 0 || r.stdout != "Loaded image: test/run:1\n" {
 		t.Fatalf("load: %+v", r)
 	}
@@ -141,6 +122,7 @@ func TestRunImage(t *testing.T) {
 	if r := mc(t, "", "run", "--image", "no/such", "--", "true"); r.code != 125 || !strings.Contains(r.stderr, `image "no/such": not in the store`) {
 		t.Errorf("run of an unknown image: %+v", r)
 	}
+	imageConfig(t, work, base)
 
 	// An image a running container uses is not removed without -f; with
 	// -f its name goes and its layers stay while they are mounted.
@@ -171,6 +153,39 @@ func TestRunImage(t *testing.T) {
 	}
 }
 
+// saveTar writes a docker save archive of one image, tagged tag, with
+// the given container config (Cmd, Entrypoint, User...) and layers
+// (uncompressed tars, bottom first), and returns its path.
+func saveTar(t *testing.T, dir, tag string, config map[string]any, layers ...[]byte) string {
+	t.Helper()
+	cfg := map[string]any{"architecture": "amd64", "os": "linux", "config": config,
+		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{}}}
+	files := map[string][]byte{}
+	var paths []string
+	for i, l := range layers {
+		sum := sha256.Sum256(l)
+		cfg["rootfs"].(map[string]any)["diff_ids"] = append(cfg["rootfs"].(map[string]any)["diff_ids"].([]string), "sha256:"+hex.EncodeToString(sum[:]))
+		p := fmt.Sprintf("l%d/layer.tar", i)
+		files[p], paths = l, append(paths, p)
+	}
+	files["config.json"], _ = json.Marshal(cfg)
+	files["manifest.json"], _ = json.Marshal([]map[string]any{{"Config": "config.json", "RepoTags": []string{tag}, "Layers": paths}})
+	var names []string
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var kv []string
+	for _, n := range names {
+		kv = append(kv, n, string(files[n]))
+	}
+	save := filepath.Join(dir, strings.NewReplacer("/", "_", ":", "_").Replace(tag)+".tar")
+	if err := os.WriteFile(save, tarOf(t, kv...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return save
+}
+
 // tarOf is a tar of name, content pairs (regular files).
 func tarOf(t *testing.T, kv ...string) []byte {
 	var b bytes.Buffer
@@ -183,4 +198,65 @@ func tarOf(t *testing.T, kv ...string) []byte {
 		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+// imageConfig runs images whose config has an Entrypoint, a User and a
+// StopSignal, in docker's form run IMAGE [CMD...].
+func imageConfig(t *testing.T, work string, base []byte) {
+	if r := mc(t, "", "run", "--net", "none", "test/run:1"); r.code != 0 || r.stdout != "cmd from-image\n" {
+		t.Errorf("run IMAGE: %+v", r)
+	}
+	ep := saveTar(t, work, "test/ep:1", map[string]any{"Entrypoint": []string{"echo", "ep"}, "Cmd": []string{"from-cmd"}}, base)
+	users := saveTar(t, work, "test/user:1", map[string]any{"Cmd": []string{"id"}, "User": "app", "StopSignal": "SIGQUIT"}, base,
+		tarOf(t, "etc/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001::/:/bin/sh\n", "etc/group", "root:x:0:\napp:x:1001:\nextra:x:2000:app\n"))
+	for _, f := range []string{ep, users} {
+		if r := mc(t, "", "load", "-i", f); r.code != 0 {
+			t.Fatalf("load: %+v", r)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"test/ep:1"}, "ep from-cmd\n"},
+		{[]string{"test/ep:1", "a", "b"}, "ep a b\n"},
+		{[]string{"--entrypoint", "sh", "test/ep:1", "-c", "echo over"}, "over\n"},
+		{[]string{"--entrypoint", "", "test/ep:1", "echo", "z"}, "z\n"},
+		{[]string{"busybox", "echo", "built-in"}, "built-in\n"},
+		{[]string{"--", "echo", "plain"}, "plain\n"},
+	} {
+		r := mc(t, "", append([]string{"run", "--net", "none"}, c.args...)...)
+		if r.code != 0 || r.stdout != c.want {
+			t.Errorf("run %q: exit %d, %q, want %q\n%s", c.args, r.code, r.stdout, c.want, r.stderr)
+		}
+	}
+	// The user is resolved from the image's /etc/passwd and /etc/group
+	// into process.user, the stop signal kept as an annotation.
+	r := mc(t, "", "spec", "test/user:1")
+	var s struct {
+		Process struct {
+			Args []string
+			User struct {
+				UID            uint32   `json:"uid"`
+				GID            uint32   `json:"gid"`
+				AdditionalGids []uint32 `json:"additionalGids"`
+			}
+		}
+		Annotations map[string]string
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil || r.code != 0 {
+		t.Fatalf("spec IMAGE: %v %+v", err, r)
+	}
+	if u := s.Process.User; u.UID != 1000 || u.GID != 1001 || len(u.AdditionalGids) != 1 || u.AdditionalGids[0] != 2000 ||
+		s.Annotations["org.opencontainers.image.stopSignal"] != "SIGQUIT" || s.Process.Args[0] != "id" {
+		t.Errorf("spec test/user:1: process %+v, annotations %v", s.Process, s.Annotations)
+	}
+	// run executes that Spec: the process runs as the image's user, with
+	// its groups (id is the image's Cmd).
+	if r := mc(t, "", "run", "--net", "none", "test/user:1"); r.code != 0 || !strings.Contains(r.stdout, "uid=1000") || !strings.Contains(r.stdout, "gid=1001") || !strings.Contains(r.stdout, "2000") {
+		t.Errorf("run of an image with a User: %+v", r)
+	}
+	if r := mc(t, "", "rmi", "test/ep:1", "test/user:1"); r.code != 0 {
+		t.Errorf("rmi: %+v", r)
+	}
 }

@@ -13,6 +13,9 @@
 //	                  [--cap-add CAP] [--cap-drop CAP] [--privileged]
 //	                  [--security-opt seccomp=unconfined|PROFILE.json|no-new-privileges]
 //	                  [-x] -- CMD [ARG...]
+//	minicontainer run [run's flags] [--entrypoint PROG] IMAGE [CMD [ARG...]]
+//	minicontainer pull [-x] [--platform OS/ARCH] REF
+//	minicontainer load -i FILE | import ROOTFS.tar NAME[:TAG] | images | rmi [-f] IMAGE...
 //	minicontainer run -d [--rm] [run's flags] -- CMD [ARG...]   (prints the ID; a monitor owns it)
 //	minicontainer exec [-i] [-t] [-e K=V] [-w DIR] [-u USER[:GROUP]] [-d] ID|NAME CMD [ARG...]
 //	minicontainer logs [-f] [--tail N] [-t] ID|NAME
@@ -76,7 +79,8 @@ import (
 const version = "0.9.0"
 
 type runCmd struct {
-	Image       string `help:"Run this image from the store (pull, load or import it first): its layers are the overlay's lower dirs, its config the defaults." placeholder:"IMAGE"`
+	Image       string  `help:"Run this image from the store (pull, load or import it first): its layers are the overlay's lower dirs, its config the defaults." placeholder:"IMAGE"`
+	Entrypoint  *string `help:"Run PROG instead of the image's Entrypoint (and not its Cmd)." placeholder:"PROG"`
 	imageStore  `embed:""`
 	Rootfs      string   `help:"Root filesystem directory (default: a busybox rootfs built on first use in ${default_rootfs})." placeholder:"DIR"`
 	Name        string   `help:"A unique name for the container." placeholder:"N"`
@@ -105,7 +109,7 @@ type runCmd struct {
 	Detach       bool         `short:"d" help:"Run in the background under a monitor and print the container's ID; its output goes to its log (logs ID)."`
 	Rm           bool         `help:"Remove the container when it ends (a foreground run always does)."`
 	Bundle       string       `help:"Run this OCI bundle (config.json and its rootfs) in the foreground instead: create, start, wait, delete." placeholder:"DIR"`
-	Command      []string     `arg:"" optional:"" passthrough:"partial" help:"The command and its arguments." placeholder:"CMD"`
+	Command      []string     `arg:"" optional:"" passthrough:"partial" help:"IMAGE [CMD...], or -- CMD (busybox)." placeholder:"IMAGE [CMD]"`
 }
 
 // flags are run's flags as pkg/spec maps them onto a Spec.
@@ -125,10 +129,7 @@ func (r *runCmd) confined() bool {
 }
 
 func (r *runCmd) Run(g *globals) error {
-	// With passthrough, kong keeps the "--" that ends our flags.
-	if len(r.Command) > 0 && r.Command[0] == "--" {
-		r.Command = r.Command[1:]
-	}
+	r.positional()
 	x := explain.New(os.Stderr, r.Explain)
 	if r.Bundle != "" {
 		if len(r.Command) > 0 {
@@ -255,6 +256,7 @@ type cli struct {
 	Seccomp  seccompCmd  `cmd:"" help:"Print the seccomp filter that run with these flags (or --config FILE) loads, disassembled."`
 	Stats    statsCmd    `cmd:"" help:"Show running containers' memory, tasks, CPU time and OOM kills (from their cgroups)."`
 	Gc       gcCmd       `cmd:"" help:"Remove what killed runs left behind."`
+	Pull     pullCmd     `cmd:"" help:"Pull an image from a registry."`
 	Load     loadCmd     `cmd:"" help:"Load images from a docker save tarball or an OCI layout (dir or tar)."`
 	Import   importCmd   `cmd:"" help:"Import a root filesystem tar as a one-layer image."`
 	Images   imagesCmd   `cmd:"" help:"List the images in the store."`

@@ -222,16 +222,18 @@ type specCmd struct {
 // Without a command, the process is sh, as in runc's `spec`.
 func (c *specCmd) Run(g *globals) error {
 	r := &c.Flags
-	if len(r.Command) > 0 && r.Command[0] == "--" {
-		r.Command = r.Command[1:]
+	r.positional()
+	f, err := r.specFlags(nil)
+	if err != nil {
+		return err
 	}
-	if len(r.Command) == 0 {
-		r.Command = []string{"sh"}
+	if len(f.Command) == 0 {
+		f.Command = []string{"sh"}
 	}
-	if r.Rootfs == "" {
-		r.Rootfs = container.DefaultRootfs
+	if f.Rootfs == "" {
+		f.Rootfs = container.DefaultRootfs
 	}
-	s, err := spec.FromRun(r.flags(), os.LookupEnv)
+	s, err := spec.FromRun(f, os.LookupEnv)
 	if err != nil {
 		return err
 	}

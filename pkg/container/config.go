@@ -22,6 +22,8 @@
 package container
 
 import (
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"errors"
 	"fmt"
 	"os"
@@ -36,20 +38,21 @@ import (
 
 // Config is what a user asks for on the command line.
 type Config struct {
-	Rootfs      string   // base root filesystem; "" means DefaultRootfs, built on first use
-	Layers      []string // more read-only lower dirs over Rootfs, bottom first (an image's upper layers)
-	Name        string   // optional unique name
-	Hostname    string   // "" means DefaultHostname
-	Env         []string // K=V added to (or replacing) the default environment; K alone copies the host's value
-	Workdir     string   // working directory inside the container; "" means /
-	Volumes     []string // HOST:CONTAINER[:ro]
-	ReadOnly    bool     // mount the root filesystem read-only
-	Chroot      bool     // chroot(2) instead of pivot_root(2): the article's way, escapable
-	Init        bool     // run a tiny init as PID 1 that reaps zombies and forwards signals
-	Interactive bool     // keep stdin attached to the pseudo-terminal (-i)
-	TTY         bool     // give the command a pseudo-terminal inside the container (-t)
-	Command     []string // the command and its arguments
-	StateRoot   string   // "" means DefaultStateRoot
+	Rootfs      string     // base root filesystem; "" means DefaultRootfs, built on first use
+	Layers      []string   // more read-only lower dirs over Rootfs, bottom first (an image's upper layers)
+	Name        string     // optional unique name
+	Hostname    string     // "" means DefaultHostname
+	Env         []string   // K=V added to (or replacing) the default environment; K alone copies the host's value
+	Workdir     string     // working directory inside the container; "" means /
+	User        specs.User // process.user (an image's User, resolved to ids); zero: root
+	Volumes     []string   // HOST:CONTAINER[:ro]
+	ReadOnly    bool       // mount the root filesystem read-only
+	Chroot      bool       // chroot(2) instead of pivot_root(2): the article's way, escapable
+	Init        bool       // run a tiny init as PID 1 that reaps zombies and forwards signals
+	Interactive bool       // keep stdin attached to the pseudo-terminal (-i)
+	TTY         bool       // give the command a pseudo-terminal inside the container (-t)
+	Command     []string   // the command and its arguments
+	StateRoot   string     // "" means DefaultStateRoot
 	// Resources are the cgroup limits as given (--memory 64m, --pids 32,
 	// --cpus 0.5, --cpu-weight, --cpuset-cpus), parsed by validateCgroup.
 	Resources cgroup.Flags

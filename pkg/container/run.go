@@ -187,7 +187,7 @@ func (c *Config) spec(base string) (*specs.Spec, error) {
 		Rootfs: base, Layers: c.Layers, Name: c.Name, Hostname: c.Hostname, Env: c.Env, Workdir: c.Workdir,
 		Volumes: c.Volumes, ReadOnly: c.ReadOnly, Chroot: c.Chroot, Init: c.Init, Interactive: c.Interactive,
 		TTY: c.TTY, Net: c.Net, Subnet: c.Subnet, Ports: c.Ports, Resources: c.Resources,
-		CgroupParent: c.CgroupParent, Cgroup2: c.CgroupV2, Command: c.Command,
+		CgroupParent: c.CgroupParent, Cgroup2: c.CgroupV2, Command: c.Command, User: c.User,
 	}, os.LookupEnv)
 	if err != nil {
 		return nil, err

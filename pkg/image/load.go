@@ -317,11 +317,12 @@ func (s *Store) Import(file, ref string) (Digest, error) {
 		return "", fmt.Errorf("import: %w", err)
 	}
 	defer f.Close()
+	// A cheap check before copying: a tar header must be readable, unless
+	// the file is gzip (decompress reads it). The magic is peeked first:
+	// the tar reader consumes what it reads.
 	br := bufio.NewReaderSize(f, 1<<16)
-	if _, err := tar.NewReader(br).Next(); err != nil {
-		// a cheap check before copying: gzip is fine too (decompress
-		// reads it), but a tar header must be readable from one.
-		if m, _ := br.Peek(2); len(m) < 2 || m[0] != 0x1f || m[1] != 0x8b {
+	if m, _ := br.Peek(2); len(m) < 2 || m[0] != 0x1f || m[1] != 0x8b {
+		if _, err := tar.NewReader(br).Next(); err != nil {
 			return "", fmt.Errorf("import %s: not a tar archive: %v", file, err)
 		}
 	}

@@ -319,6 +319,15 @@ func TestImport(t *testing.T) {
 		t.Fatalf("Image = %v %v", img, err)
 	}
 	diffTrees(t, "import", tree(t, img.Layers[0]), bbTree)
+	// a gzip tar: the layer is stored compressed, its diff ID that of the tar
+	gzf := filepath.Join(t.TempDir(), "rootfs.tar.gz")
+	os.WriteFile(gzf, gzipBytes(t, bb), 0o644)
+	if _, err := s.Import(gzf, "mine:gz"); err != nil {
+		t.Fatalf("Import of a gzip tar: %v", err)
+	}
+	if img, err := s.Image("mine:gz"); err != nil || img.Layers[0] != s.LayerPath(FromBytes(bb)) {
+		t.Errorf("Image(mine:gz) = %v, %v: want the plain tar's layer, shared", img, err)
+	}
 	if _, err := s.Import("/etc/passwd", "x"); err == nil || !strings.Contains(err.Error(), "not a tar archive") {
 		t.Errorf("Import of a non-tar = %v", err)
 	}

@@ -122,6 +122,9 @@ func kind(b []byte) (string, error) {
 	return "", fmt.Errorf("manifest: neither a manifest nor an index")
 }
 
+// MediaTypeOf is the media type of a manifest-or-index document (kind).
+func MediaTypeOf(b []byte) (string, error) { return kind(b) }
+
 // IsIndex says whether mt is an index (OCI) or manifest list (Docker).
 func IsIndex(mt string) bool { return mt == MediaOCIIndex || mt == MediaDockerList }
 

@@ -38,6 +38,8 @@ type RunFlags struct {
 	Privileged   bool
 	SecurityOpt  []string // seccomp=unconfined|PROFILE.json, no-new-privileges
 	Command      []string
+	User         specs.User // process.user: an image's User, resolved to ids (zero: root)
+	StopSignal   string     // an image's StopSignal, for stop (AnnotationStopSignal)
 }
 
 // The annotations `run` writes for what has no runtime-spec field. They
@@ -76,6 +78,10 @@ const (
 	AnnotationInteractive  = "org.minicontainer.interactive"
 	AnnotationCgroupParent = "org.minicontainer.cgroup-parent"
 	AnnotationCgroup2      = "org.minicontainer.cgroup2"
+	// AnnotationStopSignal is image-spec's name for the config's
+	// StopSignal carried into a runtime bundle (image-spec conversion.md):
+	// the signal stop sends first, SIGTERM when absent.
+	AnnotationStopSignal = "org.opencontainers.image.stopSignal"
 )
 
 // FromRun maps run's flags onto Default's Spec: what a runtime-spec field
@@ -89,6 +95,10 @@ func FromRun(f RunFlags, lookup func(string) (string, bool)) (*specs.Spec, error
 	s := Default()
 	s.Annotations = map[string]string{AnnotationOverlay: "true"}
 	s.Process.Args = f.Command
+	s.Process.User = f.User
+	if f.StopSignal != "" {
+		s.Annotations[AnnotationStopSignal] = f.StopSignal
+	}
 	// run keeps the caller's rlimits, as it always has (docker's
 	// containers get the daemon's): none written here.
 	s.Process.Rlimits = nil
