@@ -132,10 +132,15 @@ func rootlessRun(t *testing.T, sub int) {
 	}
 	leftovers("run --net host")
 
-	if r := as("run", "--memory", "64m", "--", "true"); r.code != 125 || !strings.HasPrefix(r.stderr, "minicontainer: rootless: a resource limit needs a cgroup") || strings.Count(r.stderr, "\n") != 1 {
-		t.Errorf("run --memory 64m: exit %d, %q; want 125 and one line", r.code, r.stderr)
+	for _, c := range []struct{ flag, value, want string }{
+		{"--memory", "64m", "minicontainer: rootless: a resource limit needs a cgroup"},
+		{"-p", "8080:80", "minicontainer: rootless: -p and --subnet need the bridge network, which needs root"},
+	} {
+		if r := as("run", c.flag, c.value, "--", "true"); r.code != 125 || !strings.HasPrefix(r.stderr, c.want) || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("run %s %s: exit %d, %q; want 125 and one line starting %q", c.flag, c.value, r.code, r.stderr, c.want)
+		}
+		leftovers("run " + c.flag)
 	}
-	leftovers("a refused limit")
 
 	// -it on a pseudo-terminal, as the user.
 	master, slave := openPTY(t)
