@@ -25,8 +25,9 @@ import (
 // without; a host file only root may read stays unreadable through a
 // volume. After the run nothing is left: the state root and the
 // containers dir are empty, no mount, no process (hostcheck). A limit is
-// refused in one line, exit 125. And -it on a pseudo-terminal: a shell
-// whose `id -u` is 0.
+// refused in one line, exit 125. run -d, wait, logs and rm work, their
+// log in the user's dir. And -it on a pseudo-terminal: a shell whose
+// `id -u` is 0.
 func TestRootlessRun(t *testing.T) {
 	needRoot(t)
 	if _, err := userns.Helper("newuidmap"); err != nil {
@@ -141,6 +142,24 @@ func rootlessRun(t *testing.T, sub int) {
 		}
 		leftovers("run " + c.flag)
 	}
+
+	// run -d: the monitor keeps the log in the user's containers dir.
+	// XDG_RUNTIME_DIR unset: the state root is /tmp/minicontainer-UID.
+	d := as("run", "-d", "--", "sh", "-c", "echo detached; exit 4")
+	id := strings.TrimSpace(d.stdout)
+	if d.code != 0 || id == "" {
+		t.Fatalf("run -d: exit %d, %q, %q", d.code, d.stdout, d.stderr)
+	}
+	if w := as("wait", id); strings.TrimSpace(w.stdout) != "4" {
+		t.Errorf("wait %s: %q %q, want 4", id, w.stdout, w.stderr)
+	}
+	if l := as("logs", id); !strings.Contains(l.stdout, "detached") {
+		t.Errorf("logs %s: %q %q", id, l.stdout, l.stderr)
+	}
+	if r := as("rm", id); r.code != 0 {
+		t.Errorf("rm %s: exit %d, %q", id, r.code, r.stderr)
+	}
+	leftovers("run -d and rm")
 
 	// -it on a pseudo-terminal, as the user.
 	master, slave := openPTY(t)
