@@ -270,5 +270,10 @@ func (c *Config) checkRootless(p *runPlan) error {
 		c.Net = "none"
 		p.notes = append(p.notes, "rootless: no bridge network without root: --net none (loopback only); --net host shares the host's")
 	}
+	// One dir for both would make the rootfs and the containers dir look
+	// like the states of dead containers, which gc removes.
+	if data, err := RootlessDataDir(); err == nil && filepath.Clean(c.StateRoot) == data {
+		return fmt.Errorf("rootless: the state root %s is also the data dir (the rootfs): give XDG_RUNTIME_DIR or --root another dir", data)
+	}
 	return checkRootlessRoot(c.StateRoot)
 }
