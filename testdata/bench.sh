@@ -8,6 +8,8 @@
 #   minicontainer run --bundle on its own spec's bundle (mc-spec: Docker's
 #   defaults with their confinement, lesson 10), with and without a user
 #   namespace, and rootless as nobody (lesson 12)
+#   minicontainer run as nobody (mc-run-rootless): the first row's run,
+#   rootless, beside it (lesson 12)
 # then the ratios to unshare, and each one's peak RSS (GNU time's
 # "Maximum resident set size": the largest process of the run, waited-for
 # children included, see getrusage(2) RUSAGE_CHILDREN).
@@ -105,6 +107,11 @@ if command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
 	mkdir "$work/nobody" && chown nobody "$work/nobody" # its state root
 	names+=(mc-rootless)
 	cmds+=("setpriv --reuid=nobody --regid=$(id -g nobody) --clear-groups -- $mc --root $work/nobody run --bundle $work/rootless")
+	# The first row's run as nobody: a user namespace with its own id,
+	# the overlay mounted in there (userxattr, upper on a tmpfs). Its one
+	# line (no range in /etc/subuid) goes to hyperfine's /dev/null.
+	names+=(mc-run-rootless)
+	cmds+=("setpriv --reuid=nobody --regid=$(id -g nobody) --clear-groups -- env XDG_DATA_HOME=$work/nobody $mc --root $work/nobody run --rootfs $rootfs --net none -- /bin/true")
 fi
 
 echo "# $runs runs each after $warmup warm-up runs; rootfs: busybox $(busybox | head -1 | awk '{print $2}')"

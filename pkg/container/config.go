@@ -108,6 +108,7 @@ type runPlan struct {
 	rootfs rootfs.Spec
 	net    netConfig
 	cgroup *cgroupPlan // nil: no cgroup on this host
+	notes  []string    // one line each for the user (a rootless run's defaults)
 }
 
 // plan validates the whole Config (validate, then the cgroup against the
@@ -116,6 +117,9 @@ func (c *Config) plan(x *explain.Narrator) (*runPlan, error) {
 	p, err := c.validate()
 	if err != nil {
 		return nil, err
+	}
+	if rootless() {
+		return p, nil // no cgroup: checkRootless refused the limits
 	}
 	if p.cgroup, err = c.validateCgroup(x); err != nil {
 		return nil, err
@@ -129,9 +133,6 @@ func (c *Config) plan(x *explain.Narrator) (*runPlan, error) {
 func (c *Config) validate() (*runPlan, error) {
 	p := &runPlan{}
 	spec := &p.rootfs
-	if os.Geteuid() != 0 {
-		return nil, errors.New("must run as root: creating namespaces and mounts needs CAP_SYS_ADMIN (try sudo)")
-	}
 	if len(c.Command) == 0 {
 		return nil, errors.New("no command given: minicontainer run [flags] -- CMD [ARG...]")
 	}
@@ -150,6 +151,11 @@ func (c *Config) validate() (*runPlan, error) {
 	}
 	if !filepath.IsAbs(c.StateRoot) {
 		return nil, fmt.Errorf("state root %q: must be an absolute path", c.StateRoot)
+	}
+	if rootless() {
+		if err := c.checkRootless(p); err != nil {
+			return nil, err
+		}
 	}
 	if c.Hostname == "" {
 		c.Hostname = DefaultHostname
@@ -181,8 +187,12 @@ func (c *Config) validate() (*runPlan, error) {
 		spec.Volumes = append(spec.Volumes, vol)
 	}
 	if spec.Base == "" {
-		spec.Base = DefaultRootfs
-		if _, err := os.Stat(DefaultRootfs); err != nil {
+		def, err := defaultRootfs()
+		if err != nil {
+			return nil, err
+		}
+		spec.Base = def
+		if _, err := os.Stat(def); err != nil {
 			// Not built yet: Run builds it after validation (the one
 			// thing a first run creates on purpose, and only for good
 			// input), then validates the whole spec. Check now what needs
@@ -234,3 +244,39 @@ var (
 	CheckEnv = spec.CheckEnv
 	MergeEnv = spec.MergeEnv
 )
+
+// checkRootless is what a user other than root cannot have, refused in
+// one line before anything is made, and the defaults that differ:
+//   - limits need a cgroup this user may write; only cgroup v2 with a
+//     subtree systemd delegated to the user would give one, which this
+//     runtime does not drive yet, so a limit is refused, never silently
+//     dropped (runs without limits stay in the caller's cgroup);
+//   - the bridge network needs a veth pair and NAT on the host, which
+//     only root may make: the default becomes none (loopback only), said
+//     in one line; --net host shares the host's. -p and --subnet, bridge
+//     options, are refused.
+func (c *Config) checkRootless(p *runPlan) error {
+	limits, err := c.Resources.Limits()
+	if err != nil {
+		return err
+	}
+	if limits != (cgroup.Limits{}) {
+		return errors.New("rootless: a resource limit needs a cgroup, and a user other than root may write none here (rootless limits need cgroup v2 with a subtree delegated to you): run as root, or without limits")
+	}
+	if c.CgroupV2 {
+		return errors.New("rootless: --cgroup2 needs root: a rootless run stays in its caller's cgroup")
+	}
+	if len(c.Ports) > 0 || c.Subnet != "" {
+		return errors.New("rootless: -p and --subnet need the bridge network, which needs root (a veth pair and NAT on the host): run as root, or drop them")
+	}
+	if c.Net == "" || c.Net == "bridge" {
+		c.Net = "none"
+		p.notes = append(p.notes, "rootless: no bridge network without root: --net none (loopback only); --net host shares the host's")
+	}
+	// One dir for both would make the rootfs and the containers dir look
+	// like the states of dead containers, which gc removes.
+	if data, err := RootlessDataDir(); err == nil && filepath.Clean(c.StateRoot) == data {
+		return fmt.Errorf("rootless: the state root %s is also the data dir (the rootfs): give XDG_RUNTIME_DIR or --root another dir", data)
+	}
+	return checkRootlessRoot(c.StateRoot)
+}

@@ -18,6 +18,12 @@ import (
 // renamed into place, under a lock, so concurrent first runs neither race
 // nor ever see half a rootfs.
 func EnsureDefaultRootfs(x *explain.Narrator) (string, error) {
+	return ensureRootfs(DefaultRootfs, x)
+}
+
+// ensureRootfs is EnsureDefaultRootfs for the rootfs at DefaultRootfs, or
+// at a rootless user's own (defaultRootfs).
+func ensureRootfs(DefaultRootfs string, x *explain.Narrator) (string, error) {
 	if _, err := os.Stat(DefaultRootfs); err == nil {
 		return DefaultRootfs, nil
 	}

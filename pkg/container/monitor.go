@@ -200,7 +200,11 @@ func monitor(req monitorRequest, report *os.File, narration *switchWriter, x *ex
 	}
 	var started *State
 	cfg.Detached = &Detached{Running: func(s *State) error {
-		if err := log.open(filepath.Join(LogsDir, s.ID+"-json.log")); err != nil {
+		dir, err := containersDir() // LogsDir, or a rootless user's own
+		if err != nil {
+			return err
+		}
+		if err := log.open(filepath.Join(dir, s.ID+"-json.log")); err != nil {
 			return err
 		}
 		s.LogPath, s.Started = log.path, time.Now().UTC()

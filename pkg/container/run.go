@@ -102,16 +102,28 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 		return ExitSetup, err
 	}
 	if plan.rootfs.Base == "" {
-		if plan.rootfs.Base, err = EnsureDefaultRootfs(x); err != nil {
+		def, err := defaultRootfs()
+		if err != nil {
+			return ExitSetup, err
+		}
+		if plan.rootfs.Base, err = ensureRootfs(def, x); err != nil {
 			return ExitSetup, err
 		}
 		if err := plan.rootfs.Validate(); err != nil {
 			return ExitSetup, err
 		}
 	}
-	s, err := cfg.spec(plan.rootfs.Base)
+	s, err := cfg.spec(plan, plan.rootfs.Base)
 	if err != nil {
 		return ExitSetup, err
+	}
+	// Refused here, before anything exists: user namespaces forbidden by
+	// a sysctl (named), maps outside the user's ranges, newuidmap missing.
+	if err := checkUserNS(s); err != nil {
+		return ExitSetup, err
+	}
+	for _, n := range plan.notes {
+		fmt.Fprintf(stdio.Err, "minicontainer: %s\n", n)
 	}
 	if cfg.TTY {
 		// The pseudo-terminal starts at the user's terminal's size, so
@@ -182,12 +194,27 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 // spec is the Spec of this run: pkg/spec's mapping of run's flags (the
 // one `minicontainer spec` prints), on the base rootfs and with the
 // image's layers over it.
-func (c *Config) spec(base string) (*specs.Spec, error) {
+//
+// A rootless run (a caller other than root) gets a user namespace with
+// rootlessMaps; without a range the plan gets rootlessMaps' note.
+func (c *Config) spec(plan *runPlan, base string) (*specs.Spec, error) {
+	var uids, gids []specs.LinuxIDMapping
+	if rootless() {
+		var note string
+		var err error
+		if uids, gids, note, err = rootlessMaps(); err != nil {
+			return nil, err
+		}
+		if note != "" {
+			plan.notes = append(plan.notes, note)
+		}
+	}
 	s, err := spec.FromRun(spec.RunFlags{
 		Rootfs: base, Layers: c.Layers, Name: c.Name, Hostname: c.Hostname, Env: c.Env, Workdir: c.Workdir,
 		Volumes: c.Volumes, ReadOnly: c.ReadOnly, Chroot: c.Chroot, Init: c.Init, Interactive: c.Interactive,
 		TTY: c.TTY, Net: c.Net, Subnet: c.Subnet, Ports: c.Ports, Resources: c.Resources,
 		CgroupParent: c.CgroupParent, Cgroup2: c.CgroupV2, Command: c.Command, User: c.User,
+		UIDMappings: uids, GIDMappings: gids,
 	}, os.LookupEnv)
 	if err != nil {
 		return nil, err
@@ -234,8 +261,12 @@ func create(cfg Config, plan *runPlan, s *specs.Spec, x *explain.Narrator) (*Con
 	// Recorded in the first state.json, before Run creates them (one
 	// write of state.json each fewer at every start). gc's reclaimers
 	// succeed when a recorded object was never made.
-	c.State.Scratch = filepath.Join(ContainersDir, id)
-	if err := os.MkdirAll(ContainersDir, 0o700); err != nil {
+	dir, err := containersDir()
+	if err != nil {
+		return nil, err
+	}
+	c.State.Scratch = filepath.Join(dir, id)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("containers dir: %w", err)
 	}
 	c.State.Resources = []Resource{{Kind: "dir", Name: c.State.Scratch}}
@@ -371,6 +402,11 @@ func (c *Container) runInit(plan *bundlePlan, stdio Stdio, signals chan os.Signa
 	if err := c.recordInit(pid); err != nil {
 		return ExitSetup, err
 	}
+	if userNS(plan.spec) {
+		if err := writeIDMaps(pid, plan.spec, x); err != nil {
+			return ExitSetup, err
+		}
+	}
 	hangUp := make(chan struct{}, 1)
 	var killedForHangUp atomic.Bool
 	go forward(signals, hangUp, terminals(stdio), phase, cmd.Process, &killedForHangUp, done, x)
@@ -382,7 +418,7 @@ func (c *Container) runInit(plan *bundlePlan, stdio Stdio, signals chan os.Signa
 	// run's own set-up: the overlay over the base with the files that say
 	// who the container is (the host steps added the network's), --chroot,
 	// --init; and the narration in order on the socket until the exec.
-	bi.Overlay = &rootfs.Overlay{Layers: c.Config.Layers, Scratch: c.State.Scratch, Hostname: plan.spec.Hostname, Files: c.files}
+	bi.Overlay = &rootfs.Overlay{Layers: c.Config.Layers, Scratch: c.State.Scratch, Hostname: plan.spec.Hostname, Files: c.files, UserNS: userNS(plan.spec)}
 	bi.Chroot, bi.TinyInit, bi.Attached = c.Config.Chroot, c.Config.Init, true
 	var con *console
 	defer func() {

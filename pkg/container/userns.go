@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -229,4 +230,83 @@ func planRootless(plan *bundlePlan, id string, x *explain.Narrator) error {
 func setgroupsDenied() bool {
 	data, _ := os.ReadFile("/proc/self/setgroups")
 	return strings.TrimSpace(string(data)) == "deny"
+}
+
+// rootless says whether this run is a user's other than root: `run` then
+// goes into a user namespace of its own (rootlessMaps).
+func rootless() bool { return os.Geteuid() != 0 }
+
+// RootlessDataDir is where a user other than root keeps what outlives a
+// run (the default rootfs, the containers' mount points), as podman keeps
+// ~/.local/share/containers: $XDG_DATA_HOME/minicontainer, else
+// $HOME/.local/share/minicontainer (the XDG Base Directory Specification).
+func RootlessDataDir() (string, error) {
+	if d := os.Getenv("XDG_DATA_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "minicontainer"), nil
+	}
+	home := os.Getenv("HOME")
+	if home == "" {
+		if u, err := user.Current(); err == nil {
+			home = u.HomeDir
+		}
+	}
+	if !filepath.IsAbs(home) {
+		return "", errors.New("rootless: neither XDG_DATA_HOME nor HOME is an absolute path: no place for the rootfs")
+	}
+	return filepath.Join(home, ".local", "share", "minicontainer"), nil
+}
+
+// defaultRootfs is DefaultRootfs for root, else the user's own copy under
+// RootlessDataDir: the user may not write root's, and a rootfs built by
+// root holds root's files, which a user namespace shows as nobody's.
+func defaultRootfs() (string, error) {
+	if !rootless() {
+		return DefaultRootfs, nil
+	}
+	d, err := RootlessDataDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(d, "rootfs", "busybox"), nil
+}
+
+// containersDir is ContainersDir for root, else RootlessDataDir's
+// containers/: there each container's scratch dir is only a mount point,
+// the init mounts a tmpfs on it (rootfs.Overlay.UserNS).
+func containersDir() (string, error) {
+	if !rootless() {
+		return ContainersDir, nil
+	}
+	d, err := RootlessDataDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(d, "containers"), nil
+}
+
+// rootlessMaps are a rootless run's maps, podman's (userns.Rootless): the
+// caller's uid and gid are 0 inside, and its ranges in /etc/subuid and
+// /etc/subgid, if any, follow from 1. note is one line for the user
+// when it has no range.
+func rootlessMaps() (uids, gids []specs.LinuxIDMapping, note string, err error) {
+	uid, gid := os.Geteuid(), os.Getegid()
+	name := strconv.Itoa(uid)
+	if u, err := user.LookupId(name); err == nil {
+		name = u.Username
+	}
+	subuids, err := userns.SubIDs(userns.SubUIDFile, name, uid)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	subgids, err := userns.SubIDs(userns.SubGIDFile, name, uid)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if len(subuids) == 0 || len(subgids) == 0 {
+		// Both or neither: a uid range without a gid range would give
+		// files of ids whose group is unmapped.
+		subuids, subgids = nil, nil
+		note = fmt.Sprintf("rootless: %s has no range in %s and %s: only your own ids are mapped (0 inside), chown to any other id will fail", name, userns.SubUIDFile, userns.SubGIDFile)
+	}
+	return userns.Rootless(uint32(uid), subuids), userns.Rootless(uint32(gid), subgids), note, nil
 }

@@ -67,6 +67,17 @@ type Overlay struct {
 	Scratch  string   // upper/, work/, merged/ and files/ go here
 	Hostname string   // /etc/hostname and /etc/hosts; "" writes neither
 	Files    map[string][]byte
+	// UserNS: the overlay is mounted in a user namespace other than the
+	// host's (a rootless run). Its upper and work dirs go on a tmpfs the
+	// init mounts on Scratch in its own mount namespace: the container's
+	// files are then owned by ids of its namespace (its subordinate ids on
+	// the host) that its caller could not remove from a disk afterwards,
+	// and a tmpfs goes away with the mount namespace, leaving nothing. And
+	// overlayfs keeps its metadata in user.overlay.* xattrs (userxattr,
+	// Linux 5.11): the trusted.* ones need CAP_SYS_ADMIN in the host's
+	// user namespace (xattr(7)), and overlayfs refuses an unprivileged
+	// mount without the option (overlayfs(5), "Permission model").
+	UserNS bool
 }
 
 // BundleMount is one of the Spec's mounts with its options already read
@@ -110,7 +121,13 @@ func SetupBundle(b Bundle, x *explain.Narrator) error {
 			if err != nil {
 				return fmt.Errorf("scratch dir %s: %w", o.Scratch, err)
 			}
-			if root, err = mountOverlay(x, b.Root, o.Layers, scratch); err != nil {
+			if o.UserNS {
+				x.Note("rootless: the overlay's upper and work dirs on a tmpfs of this mount namespace, gone with it")
+				if err := mount(x, "tmpfs", scratch, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0700"); err != nil {
+					return err
+				}
+			}
+			if root, err = mountOverlay(x, b.Root, o.Layers, scratch, o.UserNS); err != nil {
 				return err
 			}
 		}

@@ -102,7 +102,7 @@ func checkOwnMountNamespace() error {
 // overlayfs(5): writes go to upper, copied up from lower on first write;
 // deletions are whiteouts in upper; work is overlayfs's own scratch space
 // and must be on the same file system as upper.
-func mountOverlay(x *explain.Narrator, base string, layers []string, scratch string) (string, error) {
+func mountOverlay(x *explain.Narrator, base string, layers []string, scratch string, userxattr bool) (string, error) {
 	upper := filepath.Join(scratch, "upper")
 	work := filepath.Join(scratch, "work")
 	merged := filepath.Join(scratch, "merged")
@@ -141,7 +141,11 @@ func mountOverlay(x *explain.Narrator, base string, layers []string, scratch str
 			return "", fmt.Errorf("overlay work dir %s: %w", work, err)
 		}
 	}
-	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s,volatile", lower, overlayEscape(upper), overlayEscape(work))
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", lower, overlayEscape(upper), overlayEscape(work))
+	if userxattr {
+		opts += ",userxattr" // see Overlay.UserNS
+	}
+	opts += ",volatile"
 	err := mount(x, "overlay", merged, "overlay", 0, opts)
 	if errors.Is(err, unix.EINVAL) {
 		x.Note("this kernel's overlayfs has no volatile option (Linux < 5.10): mount without it")

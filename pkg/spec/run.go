@@ -37,9 +37,12 @@ type RunFlags struct {
 	CapDrop      []string // --cap-drop, the same
 	Privileged   bool
 	SecurityOpt  []string // seccomp=unconfined|PROFILE.json, no-new-privileges
-	Command      []string
-	User         specs.User // process.user: an image's User, resolved to ids (zero: root)
-	StopSignal   string     // an image's StopSignal, for stop (AnnotationStopSignal)
+	// UIDMappings and GIDMappings, when given, put the container in a new
+	// user namespace with these maps (a rootless run: userns.Rootless).
+	UIDMappings, GIDMappings []specs.LinuxIDMapping
+	Command                  []string
+	User                     specs.User // process.user: an image's User, resolved to ids (zero: root)
+	StopSignal               string     // an image's StopSignal, for stop (AnnotationStopSignal)
 }
 
 // The annotations `run` writes for what has no runtime-spec field. They
@@ -186,6 +189,9 @@ func FromRun(f RunFlags, lookup func(string) (string, bool)) (*specs.Spec, error
 		s.Linux.Resources = &specs.LinuxResources{}
 	}
 	s.Linux.Resources.Devices = devices
+	if len(f.UIDMappings) > 0 || len(f.GIDMappings) > 0 {
+		withUserNS(s, f.UIDMappings, f.GIDMappings)
+	}
 	if err := confine(s, confinement{capAdd: f.CapAdd, capDrop: f.CapDrop, privileged: f.Privileged, securityOpt: f.SecurityOpt}); err != nil {
 		return nil, err
 	}

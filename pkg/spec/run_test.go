@@ -58,3 +58,49 @@ func TestFromRun(t *testing.T) {
 		t.Error("a relative workdir accepted")
 	}
 }
+
+// TestFromRunRootless: maps put the Spec in a new user namespace (first),
+// devpts keeps gid=5 only when gid 5 is mapped, and without a network
+// namespace sysfs becomes a read-only bind of the host's /sys (only the
+// owner of the network namespace may mount sysfs). The Spec validates.
+func TestFromRunRootless(t *testing.T) {
+	own := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
+	ranged := append(slices.Clone(own), specs.LinuxIDMapping{ContainerID: 1, HostID: 100000, Size: 65536})
+	for _, c := range []struct {
+		net      string
+		gids     []specs.LinuxIDMapping
+		gid5     bool
+		sysfsSrc string
+	}{
+		{"none", own, false, "sysfs"},
+		{"none", ranged, true, "sysfs"},
+		{"host", ranged, true, "/sys"},
+	} {
+		s, err := FromRun(RunFlags{Rootfs: t.TempDir(), Net: c.net, UIDMappings: own, GIDMappings: c.gids, Command: []string{"true"}}, func(string) (string, bool) { return "", false })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Validate(s, "/"); err != nil {
+			t.Errorf("--net %s, gids %v: the Spec does not validate: %v", c.net, c.gids, err)
+		}
+		if s.Linux.Namespaces[0].Type != specs.UserNamespace || !slices.Equal(s.Linux.UIDMappings, own) || !slices.Equal(s.Linux.GIDMappings, c.gids) {
+			t.Errorf("user namespace: %v %v %v", s.Linux.Namespaces, s.Linux.UIDMappings, s.Linux.GIDMappings)
+		}
+		for _, m := range s.Mounts {
+			switch m.Destination {
+			case "/dev/pts":
+				if slices.Contains(m.Options, "gid=5") != c.gid5 {
+					t.Errorf("gids %v: devpts options %v, want gid=5 %v", c.gids, m.Options, c.gid5)
+				}
+			case "/sys":
+				if m.Source != c.sysfsSrc || c.sysfsSrc == "/sys" && (m.Type != "bind" || !slices.Contains(m.Options, "ro") || !slices.Contains(m.Options, "rbind")) {
+					t.Errorf("--net %s: /sys %+v, want source %s", c.net, m, c.sysfsSrc)
+				}
+			}
+		}
+	}
+	s, _ := FromRun(RunFlags{Command: []string{"true"}}, func(string) (string, bool) { return "", false })
+	if slices.ContainsFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.UserNamespace }) {
+		t.Error("no maps, yet a user namespace")
+	}
+}

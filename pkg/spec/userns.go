@@ -3,6 +3,7 @@ package spec
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -53,4 +54,30 @@ func checkUserNamespace(s *specs.Spec, _ string) error {
 		}
 	}
 	return nil
+}
+
+// withUserNS gives s a new user namespace with these maps, first among
+// its namespaces (runc creates it first, so that it owns the others), and
+// adapts the two mounts a user namespace cannot make as Default has them
+// (mount(2) refuses both with EINVAL or EPERM):
+//   - devpts's gid=5 (tty) when gid 5 has no map: the kernel refuses an
+//     unmapped gid (`runc spec --rootless` drops it too);
+//   - sysfs without a network namespace of the container's own: only the
+//     owner of the network namespace may mount sysfs (sysfs shows its
+//     devices), so the host's /sys is bound in instead, read-only, as
+//     runc's rootless spec does.
+func withUserNS(s *specs.Spec, uids, gids []specs.LinuxIDMapping) {
+	s.Linux.Namespaces = append([]specs.LinuxNamespace{{Type: specs.UserNamespace}}, s.Linux.Namespaces...)
+	s.Linux.UIDMappings, s.Linux.GIDMappings = uids, gids
+	netNS := slices.ContainsFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.NetworkNamespace })
+	for i, m := range s.Mounts {
+		switch {
+		case m.Type == "devpts":
+			if _, ok := userns.ToHost(gids, 5); !ok {
+				s.Mounts[i].Options = slices.DeleteFunc(slices.Clone(m.Options), func(o string) bool { return o == "gid=5" })
+			}
+		case m.Type == "sysfs" && !netNS:
+			s.Mounts[i] = specs.Mount{Destination: m.Destination, Type: "bind", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
+		}
+	}
 }
