@@ -79,9 +79,11 @@ type abi struct {
 	// package (ps, the container's init, exec's helper), and most never
 	// compile a filter. Filling ~800 map entries at start-up cost every
 	// one of them ~100 page faults (perf record -e page-faults of run).
-	index  sync.Once
-	byName map[string]uint32
-	byNr   map[uint32]string
+	// Each has its own Once: Compile needs only byName, and the names of
+	// numbers are for the disassembler.
+	nameOnce, nrOnce sync.Once
+	byName           map[string]uint32
+	byNr             map[uint32]string
 }
 
 func newABI(arch specs.Arch, audit uint32, wide bool, table []sysEntry) *abi {
@@ -90,26 +92,25 @@ func newABI(arch specs.Arch, audit uint32, wide bool, table []sysEntry) *abi {
 
 // number returns the number of the named system call in a's table.
 func (a *abi) number(name string) (uint32, bool) {
-	a.buildIndex()
+	a.nameOnce.Do(func() {
+		a.byName = make(map[string]uint32, len(a.table))
+		for _, e := range a.table {
+			a.byName[e.name] = e.nr
+		}
+	})
 	nr, ok := a.byName[name]
 	return nr, ok
 }
 
 // name returns the name of system call nr in a's table, "" if none.
 func (a *abi) name(nr uint32) string {
-	a.buildIndex()
-	return a.byNr[nr]
-}
-
-func (a *abi) buildIndex() {
-	a.index.Do(func() {
-		a.byName = make(map[string]uint32, len(a.table))
+	a.nrOnce.Do(func() {
 		a.byNr = make(map[uint32]string, len(a.table))
 		for _, e := range a.table {
-			a.byName[e.name] = e.nr
 			a.byNr[e.nr] = e.name
 		}
 	})
+	return a.byNr[nr]
 }
 
 // isOtherSyscall says whether name is a system call of another
