@@ -48,10 +48,10 @@ func Check(s *specs.LinuxSeccomp) error {
 			return fmt.Errorf("%s.names: must not be empty", where)
 		}
 		for j, n := range sc.Names {
-			if _, ok := x86_64.byName[n]; ok {
+			if _, ok := x86_64.number(n); ok {
 				continue
 			}
-			if _, ok := i386.byName[n]; ok || otherSyscalls[n] {
+			if _, ok := i386.number(n); ok || isOtherSyscall(n) {
 				continue
 			}
 			return fmt.Errorf("%s.names[%d]: unknown syscall %q", where, j, n)

@@ -103,7 +103,7 @@ func section(p *program, a *abi, s *specs.LinuxSeccomp, def uint32, kill label, 
 	for _, sc := range s.Syscalls {
 		ret, _ := actionValue(sc.Action, sc.ErrnoRet, "")
 		for _, n := range sc.Names {
-			if nr, ok := a.byName[n]; ok {
+			if nr, ok := a.number(n); ok {
 				rules[nr] = append(rules[nr], rule{sc.Args, ret})
 			}
 		}

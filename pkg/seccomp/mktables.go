@@ -77,10 +77,11 @@ func main() {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	b.WriteString("// otherSyscalls: the names in the other unix/zsysnum_linux_*.go files.\n")
-	b.WriteString("var otherSyscalls = map[string]bool{\n")
+	b.WriteString("// otherSyscalls: the names in the other unix/zsysnum_linux_*.go files,\n")
+	b.WriteString("// sorted (isOtherSyscall searches them).\n")
+	b.WriteString("var otherSyscalls = []string{\n")
 	for _, n := range names {
-		fmt.Fprintf(&b, "\t%q: true,\n", n)
+		fmt.Fprintf(&b, "\t%q,\n", n)
 	}
 	b.WriteString("}\n")
 	src, err := format.Source(b.Bytes())

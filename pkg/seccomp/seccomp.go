@@ -47,7 +47,9 @@ package seccomp
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -67,21 +69,56 @@ const x32Bit = 0x40000000
 
 // An abi is an architecture Compile writes a section for.
 type abi struct {
-	arch   specs.Arch
-	audit  uint32 // AUDIT_ARCH_* (linux/audit.h), seccomp_data.arch
-	table  []sysEntry
-	byName map[string]uint32
-	byNr   map[uint32]string
-	wide   bool // 64-bit arguments
+	arch  specs.Arch
+	audit uint32 // AUDIT_ARCH_* (linux/audit.h), seccomp_data.arch
+	table []sysEntry
+	wide  bool // 64-bit arguments
+
+	// byName and byNr index table. They are built on first use, not at
+	// package initialisation: every minicontainer process imports this
+	// package (ps, the container's init, exec's helper), and most never
+	// compile a filter. Filling ~800 map entries at start-up cost every
+	// one of them ~100 page faults (perf record -e page-faults of run).
+	// Each has its own Once: Compile needs only byName, and the names of
+	// numbers are for the disassembler.
+	nameOnce, nrOnce sync.Once
+	byName           map[string]uint32
+	byNr             map[uint32]string
 }
 
 func newABI(arch specs.Arch, audit uint32, wide bool, table []sysEntry) *abi {
-	a := &abi{arch: arch, audit: audit, table: table, byName: map[string]uint32{}, byNr: map[uint32]string{}, wide: wide}
-	for _, e := range table {
-		a.byName[e.name] = e.nr
-		a.byNr[e.nr] = e.name
-	}
-	return a
+	return &abi{arch: arch, audit: audit, table: table, wide: wide}
+}
+
+// number returns the number of the named system call in a's table.
+func (a *abi) number(name string) (uint32, bool) {
+	a.nameOnce.Do(func() {
+		a.byName = make(map[string]uint32, len(a.table))
+		for _, e := range a.table {
+			a.byName[e.name] = e.nr
+		}
+	})
+	nr, ok := a.byName[name]
+	return nr, ok
+}
+
+// name returns the name of system call nr in a's table, "" if none.
+func (a *abi) name(nr uint32) string {
+	a.nrOnce.Do(func() {
+		a.byNr = make(map[uint32]string, len(a.table))
+		for _, e := range a.table {
+			a.byNr[e.nr] = e.name
+		}
+	})
+	return a.byNr[nr]
+}
+
+// isOtherSyscall says whether name is a system call of another
+// architecture (otherSyscalls is sorted: a slice searched, not a map
+// filled at start-up, for the reason byName is lazy).
+func isOtherSyscall(name string) bool {
+	_, ok := slices.BinarySearch(otherSyscalls, name)
+	return ok
 }
 
 var (
@@ -106,14 +143,13 @@ func SyscallNumber(arch specs.Arch, name string) (uint32, bool) {
 	if a == nil {
 		return 0, false
 	}
-	nr, ok := a.byName[name]
-	return nr, ok
+	return a.number(name)
 }
 
 // SyscallName returns the name of system call nr on arch, "" if none.
 func SyscallName(arch specs.Arch, nr uint32) string {
 	if a := abiOf(arch); a != nil {
-		return a.byNr[nr]
+		return a.name(nr)
 	}
 	return ""
 }
