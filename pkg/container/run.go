@@ -188,6 +188,7 @@ func (c *Config) spec(base string) (*specs.Spec, error) {
 		Volumes: c.Volumes, ReadOnly: c.ReadOnly, Chroot: c.Chroot, Init: c.Init, Interactive: c.Interactive,
 		TTY: c.TTY, Net: c.Net, Subnet: c.Subnet, Ports: c.Ports, Resources: c.Resources,
 		CgroupParent: c.CgroupParent, Cgroup2: c.CgroupV2, Command: c.Command,
+		CapAdd: c.CapAdd, CapDrop: c.CapDrop, Privileged: c.Privileged, SecurityOpt: c.SecurityOpt,
 	}, os.LookupEnv)
 	if err != nil {
 		return nil, err
