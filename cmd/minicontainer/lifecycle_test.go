@@ -409,9 +409,8 @@ cmp -s /proc/1/cgroup /proc/self/cgroup || echo "cgroup differs"; echo "$FOO $(p
 // Twice: without CAP_SYS_PTRACE (Docker's capability set lacks it), where
 // the exec init's non-dumpable flag makes the kernel refuse the opens
 // (ptrace access mode, proc(5)) but for the time from its execve to the
-// Go code that sets the flag; and with it (a `run` container keeps all
-// of root's capabilities until Docker's set is applied to it, issue 10),
-// which passes over the flag. The probe must have seen exec inits, and in
+// Go code that sets the flag; and with it (--cap-add SYS_PTRACE, as a
+// debugger's container gets), which passes over the flag. The probe must have seen exec inits, and in
 // the second round held their binary, or the test proves nothing.
 func TestExecCannotReachTheHostBinary(t *testing.T) {
 	needRoot(t)
@@ -422,8 +421,9 @@ func TestExecCannotReachTheHostBinary(t *testing.T) {
 		t.Fatalf("go build the probe: %v\n%s", err, out)
 	}
 	defer hostcheck.Take(t, "mctest", "process ", dir).Verify(t)
-	probe := func(args ...string) (seen int, out string) {
-		id, _ := runDetached(t, append([]string{"-v", dir + ":/probe:ro", "--", "/probe/exeprobe", "60"}, args...)...)
+	probe := func(flags []string, args ...string) (seen int, out string) {
+		runArgs := append(append([]string{"-v", dir + ":/probe:ro"}, flags...), "--", "/probe/exeprobe", "60")
+		id, _ := runDetached(t, append(runArgs, args...)...)
 		defer rmf(t, id)
 		waitUntil(startTimeout, func() bool { return strings.Contains(mc(t, "", "logs", id).stdout, "ready") })
 		for i := 0; i < 30; i++ {
@@ -437,10 +437,11 @@ func TestExecCannotReachTheHostBinary(t *testing.T) {
 		return strings.Count(out, "seen "), out
 	}
 	for _, round := range []struct {
-		name string
-		args []string
-	}{{"without CAP_SYS_PTRACE", []string{"drop-ptrace"}}, {"with CAP_SYS_PTRACE", nil}} {
-		seen, out := probe(round.args...)
+		name  string
+		flags []string
+		args  []string
+	}{{"without CAP_SYS_PTRACE", nil, []string{"drop-ptrace"}}, {"with CAP_SYS_PTRACE", []string{"--cap-add", "SYS_PTRACE"}, nil}} {
+		seen, out := probe(round.flags, round.args...)
 		held := strings.Count(out, "held: ")
 		if strings.Contains(out, "reopen for writing: opened") || strings.Contains(out, "held: on a writable mount") ||
 			strings.Contains(out, "O_WRONLY:opened") || !strings.Contains(out, "done") {

@@ -141,15 +141,11 @@ func (r *runCmd) Run(g *globals) error {
 		}
 		os.Exit(code)
 	}
+	// Bad confinement flags fail here, before anything exists (exit 125).
 	if r.confined() {
-		// Bad input fails here, before anything exists (exit 125).
 		if _, err := spec.FromRun(r.flags(), os.LookupEnv); err != nil {
 			fail(err)
 		}
-		// run's own init does not read a Spec yet (issue 9 moves run onto
-		// the bundle road): refuse rather than run a container without
-		// the confinement that was asked for.
-		fail(errors.New("--cap-add, --cap-drop, --privileged and --security-opt need run on the Spec road; for now: minicontainer spec FLAGS > BUNDLE/config.json, then minicontainer run --bundle BUNDLE"))
 	}
 	cfg := container.Config{
 		Rootfs: r.Rootfs, Name: r.Name, Hostname: r.Hostname, Env: r.Env, Workdir: r.Workdir,
@@ -157,6 +153,7 @@ func (r *runCmd) Run(g *globals) error {
 		Interactive: r.Interactive, TTY: r.TTY, Command: r.Command, StateRoot: g.Root,
 		Resources: r.Resources, CgroupParent: r.CgroupParent, CgroupV2: r.Cgroup2,
 		Net: r.Net, Subnet: r.Subnet, Ports: r.Publish,
+		CapAdd: r.CapAdd, CapDrop: r.CapDrop, Privileged: r.Privileged, SecurityOpt: r.SecurityOpt,
 	}
 	if err := r.applyImage(&cfg, x); err != nil {
 		fail(err)

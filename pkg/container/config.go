@@ -67,6 +67,13 @@ type Config struct {
 	Subnet string   // the bridge's subnet (--subnet); "" means the bridge's current one or network.DefaultSubnet
 	Ports  []string // published ports, HOSTPORT:CTRPORT[/tcp|/udp] (-p)
 
+	// The confinement beyond Docker's defaults (spec.Default): see
+	// pkg/spec/confine.go and docs/10-confinement.md.
+	CapAdd      []string // --cap-add NAME, CAP_NAME or ALL
+	CapDrop     []string // --cap-drop NAME, CAP_NAME or ALL
+	Privileged  bool     // --privileged: host root (every capability and device, no seccomp, no masks)
+	SecurityOpt []string // --security-opt seccomp=unconfined|PROFILE.json, no-new-privileges
+
 	// Detached is the monitor's part in a `run -d` (monitor.go); nil for
 	// a foreground run.
 	Detached *Detached `json:"-"`

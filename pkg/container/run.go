@@ -137,6 +137,15 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 		return ExitSetup, err
 	}
 	bp.cgroup = plan.cgroup
+	// linux.resources.devices (spec.Default's deny-all and allow list,
+	// --privileged's a *:* rwm), written into the cgroup as a bundle's
+	// are. A host without cgroups runs the container unlimited, as
+	// before, and so without device rules.
+	if bp.cgroup != nil {
+		if bp.devices, err = planDevices(s, true); err != nil {
+			return ExitSetup, err
+		}
+	}
 
 	if sig := pending(signals); sig != 0 {
 		return interrupted(sig)
@@ -177,7 +186,7 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 	}
 
 	// The cgroup, with its limits, before the init exists (see cgroup.go).
-	if err := c.setupCgroup(bp.cgroup, bp.cgroupName, nil); err != nil {
+	if err := c.setupCgroup(bp.cgroup, bp.cgroupName, bp.devices); err != nil {
 		return ExitSetup, err
 	}
 	if sig := pending(signals); sig != 0 {
@@ -215,6 +224,7 @@ func (c *Config) spec(plan *runPlan, base string) (*specs.Spec, error) {
 		TTY: c.TTY, Net: c.Net, Subnet: c.Subnet, Ports: c.Ports, Resources: c.Resources,
 		CgroupParent: c.CgroupParent, Cgroup2: c.CgroupV2, Command: c.Command, User: c.User,
 		UIDMappings: uids, GIDMappings: gids,
+		CapAdd: c.CapAdd, CapDrop: c.CapDrop, Privileged: c.Privileged, SecurityOpt: c.SecurityOpt,
 	}, os.LookupEnv)
 	if err != nil {
 		return nil, err

@@ -3,9 +3,11 @@
 // ones busybox has no applet for. It is built static (CGO_ENABLED=0) into
 // the test's copy of the root filesystem.
 //
-//	probe shocker HANDLE_TYPE HANDLE_HEX   open_by_handle_at(2) through the
-//	                                       container's / , then read "marker"
-//	                                       in the directory it opened
+//	probe shocker HANDLE_TYPE HANDLE_HEX [MOUNT]
+//	                                       open_by_handle_at(2) through MOUNT
+//	                                       (default /), a path on the file
+//	                                       system the handle is of, then read
+//	                                       "marker" in the directory it opened
 //	probe keys                             add_key(2) a user key to the
 //	                                       process keyring, then read /proc/keys
 //	probe bpfmap                           bpf(BPF_MAP_CREATE), a 1-entry array
@@ -48,9 +50,15 @@ func main() {
 		if err != nil {
 			fail("shocker", err)
 		}
-		root, err := unix.Open("/", unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		// The mount fd only names the file system: the handle is looked
+		// up on it, wherever the mount is (open_by_handle_at(2)).
+		mount := "/"
+		if len(os.Args) > 4 {
+			mount = os.Args[4]
+		}
+		root, err := unix.Open(mount, unix.O_RDONLY|unix.O_DIRECTORY, 0)
 		if err != nil {
-			fail("shocker: open /", err)
+			fail("shocker: open "+mount, err)
 		}
 		h := unix.NewFileHandle(int32(typ), raw)
 		fd, err := unix.OpenByHandleAt(root, h, unix.O_RDONLY|unix.O_DIRECTORY)
