@@ -130,7 +130,8 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 	if err := rootfs.MaskPaths(s.Linux.MaskedPaths, x); err != nil {
 		return ExitSetup, err
 	}
-	if err := processLimits(p, x); err != nil {
+	filter, later, err := processLimits(p, s.Linux.Seccomp, x)
+	if err != nil {
 		return ExitSetup, err
 	}
 	err = unix.Chdir(cwd)
@@ -154,7 +155,7 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 	// fifo too); what is left after start needs none: the fifo is 0622.
 	// Without no_new_privs the filter comes first (the init's last steps
 	// then run under it), as runc does.
-	if err := processPrivileges(p, s.Linux.Seccomp, x); err != nil {
+	if err := processPrivileges(p, filter, x); err != nil {
 		return ExitSetup, err
 	}
 	// Nothing but stdio and the preserved descriptors may reach the
@@ -197,7 +198,10 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 			return ExitSetup, fmt.Errorf("--preserve-fds: %w", err)
 		}
 	}
-	if err := seccompLast(p, s.Linux.Seccomp, x); err != nil {
+	if err := lastLimits(later, x); err != nil {
+		return ExitSetup, err
+	}
+	if err := seccompLast(p, filter, x); err != nil {
 		return ExitSetup, err
 	}
 	if bi.TinyInit {

@@ -614,7 +614,8 @@ func execInitRun(ei execInit, log *syncLog, x *explain.Narrator) (int, error) {
 		}
 		unix.Close(execMntFd)
 	}
-	if err := processLimits(p, x); err != nil {
+	filter, later, err := processLimits(p, ei.Seccomp, x)
+	if err != nil {
 		return ExitSetup, err
 	}
 	cwd := p.Cwd
@@ -635,7 +636,7 @@ func execInitRun(ei execInit, log *syncLog, x *explain.Narrator) (int, error) {
 	if _, err := processTerminal(p, syncFd, true, x); err != nil {
 		return ExitSetup, err
 	}
-	if err := processPrivileges(p, ei.Seccomp, x); err != nil {
+	if err := processPrivileges(p, filter, x); err != nil {
 		return ExitSetup, err
 	}
 	// Every descriptor above stderr is closed at execve(2): the sync
@@ -657,7 +658,10 @@ func execInitRun(ei execInit, log *syncLog, x *explain.Narrator) (int, error) {
 			}
 		}
 	}
-	if err := seccompLast(p, ei.Seccomp, x); err != nil {
+	if err := lastLimits(later, x); err != nil {
+		return ExitSetup, err
+	}
+	if err := seccompLast(p, filter, x); err != nil {
 		return ExitSetup, err
 	}
 	x.Note("execve(%q, %q, [%d vars])", path, p.Args, len(p.Env))

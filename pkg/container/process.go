@@ -20,22 +20,66 @@ import (
 // execve(2), shared by a bundle's init (bundleinit.go) and an exec'd
 // process (exec.go), in runc's order (finalizeNamespace).
 
-// processLimits applies process.rlimits and process.user.umask.
-func processLimits(p *specs.Process, x *explain.Narrator) error {
+// processLimits compiles the seccomp profile (for processPrivileges or
+// seccompLast to install), applies process.user.umask, and sets the
+// process.rlimits that raise a hard limit, which needs CAP_SYS_RESOURCE
+// (setrlimit(2)) and so must come before the capabilities drop. The others
+// only lower a limit, which needs no privilege: they are returned, for
+// lastLimits to set right before execve(2).
+//
+// Why so late: a lowered RLIMIT_AS (runtime-tools' process_rlimits sets
+// 1 GiB) is below what a Go process reserves, so every later mmap(2) of
+// the init fails, and the Go runtime dies with "fatal error: runtime: out
+// of memory" when it grows its heap or starts a thread: in the seccomp
+// compiler (1 run in 25 in CI), or while waiting for start (1 run in 3 of
+// TestOCISmallAddressSpace with the filter compiled first). The filter is
+// compiled here all the same, before anything is limited.
+func processLimits(p *specs.Process, profile *specs.LinuxSeccomp, x *explain.Narrator) (*seccomp.Filter, []specs.POSIXRlimit, error) {
+	filter, err := seccomp.Prepare(profile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("linux.seccomp: %w", err)
+	}
+	var later []specs.POSIXRlimit
 	for _, r := range p.Rlimits {
-		// syscall's, not x/sys/unix's: Go restores RLIMIT_NOFILE at
-		// execve(2) to what it found at start unless it was set through
-		// package syscall (Go 1.21, syscall.Setrlimit).
-		lim := syscall.Rlimit{Cur: r.Soft, Max: r.Hard}
-		err := syscall.Setrlimit(rlimits[r.Type], &lim)
-		x.Call("setrlimit(2)", fmt.Sprintf("setrlimit(%s, {%d, %d})", r.Type, r.Soft, r.Hard), nil, err)
-		if err != nil {
-			return fmt.Errorf("process.rlimits %s: %w", r.Type, err)
+		var cur syscall.Rlimit
+		if err := syscall.Getrlimit(rlimits[r.Type], &cur); err == nil && r.Hard <= cur.Max {
+			later = append(later, r)
+			continue
+		}
+		if err := setRlimit(r, x); err != nil {
+			return nil, nil, err
 		}
 	}
 	if m := p.User.Umask; m != nil {
 		unix.Umask(int(*m))
 		x.Call("umask(2)", fmt.Sprintf("umask(%#o)", *m), nil, nil)
+	}
+	return filter, later, nil
+}
+
+// lastLimits sets the rlimits processLimits left for the end: the last
+// step before execve(2) and, with no_new_privs, the seccomp filter (a
+// filter loaded earlier sees these setrlimit(2) calls; Docker's profile
+// allows them).
+func lastLimits(later []specs.POSIXRlimit, x *explain.Narrator) error {
+	for _, r := range later {
+		if err := setRlimit(r, x); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setRlimit sets one process.rlimits entry.
+func setRlimit(r specs.POSIXRlimit, x *explain.Narrator) error {
+	// syscall's, not x/sys/unix's: Go restores RLIMIT_NOFILE at
+	// execve(2) to what it found at start unless it was set through
+	// package syscall (Go 1.21, syscall.Setrlimit).
+	lim := syscall.Rlimit{Cur: r.Soft, Max: r.Hard}
+	err := syscall.Setrlimit(rlimits[r.Type], &lim)
+	x.Call("setrlimit(2)", fmt.Sprintf("setrlimit(%s, {%d, %d})", r.Type, r.Soft, r.Hard), nil, err)
+	if err != nil {
+		return fmt.Errorf("process.rlimits %s: %w", r.Type, err)
 	}
 	return nil
 }
@@ -74,9 +118,9 @@ func processTerminal(p *specs.Process, sock int, take bool, x *explain.Narrator)
 // then only from a thread with CAP_SYS_ADMIN, seccomp(2)), the user, no_new_privs,
 // and the capability sets last, after the uid change (see caps.Apply).
 // With no_new_privs the filter waits for seccompLast.
-func processPrivileges(p *specs.Process, filter *specs.LinuxSeccomp, x *explain.Narrator) error {
+func processPrivileges(p *specs.Process, filter *seccomp.Filter, x *explain.Narrator) error {
 	if !p.NoNewPrivileges {
-		if err := seccomp.Load(filter, x); err != nil {
+		if err := filter.Install(x); err != nil {
 			return fmt.Errorf("linux.seccomp: %w", err)
 		}
 	}
@@ -100,11 +144,11 @@ func processPrivileges(p *specs.Process, filter *specs.LinuxSeccomp, x *explain.
 
 // seccompLast loads the filter right before execve(2) when the process
 // has no_new_privs (as runc does): from here this thread obeys it.
-func seccompLast(p *specs.Process, filter *specs.LinuxSeccomp, x *explain.Narrator) error {
+func seccompLast(p *specs.Process, filter *seccomp.Filter, x *explain.Narrator) error {
 	if !p.NoNewPrivileges {
 		return nil
 	}
-	if err := seccomp.Load(filter, x); err != nil {
+	if err := filter.Install(x); err != nil {
 		return fmt.Errorf("linux.seccomp: %w", err)
 	}
 	return nil

@@ -12,8 +12,56 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/explain"
 )
 
-// Load compiles s and installs it on the calling thread with
-// seccomp(SECCOMP_SET_MODE_FILTER) (seccomp(2)). A nil s loads nothing.
+// Filter is a compiled profile, ready for the kernel: Prepare makes it,
+// Install loads it. The two are apart because compiling allocates (the
+// program, its labels) and installing does not: an init compiles before
+// process.rlimits are set, since a small RLIMIT_AS (runtime-tools'
+// process_rlimits gives 1 GiB) can leave the Go heap no room to grow
+// ("fatal error: runtime: out of memory" during Compile, 1 run in 25).
+type Filter struct {
+	filter []unix.SockFilter
+	flags  uint
+	names  []explain.Flag
+	action specs.LinuxSeccompAction
+}
+
+// Prepare compiles s into a Filter (nil for a nil s: nothing to load).
+func Prepare(s *specs.LinuxSeccomp) (*Filter, error) {
+	if s == nil {
+		return nil, nil
+	}
+	prog, err := Compile(s)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: %v", err)
+	}
+	f := &Filter{action: s.DefaultAction}
+	for _, fl := range s.Flags {
+		f.flags |= flagValues[fl]
+		f.names = append(f.names, explain.Flag{Value: uint64(flagValues[fl]), Name: string(fl)})
+	}
+	f.filter = make([]unix.SockFilter, len(raw))
+	for i, r := range raw {
+		f.filter[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
+	}
+	return f, nil
+}
+
+// Load compiles s and installs it on the calling thread (Prepare, then
+// Install). A nil s loads nothing.
+func Load(s *specs.LinuxSeccomp, x *explain.Narrator) error {
+	f, err := Prepare(s)
+	if err != nil {
+		return err
+	}
+	return f.Install(x)
+}
+
+// Install loads f with seccomp(SECCOMP_SET_MODE_FILTER) (seccomp(2)). A
+// nil f loads nothing.
 //
 // The caller has locked its goroutine to the thread (runtime.LockOSThread)
 // that will call execve: the filter belongs to that thread and what it
@@ -22,32 +70,15 @@ import (
 // filter only from a thread with no_new_privs set (prctl(2),
 // PR_SET_NO_NEW_PRIVS) or with CAP_SYS_ADMIN in its user namespace: so set
 // no_new_privs first, or load before capabilities drop CAP_SYS_ADMIN.
-func Load(s *specs.LinuxSeccomp, x *explain.Narrator) error {
-	if s == nil {
+func (f *Filter) Install(x *explain.Narrator) error {
+	if f == nil {
 		return nil
 	}
-	prog, err := Compile(s)
-	if err != nil {
-		return err
-	}
-	raw, err := bpf.Assemble(prog)
-	if err != nil {
-		return fmt.Errorf("seccomp: %v", err)
-	}
-	var flags uint
-	var names []explain.Flag
-	for _, f := range s.Flags {
-		flags |= flagValues[f]
-		names = append(names, explain.Flag{Value: uint64(flagValues[f]), Name: string(f)})
-	}
-	filter := make([]unix.SockFilter, len(raw))
-	for i, r := range raw {
-		filter[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
-	}
+	filter, flags, names := f.filter, f.flags, f.names
 	fprog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
 	_, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, uintptr(flags), uintptr(unsafe.Pointer(&fprog)))
 	runtime.KeepAlive(filter)
-	err = nil
+	var err error
 	if errno != 0 {
 		err = errno
 	}
@@ -59,6 +90,6 @@ func Load(s *specs.LinuxSeccomp, x *explain.Narrator) error {
 	if err != nil {
 		return fmt.Errorf("seccomp(SECCOMP_SET_MODE_FILTER): %s", explain.Strerror(err))
 	}
-	x.Note("a %d-instruction filter, default %s: every system call of this thread and what it execs now runs it", len(filter), s.DefaultAction)
+	x.Note("a %d-instruction filter, default %s: every system call of this thread and what it execs now runs it", len(filter), f.action)
 	return nil
 }
