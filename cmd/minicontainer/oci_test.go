@@ -821,12 +821,39 @@ func TestOCINoMountNS(t *testing.T) {
 	}
 	defer unix.Unmount(root, unix.MNT_DETACH)
 	// Shared, as mounts are on a systemd host: a mount below a bind of it
-	// that is not made private would propagate back to it.
-	if err := unix.Mount("", root, "", unix.MS_SHARED, ""); err != nil {
-		t.Fatal(err)
+	// that is not made private would propagate back to it. Private first:
+	// where the bind's source is itself shared (on the cgroup v2 VM /tmp
+	// is a shared tmpfs) the bind joins the source's peer group, and a
+	// root with peers is the case refused below; this is a root that is a
+	// mount of its own, in a peer group of its own, as podman's overlay is.
+	for _, f := range []uintptr{unix.MS_PRIVATE, unix.MS_SHARED} {
+		if err := unix.Mount("", root, "", f, ""); err != nil {
+			t.Fatal(err)
+		}
 	}
 	defer hostcheck.Take(t, ociWatched...).Verify(t)
 	before := mountsUnder(t, root)
+	// A root with a peer: the bind on it would propagate a copy to the
+	// peer (in the host's peer group), and umount at delete would
+	// propagate back. create refuses it in one line and mounts nothing.
+	peer := t.TempDir()
+	if err := unix.Mount(root, peer, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	peerBefore := mountsUnder(t, peer)
+	if r := oci(t, "create", "--bundle", b, id); r.code != 1 || !strings.Contains(r.stderr, "peer group") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("create with a root that has a peer: %+v, want exit 1 and one line about its peer group", r)
+	}
+	if got := mountsUnder(t, root); !slices.Equal(got, before) {
+		t.Errorf("mounts at and below the root after a refused create: %q, want %q", got, before)
+	}
+	if got := mountsUnder(t, peer); !slices.Equal(got, peerBefore) {
+		t.Errorf("mounts at and below the peer after a refused create: %q, want %q", got, peerBefore)
+	}
+	if err := unix.Unmount(peer, unix.MNT_DETACH); err != nil {
+		t.Fatal(err)
+	}
+	oci(t, "delete", "--force", id)
 	mustOCI(t, "create", "--bundle", b, id)
 	st := ociState(t, id)
 	defer reap(st.Pid)

@@ -2,6 +2,9 @@ package rootfs
 
 import (
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -30,6 +33,9 @@ import (
 // private, in the caller's mount namespace. It returns the new mount's ID
 // (statx(2), STATX_MNT_ID), which UnmountRoot checks before removing it.
 func BindRootPrivate(x *explain.Narrator, root string) (mountID uint64, err error) {
+	if err := checkNoPeers(root); err != nil {
+		return 0, err
+	}
 	x.Note("no mount namespace: bind the root %s on itself, private, so the Spec's mounts below it reach no other mount of the host", root)
 	if err := mount(x, root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return 0, err
@@ -44,6 +50,63 @@ func BindRootPrivate(x *explain.Narrator, root string) (mountID uint64, err erro
 		return 0, err
 	}
 	return id, nil
+}
+
+// checkNoPeers refuses a root whose top mount has a peer in this mount
+// table. Mounting on a shared mount propagates a copy to each of its peers
+// (sharedsubtree.rst; mount_namespaces(7), "MS_SHARED"), before the bind
+// can be made private: the copy stays in the host's peer group for the
+// container's life. Worse, when the peer holds the root's mount itself
+// (the root is a bind of a directory of a shared mount, e.g. /tmp a tmpfs
+// on a systemd host: the bind joins the tmpfs's peer group), the copy is
+// tucked under that mount, and delete's umount2(2) propagates back through
+// the peer group and takes the host's mount at root with it. A root that
+// is not shared, or alone in its peer group, has none of that. Peers in
+// other mount namespaces are not visible here and are not checked.
+func checkNoPeers(root string) error {
+	id, err := topMountID(root)
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	group, others := "", []string{}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	for _, l := range lines {
+		if f := strings.Fields(l); len(f) > 6 && f[0] == strconv.FormatUint(id, 10) {
+			for _, o := range f[6:] {
+				if o == "-" {
+					break
+				}
+				if strings.HasPrefix(o, "shared:") {
+					group = o
+				}
+			}
+		}
+	}
+	if group == "" {
+		return nil
+	}
+	for _, l := range lines {
+		f := strings.Fields(l)
+		if len(f) < 7 || f[0] == strconv.FormatUint(id, 10) {
+			continue
+		}
+		for _, o := range f[6:] {
+			if o == "-" {
+				break
+			}
+			if o == group {
+				others = append(others, f[4])
+			}
+		}
+	}
+	if len(others) > 0 {
+		return fmt.Errorf("%s is a mount in a peer group (%s) with %s: without a mount namespace the container's mounts would propagate to them; give the Spec a mount namespace, or a root that is a mount of its own", root, group, strings.Join(others, ", "))
+	}
+	return nil
 }
 
 // UnmountRoot removes the bind BindRootPrivate made, with every mount
