@@ -426,6 +426,26 @@ func waitCmdline(t *testing.T, pid int, argv ...string) {
 	}
 }
 
+// startOnTerminal starts cmd on a new pty, as a shell on a terminal runs
+// (its own session, the pty its controlling terminal and stdio), and
+// copies what it prints into out; copied is closed at the end of the
+// output. The caller types into master and ends with finishOnTerminal.
+func startOnTerminal(t *testing.T, cmd *exec.Cmd) (master *os.File, out *readyWriter, copied chan struct{}) {
+	t.Helper()
+	master, slave := openPTY(t)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		master.Close()
+		t.Fatal(err)
+	}
+	slave.Close()
+	out = newReadyWriter()
+	copied = make(chan struct{})
+	go func() { io.Copy(out, master); close(copied) }()
+	return master, out, copied
+}
+
 // finishOnTerminal waits (20 s at most) for cmd, which runs on the pty
 // whose master is master, to exit with code want, and checks that it put
 // the terminal back as it found it (raw mode off).
@@ -740,18 +760,9 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 func TestTTY(t *testing.T) {
 	needRoot(t)
 	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
-	master, slave := openPTY(t)
-	defer master.Close()
 	cmd := exec.Command("minicontainer", "run", "--rootfs", testRootfs, "-it", "--", "/bin/sh")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	slave.Close()
-	out := newReadyWriter()
-	copied := make(chan struct{})
-	go func() { io.Copy(out, master); close(copied) }()
+	master, out, copied := startOnTerminal(t, cmd)
+	defer master.Close()
 	// Job control: a background job, `jobs`, then the terminal's own view.
 	// Each step waits for what the shell printed; the quotes in the
 	// markers keep the terminal's echo of the typed line from matching.

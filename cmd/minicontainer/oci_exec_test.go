@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -324,18 +322,9 @@ func TestOCIExecTTY(t *testing.T) {
 	const id = "mctest-exec-proxy"
 	_, _, remove := runningBundle(t, id, nil)
 	defer remove()
-	master, slave := openPTY(t) // 33 rows, 101 columns
-	defer master.Close()
 	cmd := exec.Command("minicontainer", "exec", "-t", id, "sh")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	slave.Close()
-	out := newReadyWriter()
-	copied := make(chan struct{})
-	go func() { io.Copy(out, master); close(copied) }()
+	master, out, copied := startOnTerminal(t, cmd) // 33 rows, 101 columns
+	defer master.Close()
 	fmt.Fprint(master, "tty; stty size; echo $$; exit 3\n")
 	finishOnTerminal(t, cmd, master, out, 3, "exec -t")
 	master.Close()

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -162,18 +161,9 @@ func rootlessRun(t *testing.T, sub int) {
 	leftovers("run -d and rm")
 
 	// -it on a pseudo-terminal, as the user.
-	master, slave := openPTY(t)
-	defer master.Close()
 	cmd := command("run", "-it", "--", "/bin/sh")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	slave.Close()
-	out := newReadyWriter()
-	copied := make(chan struct{})
-	go func() { io.Copy(out, master); close(copied) }()
+	master, out, copied := startOnTerminal(t, cmd)
+	defer master.Close()
 	fmt.Fprint(master, "tty; echo uid''$(id -u); exit 3\n")
 	finishOnTerminal(t, cmd, master, out, 3, "rootless -it shell")
 	master.Close()
