@@ -31,9 +31,9 @@ import (
 // 1 GiB) is below what a Go process reserves, so every later mmap(2) of
 // the init fails, and the Go runtime dies with "fatal error: runtime: out
 // of memory" when it grows its heap or starts a thread: in the seccomp
-// compiler (1 run in 25 in CI), or while waiting for start (1 run in 3 of
-// TestOCISmallAddressSpace with the filter compiled first). The filter is
-// compiled here all the same, before anything is limited.
+// compiler (1 run in 25 of CI's process_rlimits), or later (a create at
+// 512 MiB died before start even with the filter compiled first). The
+// filter is compiled here all the same, before anything is limited.
 func processLimits(p *specs.Process, profile *specs.LinuxSeccomp, x *explain.Narrator) (*seccomp.Filter, []specs.POSIXRlimit, error) {
 	filter, err := seccomp.Prepare(profile)
 	if err != nil {
