@@ -49,6 +49,7 @@ func bundleInitMain() {
 		log.fail(ExitSetup, fmt.Errorf("the container's init could not read its config: %w", err))
 		os.Exit(ExitSetup)
 	}
+	bi.Spec = bi.LinuxSpec.Spec()
 	x.Note("the Spec arrived on fd %d: the host side is ready", bundleSyncFd)
 	code, err := bundleInitRun(bi, log, x)
 	log.fail(code, err)

@@ -1,7 +1,6 @@
 package container
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/fault"
 	"github.com/minicontainer/minicontainer/pkg/proc"
 	"github.com/minicontainer/minicontainer/pkg/reexec"
+	"github.com/minicontainer/minicontainer/pkg/spec"
 )
 
 // The steps of create that `create` (oci.go) and `run` (run.go) share,
@@ -29,7 +29,7 @@ import (
 // writeSpec keeps the Spec the container was created from in its state
 // dir (specFile): start, state, delete and exec read it there.
 func writeSpec(dir string, s *specs.Spec) error {
-	data, err := json.MarshalIndent(s, "", "\t")
+	data, err := spec.MarshalIndent(s, "", "\t") // as json.MarshalIndent, colder types left out
 	if err != nil {
 		return err
 	}
@@ -158,6 +158,12 @@ func (c *Container) runHostSteps() error {
 
 // sendInit sends the init its Spec: the host side is ready.
 func (c *Container) sendInit(sock int, bi bundleInit) error {
+	// The Linux-only form: encoding/json then builds no encoder for the
+	// other platforms' types (spec.LinuxJSON). A Spec that Validate
+	// accepted sets none of their sections.
+	if bi.LinuxSpec = spec.ToLinuxJSON(bi.Spec); bi.LinuxSpec == nil {
+		return errors.New("the Spec sets another platform's section (solaris, windows, vm, zos or freebsd)")
+	}
 	n, err := send(sock, bi)
 	c.x.Call("sendmsg(2)", fmt.Sprintf("sendmsg(%d, {the Spec, process %s}, 0)", sock, explain.Quote(strings.Join(bi.Spec.Process.Args, " "))), n, err)
 	if err != nil {

@@ -293,7 +293,7 @@ func saveRunSpec(s *State, f spec.RunFlags) error {
 	if err != nil {
 		return err
 	}
-	data, err := json.MarshalIndent(sp, "", "\t")
+	data, err := spec.MarshalIndent(sp, "", "\t")
 	if err != nil {
 		return err
 	}

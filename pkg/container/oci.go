@@ -27,6 +27,7 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/ns"
 	"github.com/minicontainer/minicontainer/pkg/proc"
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
+	"github.com/minicontainer/minicontainer/pkg/spec"
 )
 
 // ErrNotExist is the answer for an ID with no state dir; the words are
@@ -176,7 +177,8 @@ func createState(o CreateOptions, plan *bundlePlan, x *explain.Narrator) (*Conta
 
 // bundleInit is what the init needs, sent once the host side is ready.
 type bundleInit struct {
-	Spec            *specs.Spec          `json:"spec"`
+	Spec            *specs.Spec          `json:"-"`    // sent as LinuxSpec
+	LinuxSpec       *spec.LinuxJSON      `json:"spec"` // Spec's Linux-only form: see spec.LinuxJSON
 	Root            string               `json:"root"` // root.path, absolute
 	NoPivot         bool                 `json:"no_pivot,omitempty"`
 	NetNS           bool                 `json:"netns,omitempty"`
@@ -448,14 +450,18 @@ func load(root, id string) (*State, error) {
 	return s, nil
 }
 
-// savedSpec is the Spec the container was created from.
+// savedSpec is the Spec the container was created from. writeSpec wrote
+// a Spec that Validate accepted, which sets no other platform's section:
+// it is read in the Linux-only form (spec.LinuxJSON, a cheaper cold
+// decode).
 func (s *State) savedSpec() (*specs.Spec, error) {
 	data, err := os.ReadFile(filepath.Join(s.Dir(), specFile))
 	if err != nil {
 		return nil, err
 	}
-	var sp specs.Spec
-	return &sp, json.Unmarshal(data, &sp)
+	var sp spec.LinuxJSON
+	err = json.Unmarshal(data, &sp)
+	return sp.Spec(), err
 }
 
 // ociStatus is the runtime-spec status of a container made by create:

@@ -1,7 +1,6 @@
 package spec
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,7 +13,7 @@ import (
 // synced, then renamed over path (rename(2) replaces it in one step, so a
 // reader sees the old file or the new one, never half of one).
 func Save(path string, s *specs.Spec) error {
-	data, err := json.MarshalIndent(s, "", "\t")
+	data, err := MarshalIndent(s, "", "\t")
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
