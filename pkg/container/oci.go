@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -60,14 +59,20 @@ type CreateOptions struct {
 	foreground bool
 }
 
-var validID = regexp.MustCompile(`^[\w+\-.]+$`)
-
-// CheckID is runc's rule for container IDs.
+// CheckID is runc's rule for container IDs: ^[\w+\-.]+$ (ASCII letters,
+// digits, '_', '+', '-' and '.'), and not "." or "..". A loop, not a
+// regexp compiled at package initialisation: every minicontainer process,
+// the container's init included, initialises this package, and few check
+// an ID.
 func CheckID(id string) error {
-	if id == "" || id == "." || id == ".." || !validID.MatchString(id) {
+	if id == "" || id == "." || id == ".." || strings.IndexFunc(id, notIDRune) >= 0 {
 		return fmt.Errorf("invalid container id %q", id)
 	}
 	return nil
+}
+
+func notIDRune(r rune) bool {
+	return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("_+-.", r))
 }
 
 // Create makes the container from the bundle and leaves its init blocked
