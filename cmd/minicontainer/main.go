@@ -270,29 +270,37 @@ type cli struct {
 
 func main() {
 	reexec.Init() // the container's init runs here and never returns: see pkg/container/init.go
-	var c cli
-	parser, err := kong.New(&c, kong.Name("minicontainer"),
+	ctx, g := parseVerb(os.Args[1:])
+	if ctx == nil {
+		var c cli
+		parser, err := kong.New(&c, kongOptions()...)
+		if err != nil {
+			fail(err)
+		}
+		ctx, err = parser.Parse(os.Args[1:])
+		if err != nil {
+			// An engine reads the runtime's errors from --log (containerd
+			// shows the last error line of log.json to its user), and kong
+			// fills no flag when the line does not parse: find --log and
+			// --log-format in the arguments ourselves.
+			logFlags(os.Args[1:]).log("error", err.Error())
+			fail(err) // a usage error is bad input too: 125, as docker run (kong would exit 80)
+		}
+		g = &c.Globals
+	}
+	if err := ctx.Run(g); err != nil {
+		fail(err)
+	}
+}
+
+func kongOptions() []kong.Option {
+	return []kong.Option{kong.Name("minicontainer"),
 		kong.Description("Run a command in a small Linux container."),
 		kong.UsageOnError(),
 		kong.Vars{"default_hostname": container.DefaultHostname, "default_rootfs": container.DefaultRootfs,
 			"default_root": container.DefaultRoot(), "default_cgroup_parent": container.DefaultCgroupParent,
 			"default_subnet": network.DefaultSubnet,
-			"version":        "minicontainer version " + version + "\nspec: " + specs.Version})
-	if err != nil {
-		fail(err)
-	}
-	ctx, err := parser.Parse(os.Args[1:])
-	if err != nil {
-		// An engine reads the runtime's errors from --log (containerd
-		// shows the last error line of log.json to its user), and kong
-		// fills no flag when the line does not parse: find --log and
-		// --log-format in the arguments ourselves.
-		logFlags(os.Args[1:]).log("error", err.Error())
-		fail(err) // a usage error is bad input too: 125, as docker run (kong would exit 80)
-	}
-	if err := ctx.Run(&c.Globals); err != nil {
-		fail(err)
-	}
+			"version":        "minicontainer version " + version + "\nspec: " + specs.Version}}
 }
 
 func fail(err error) {
