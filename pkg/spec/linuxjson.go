@@ -12,11 +12,11 @@ import (
 // the Spec it was made from.
 //
 // Why: the first json.Marshal of a type builds an encoder for every type
-// it can reach, whether set or not, and specs.Spec reaches some sixty
-// Windows, Solaris, VM, z/OS and FreeBSD types. Every `run` encodes its
-// Spec (config.json in the state dir, and the message to the init), and
-// every init decodes one: each pays that first pass cold, in its own
-// process. This form leaves the other platforms' types out of it (about
+// it can reach, whether set or not: of the 63 struct types specs.Spec
+// reaches, 25 are the Windows, Solaris, VM, z/OS and FreeBSD sections'
+// own. Every `run` encodes its Spec (config.json in the state dir, and
+// the message to the init), and every init decodes one: each pays that
+// first pass cold, in its own process. This form leaves the other platforms' types out of it (about
 // a fifth of a cold encode or decode: docs/performance.md, "Start-up of
 // a minicontainer process"). Validate refuses those sections on Linux
 // (refused.go), so a valid Spec loses nothing; ToLinuxJSON still says
