@@ -112,12 +112,16 @@ gomodcache=$(cd "$repo" && go env GOMODCACHE)
 # its builds find every package compiled and only link and run. The cache
 # is kept in $cache/gocache (incremental) and handed to the guest as a disk
 # image made from it for each run.
+# The same goes for the runtime-tools programs TestOCIValidation builds
+# (run.sh with OCI_BUILD_ONLY): the guest then only links them.
 # -buildvcs=false: the guest's copy is a repository without commits.
 export GOCACHE=$cache/gocache GOFLAGS="-mod=readonly -buildvcs=false" GOTOOLCHAIN=local GOPROXY=off
 say "compiling for the guest (GOCACHE=$GOCACHE)"
 t0=$(date +%s)
 (cd "$repo" && go vet ./... && make --no-print-directory build >/dev/null &&
-	go test -count=1 -exec /bin/true ./... >/dev/null) ||
+	go test -count=1 -exec /bin/true ./... >/dev/null &&
+	ocitmp=$(mktemp -d) && OCI_BUILD_ONLY=1 OCI_CACHE=$ocitmp GOFLAGS=-mod=readonly \
+		testdata/oci-validation/run.sh >/dev/null && rm -rf "$ocitmp") ||
 	{ say "compiling on the host failed" >&2; exit 1; }
 rm -f "$cache/gocache.ext4"
 mke2fs -q -t ext4 -L v2vm-gocache -d "$GOCACHE" "$cache/gocache.ext4" \
