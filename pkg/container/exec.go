@@ -26,11 +26,14 @@ import (
 )
 
 // exec: a new process in a running container (runc exec, runtime-spec's
-// Process). It enters the container as setns(2) and nsenter(1) teach:
+// Process). It enters the container as setns(2) and nsenter(1) teach.
+// Where it can, the CLI forks the command itself from one locked thread
+// (execfast.go); this is the other path, the exec init, for what one
+// thread of a Go program cannot do there (fastRefused says what):
 //
 //   - minicontainer opens /proc/PID/ns/* of the container's init, and on
-//     a thread of its own (runtime.LockOSThread) joins cgroup, ipc, uts,
-//     net and pid with setns(2). clone(2) copies the calling thread's
+//     a thread of its own (runtime.LockOSThread) joins ipc, uts, net and
+//     pid with setns(2). clone(2) copies the calling thread's
 //     namespaces, and a pid namespace joined so is the one the next child
 //     is born in (setns(2): "only children ... created after the call");
 //     CLONE_INTO_CGROUP (cgroups v2) makes it born in the container's

@@ -69,9 +69,11 @@ const envReadOnlyView = "_MINICONTAINER_READ_ONLY_VIEW"
 // widen (PR_CAPBSET_DROP only drops): the container's, or a wider one an
 // earlier exec gave, which ptraceMark records.
 func ptraceReachable(t *ExecTarget, p *specs.Process) string {
+	mark := filepath.Join(t.s.Dir(), ptraceMark)
+	_, marked := os.Lstat(mark)
 	if p.Capabilities == nil || slices.Contains(p.Capabilities.Bounding, "CAP_SYS_PTRACE") {
 		// Recorded before the process exists, for the execs after it.
-		if err := os.WriteFile(filepath.Join(t.s.Dir(), ptraceMark), nil, 0o600); err != nil {
+		if err := os.WriteFile(mark, nil, 0o600); err != nil {
 			return "this process may hold CAP_SYS_PTRACE (and " + ptraceMark + " could not be written)"
 		}
 	}
@@ -82,7 +84,7 @@ func ptraceReachable(t *ExecTarget, p *specs.Process) string {
 	if slices.Contains(cfg.Process.Capabilities.Bounding, "CAP_SYS_PTRACE") {
 		return "the container's bounding set has CAP_SYS_PTRACE"
 	}
-	if _, err := os.Lstat(filepath.Join(t.s.Dir(), ptraceMark)); err == nil {
+	if marked == nil {
 		return "an earlier exec gave a process CAP_SYS_PTRACE (" + ptraceMark + ")"
 	}
 	return ""
