@@ -509,6 +509,26 @@ echo "$FOO $(pwd) $(id -u):$(id -g)"`
 			t.Errorf("exec -x took the re-exec path:\n%s", r.stderr)
 		}
 	}
+	// No thread of the CLI stays behind in the container: Go parks, not
+	// ends, a main thread whose locked goroutine returns.
+	mnt, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", s.Pid))
+	for i := 0; i < 5; i++ {
+		cli := exec.Command("minicontainer", "exec", "-x", id, "sleep", "1")
+		if err := cli.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", cli.Process.Pid))
+		for _, task := range tasks {
+			dir := fmt.Sprintf("/proc/%d/task/%s", cli.Process.Pid, task.Name())
+			status, _ := os.ReadFile(dir + "/status")
+			theirs, _ := os.Readlink(dir + "/ns/mnt")
+			if theirs == mnt || strings.Contains(string(status), "Seccomp:\t2") {
+				t.Errorf("exec's thread %s is in the container's mount namespace or seccomp mode (%s):\n%s", task.Name(), theirs, status)
+			}
+		}
+		cli.Wait()
+	}
 	// A user of the container: the process's credentials, not the CLI's.
 	r = mc(t, "", "exec", "-u", "1000:1000", id, "sh", "-c", `id -u; id -g; grep ^CapEff: /proc/self/status`)
 	if r.code != 0 || r.stdout != "1000\n1000\nCapEff:\t0000000000000000\n" {

@@ -443,16 +443,15 @@ func execIn(s *State, o ExecOptions, files []nsFile, filter *specs.LinuxSeccomp,
 }
 
 // startJoined starts cmd from a locked thread that first joins the
-// namespaces (see cloneJoined in oci.go: the thread is never unlocked,
-// so Go ends it, and its namespaces with it, when the goroutine returns).
+// namespaces (onOwnThread: Go ends the thread, and its namespaces with
+// it, when the goroutine returns).
 func startJoined(cmd *execCmd, joins []nsFile, cg interface{ Paths() []string }, x *explain.Narrator) (int, error) {
 	type result struct {
 		pid int
 		err error
 	}
 	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
+	onOwnThread(func() {
 		if err := readOnlySelf(cmd, x); err != nil {
 			done <- result{0, err}
 			return
@@ -476,7 +475,7 @@ func startJoined(cmd *execCmd, joins []nsFile, cg interface{ Paths() []string },
 			x.Call("clone(2)", "clone(SIGCHLD)", pid, err)
 		}
 		done <- result{pid, err}
-	}()
+	})
 	r := <-done
 	return r.pid, r.err
 }

@@ -159,25 +159,30 @@ var fastCalls = []seccomp.Call{
 
 // fastStart is what the locked thread hands back.
 type fastStart struct {
-	pid    int
-	master *os.File // the pty master with a terminal
-	err    error
+	pid     int
+	master  *os.File // the pty master with a terminal
+	movedIn string   // all of minicontainer went into a v2 cgroup from this one
+	err     error
 }
 
 // execFast joins the container and forks o.Process from one locked thread
 // (see above), then waits as execIn does.
 func execFast(s *State, o ExecOptions, files []nsFile, filter *seccomp.Filter, cg cgroup.Cgroup, x *explain.Narrator) (int, error) {
-	done := make(chan fastStart, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: see above
-		pid, master, err := enterAndFork(o, files, filter, cg, x)
-		done <- fastStart{pid, master, err}
-	}()
-	r := <-done
+	var r fastStart
+	onOwnThread(func() {
+		r.pid, r.master, r.movedIn, r.err = enterAndFork(o, files, filter, cg, x)
+	})
 	if r.err != nil {
 		return 0, r.err
 	}
 	master := r.master
+	if r.movedIn != "" && master != nil && !o.Detach {
+		// An interactive exec outlives a rm -f's SIGKILL to the cgroup's
+		// processes only outside it: its terminal would stay raw. Back
+		// to our own unified cgroup (from this thread, whose cgroup
+		// namespace is the host's).
+		leaveUnified(r.movedIn, x)
+	}
 	if master != nil && o.ConsoleSocket != "" {
 		// From this thread: the socket's path is the host's.
 		err := sendConsole(o.ConsoleSocket, int(master.Fd()), x)
@@ -207,12 +212,12 @@ func execFast(s *State, o ExecOptions, files []nsFile, filter *seccomp.Filter, c
 
 // enterAndFork runs on the locked thread: it enters the container,
 // takes the Process's confinement, and forks the command.
-func enterAndFork(o ExecOptions, files []nsFile, filter *seccomp.Filter, cg cgroup.Cgroup, x *explain.Narrator) (pid int, master *os.File, err error) {
+func enterAndFork(o ExecOptions, files []nsFile, filter *seccomp.Filter, cg cgroup.Cgroup, x *explain.Narrator) (pid int, master *os.File, movedIn string, err error) {
 	p := o.Process
 	err = unix.Unshare(unix.CLONE_FS)
 	x.Call("unshare(2)", "unshare(CLONE_FS)", nil, err)
 	if err != nil {
-		return 0, nil, fmt.Errorf("unshare: %w", err)
+		return 0, nil, "", fmt.Errorf("unshare: %w", err)
 	}
 	// The cgroup before the cgroup namespace: from inside the container's
 	// namespace our own cgroup is not visible, and the kernel places a
@@ -229,6 +234,7 @@ func enterAndFork(o ExecOptions, files []nsFile, filter *seccomp.Filter, cg cgro
 				// processes only, so minicontainer itself goes in,
 				// charged nothing there, for the fork to start in it.
 				path, what = filepath.Join(dir, "cgroup.procs"), "all of minicontainer"
+				movedIn = unifiedCgroup()
 				fd, err = unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
 			}
 			if err == nil {
@@ -237,7 +243,7 @@ func enterAndFork(o ExecOptions, files []nsFile, filter *seccomp.Filter, cg cgro
 			}
 			x.Call("cgroups(7)", fmt.Sprintf("write(%q, \"0\"): %s", path, what), nil, err)
 			if err != nil {
-				return 0, nil, fmt.Errorf("cgroup: %w", err)
+				return 0, nil, "", fmt.Errorf("cgroup: %w", err)
 			}
 		}
 	}
@@ -245,7 +251,7 @@ func enterAndFork(o ExecOptions, files []nsFile, filter *seccomp.Filter, cg cgro
 		err := ns.Join(f.fd, f.kind)
 		x.Call("setns(2)", fmt.Sprintf("setns(%d<%s>, %s)", f.fd, f.path, f.kind.Const), nil, err)
 		if err != nil {
-			return 0, nil, err
+			return 0, nil, "", err
 		}
 	}
 	cwd := p.Cwd
@@ -257,15 +263,15 @@ func enterAndFork(o ExecOptions, files []nsFile, filter *seccomp.Filter, cg cgro
 	err = unix.Chdir(cwd)
 	x.Call("chdir(2)", fmt.Sprintf("chdir(%q)", cwd), nil, err)
 	if err != nil {
-		return 0, nil, fmt.Errorf("process.cwd %s: %w", cwd, err)
+		return 0, nil, "", fmt.Errorf("process.cwd %s: %w", cwd, err)
 	}
 	path, err := lookPath(p.Args[0], p.Env)
 	if err != nil {
-		return 0, nil, &ExecError{execCode(err), fmt.Errorf("exec %q: %w", p.Args[0], err)}
+		return 0, nil, "", &ExecError{execCode(err), fmt.Errorf("exec %q: %w", p.Args[0], err)}
 	}
 	later, err := fastLimits(p, x)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, "", err
 	}
 	stdio := []uintptr{o.Stdio.In.Fd(), o.Stdio.Out.Fd(), o.Stdio.Err.Fd()}
 	var slave *os.File
@@ -276,17 +282,17 @@ func enterAndFork(o ExecOptions, files []nsFile, filter *seccomp.Filter, cg cgro
 		}
 		// /dev/ptmx is the container's now: the pty is in its devpts.
 		if master, slave, err = openPTY(ws, x); err != nil {
-			return 0, nil, err
+			return 0, nil, "", err
 		}
 		defer slave.Close()
 		fd := slave.Fd()
 		stdio = []uintptr{fd, fd, fd}
 	}
-	fail := func(err error) (int, *os.File, error) {
+	fail := func(err error) (int, *os.File, string, error) {
 		if master != nil {
 			master.Close()
 		}
-		return 0, nil, err
+		return 0, nil, "", err
 	}
 	for i := 0; i < o.PreserveFDs; i++ {
 		stdio = append(stdio, uintptr(3+i))
@@ -319,7 +325,7 @@ func enterAndFork(o ExecOptions, files []nsFile, filter *seccomp.Filter, cg cgro
 	if err != nil {
 		return fail(&ExecError{execCode(err), fmt.Errorf("exec %q: %w", p.Args[0], err)})
 	}
-	return pid, master, nil
+	return pid, master, movedIn, nil
 }
 
 // fastLimits is processLimits for the fast path (its rlimits are only
@@ -364,4 +370,51 @@ func (c cmdProcess) Signal(sig os.Signal) error { return c.cmd.Process.Signal(si
 func (c cmdProcess) Wait() (int, error) {
 	c.cmd.Wait()
 	return execvp.ExitStatus(c.cmd.ProcessState), nil
+}
+
+// unifiedCgroup is this process's cgroup in the unified hierarchy
+// (/proc/self/cgroup's "0::" line), "" if none.
+func unifiedCgroup() string {
+	data, _ := os.ReadFile("/proc/self/cgroup")
+	for _, line := range strings.Split(string(data), "\n") {
+		if rel, ok := strings.CutPrefix(line, "0::"); ok {
+			return rel
+		}
+	}
+	return ""
+}
+
+// leaveUnified moves this process back to its cgroup rel of the unified
+// hierarchy. A failure is narrated, not fatal: the exec runs.
+func leaveUnified(rel string, x *explain.Narrator) {
+	h, err := cgroup.Detect()
+	if err != nil || h.Unified == "" {
+		return
+	}
+	path := filepath.Join(h.Unified, rel, "cgroup.procs")
+	err = os.WriteFile(path, []byte("0"), 0)
+	x.Call("cgroups(7)", fmt.Sprintf("write(%q, \"0\"): minicontainer back out", path), nil, err)
+}
+
+// onOwnThread runs fn on a goroutine locked to a thread of its own
+// (runtime.LockOSThread) and never unlocked, so that the Go runtime ends
+// the thread, with whatever fn changed in it, when fn returns. Never on
+// the main thread: Go cannot end that one (the thread group leader) and
+// parks it instead, and /proc/self is the leader's view: a main thread left
+// in a container's namespaces, cgroups and confinement would stay there
+// for the rest of this process. Holding the main thread while another
+// goroutine runs fn keeps fn off it.
+func onOwnThread(fn func()) {
+	done := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		if unix.Gettid() == unix.Getpid() {
+			onOwnThread(fn)
+			runtime.UnlockOSThread() // untouched: back to the scheduler
+		} else {
+			fn()
+		}
+		close(done)
+	}()
+	<-done
 }
