@@ -37,8 +37,9 @@ import (
 //     prctl(2), seccomp(2)): set with raw system calls (never syscall's
 //     Setuid, which changes every thread, AllThreadsSyscall) and loaded
 //     without SECCOMP_FILTER_FLAG_TSYNC, they bind this thread only;
-//   - cgroups v1: writing "0" to a hierarchy's tasks file moves the
-//     writing thread alone (cgroups(7)); a fork then starts in it.
+//   - cgroups v1: a thread ID written to a hierarchy's tasks file moves
+//     that thread alone (cgroups(7)), and "0" names the writer itself
+//     (the kernel's cgroup-v1 documentation); a fork then starts there.
 //
 // Go's syscall.ForkExec clones from the calling thread (syscall/
 // exec_linux.go: clone(CLONE_VM|CLONE_VFORK|SIGCHLD), the child runs only
@@ -222,7 +223,6 @@ func enterAndFork(o ExecOptions, files []nsFile, filter *seccomp.Filter, cg cgro
 	// The cgroup before the cgroup namespace: from inside the container's
 	// namespace our own cgroup is not visible, and the kernel places a
 	// task only where the writer sees both ends (cgroups(7)).
-
 	if cg != nil {
 		for _, dir := range cg.Paths() {
 			path := filepath.Join(dir, "tasks")
