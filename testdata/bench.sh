@@ -139,8 +139,8 @@ for i in "${!names[@]}"; do
 done
 
 # Entering a running container: `exec ID true` into a run -d container
-# (every namespace, the cgroup, its Process's confinement, the read-only
-# view of the binary), beside nsenter -a into the same init (namespaces
+# (every namespace, the cgroup, its Process's confinement; forked from the
+# CLI's own locked thread where it can, see pkg/container/execfast.go), beside nsenter -a into the same init (namespaces
 # only: the floor) and runc exec into a runc container of the same rootfs.
 # Each joins and runs /bin/true once; hyperfine's own run, its own table:
 # the ratios are to nsenter.

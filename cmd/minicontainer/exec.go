@@ -57,7 +57,12 @@ type ociExecCmd struct {
 }
 
 func (c *ociExecCmd) Run(g *globals) error {
-	docker := c.dockerStyle(g)
+	id, err := container.Resolve(g.Root, c.ID)
+	var t *container.ExecTarget
+	if err == nil {
+		t, err = container.OpenExec(g.Root, id)
+	}
+	docker := c.dockerStyle(t)
 	fail := func(err error) error {
 		if !docker {
 			return ociFail(g, idError(c.ID, err))
@@ -67,11 +72,10 @@ func (c *ociExecCmd) Run(g *globals) error {
 		}
 		return err // main's fail: one line, 125
 	}
-	id, err := container.Resolve(g.Root, c.ID)
 	if err != nil {
 		return fail(err)
 	}
-	p, err := c.process(g, id)
+	p, err := c.process(g, id, t)
 	if err != nil {
 		return fail(err)
 	}
@@ -89,7 +93,7 @@ func (c *ociExecCmd) Run(g *globals) error {
 		}
 	}
 	code, err := container.Exec(container.ExecOptions{
-		Root: g.Root, ID: id, Process: p, Detach: c.Detach, PidFile: c.PidFile,
+		Root: g.Root, ID: id, Target: t, Process: p, Detach: c.Detach, PidFile: c.PidFile,
 		ConsoleSocket: c.ConsoleSocket, PreserveFDs: c.PreserveFDs,
 		Stdio:     stdio,
 		Narration: g.narration(c.Explain),
@@ -107,8 +111,9 @@ func (c *ociExecCmd) Run(g *globals) error {
 	return nil
 }
 
-// dockerStyle tells docker's exec from runc's (see ociExecCmd).
-func (c *ociExecCmd) dockerStyle(g *globals) bool {
+// dockerStyle tells docker's exec from runc's (see ociExecCmd); t is
+// the container, nil when it cannot be exec'd in.
+func (c *ociExecCmd) dockerStyle(t *container.ExecTarget) bool {
 	runcOnly := c.Process != "" || c.PidFile != "" || c.ConsoleSocket != "" || c.Cwd != "" || len(c.Cap) > 0 ||
 		c.NoNewPrivs || c.PreserveFDs != 0 || c.ProcessLabel != "" || c.Apparmor != "" || c.IgnorePaused
 	if runcOnly {
@@ -117,14 +122,13 @@ func (c *ociExecCmd) dockerStyle(g *globals) bool {
 	if c.Interactive || c.Workdir != "" {
 		return true
 	}
-	id, err := container.Resolve(g.Root, c.ID)
-	return err != nil || !container.MadeByCreate(g.Root, id)
+	return t == nil || !t.MadeByCreate()
 }
 
 // process builds the Process: the --process file as it is (runc ignores
 // the other flags then, but --tty), or the container's own with CMD and
 // the flags on top. Everything is checked before anything is started.
-func (c *ociExecCmd) process(g *globals, id string) (*specs.Process, error) {
+func (c *ociExecCmd) process(g *globals, id string, t *container.ExecTarget) (*specs.Process, error) {
 	if c.ProcessLabel != "" {
 		return nil, errors.New("--process-label: SELinux is not supported")
 	}
@@ -156,10 +160,7 @@ func (c *ociExecCmd) process(g *globals, id string) (*specs.Process, error) {
 	if len(cmd) == 0 {
 		return nil, errors.New("exec needs a command (or --process FILE)")
 	}
-	p, err := container.ContainerProcess(g.Root, id)
-	if err != nil {
-		return nil, err
-	}
+	p := t.Process()
 	p.Args, p.Terminal = cmd, c.TTY
 	if c.Cwd != "" && c.Workdir != "" {
 		return nil, errors.New("give the working directory once: --cwd or -w")

@@ -1,11 +1,13 @@
 package container
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -14,19 +16,24 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/minicontainer/minicontainer/pkg/cgroup"
 	"github.com/minicontainer/minicontainer/pkg/execvp"
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/minicontainer/minicontainer/pkg/ns"
 	"github.com/minicontainer/minicontainer/pkg/proc"
 	"github.com/minicontainer/minicontainer/pkg/reexec"
+	"github.com/minicontainer/minicontainer/pkg/seccomp"
 )
 
 // exec: a new process in a running container (runc exec, runtime-spec's
-// Process). It enters the container as setns(2) and nsenter(1) teach:
+// Process). It enters the container as setns(2) and nsenter(1) teach.
+// Where it can, the CLI forks the command itself from one locked thread
+// (execfast.go); this is the other path, the exec init, for what one
+// thread of a Go program cannot do there (fastRefused says what):
 //
 //   - minicontainer opens /proc/PID/ns/* of the container's init, and on
-//     a thread of its own (runtime.LockOSThread) joins cgroup, ipc, uts,
-//     net and pid with setns(2). clone(2) copies the calling thread's
+//     a thread of its own (runtime.LockOSThread) joins ipc, uts, net and
+//     pid with setns(2). clone(2) copies the calling thread's
 //     namespaces, and a pid namespace joined so is the one the next child
 //     is born in (setns(2): "only children ... created after the call");
 //     CLONE_INTO_CGROUP (cgroups v2) makes it born in the container's
@@ -88,7 +95,8 @@ type ExecOptions struct {
 	ConsoleSocket string // --console-socket: where the pty master goes
 	PreserveFDs   int    // --preserve-fds: exec's fds 3..3+N-1 go to the process
 	Stdio         Stdio
-	Narration     io.Writer // the exec init's narrated lines; nil: stderr
+	Narration     io.Writer   // the exec init's narrated lines; nil: stderr
+	Target        *ExecTarget // the container, read by OpenExec; nil: read Root and ID
 }
 
 // ExecError is a failure with an exit code of its own: 126 when the
@@ -101,27 +109,68 @@ type ExecError struct {
 func (e *ExecError) Error() string { return e.Err.Error() }
 func (e *ExecError) Unwrap() error { return e.Err }
 
-// ContainerProcess is the Process the container was created with, which
-// `exec ID CMD` starts from (runc does the same): its env, cwd, user,
-// rlimits, capabilities and no_new_privs; the caller replaces the args.
-func ContainerProcess(root, id string) (*specs.Process, error) {
+// ExecTarget is a running container as exec reads it, once: its state
+// and, of its config.json, only what exec needs (execConfig).
+type ExecTarget struct {
+	s   *State
+	cfg execConfig
+}
+
+// execConfig is what exec decodes of the config the container was
+// created with: its Process, its namespaces and its seccomp profile. The
+// rest (mounts, hooks, resources) was the init's business.
+type execConfig struct {
+	Process *specs.Process `json:"process,omitempty"`
+	Linux   *struct {
+		Namespaces []specs.LinuxNamespace `json:"namespaces,omitempty"`
+		Seccomp    *specs.LinuxSeccomp    `json:"seccomp,omitempty"`
+	} `json:"linux,omitempty"`
+}
+
+// OpenExec reads container id for exec; it fails, in runc's words, when
+// nothing can be exec'd in it, and still returns the target then when its
+// state could be read (MadeByCreate tells whose words to use).
+func OpenExec(root, id string) (*ExecTarget, error) {
 	s, err := load(root, id)
 	if err != nil {
 		return nil, err
 	}
+	t := &ExecTarget{s: s}
 	if err := execStatus(s); err != nil {
-		return nil, err
+		return t, err
 	}
-	sp, err := s.savedSpec()
+	data, err := os.ReadFile(filepath.Join(s.Dir(), specFile))
+	if err == nil {
+		err = json.Unmarshal(data, &t.cfg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("container %s: its saved config: %w", id, err)
 	}
-	if sp.Process == nil {
-		return &specs.Process{Cwd: "/"}, nil
+	return t, nil
+}
+
+// MadeByCreate reports whether an engine's create made the container.
+func (t *ExecTarget) MadeByCreate() bool { return t.s.OCI && !t.s.Foreground }
+
+// Process is the Process the container was created with, which
+// `exec ID CMD` starts from (runc does the same): its env, cwd, user,
+// rlimits, capabilities and no_new_privs; the caller replaces the args.
+func (t *ExecTarget) Process() *specs.Process {
+	if t.cfg.Process == nil {
+		return &specs.Process{Cwd: "/"}
 	}
-	p := *sp.Process
+	p := *t.cfg.Process
 	p.Terminal, p.ConsoleSize = false, nil
-	return &p, nil
+	return &p
+}
+
+// ContainerProcess is OpenExec's Process.
+func ContainerProcess(root, id string) (*specs.Process, error) {
+	t, err := OpenExec(root, id)
+	if err != nil {
+		return nil, err
+	}
+	return t.Process(), nil
 }
 
 // execStatus refuses a container nothing can be exec'd in, in runc's words.
@@ -197,10 +246,14 @@ func openNamespaces(pid int, x *explain.Narrator) (files []nsFile, err error) {
 // Exec starts o.Process in the container and, unless o.Detach, waits for
 // it and returns its exit status (128+N when signal N killed it).
 func Exec(o ExecOptions, x *explain.Narrator) (int, error) {
-	s, err := load(o.Root, o.ID)
-	if err != nil {
-		return 0, err
+	t := o.Target
+	if t == nil {
+		var err error
+		if t, err = OpenExec(o.Root, o.ID); err != nil {
+			return 0, err
+		}
 	}
+	s := t.s
 	if err := execStatus(s); err != nil {
 		return 0, err
 	}
@@ -216,12 +269,12 @@ func Exec(o ExecOptions, x *explain.Narrator) (int, error) {
 	}
 	// The container's own filter, which every process in it obeys.
 	var filter *specs.LinuxSeccomp
-	if sp, err := s.savedSpec(); err == nil && sp.Linux != nil {
-		filter = sp.Linux.Seccomp
+	if l := t.cfg.Linux; l != nil {
+		filter = l.Seccomp
 		// Without a mount namespace the init chroot(2)ed into its root in
 		// the host's (rootfs/hostroot.go); joining namespaces with setns(2)
 		// gives no root, and the process would run on the host's.
-		if !slices.ContainsFunc(sp.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.MountNamespace }) {
+		if !slices.ContainsFunc(l.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.MountNamespace }) {
 			return 0, errors.New("the container has no mount namespace (it shares the host's, chrooted into its root): exec would run the process on the host's root")
 		}
 	}
@@ -234,11 +287,20 @@ func Exec(o ExecOptions, x *explain.Narrator) (int, error) {
 			o.Process = &cp
 		}
 	}
-	// Not dumpable: the exec init is forked from us into the container's
-	// PID namespace, and until its execve(2) it is a copy of this process,
-	// whose /proc/PID/exe is our binary (the flag is inherited by fork;
-	// the exec init sets it again after its own execve, see init).
-	err = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	if why := ptraceReachable(t, p); why != "" {
+		if os.Getenv(envReadOnlyView) == "" {
+			x.Note("%s: run this exec again from a read-only view of our binary", why)
+			return 0, execReadOnly(x)
+		}
+		os.Unsetenv(envReadOnlyView)
+		x.Note("%s: running from a read-only view of our binary", why)
+	}
+	// Not dumpable: the child is forked from us into the container's PID
+	// namespace, and until its execve(2) it is a copy of this process,
+	// whose /proc/PID/exe is our binary (the flag is inherited by fork,
+	// and shared with a CLONE_VM child; the exec init sets it again after
+	// its own execve, see init).
+	err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	x.Call("prctl(2)", "prctl(PR_SET_DUMPABLE, 0)", nil, err)
 	if err != nil {
 		return 0, err
@@ -257,12 +319,21 @@ func Exec(o ExecOptions, x *explain.Narrator) (int, error) {
 	if !proc.Alive(s.Pid, s.PidStart) {
 		return 0, errors.New("cannot exec in a stopped container")
 	}
-	return execIn(s, o, files, filter, x)
+	cg := openCgroup(s)
+	compiled, err := seccomp.Prepare(filter)
+	if err != nil {
+		return 0, fmt.Errorf("linux.seccomp: %w", err)
+	}
+	if why := fastRefused(t, o.Process, compiled, cg); why != "" {
+		x.Note("re-exec as the exec init: %s", why)
+		return execIn(s, o, files, filter, cg, x)
+	}
+	return execFast(s, o, files, compiled, cg, x)
 }
 
 // execIn starts the exec init in the namespaces and the cgroup, sends it
 // the Process, and waits for its execve(2).
-func execIn(s *State, o ExecOptions, files []nsFile, filter *specs.LinuxSeccomp, x *explain.Narrator) (int, error) {
+func execIn(s *State, o ExecOptions, files []nsFile, filter *specs.LinuxSeccomp, cg cgroup.Cgroup, x *explain.Narrator) (int, error) {
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	x.Call("socketpair(2)", fmt.Sprintf("socketpair(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0, [%d, %d])", pair[0], pair[1]), nil, err)
 	if err != nil {
@@ -311,7 +382,6 @@ func execIn(s *State, o ExecOptions, files []nsFile, filter *specs.LinuxSeccomp,
 	// starts: a terminal can then become its controlling one (TIOCSCTTY).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 
-	cg := openCgroup(s)
 	addAfter := cg != nil
 	if cg != nil {
 		f, ok, err := cg.CloneFD()
@@ -369,20 +439,19 @@ func execIn(s *State, o ExecOptions, files []nsFile, filter *specs.LinuxSeccomp,
 		cmd.Process.Release()
 		return 0, nil
 	}
-	return waitExec(cmd, master, o.Stdio, x)
+	return waitExec(cmdProcess{cmd}, master, o.Stdio, x)
 }
 
 // startJoined starts cmd from a locked thread that first joins the
-// namespaces (see cloneJoined in oci.go: the thread is never unlocked,
-// so Go ends it, and its namespaces with it, when the goroutine returns).
+// namespaces (onOwnThread: Go ends the thread, and its namespaces with
+// it, when the goroutine returns).
 func startJoined(cmd *execCmd, joins []nsFile, cg interface{ Paths() []string }, x *explain.Narrator) (int, error) {
 	type result struct {
 		pid int
 		err error
 	}
 	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
+	onOwnThread(func() {
 		if err := readOnlySelf(cmd, x); err != nil {
 			done <- result{0, err}
 			return
@@ -406,7 +475,7 @@ func startJoined(cmd *execCmd, joins []nsFile, cg interface{ Paths() []string },
 			x.Call("clone(2)", "clone(SIGCHLD)", pid, err)
 		}
 		done <- result{pid, err}
-	}()
+	})
 	r := <-done
 	return r.pid, r.err
 }
@@ -422,14 +491,26 @@ func startJoined(cmd *execCmd, joins []nsFile, cg interface{ Paths() []string },
 // overwrote runc's binary on the host. runc went further (a sealed memfd
 // copy): a copy of 12 MB per exec is dearer than a mount.
 func readOnlySelf(cmd *execCmd, x *explain.Narrator) error {
+	bin, err := readOnlyBinary(x)
+	if err != nil {
+		return err
+	}
+	cmd.Path = bin
+	return nil
+}
+
+// readOnlyBinary gives the calling thread, locked, a mount namespace of
+// its own (unshare(2)) where our binary is bind-mounted read-only onto
+// itself, and returns its path.
+func readOnlyBinary(x *explain.Narrator) (string, error) {
 	bin, err := os.Executable()
 	if err != nil {
-		return fmt.Errorf("our own binary: %w", err)
+		return "", fmt.Errorf("our own binary: %w", err)
 	}
 	err = unix.Unshare(unix.CLONE_FS | unix.CLONE_NEWNS)
 	x.Call("unshare(2)", "unshare(CLONE_FS|CLONE_NEWNS)", nil, err)
 	if err != nil {
-		return fmt.Errorf("unshare: %w", err)
+		return "", fmt.Errorf("unshare: %w", err)
 	}
 	// Slave: nothing mounted here propagates back to the host (its / is
 	// shared on systemd hosts, mount_namespaces(7)).
@@ -444,10 +525,9 @@ func readOnlySelf(cmd *execCmd, x *explain.Narrator) error {
 		x.Call("mount(2)", fmt.Sprintf("mount(NULL, %q, NULL, MS_REMOUNT|MS_BIND|MS_RDONLY, NULL)", bin), nil, err)
 	}
 	if err != nil {
-		return fmt.Errorf("a read-only view of %s: %w", bin, err)
+		return "", fmt.Errorf("a read-only view of %s: %w", bin, err)
 	}
-	cmd.Path = bin
-	return nil
+	return bin, nil
 }
 
 // awaitExec reads the exec init's messages until its execve(2): "exec",
@@ -520,7 +600,7 @@ func execDied(cmd *execCmd, cause error) error {
 // waitExec waits in the foreground: signals sent to exec are passed on
 // (runc exec does so too), a terminal is proxied, and the exit status is
 // the process's, or 128+N when signal N killed it.
-func waitExec(cmd *execCmd, master *os.File, stdio Stdio, x *explain.Narrator) (int, error) {
+func waitExec(proc execProcess, master *os.File, stdio Stdio, x *explain.Narrator) (int, error) {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
 	defer signal.Stop(sigs)
@@ -529,8 +609,8 @@ func waitExec(cmd *execCmd, master *os.File, stdio Stdio, x *explain.Narrator) (
 		hangUp := make(chan struct{}, 1)
 		var err error
 		if con, err = newConsole(master, stdio, true, hangUp); err != nil {
-			cmd.Process.Kill()
-			cmd.Wait()
+			proc.Signal(unix.SIGKILL)
+			proc.Wait()
 			master.Close()
 			return 0, err
 		}
@@ -538,18 +618,26 @@ func waitExec(cmd *execCmd, master *os.File, stdio Stdio, x *explain.Narrator) (
 			// The user's terminal is gone: hang the process up too, as the
 			// kernel does to a session whose terminal hangs up (SIGHUP).
 			<-hangUp
-			cmd.Process.Signal(unix.SIGHUP)
+			proc.Signal(unix.SIGHUP)
 		}()
 	}
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
+	type exit struct {
+		code int
+		err  error
+	}
+	waited := make(chan exit, 1)
+	go func() {
+		code, err := proc.Wait()
+		waited <- exit{code, err}
+	}()
+	var e exit
 	for {
 		select {
 		case sig := <-sigs:
-			x.Note("pass %s on to process %d", unix.SignalName(sig.(syscall.Signal)), cmd.Process.Pid)
-			cmd.Process.Signal(sig)
+			x.Note("pass %s on to process %d", unix.SignalName(sig.(syscall.Signal)), proc.Pid())
+			proc.Signal(sig)
 			continue
-		case <-waited:
+		case e = <-waited:
 		}
 		break
 	}
@@ -557,7 +645,14 @@ func waitExec(cmd *execCmd, master *os.File, stdio Stdio, x *explain.Narrator) (
 		con.drain()
 		con.close()
 	}
-	return execvp.ExitStatus(cmd.ProcessState), nil
+	return e.code, e.err
+}
+
+// execProcess is the started process, whichever path started it.
+type execProcess interface {
+	Pid() int
+	Signal(os.Signal) error
+	Wait() (int, error) // the exit status, 128+N when signal N killed it
 }
 
 // execInit is what the exec init needs, sent once it is in the cgroup.

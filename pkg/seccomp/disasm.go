@@ -31,6 +31,11 @@ func Evaluate(prog []bpf.Instruction, d Data) (uint32, error) {
 	if err != nil {
 		return 0, err
 	}
+	return run(vm, d)
+}
+
+// run is Evaluate on a VM made once.
+func run(vm *bpf.VM, d Data) (uint32, error) {
 	words := []uint32{uint32(d.Nr), d.Arch, uint32(d.IP), uint32(d.IP >> 32)}
 	for _, a := range d.Args {
 		words = append(words, uint32(a), uint32(a>>32))

@@ -1,7 +1,7 @@
 // Command exeprobe plays the attacker of CVE-2019-5736 inside a container:
 // it watches /proc for a process whose argv[0] is minicontainer's exec
-// init (the host's minicontainer binary, running in the container's PID
-// namespace while it joins the container) and tries to open that
+// init, or minicontainer itself (the host's minicontainer binary, running
+// in the container's PID namespace until its execve) and tries to open that
 // process's /proc/PID/exe: for writing (the attack), and read-only or as
 // O_PATH (a descriptor to reopen for writing once the process is gone,
 // the CVE's actual road). It prints one line per process seen, and ends
@@ -54,8 +54,12 @@ func main() {
 			if err != nil || seen[pid] {
 				continue
 			}
+			// The exec init (the re-exec path), or minicontainer's own
+			// argv: the child the CLI forks itself (the fast path) is the
+			// CLI's copy until its execve.
 			argv, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-			if !strings.HasPrefix(string(argv), "minicontainer-exec-init\x00") {
+			arg0, _, _ := strings.Cut(string(argv), "\x00")
+			if arg0 != "minicontainer-exec-init" && !strings.HasSuffix("/"+arg0, "/minicontainer") {
 				continue
 			}
 			var results []string
