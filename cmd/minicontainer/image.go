@@ -29,13 +29,16 @@ import (
 
 // imageStore is the flag every image verb shares.
 type imageStore struct {
-	Images string `name:"images" help:"The image store (default /var/lib/minicontainer/images)." env:"MINICONTAINER_IMAGES" placeholder:"DIR"`
+	Images string `name:"images" help:"The image store (default /var/lib/minicontainer/images; a user's: $XDG_DATA_HOME/minicontainer/images)." env:"MINICONTAINER_IMAGES" placeholder:"DIR"`
 }
 
 func (f imageStore) open() (*image.Store, error) {
 	dir := f.Images
 	if dir == "" {
-		dir = image.DefaultRoot
+		var err error
+		if dir, err = image.DefaultStore(); err != nil {
+			return nil, err
+		}
 	}
 	return image.Open(dir)
 }
@@ -184,11 +187,10 @@ func (r *rmiCmd) Run(g *globals) error {
 	return nil
 }
 
-// BuiltinImage is the image run uses with no --rootfs and no image: the
-// busybox root filesystem built from the host's busybox-static on first
-// use (container.DefaultRootfs). It is not stored as layers: a plain run
-// resolves no manifest and reads no config, so its start costs nothing
-// more; an image of that name in the store wins over it.
+// BuiltinImage is the name `run busybox` gives the built-in image
+// (image.BuiltinRef, the host's busybox stored as a one-layer image on
+// first use) when no busybox:latest was pulled or loaded: an image of
+// that name in the store wins over it.
 const BuiltinImage = "busybox"
 
 // positional splits run's arguments, docker's way or the old way:
@@ -238,11 +240,17 @@ func (r *runCmd) fromImage(x *explain.Narrator) (*imageRun, error) {
 		return nil, err
 	}
 	img, err := s.Image(r.Image)
+	if err != nil && image.NormalizeRef(r.Image) == image.BuiltinRef {
+		// Removed by rmi, or never made: made again, as a plain run would.
+		if _, err = s.Builtin(x); err == nil {
+			img, err = s.Image(r.Image)
+		}
+	}
 	if err != nil {
 		if r.Image == BuiltinImage {
 			if _, _, rerr := s.Resolve(r.Image); rerr != nil { // not in the store: the built-in one
 				r.Image = ""
-				x.Note("image %s: the built-in one, the host's busybox in %s", BuiltinImage, container.DefaultRootfs)
+				x.Note("image %s: not in the store, the built-in %s", BuiltinImage, image.BuiltinRef)
 				if len(r.Command) == 0 {
 					r.Command = []string{"sh"}
 				}

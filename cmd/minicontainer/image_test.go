@@ -123,6 +123,10 @@ func TestRunImage(t *testing.T) {
 		t.Errorf("run of an unknown image: %+v", r)
 	}
 	imageConfig(t, work, base)
+	// The plain runs of imageConfig made the built-in image in this store.
+	if r := mc(t, "", "rmi", "busybox:builtin"); r.code != 0 {
+		t.Errorf("rmi busybox:builtin: %+v", r)
+	}
 
 	// An image a running container uses is not removed without -f; with
 	// -f its name goes and its layers stay while they are mounted.

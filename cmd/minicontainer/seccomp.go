@@ -43,7 +43,9 @@ func (c *seccompCmd) Run(g *globals) error {
 			r.Command = []string{"sh"}
 		}
 		if r.Rootfs == "" {
-			r.Rootfs = container.DefaultRootfs
+			if r.Rootfs, err = container.BuiltinRootfs(nil); err != nil {
+				return err
+			}
 		}
 		if s, err = spec.FromRun(r.flags(), os.LookupEnv); err != nil {
 			return err
