@@ -122,9 +122,10 @@ func (s *Store) Builtin(x *explain.Narrator) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("image %s: layer: %w", BuiltinRef, err)
 	}
-	created := time.Now().UTC().Format(time.RFC3339)
+	// created: the zero time, as reproducible builds (ko, ggcr) write it
+	// (images shows "-"): the image is remade from the host, not dated.
 	cfg, err := json.Marshal(map[string]any{
-		"created": created, "architecture": "amd64", "os": "linux",
+		"created": time.Time{}.Format(time.RFC3339), "architecture": "amd64", "os": "linux",
 		"config": map[string]any{"Cmd": []string{"sh"}, "Env": []string{"PATH=" + rootfs.DefaultPath}},
 		"rootfs": map[string]any{"type": "layers", "diff_ids": []Digest{diffID}},
 	})
