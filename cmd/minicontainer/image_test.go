@@ -286,6 +286,15 @@ func TestBuiltinImage(t *testing.T) {
 	if r := mc(t, "", "images"); !regexp.MustCompile(`(?m)^busybox:builtin +[0-9a-f]{12} `).MatchString(r.stdout) {
 		t.Errorf("images: %q, want busybox:builtin", r.stdout)
 	}
+	// inspect: a name that is no container's is looked up as an image.
+	var in []struct {
+		RepoTags, LayerDirs []string
+	}
+	if r := mc(t, "", "inspect", "busybox:builtin"); r.code != 0 || json.Unmarshal([]byte(r.stdout), &in) != nil || len(in) != 1 ||
+		len(in[0].RepoTags) != 1 || in[0].RepoTags[0] != "busybox:builtin" || len(in[0].LayerDirs) != 1 ||
+		!strings.Contains(mc(t, "", "run", "--net", "none", "-x", "--", "true").stderr, `"lowerdir=`+in[0].LayerDirs[0]+`,`) {
+		t.Errorf("inspect busybox:builtin: %+v; want its name and its layer, the lower dir", r)
+	}
 	if r := mc(t, "", "run", "--net", "none", "busybox:builtin", "echo", "by name"); r.code != 0 || r.stdout != "by name\n" {
 		t.Errorf("run busybox:builtin: %+v", r)
 	}
