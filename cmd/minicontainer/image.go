@@ -7,6 +7,7 @@ package main
 //	minicontainer import ROOTFS.tar NAME[:TAG]        a root filesystem tar as a one-layer image
 //	minicontainer images [-q]
 //	minicontainer rmi [-f] IMAGE...
+//	minicontainer inspect IMAGE                       (lifecycle.go: a name that is no container's)
 
 import (
 	"errors"
