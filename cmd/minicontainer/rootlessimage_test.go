@@ -14,7 +14,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -171,6 +173,27 @@ func TestRootlessImage(t *testing.T) {
 	}
 	if r := as("images", "-q"); r.code != 0 || strings.Count(r.stdout, "\n") != 3 {
 		t.Errorf("images -q as %s: %+v; want 3 images", u.Name, r)
+	}
+	// rmi of an image a running rootless container uses is refused: its
+	// overlay is in the user's mountinfo, readable by the user.
+	bg := u.Command(bin, "run", "--init", "test/rl:1", "sleep", "60")
+	bg.Env = append(bg.Env, "XDG_DATA_HOME="+data)
+	if err := bg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; !strings.Contains(as("ps").stdout, "sleep 60"); i++ {
+		if i == 100 {
+			bg.Process.Kill()
+			t.Fatal("the background container did not show in ps")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // ps lists it from "starting"; the overlay comes before the exec
+	r = as("rmi", "test/rl:1")
+	bg.Process.Signal(syscall.SIGTERM)
+	bg.Wait()
+	if r.code != 125 || !strings.Contains(r.stderr, "uses it") {
+		t.Errorf("rmi as %s of an image in use: %+v", u.Name, r)
 	}
 	if r := as("rmi", "test/rl:1", "test/flat", ref); r.code != 0 {
 		t.Errorf("rmi as %s: %+v", u.Name, r)
