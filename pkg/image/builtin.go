@@ -2,6 +2,7 @@ package image
 
 import (
 	"archive/tar"
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -115,8 +116,17 @@ func (s *Store) Builtin(x *explain.Narrator) (string, error) {
 	if err := rootfs.BuildBusybox(tree, x); err != nil {
 		return "", err
 	}
+	// Buffered: through a bare pipe each 512-byte tar header would be a
+	// write(2) of its own into the blob (and a goroutine switch).
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(tarTree(pw, tree)) }()
+	go func() {
+		bw := bufio.NewWriterSize(pw, 64<<10)
+		err := tarTree(bw, tree)
+		if err == nil {
+			err = bw.Flush()
+		}
+		pw.CloseWithError(err)
+	}()
 	diffID, size, err := s.PutBlob(pr, "")
 	pr.CloseWithError(err) // unblocks the writer if PutBlob stopped early
 	if err != nil {

@@ -103,3 +103,30 @@ func meta(t *testing.T, dir string) map[string]string {
 	})
 	return out
 }
+
+// BenchmarkBuiltin is the first use's cost: rootfs.BuildBusybox alone
+// (what a first run did before the image), and the whole image made.
+func BenchmarkBuiltin(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	b.Run("tree", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			dir := filepath.Join(b.TempDir(), "bb")
+			if err := rootfs.BuildBusybox(dir, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("image", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			s, err := Open(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := s.Builtin(nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
