@@ -130,3 +130,37 @@ func BenchmarkBuiltin(b *testing.B) {
 		}
 	})
 }
+
+// TestBuiltinConcurrent: first uses at once make one image (the flock on
+// tmp/): one layer, three blobs, nothing left in tmp/.
+func TestBuiltinConcurrent(t *testing.T) {
+	requireRoot(t)
+	if _, err := os.Stat(rootfs.HostBusybox); err != nil {
+		t.Skip(err)
+	}
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := make(chan string, 4)
+	for i := 0; i < cap(dirs); i++ {
+		go func() {
+			dir, err := s.Builtin(nil)
+			if err != nil {
+				t.Error(err)
+			}
+			dirs <- dir
+		}()
+	}
+	first := <-dirs
+	for i := 1; i < cap(dirs); i++ {
+		if d := <-dirs; d != first {
+			t.Errorf("concurrent first uses: %s and %s", first, d)
+		}
+	}
+	for d, want := range map[string]int{s.layerDir(): 1, s.blobDir(): 3, s.tmpDir(): 0} {
+		if ents, _ := os.ReadDir(d); len(ents) != want {
+			t.Errorf("%s: %d entries, want %d", d, len(ents), want)
+		}
+	}
+}
