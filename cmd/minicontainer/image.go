@@ -44,6 +44,19 @@ func (f imageStore) open() (*image.Store, error) {
 	return image.Open(dir)
 }
 
+// builtin is the built-in image's layer in this store (--images), or in
+// the caller's default one (container.BuiltinRootfs), made on first use.
+func (f imageStore) builtin(x *explain.Narrator) (string, error) {
+	if f.Images == "" {
+		return container.BuiltinRootfs(x)
+	}
+	s, err := f.open()
+	if err != nil {
+		return "", err
+	}
+	return s.Builtin(x)
+}
+
 type loadCmd struct {
 	imageStore
 	Input    string `short:"i" required:"" help:"A docker save tarball, or an OCI image layout (a directory or a tar of one)." placeholder:"FILE"`
@@ -287,6 +300,12 @@ func (r *runCmd) applyImage(cfg *container.Config, x *explain.Narrator) error {
 	ir, err := r.fromImage(x)
 	if err != nil || ir == nil {
 		cfg.Command = r.Command // the built-in image may have given sh
+		if err == nil && cfg.Rootfs == "" && r.Images != "" {
+			// The built-in image of that store; without --images,
+			// container.Run makes it in the default one after
+			// validating the rest.
+			cfg.Rootfs, err = r.builtin(x)
+		}
 		return err
 	}
 	cfg.Rootfs, cfg.Layers = ir.img.Layers[0], ir.img.Layers[1:]

@@ -328,4 +328,9 @@ func TestBuiltinImage(t *testing.T) {
 	if r := mc(t, "", "run", "--net", "none", "-x", "--", "true"); r.code != 0 || !strings.Contains(r.stderr, "first use: making the image") {
 		t.Errorf("run after rmi: exit %d; want the image made again:\n%s", r.code, r.stderr)
 	}
+	// --images: the built-in image of that store.
+	other := t.TempDir()
+	if r := mc(t, "", "run", "--images", other, "--net", "none", "-x", "--", "true"); r.code != 0 || !strings.Contains(r.stderr, "first use: making the image busybox:builtin in "+other) {
+		t.Errorf("run --images %s: exit %d; want the image made there:\n%s", other, r.code, r.stderr)
+	}
 }

@@ -233,7 +233,7 @@ func (c *specCmd) Run(g *globals) error {
 	if f.Rootfs == "" {
 		// The built-in image's layer: a bundle's root is mounted as
 		// the overlay's lower dir, never written (see lesson 09).
-		if f.Rootfs, err = container.BuiltinRootfs(nil); err != nil {
+		if f.Rootfs, err = r.builtin(nil); err != nil {
 			return err
 		}
 	}

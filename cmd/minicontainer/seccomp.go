@@ -6,7 +6,6 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/minicontainer/minicontainer/pkg/container"
 	"github.com/minicontainer/minicontainer/pkg/seccomp"
 	"github.com/minicontainer/minicontainer/pkg/spec"
 )
@@ -43,7 +42,7 @@ func (c *seccompCmd) Run(g *globals) error {
 			r.Command = []string{"sh"}
 		}
 		if r.Rootfs == "" {
-			if r.Rootfs, err = container.BuiltinRootfs(nil); err != nil {
+			if r.Rootfs, err = r.builtin(nil); err != nil {
 				return err
 			}
 		}
