@@ -33,15 +33,16 @@ vmlinuz=$work/kernel/boot/vmlinuz-$kver
 echo "cgroup2-vm: kernel $kpkg"
 
 # 2. The initramfs: static busybox, minicontainer built without cgo (the
-#    VM has no C library), the default busybox rootfs, overlay.ko, two scripts.
+#    VM has no C library), busybox also where the built-in image is made
+#    from on first use (rootfs.HostBusybox), overlay.ko, two scripts.
 ird=$work/initrd
-mkdir -p "$ird"/bin "$ird"/lib/modules "$ird"/etc "$ird"/var/lib/minicontainer/rootfs
+mkdir -p "$ird"/bin "$ird"/usr/bin "$ird"/lib/modules "$ird"/etc "$ird"/var/lib/minicontainer
 cp /usr/bin/busybox "$ird/bin/busybox"
+cp /usr/bin/busybox "$ird/usr/bin/busybox"
 (cd "$repo" && CGO_ENABLED=0 go build -o "$ird/bin/minicontainer" ./cmd/minicontainer)
 # pkg/cgroup's tests, compiled: the device program's root test runs on
 # the VM's real cgroup2 (no go toolchain needed there).
 (cd "$repo" && CGO_ENABLED=0 go test -c -o "$ird/bin/cgroup.test" ./pkg/cgroup)
-"$ird/bin/minicontainer" rootfs busybox "$ird/var/lib/minicontainer/rootfs/busybox" >/dev/null
 ko=$(find "$work/kernel/lib/modules" -name 'overlay.ko*' | head -1)
 case $ko in
 *.xz) xz -dc "$ko" >"$ird/lib/modules/overlay.ko" ;;
@@ -59,7 +60,7 @@ cat >"$ird/init" <<'EOF'
 #!/bin/busybox sh
 /bin/busybox mkdir -p /new /proc
 /bin/busybox mount -t tmpfs -o mode=0755 tmpfs /new
-/bin/busybox cp -a /bin /lib /etc /var /stage2 /new/
+/bin/busybox cp -a /bin /usr /lib /etc /var /stage2 /new/
 /bin/busybox mkdir -p /new/proc /new/sys /new/dev /new/run /new/tmp /new/root
 exec /bin/busybox switch_root /new /stage2
 EOF

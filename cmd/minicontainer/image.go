@@ -7,6 +7,7 @@ package main
 //	minicontainer import ROOTFS.tar NAME[:TAG]        a root filesystem tar as a one-layer image
 //	minicontainer images [-q]
 //	minicontainer rmi [-f] IMAGE...
+//	minicontainer inspect IMAGE                       (lifecycle.go: a name that is no container's)
 
 import (
 	"errors"
@@ -29,15 +30,31 @@ import (
 
 // imageStore is the flag every image verb shares.
 type imageStore struct {
-	Images string `name:"images" help:"The image store (default /var/lib/minicontainer/images)." env:"MINICONTAINER_IMAGES" placeholder:"DIR"`
+	Images string `name:"images" help:"The image store (default /var/lib/minicontainer/images; a user's: $XDG_DATA_HOME/minicontainer/images)." env:"MINICONTAINER_IMAGES" placeholder:"DIR"`
 }
 
 func (f imageStore) open() (*image.Store, error) {
 	dir := f.Images
 	if dir == "" {
-		dir = image.DefaultRoot
+		var err error
+		if dir, err = image.DefaultStore(); err != nil {
+			return nil, err
+		}
 	}
 	return image.Open(dir)
+}
+
+// builtin is the built-in image's layer in this store (--images), or in
+// the caller's default one (container.BuiltinRootfs), made on first use.
+func (f imageStore) builtin(x *explain.Narrator) (string, error) {
+	if f.Images == "" {
+		return container.BuiltinRootfs(x)
+	}
+	s, err := f.open()
+	if err != nil {
+		return "", err
+	}
+	return s.Builtin(x)
 }
 
 type loadCmd struct {
@@ -184,11 +201,10 @@ func (r *rmiCmd) Run(g *globals) error {
 	return nil
 }
 
-// BuiltinImage is the image run uses with no --rootfs and no image: the
-// busybox root filesystem built from the host's busybox-static on first
-// use (container.DefaultRootfs). It is not stored as layers: a plain run
-// resolves no manifest and reads no config, so its start costs nothing
-// more; an image of that name in the store wins over it.
+// BuiltinImage is the name `run busybox` gives the built-in image
+// (image.BuiltinRef, the host's busybox stored as a one-layer image on
+// first use) when no busybox:latest was pulled or loaded: an image of
+// that name in the store wins over it.
 const BuiltinImage = "busybox"
 
 // positional splits run's arguments, docker's way or the old way:
@@ -238,11 +254,17 @@ func (r *runCmd) fromImage(x *explain.Narrator) (*imageRun, error) {
 		return nil, err
 	}
 	img, err := s.Image(r.Image)
+	if err != nil && image.NormalizeRef(r.Image) == image.BuiltinRef {
+		// Removed by rmi, or never made: made again, as a plain run would.
+		if _, err = s.Builtin(x); err == nil {
+			img, err = s.Image(r.Image)
+		}
+	}
 	if err != nil {
 		if r.Image == BuiltinImage {
 			if _, _, rerr := s.Resolve(r.Image); rerr != nil { // not in the store: the built-in one
 				r.Image = ""
-				x.Note("image %s: the built-in one, the host's busybox in %s", BuiltinImage, container.DefaultRootfs)
+				x.Note("image %s: not in the store, the built-in %s", BuiltinImage, image.BuiltinRef)
 				if len(r.Command) == 0 {
 					r.Command = []string{"sh"}
 				}
@@ -278,6 +300,12 @@ func (r *runCmd) applyImage(cfg *container.Config, x *explain.Narrator) error {
 	ir, err := r.fromImage(x)
 	if err != nil || ir == nil {
 		cfg.Command = r.Command // the built-in image may have given sh
+		if err == nil && cfg.Rootfs == "" && r.Images != "" {
+			// The built-in image of that store; without --images,
+			// container.Run makes it in the default one after
+			// validating the rest.
+			cfg.Rootfs, err = r.builtin(x)
+		}
 		return err
 	}
 	cfg.Rootfs, cfg.Layers = ir.img.Layers[0], ir.img.Layers[1:]

@@ -123,6 +123,10 @@ func TestRunImage(t *testing.T) {
 		t.Errorf("run of an unknown image: %+v", r)
 	}
 	imageConfig(t, work, base)
+	// The plain runs of imageConfig made the built-in image in this store.
+	if r := mc(t, "", "rmi", "busybox:builtin"); r.code != 0 {
+		t.Errorf("rmi busybox:builtin: %+v", r)
+	}
 
 	// An image a running container uses is not removed without -f; with
 	// -f its name goes and its layers stay while they are mounted.
@@ -258,5 +262,75 @@ func imageConfig(t *testing.T, work string, base []byte) {
 	}
 	if r := mc(t, "", "rmi", "test/ep:1", "test/user:1"); r.code != 0 {
 		t.Errorf("rmi: %+v", r)
+	}
+}
+
+// TestBuiltinImage: a plain run makes the built-in image busybox:builtin
+// in an empty store on first use (-x says so) and mounts its layer as the
+// overlay's lower dir; images lists it, it runs by name; rmi is refused
+// while a container uses it, then leaves the store empty, and the next
+// plain run makes it again.
+func TestBuiltinImage(t *testing.T) {
+	needRoot(t)
+	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
+	store := t.TempDir()
+	t.Setenv("MINICONTAINER_IMAGES", store)
+	r := mc(t, "", "run", "--net", "none", "-x", "--", "true")
+	lower := regexp.MustCompile(`"lowerdir=` + regexp.QuoteMeta(store) + `/layers/sha256/[0-9a-f]{64},upperdir=`)
+	if r.code != 0 || !strings.Contains(r.stderr, "first use: making the image busybox:builtin in "+store) || !lower.MatchString(r.stderr) {
+		t.Fatalf("first run: exit %d; want the image made and its layer the lower dir:\n%s", r.code, r.stderr)
+	}
+	if r := mc(t, "", "run", "--net", "none", "-x", "--", "true"); r.code != 0 || strings.Contains(r.stderr, "first use") || !lower.MatchString(r.stderr) {
+		t.Errorf("second run: exit %d; want the same layer, nothing made:\n%s", r.code, r.stderr)
+	}
+	if r := mc(t, "", "images"); !regexp.MustCompile(`(?m)^busybox:builtin +[0-9a-f]{12} `).MatchString(r.stdout) {
+		t.Errorf("images: %q, want busybox:builtin", r.stdout)
+	}
+	// inspect: a name that is no container's is looked up as an image.
+	var in []struct {
+		RepoTags, LayerDirs []string
+	}
+	if r := mc(t, "", "inspect", "busybox:builtin"); r.code != 0 || json.Unmarshal([]byte(r.stdout), &in) != nil || len(in) != 1 ||
+		len(in[0].RepoTags) != 1 || in[0].RepoTags[0] != "busybox:builtin" || len(in[0].LayerDirs) != 1 ||
+		!strings.Contains(mc(t, "", "run", "--net", "none", "-x", "--", "true").stderr, `"lowerdir=`+in[0].LayerDirs[0]+`,`) {
+		t.Errorf("inspect busybox:builtin: %+v; want its name and its layer, the lower dir", r)
+	}
+	if r := mc(t, "", "run", "--net", "none", "busybox:builtin", "echo", "by name"); r.code != 0 || r.stdout != "by name\n" {
+		t.Errorf("run busybox:builtin: %+v", r)
+	}
+
+	bg := exec.Command("minicontainer", "run", "--net", "none", "--init", "--", "sleep", "60")
+	if err := bg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; !strings.Contains(mc(t, "", "ps").stdout, "sleep 60"); i++ {
+		if i == 100 {
+			bg.Process.Kill()
+			t.Fatal("the background container did not show in ps")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // ps lists it from "starting"; the overlay comes before the exec
+	r = mc(t, "", "rmi", "busybox:builtin")
+	bg.Process.Signal(syscall.SIGTERM)
+	bg.Wait()
+	if r.code != 125 || !strings.Contains(r.stderr, "uses it") {
+		t.Errorf("rmi of the built-in image in use: %+v", r)
+	}
+	if r := mc(t, "", "rmi", "busybox:builtin"); r.code != 0 {
+		t.Fatalf("rmi: %+v", r)
+	}
+	for _, d := range []string{"blobs/sha256", "layers/sha256"} {
+		if ents, _ := os.ReadDir(filepath.Join(store, d)); len(ents) != 0 {
+			t.Errorf("%s after rmi: %d entries, want none", d, len(ents))
+		}
+	}
+	if r := mc(t, "", "run", "--net", "none", "-x", "--", "true"); r.code != 0 || !strings.Contains(r.stderr, "first use: making the image") {
+		t.Errorf("run after rmi: exit %d; want the image made again:\n%s", r.code, r.stderr)
+	}
+	// --images: the built-in image of that store.
+	other := t.TempDir()
+	if r := mc(t, "", "run", "--images", other, "--net", "none", "-x", "--", "true"); r.code != 0 || !strings.Contains(r.stderr, "first use: making the image busybox:builtin in "+other) {
+		t.Errorf("run --images %s: exit %d; want the image made there:\n%s", other, r.code, r.stderr)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/minicontainer/minicontainer/pkg/container"
+	"github.com/minicontainer/minicontainer/pkg/image"
 )
 
 // The docker-style verbs on containers: ps, logs, stop, rm, wait,
@@ -57,7 +58,7 @@ func (l *logsCmd) Run(g *globals) error {
 type stopCmd struct {
 	Time       int      `short:"t" help:"Seconds to wait after SIGTERM before SIGKILL." default:"10" placeholder:"SECONDS"`
 	Explain    bool     `short:"x" help:"Narrate every step."`
-	Containers []string `arg:"" placeholder:"ID|NAME"`
+	Containers []string `arg:"" placeholder:"ID|NAME|IMAGE"`
 }
 
 func (s *stopCmd) Run(g *globals) error {
@@ -72,7 +73,7 @@ func (s *stopCmd) Run(g *globals) error {
 type rmCmd struct {
 	Force      bool     `short:"f" help:"Kill a running container first."`
 	Explain    bool     `short:"x" help:"Narrate every step."`
-	Containers []string `arg:"" placeholder:"ID|NAME"`
+	Containers []string `arg:"" placeholder:"ID|NAME|IMAGE"`
 }
 
 func (r *rmCmd) Run(g *globals) error {
@@ -105,7 +106,7 @@ func eachContainer(g *globals, refs []string, do func(id string) error) error {
 }
 
 type waitCmd struct {
-	Containers []string `arg:"" placeholder:"ID|NAME"`
+	Containers []string `arg:"" placeholder:"ID|NAME|IMAGE"`
 }
 
 // Run prints each container's exit code once it has ended, as docker
@@ -126,15 +127,24 @@ func (w *waitCmd) Run(g *globals) error {
 }
 
 type inspectCmd struct {
-	Containers []string `arg:"" placeholder:"ID|NAME"`
+	Containers []string `arg:"" placeholder:"ID|NAME|IMAGE"`
 }
 
-// Run prints a JSON array, one object per container, as docker inspect.
+// Run prints a JSON array, one object per container, as docker inspect;
+// a name that is no container's is looked up as an image in the image
+// store (docker inspect does the same), and shown without unpacking it.
 func (i *inspectCmd) Run(g *globals) error {
-	var all []*container.Inspection
+	var all []any
 	for _, ref := range i.Containers {
 		id, err := resolve(g, ref)
 		if err != nil {
+			if img := inspectImage(ref); img != nil {
+				all = append(all, img)
+				continue
+			}
+			if err.Error() == "no such container: "+ref {
+				return fmt.Errorf("no such container or image: %s", ref)
+			}
 			return err
 		}
 		in, err := container.Inspect(g.Root, id)
@@ -149,4 +159,21 @@ func (i *inspectCmd) Run(g *globals) error {
 	}
 	fmt.Printf("%s\n", data)
 	return nil
+}
+
+// inspectImage is the image ref in this caller's store, or nil.
+func inspectImage(ref string) *image.Inspection {
+	root, err := image.DefaultStore()
+	if err != nil {
+		return nil
+	}
+	if _, err := os.Stat(root); err != nil {
+		return nil // no store: nothing to create for a lookup
+	}
+	s := &image.Store{Root: root}
+	in, err := s.Inspect(ref)
+	if err != nil {
+		return nil
+	}
+	return in
 }

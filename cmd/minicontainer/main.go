@@ -69,6 +69,7 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/cgroup"
 	"github.com/minicontainer/minicontainer/pkg/container"
 	"github.com/minicontainer/minicontainer/pkg/explain"
+	"github.com/minicontainer/minicontainer/pkg/image"
 	"github.com/minicontainer/minicontainer/pkg/network"
 	"github.com/minicontainer/minicontainer/pkg/reexec"
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
@@ -82,7 +83,7 @@ type runCmd struct {
 	Image       string  `help:"Run this image from the store (pull, load or import it first): its layers are the overlay's lower dirs, its config the defaults." placeholder:"IMAGE"`
 	Entrypoint  *string `help:"Run PROG instead of the image's Entrypoint (and not its Cmd)." placeholder:"PROG"`
 	imageStore  `embed:""`
-	Rootfs      string   `help:"Root filesystem directory (default: a busybox rootfs built on first use in ${default_rootfs})." placeholder:"DIR"`
+	Rootfs      string   `help:"Root filesystem directory (default: the image ${default_rootfs}, made from the host's busybox on first use)." placeholder:"DIR"`
 	Name        string   `help:"A unique name for the container." placeholder:"N"`
 	Hostname    string   `help:"The container's hostname." default:"${default_hostname}" placeholder:"H"`
 	Env         []string `short:"e" sep:"none" help:"Set an environment variable (K=V; K alone copies the host's)." placeholder:"K=V"`
@@ -297,7 +298,7 @@ func kongOptions() []kong.Option {
 	return []kong.Option{kong.Name("minicontainer"),
 		kong.Description("Run a command in a small Linux container."),
 		kong.UsageOnError(),
-		kong.Vars{"default_hostname": container.DefaultHostname, "default_rootfs": container.DefaultRootfs,
+		kong.Vars{"default_hostname": container.DefaultHostname, "default_rootfs": image.BuiltinRef,
 			"default_root": container.DefaultRoot(), "default_cgroup_parent": container.DefaultCgroupParent,
 			"default_subnet": network.DefaultSubnet,
 			"version":        "minicontainer version " + version + "\nspec: " + specs.Version}}

@@ -231,7 +231,11 @@ func (c *specCmd) Run(g *globals) error {
 		f.Command = []string{"sh"}
 	}
 	if f.Rootfs == "" {
-		f.Rootfs = container.DefaultRootfs
+		// The built-in image's layer: a bundle's root is mounted as
+		// the overlay's lower dir, never written (see lesson 09).
+		if f.Rootfs, err = r.builtin(nil); err != nil {
+			return err
+		}
 	}
 	s, err := spec.FromRun(f, os.LookupEnv)
 	if err != nil {

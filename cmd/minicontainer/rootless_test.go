@@ -120,10 +120,18 @@ func rootlessRun(t *testing.T, sub int) {
 		}
 	}
 	leftovers("the run")
-	// The rootfs is the user's, cached: its files are the user's own.
-	st, err := os.Stat(filepath.Join(data, "minicontainer", "rootfs", "busybox", "bin", "busybox"))
+	// The rootfs is the built-in image in the user's store, its layer
+	// unpacked once: its files are the user's own.
+	layers, _ := filepath.Glob(filepath.Join(data, "minicontainer", "images", "layers", "sha256", "*", "bin", "busybox"))
+	if len(layers) != 1 {
+		t.Fatalf("the user's store has %d built-in layers, want 1: %v", len(layers), layers)
+	}
+	st, err := os.Stat(layers[0])
 	if err != nil || int(st.Sys().(*syscall.Stat_t).Uid) != u.UID {
 		t.Errorf("the user's rootfs: %v, %v; want a busybox of uid %d", st, err, u.UID)
+	}
+	if r := as("images"); r.code != 0 || !strings.Contains(r.stdout, "busybox:builtin ") {
+		t.Errorf("images as %s: exit %d, %q, %q; want the built-in image", u.Name, r.code, r.stdout, r.stderr)
 	}
 	// --net host, and a write inside that a disk upper dir would have
 	// left as a subordinate id's file the user cannot remove.

@@ -6,7 +6,6 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/minicontainer/minicontainer/pkg/container"
 	"github.com/minicontainer/minicontainer/pkg/seccomp"
 	"github.com/minicontainer/minicontainer/pkg/spec"
 )
@@ -43,7 +42,9 @@ func (c *seccompCmd) Run(g *globals) error {
 			r.Command = []string{"sh"}
 		}
 		if r.Rootfs == "" {
-			r.Rootfs = container.DefaultRootfs
+			if r.Rootfs, err = r.builtin(nil); err != nil {
+				return err
+			}
 		}
 		if s, err = spec.FromRun(r.flags(), os.LookupEnv); err != nil {
 			return err

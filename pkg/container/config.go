@@ -38,7 +38,7 @@ import (
 
 // Config is what a user asks for on the command line.
 type Config struct {
-	Rootfs      string     // base root filesystem; "" means DefaultRootfs, built on first use
+	Rootfs      string     // base root filesystem; "" means the built-in image's layer (BuiltinRootfs), made on first use
 	Layers      []string   // more read-only lower dirs over Rootfs, bottom first (an image's upper layers)
 	Name        string     // optional unique name
 	Hostname    string     // "" means DefaultHostname
@@ -90,10 +90,6 @@ type Detached struct {
 
 // DefaultHostname is the container's hostname unless --hostname is given.
 const DefaultHostname = "minicontainer"
-
-// DefaultRootfs is the busybox root filesystem built on first use when no
-// --rootfs is given.
-const DefaultRootfs = "/var/lib/minicontainer/rootfs/busybox"
 
 // ValidName is docker's rule for container names, [a-zA-Z0-9][a-zA-Z0-9_.-]*
 // (without a regexp, whose compilation every container init would pay).
@@ -194,13 +190,13 @@ func (c *Config) validate() (*runPlan, error) {
 		spec.Volumes = append(spec.Volumes, vol)
 	}
 	if spec.Base == "" {
-		def, err := defaultRootfs()
+		def, err := builtinLayer()
 		if err != nil {
 			return nil, err
 		}
 		spec.Base = def
-		if _, err := os.Stat(def); err != nil {
-			// Not built yet: Run builds it after validation (the one
+		if def == "" {
+			// Not made yet: Run makes it after validation (the one
 			// thing a first run creates on purpose, and only for good
 			// input), then validates the whole spec. Check now what needs
 			// no base.

@@ -1,59 +1,39 @@
 package container
 
 import (
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-
-	"golang.org/x/sys/unix"
-
 	"github.com/minicontainer/minicontainer/pkg/explain"
-	"github.com/minicontainer/minicontainer/pkg/rootfs"
+	"github.com/minicontainer/minicontainer/pkg/image"
 )
 
-// EnsureDefaultRootfs returns DefaultRootfs, building it from the host's
-// static busybox the first time. It is built in a temporary directory and
-// renamed into place, under a lock, so concurrent first runs neither race
-// nor ever see half a rootfs.
-func EnsureDefaultRootfs(x *explain.Narrator) (string, error) {
-	return ensureRootfs(DefaultRootfs, x)
-}
+// ImageStore is this caller's image store (image.DefaultStore): root's
+// /var/lib/minicontainer/images, a user's $XDG_DATA_HOME/minicontainer/images.
+func ImageStore() (string, error) { return image.DefaultStore() }
 
-// ensureRootfs is EnsureDefaultRootfs for the rootfs at DefaultRootfs, or
-// at a rootless user's own (defaultRootfs).
-func ensureRootfs(DefaultRootfs string, x *explain.Narrator) (string, error) {
-	if _, err := os.Stat(DefaultRootfs); err == nil {
-		return DefaultRootfs, nil
-	}
-	parent := filepath.Dir(DefaultRootfs)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return "", fmt.Errorf("default rootfs: %w", err)
-	}
-	fd, err := unix.Open(parent, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+// builtinLayer is the built-in image's unpacked layer in this caller's
+// store, or "" when it is not made yet. It reads three small files and
+// stats a directory: a run after the first hashes and reads no layer.
+func builtinLayer() (string, error) {
+	root, err := ImageStore()
 	if err != nil {
-		return "", fmt.Errorf("default rootfs: %w", err)
-	}
-	defer unix.Close(fd)
-	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
-		return "", fmt.Errorf("default rootfs: flock %s: %w", parent, err)
-	}
-	if _, err := os.Stat(DefaultRootfs); err == nil {
-		return DefaultRootfs, nil // another run built it while we waited
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("default rootfs: %w", err)
-	}
-	x.Note("first run: building the default rootfs %s from the host's busybox", DefaultRootfs)
-	tmp := DefaultRootfs + ".building"
-	os.RemoveAll(tmp) // left by a build that was killed
-	if err := rootfs.BuildBusybox(tmp, x); err != nil {
-		os.RemoveAll(tmp)
 		return "", err
 	}
-	if err := os.Rename(tmp, DefaultRootfs); err != nil {
-		os.RemoveAll(tmp)
-		return "", fmt.Errorf("default rootfs: %w", err)
+	return image.BuiltinLayer(root)
+}
+
+// BuiltinRootfs returns the built-in image's unpacked layer, the root
+// filesystem of a run with no image and no rootfs, making the image
+// (image.BuiltinRef) from the host's busybox-static on first use.
+func BuiltinRootfs(x *explain.Narrator) (string, error) {
+	if dir, err := builtinLayer(); err != nil || dir != "" {
+		return dir, err
 	}
-	return DefaultRootfs, nil
+	root, err := ImageStore()
+	if err != nil {
+		return "", err
+	}
+	s, err := image.Open(root)
+	if err != nil {
+		return "", err
+	}
+	return s.Builtin(x)
 }

@@ -287,7 +287,7 @@ func saveRunSpec(s *State, f spec.RunFlags) error {
 		return nil
 	}
 	if f.Rootfs == "" {
-		f.Rootfs = DefaultRootfs
+		f.Rootfs, _ = builtinLayer() // made by Run before the monitor starts
 	}
 	sp, err := spec.FromRun(f, os.LookupEnv)
 	if err != nil {

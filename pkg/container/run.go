@@ -102,11 +102,7 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 		return ExitSetup, err
 	}
 	if plan.rootfs.Base == "" {
-		def, err := defaultRootfs()
-		if err != nil {
-			return ExitSetup, err
-		}
-		if plan.rootfs.Base, err = ensureRootfs(def, x); err != nil {
+		if plan.rootfs.Base, err = BuiltinRootfs(x); err != nil {
 			return ExitSetup, err
 		}
 		if err := plan.rootfs.Validate(); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/caps"
 	"github.com/minicontainer/minicontainer/pkg/cgroup"
 	"github.com/minicontainer/minicontainer/pkg/explain"
+	"github.com/minicontainer/minicontainer/pkg/image"
 	"github.com/minicontainer/minicontainer/pkg/userns"
 )
 
@@ -237,38 +238,9 @@ func setgroupsDenied() bool {
 func rootless() bool { return os.Geteuid() != 0 }
 
 // RootlessDataDir is where a user other than root keeps what outlives a
-// run (the default rootfs, the containers' mount points), as podman keeps
-// ~/.local/share/containers: $XDG_DATA_HOME/minicontainer, else
-// $HOME/.local/share/minicontainer (the XDG Base Directory Specification).
-func RootlessDataDir() (string, error) {
-	if d := os.Getenv("XDG_DATA_HOME"); filepath.IsAbs(d) {
-		return filepath.Join(d, "minicontainer"), nil
-	}
-	home := os.Getenv("HOME")
-	if home == "" {
-		if u, err := user.Current(); err == nil {
-			home = u.HomeDir
-		}
-	}
-	if !filepath.IsAbs(home) {
-		return "", errors.New("rootless: neither XDG_DATA_HOME nor HOME is an absolute path: no place for the rootfs")
-	}
-	return filepath.Join(home, ".local", "share", "minicontainer"), nil
-}
-
-// defaultRootfs is DefaultRootfs for root, else the user's own copy under
-// RootlessDataDir: the user may not write root's, and a rootfs built by
-// root holds root's files, which a user namespace shows as nobody's.
-func defaultRootfs() (string, error) {
-	if !rootless() {
-		return DefaultRootfs, nil
-	}
-	d, err := RootlessDataDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(d, "rootfs", "busybox"), nil
-}
+// run (its image store, the containers' mount points):
+// image.UserDataDir, $XDG_DATA_HOME/minicontainer.
+func RootlessDataDir() (string, error) { return image.UserDataDir() }
 
 // containersDir is ContainersDir for root, else RootlessDataDir's
 // containers/: there each container's scratch dir is only a mount point,

@@ -7,6 +7,7 @@ import (
 	"io"
 	"path"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -26,6 +27,22 @@ const (
 // (Documentation/filesystems/overlayfs.rst, "whiteouts and opaque
 // directories"). The trusted.* namespace needs CAP_SYS_ADMIN.
 const OverlayOpaqueXattr = "trusted.overlay.opaque"
+
+// A user other than root unpacks its layers (its own store, see
+// DefaultStore) in the form overlayfs reads when a user namespace's root
+// mounts it with userxattr: "the user.overlay. xattr namespace instead of
+// trusted.overlay." (overlayfs.rst, "User xattr"). Such a user may not
+// mknod(2) a device, chown(2) to another id, nor write trusted.* xattrs:
+// its files stay its own (root inside its user namespace), device nodes
+// are skipped, and a whiteout is the xattr form (xwhiteout).
+const (
+	userOpaqueXattr   = "user.overlay.opaque"
+	userWhiteoutXattr = "user.overlay.whiteout"
+)
+
+// unprivileged says whether this process unpacks as a user other than
+// root; asked once per process, not once per file.
+var unprivileged = sync.OnceValue(func() bool { return unix.Geteuid() != 0 })
 
 // Extract unpacks the uncompressed layer tar r into the directory whose
 // descriptor is rootfd, turning the image spec's whiteout files into the
@@ -231,8 +248,12 @@ func extractOne(rootfd, pfd int, base string, hdr *tar.Header, r io.Reader, buf 
 			return err
 		}
 		defer unix.Close(dfd)
-		if err := unix.Fsetxattr(dfd, OverlayOpaqueXattr, []byte("y"), 0); err != nil {
-			return fmt.Errorf("fsetxattr %s: %w", OverlayOpaqueXattr, err)
+		name := OverlayOpaqueXattr
+		if unprivileged() {
+			name = userOpaqueXattr
+		}
+		if err := unix.Fsetxattr(dfd, name, []byte("y"), 0); err != nil {
+			return fmt.Errorf("fsetxattr %s: %w", name, err)
 		}
 		return nil
 	}
@@ -242,6 +263,9 @@ func extractOne(rootfd, pfd int, base string, hdr *tar.Header, r io.Reader, buf 
 	if name, ok := strings.CutPrefix(base, whiteoutPrefix); ok {
 		if err := removeExisting(pfd, name); err != nil {
 			return err
+		}
+		if unprivileged() {
+			return xwhiteout(pfd, name)
 		}
 		// overlayfs: "A whiteout is created as a character device with
 		// 0/0 device number" (overlayfs.rst).
@@ -315,6 +339,9 @@ func extractOne(rootfd, pfd int, base string, hdr *tar.Header, r io.Reader, buf 
 		}
 		return nil // a hard link shares the target's inode: owner, mode and times are the target's
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		if hdr.Typeflag != tar.TypeFifo && unprivileged() {
+			return nil // mknod(2): "EPERM ... the caller is not privileged"; a user namespace gets /dev from the runtime
+		}
 		if err := removeExisting(pfd, base); err != nil {
 			return err
 		}
@@ -330,11 +357,11 @@ func extractOne(rootfd, pfd int, base string, hdr *tar.Header, r io.Reader, buf 
 	}
 
 	// Owner before mode: chown(2) clears the set-user-ID and set-group-ID bits.
-	if err := unix.Fchownat(pfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := fchownat(pfd, base, hdr); err != nil {
 		return fmt.Errorf("fchownat: %w", err)
 	}
 	for k, v := range hdr.PAXRecords {
-		if x, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok && hdr.Typeflag != tar.TypeSymlink {
+		if x, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok && hdr.Typeflag != tar.TypeSymlink && userMay(x) {
 			if err := setxattrAt(pfd, base, x, []byte(v)); err != nil {
 				return err
 			}
@@ -367,11 +394,11 @@ func writeFile(fd int, hdr *tar.Header, r io.Reader, buf []byte) error {
 		return fmt.Errorf("write: %w", err)
 	}
 	// Owner before mode: chown(2) clears the set-user-ID and set-group-ID bits.
-	if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
+	if err := fchownat(fd, "", hdr); err != nil {
 		return fmt.Errorf("fchown: %w", err)
 	}
 	for k, v := range hdr.PAXRecords {
-		if x, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok {
+		if x, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok && userMay(x) {
 			if err := unix.Fsetxattr(fd, x, []byte(v), 0); err != nil {
 				return fmt.Errorf("fsetxattr %s: %w", x, err)
 			}
@@ -451,4 +478,54 @@ func (f fdWriter) Write(p []byte) (int, error) {
 		n += m
 	}
 	return n, nil
+}
+
+// fchownat gives dfd/base (dfd itself when base is "") the entry's owner,
+// unless unprivileged: a user's files stay its own.
+func fchownat(dfd int, base string, hdr *tar.Header) error {
+	if unprivileged() {
+		return nil
+	}
+	if base == "" {
+		return unix.Fchown(dfd, hdr.Uid, hdr.Gid)
+	}
+	return unix.Fchownat(dfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+// userMay says whether this process may set the xattr name: root any, a
+// user only user.* ones (xattr(7): trusted.* needs CAP_SYS_ADMIN,
+// security.capability CAP_SETFCAP).
+func userMay(name string) bool { return !unprivileged() || strings.HasPrefix(name, "user.") }
+
+// xwhiteout makes NAME, in the directory pfd, the whiteout overlayfs reads
+// from a user's layer: "a zero-size regular file with the xattr
+// trusted.overlay.whiteout" (user.overlay.whiteout under userxattr), whose
+// directory is "additionally marked by setting the xattr
+// trusted.overlay.opaque to x" (overlayfs.rst, "whiteouts and opaque
+// directories"): overlayfs looks for such whiteouts only in directories so
+// marked. A directory already opaque (y, from .wh..wh..opq) hides all that
+// is below it and keeps its y; a later .wh..wh..opq turns x into y.
+func xwhiteout(pfd int, name string) error {
+	fd, err := unix.Openat(pfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("openat %s (whiteout): %w", name, err)
+	}
+	err = unix.Fsetxattr(fd, userWhiteoutXattr, []byte("y"), 0)
+	unix.Close(fd)
+	if err != nil {
+		return fmt.Errorf("fsetxattr %s %s: %w", name, userWhiteoutXattr, err)
+	}
+	dfd, err := unix.Openat(pfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dfd)
+	v := make([]byte, 1)
+	if n, err := unix.Fgetxattr(dfd, userOpaqueXattr, v); err == nil && n == 1 && v[0] == 'y' {
+		return nil
+	}
+	if err := unix.Fsetxattr(dfd, userOpaqueXattr, []byte("x"), 0); err != nil {
+		return fmt.Errorf("fsetxattr %s: %w", userOpaqueXattr, err)
+	}
+	return nil
 }

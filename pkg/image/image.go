@@ -460,3 +460,48 @@ func (nopHash) Size() int                   { return sha256.Size }
 func (nopHash) BlockSize() int              { return sha256.BlockSize }
 
 func digestOf(h hash.Hash) Digest { return Digest("sha256:" + hex.EncodeToString(h.Sum(nil))) }
+
+// Inspection is what inspect shows of an image, after docker's image
+// inspect: its ID (the manifest's digest), its names, its config, and
+// where its layers are unpacked, bottom first (the overlay's lower dirs;
+// "" for a layer not unpacked yet).
+type Inspection struct {
+	ID       Digest   `json:"Id"`
+	RepoTags []string `json:"RepoTags"`
+	Created  string   `json:"Created,omitempty"`
+	Config   *Config  `json:"Config"`
+	Size     int64    `json:"Size"`
+	Layers   []string `json:"LayerDirs"`
+}
+
+// Inspect describes the image ref without unpacking anything.
+func (s *Store) Inspect(ref string) (*Inspection, error) {
+	_, d, err := s.Resolve(ref)
+	if err != nil {
+		return nil, err
+	}
+	img, err := s.imageAt(d)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", ref, err)
+	}
+	t, err := s.tags()
+	if err != nil {
+		return nil, err
+	}
+	in := &Inspection{ID: d, RepoTags: []string{}, Created: img.Config.Created, Config: img.Config}
+	for r, rd := range t {
+		if rd == d {
+			in.RepoTags = append(in.RepoTags, r)
+		}
+	}
+	sort.Strings(in.RepoTags)
+	for i, l := range img.Manifest.Layers {
+		in.Size += l.Size
+		dir := s.LayerPath(img.Config.RootFS.DiffIDs[i])
+		if _, err := os.Stat(dir); err != nil {
+			dir = ""
+		}
+		in.Layers = append(in.Layers, dir)
+	}
+	return in, nil
+}

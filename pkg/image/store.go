@@ -22,6 +22,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 
@@ -30,6 +31,46 @@ import (
 
 // DefaultRoot is where the store lives for root.
 const DefaultRoot = "/var/lib/minicontainer/images"
+
+// UserDataDir is where a user other than root keeps what outlives a run,
+// as podman keeps ~/.local/share/containers: $XDG_DATA_HOME/minicontainer,
+// else $HOME/.local/share/minicontainer (the XDG Base Directory
+// Specification).
+func UserDataDir() (string, error) {
+	if d := os.Getenv("XDG_DATA_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "minicontainer"), nil
+	}
+	home := os.Getenv("HOME")
+	if home == "" {
+		if u, err := user.Current(); err == nil {
+			home = u.HomeDir
+		}
+	}
+	if !filepath.IsAbs(home) {
+		return "", errors.New("rootless: neither XDG_DATA_HOME nor HOME is an absolute path: no place for the image store")
+	}
+	return filepath.Join(home, ".local", "share", "minicontainer"), nil
+}
+
+// DefaultStore is this caller's store: $MINICONTAINER_IMAGES if set (the
+// image verbs' --images), else DefaultRoot for root, else UserDataDir's
+// images/. A user may not write root's store, and layers
+// unpacked by root hold root's files and trusted.overlay.* whiteouts,
+// which a user namespace can use neither of; a user's layers are
+// unpacked by the user, in the form a user namespace reads (Extract).
+func DefaultStore() (string, error) {
+	if d := os.Getenv("MINICONTAINER_IMAGES"); d != "" {
+		return filepath.Abs(d)
+	}
+	if os.Geteuid() == 0 {
+		return DefaultRoot, nil
+	}
+	d, err := UserDataDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(d, "images"), nil
+}
 
 // Store is an image store rooted at Root.
 type Store struct {

@@ -26,7 +26,7 @@ import (
 )
 
 type cli struct {
-	Images   string `name:"images" help:"The image store (default /var/lib/minicontainer/images)." env:"MINICONTAINER_IMAGES" placeholder:"DIR"`
+	Images   string `name:"images" help:"The image store (default /var/lib/minicontainer/images; a user's: $XDG_DATA_HOME/minicontainer/images)." env:"MINICONTAINER_IMAGES" placeholder:"DIR"`
 	Ref      string `arg:"" help:"The image: [REGISTRY/]NAME[:TAG|@DIGEST] (docker.io when no registry)." placeholder:"REF"`
 	Platform string `help:"The platform to take from a multi-platform index." default:"linux/amd64" placeholder:"OS/ARCH"`
 	Explain  bool   `short:"x" help:"Narrate every HTTP request."`
@@ -53,7 +53,9 @@ func (c *cli) run() error {
 	}
 	dir := c.Images
 	if dir == "" {
-		dir = image.DefaultRoot
+		if dir, err = image.DefaultStore(); err != nil {
+			return err
+		}
 	}
 	s, err := image.Open(dir)
 	if err != nil {
