@@ -46,10 +46,11 @@
 package seccomp
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"sort"
-	"sync"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -69,61 +70,49 @@ const x32Bit = 0x40000000
 
 // An abi is an architecture Compile writes a section for.
 type abi struct {
-	arch  specs.Arch
-	audit uint32 // AUDIT_ARCH_* (linux/audit.h), seccomp_data.arch
-	table []sysEntry
-	wide  bool // 64-bit arguments
-
-	// byName and byNr index table. They are built on first use, not at
-	// package initialisation: every minicontainer process imports this
-	// package (ps, the container's init, exec's helper), and most never
-	// compile a filter. Filling ~800 map entries at start-up cost every
-	// one of them ~100 page faults (perf record -e page-faults of run).
-	// Each has its own Once: Compile needs only byName, and the names of
-	// numbers are for the disassembler.
-	nameOnce, nrOnce sync.Once
-	byName           map[string]uint32
-	byNr             map[uint32]string
+	arch   specs.Arch
+	audit  uint32 // AUDIT_ARCH_* (linux/audit.h), seccomp_data.arch
+	table  []sysEntry
+	byName []sysEntry // table sorted by name
+	wide   bool       // 64-bit arguments
 }
 
-func newABI(arch specs.Arch, audit uint32, wide bool, table []sysEntry) *abi {
-	return &abi{arch: arch, audit: audit, table: table, wide: wide}
-}
+// Both lookups are binary searches of generated tables (ztables.go), not
+// maps: every minicontainer process imports this package (ps, the
+// container's init, exec's helper), and a map of ~800 entries filled at
+// package initialisation cost each of them ~100 page faults; filled on
+// first use, it still cost the init that compiles a filter the time to
+// hash every name once, for the ~800 lookups of Docker's profile.
 
 // number returns the number of the named system call in a's table.
 func (a *abi) number(name string) (uint32, bool) {
-	a.nameOnce.Do(func() {
-		a.byName = make(map[string]uint32, len(a.table))
-		for _, e := range a.table {
-			a.byName[e.name] = e.nr
-		}
-	})
-	nr, ok := a.byName[name]
-	return nr, ok
+	i, ok := slices.BinarySearchFunc(a.byName, name, func(e sysEntry, n string) int { return strings.Compare(e.name, n) })
+	if !ok {
+		return 0, false
+	}
+	return a.byName[i].nr, true
 }
 
 // name returns the name of system call nr in a's table, "" if none.
 func (a *abi) name(nr uint32) string {
-	a.nrOnce.Do(func() {
-		a.byNr = make(map[uint32]string, len(a.table))
-		for _, e := range a.table {
-			a.byNr[e.nr] = e.name
-		}
-	})
-	return a.byNr[nr]
+	i, ok := slices.BinarySearchFunc(a.table, nr, func(e sysEntry, n uint32) int { return cmp.Compare(e.nr, n) })
+	if !ok {
+		return ""
+	}
+	return a.table[i].name
 }
 
 // isOtherSyscall says whether name is a system call of another
 // architecture (otherSyscalls is sorted: a slice searched, not a map
-// filled at start-up, for the reason byName is lazy).
+// filled at start-up, as the tables of the abis).
 func isOtherSyscall(name string) bool {
 	_, ok := slices.BinarySearch(otherSyscalls, name)
 	return ok
 }
 
 var (
-	x86_64 = newABI(specs.ArchX86_64, unix.AUDIT_ARCH_X86_64, true, x86_64Syscalls)
-	i386   = newABI(specs.ArchX86, unix.AUDIT_ARCH_I386, false, i386Syscalls)
+	x86_64 = &abi{arch: specs.ArchX86_64, audit: unix.AUDIT_ARCH_X86_64, table: x86_64Syscalls, byName: x86_64ByName, wide: true}
+	i386   = &abi{arch: specs.ArchX86, audit: unix.AUDIT_ARCH_I386, table: i386Syscalls, byName: i386ByName}
 	abis   = []*abi{x86_64, i386}
 )
 
