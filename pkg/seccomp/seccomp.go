@@ -49,7 +49,6 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -226,14 +225,4 @@ func actionValue(a specs.LinuxSeccompAction, errnoRet *uint, where string) (uint
 // allows reports whether a return value lets the call run.
 func allows(ret uint32) bool {
 	return ret == unix.SECCOMP_RET_ALLOW || ret == unix.SECCOMP_RET_LOG
-}
-
-// sortedNumbers returns the keys of m in increasing order.
-func sortedNumbers[V any](m map[uint32]V) []uint32 {
-	nrs := make([]uint32, 0, len(m))
-	for nr := range m {
-		nrs = append(nrs, nr)
-	}
-	sort.Slice(nrs, func(i, j int) bool { return nrs[i] < nrs[j] })
-	return nrs
 }

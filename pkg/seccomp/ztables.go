@@ -1710,6 +1710,9 @@ var i386ByName = []sysEntry{
 	{"writev", 146},
 }
 
+// maxNr is the highest number in the tables above.
+const maxNr = 471
+
 // otherSyscalls: the names in the other unix/zsysnum_linux_*.go files,
 // sorted (isOtherSyscall searches them).
 var otherSyscalls = []string{
