@@ -60,20 +60,35 @@ func main() {
 		}
 		b.WriteString("}\n\n")
 		maxNr = max(maxNr, es[len(es)-1].nr)
-		// The same entries by name, for a binary search: a constant table
-		// the linker lays out, where a map would be filled at run time.
-		sort.Slice(es, func(i, j int) bool { return es[i].name < es[j].name })
-		for i := 1; i < len(es); i++ {
-			if es[i].name == es[i-1].name {
-				log.Fatalf("%s: %s twice", t.file, es[i].name)
+		// A hash index of the names: constant data the linker lays out,
+		// where a map would be filled at run time.
+		size := 1
+		for size < 2*len(es) {
+			size *= 2
+		}
+		index := make([]uint16, size)
+		for i, e := range es {
+			h := hashName(e.name) & uint32(size-1)
+			for index[h] != 0 {
+				if es[index[h]-1].name == e.name {
+					log.Fatalf("%s: %s twice", t.file, e.name)
+				}
+				h = (h + 1) & uint32(size-1)
 			}
+			index[h] = uint16(i + 1)
 		}
-		fmt.Fprintf(&b, "// %sByName: the same, sorted by name.\n", t.v)
-		fmt.Fprintf(&b, "var %sByName = []sysEntry{\n", t.v)
-		for _, e := range es {
-			fmt.Fprintf(&b, "\t{%q, %d},\n", e.name, e.nr)
+		fmt.Fprintf(&b, "// %sIndex: %sSyscalls by name, for abi.number: slot hashName(name)\n", t.v, t.v)
+		fmt.Fprintf(&b, "// mod %d, or the first non-empty one after it, holds its index+1.\n", size)
+		fmt.Fprintf(&b, "var %sIndex = [%d]uint16{", t.v, size)
+		for i, x := range index {
+			if i%16 == 0 {
+				b.WriteString("\n\t")
+			} else {
+				b.WriteString(" ")
+			}
+			fmt.Fprintf(&b, "%d,", x)
 		}
-		b.WriteString("}\n\n")
+		b.WriteString("\n}\n\n")
 	}
 	b.WriteString("// maxNr is the highest number in the tables above.\n")
 	fmt.Fprintf(&b, "const maxNr = %d\n\n", maxNr)
@@ -148,4 +163,15 @@ func read(path string) []entry {
 	}
 	sort.Slice(es, func(i, j int) bool { return es[i].nr < es[j].nr || es[i].nr == es[j].nr && es[i].name < es[j].name })
 	return es
+}
+
+// hashName is 32-bit FNV-1a (the Fowler-Noll-Vo hash), the same function
+// as the package's hashName: keep the two alike.
+func hashName(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
 }
