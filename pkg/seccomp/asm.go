@@ -35,6 +35,7 @@ const (
 	opLabel               // a place, no instruction: label t is here
 	opJump                // BPF_JA to t
 	opCond                // if A <code> k goto t else goto f
+	opNone                // an elided jump: to the very next instruction
 )
 
 // The instructions Compile writes (linux/bpf_common.h).
@@ -48,15 +49,20 @@ const (
 	retK  uint16 = unix.BPF_RET | unix.BPF_K                // return k
 )
 
+// An op is 16 bytes: Docker's profile makes about 1200 of them.
 type op struct {
-	kind   opKind
-	farT   bool // opCond, with t too far: "jt 0" over a "ja t" that follows
-	farF   bool // the same for f
-	elided bool // a jump to the very next instruction
-	code   uint16
-	k      uint32
-	t, f   label
+	kind opKind
+	far  uint8 // opCond: farT, farF (its target too far: a "ja" follows)
+	code uint16
+	k    uint32
+	t, f label
 }
+
+// The bits of op.far: "jt 0" (or "jf") over a "ja t" that follows.
+const (
+	farT = 1 << iota
+	farF
+)
 
 func (p *program) newLabel() label { p.labels++; return label(p.labels) }
 
@@ -73,11 +79,11 @@ func (p *program) jif(test uint16, val uint32, t, f label) {
 
 func (o op) size() int32 {
 	switch {
-	case o.kind == opLabel, o.elided:
+	case o.kind == opLabel, o.kind == opNone:
 		return 0
-	case o.kind == opCond && o.farT && o.farF:
+	case o.kind == opCond && o.far == farT|farF:
 		return 3
-	case o.kind == opCond && (o.farT || o.farF):
+	case o.kind == opCond && o.far != 0:
 		return 2
 	}
 	return 1
@@ -94,7 +100,7 @@ func (p *program) resolve() ([]unix.SockFilter, error) {
 				break
 			}
 			if next.t == p.ops[i].t {
-				p.ops[i].elided = true
+				p.ops[i].kind = opNone
 				break
 			}
 		}
@@ -120,11 +126,11 @@ func (p *program) resolve() ([]unix.SockFilter, error) {
 				continue
 			}
 			// A near side's offset counts from the next instruction.
-			if !o.farT && where[o.t]-at[i]-1 > 255 {
-				o.farT, changed = true, true
+			if o.far&farT == 0 && where[o.t]-at[i]-1 > 255 {
+				o.far, changed = o.far|farT, true
 			}
-			if !o.farF && where[o.f]-at[i]-1 > 255 {
-				o.farF, changed = true, true
+			if o.far&farF == 0 && where[o.f]-at[i]-1 > 255 {
+				o.far, changed = o.far|farF, true
 			}
 		}
 		if changed {
@@ -144,7 +150,7 @@ func (p *program) resolve() ([]unix.SockFilter, error) {
 				return to - from, nil
 			}
 			switch {
-			case o.kind == opLabel, o.elided:
+			case o.kind == opLabel, o.kind == opNone:
 			case o.kind == opJump:
 				s, err := skip(o.t, at[i]+1)
 				if err != nil {
@@ -164,7 +170,7 @@ func (p *program) resolve() ([]unix.SockFilter, error) {
 					far bool
 					l   label
 					off *int32
-				}{{o.farT, o.t, &jt}, {o.farF, o.f, &jf}} {
+				}{{o.far&farT != 0, o.t, &jt}, {o.far&farF != 0, o.f, &jf}} {
 					if side.far {
 						*side.off = next + nl - (at[i] + 1)
 						s, err := skip(side.l, next+nl+1)

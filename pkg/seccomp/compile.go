@@ -23,11 +23,13 @@ const (
 	offArgs = 16
 )
 
-// rule is one entry of linux.seccomp.syscalls, for one system call.
+// rule is one entry of linux.seccomp.syscalls (syscalls[i]) for one
+// system call: 12 bytes without pointers, where a copy of the entry's
+// args slice made it 40 (the init's heap is fresh: each page it touches
+// first is a page fault).
 type rule struct {
-	nr   uint32
-	args []specs.LinuxSeccompArg
-	ret  uint32
+	nr, i uint32
+	ret   uint32
 }
 
 // Compile checks s (see Check) and builds its filter for an x86_64 kernel;
@@ -71,7 +73,7 @@ func build(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 	// labels) for x86_64 and i386: one allocation instead of a dozen
 	// growths. The init's heap is fresh, and every page it touches first
 	// is a page fault.
-	p := &program{ops: make([]op, 0, 1536)}
+	p := &program{ops: make([]op, 0, 1280)}
 	var rets []retLabel // one "ret V" per value V, at the end
 	retTo := func(v uint32) label {
 		for _, r := range rets {
@@ -97,8 +99,7 @@ func build(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 		p.place(next)
 	}
 	p.ja(kill)
-	type ref struct{ nr, i uint32 } // a name's number, its entry's index
-	found := make([]ref, 0, names)
+	found := make([]rule, 0, names)
 	rules := make([]rule, names)
 	for i, a := range sections {
 		p.place(starts[i])
@@ -106,13 +107,13 @@ func build(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 		for j, sc := range s.Syscalls {
 			for _, n := range sc.Names {
 				if nr, ok := a.number(n); ok {
-					found = append(found, ref{nr, uint32(j)})
+					found = append(found, rule{nr, uint32(j), acts[j]})
 				}
 			}
 		}
 		// By number, a call's rules in the profile's order: a counting
-		// sort, since numbers are small (a comparison sort of the rules,
-		// structs holding slices, cost more than the rest of Compile).
+		// sort, since numbers are small (a comparison sort of the rules
+		// cost more than the rest of Compile).
 		var count [maxNr + 2]int32
 		for _, r := range found {
 			count[r.nr+1]++
@@ -121,10 +122,10 @@ func build(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 			count[nr] += count[nr-1]
 		}
 		for _, r := range found {
-			rules[count[r.nr]] = rule{r.nr, s.Syscalls[r.i].Args, acts[r.i]}
+			rules[count[r.nr]] = r
 			count[r.nr]++
 		}
-		section(p, a, rules[:len(found)], def, kill, retTo)
+		section(p, a, s.Syscalls, rules[:len(found)], def, kill, retTo)
 	}
 	slices.SortFunc(rets, func(x, y retLabel) int { return cmp.Compare(x.v, y.v) })
 	for _, r := range rets {
@@ -148,8 +149,8 @@ type retLabel struct {
 
 // section writes one ABI's part: the x32 check (x86_64), the ENOSYS
 // check, the search, and the rules of each call. rules are the profile's
-// rules on a's numbers, sorted by number.
-func section(p *program, a *abi, rules []rule, def uint32, kill label, retTo func(uint32) label) {
+// rules (entries of syscalls) on a's numbers, sorted by number.
+func section(p *program, a *abi, syscalls []specs.LinuxSyscall, rules []rule, def uint32, kill label, retTo func(uint32) label) {
 	p.load(offNr)
 	if a == x86_64 {
 		// nr is an int: with jge, negative numbers are refused here too,
@@ -191,7 +192,7 @@ func section(p *program, a *abi, rules []rule, def uint32, kill label, retTo fun
 			j++
 		}
 		t := target{ret: rules[i].ret}
-		if len(rules[i].args) > 0 {
+		if len(syscalls[rules[i].i].Args) > 0 {
 			l := p.newLabel()
 			t = target{body: l}
 			bodies = append(bodies, bodyAt{rules[i:j], l})
@@ -205,7 +206,7 @@ func section(p *program, a *abi, rules []rule, def uint32, kill label, retTo fun
 	search(p, segs)
 	for _, b := range bodies {
 		p.place(b.l)
-		body(p, b.rules, a.wide, retTo(def), retTo)
+		body(p, syscalls, b.rules, a.wide, retTo(def), retTo)
 	}
 }
 
@@ -244,20 +245,21 @@ func search(p *program, segs []segment) {
 
 // body tries a call's rules in order: the first whose conditions all hold
 // returns its action; after the last, the default.
-func body(p *program, rules []rule, wide bool, deflt label, retTo func(uint32) label) {
+func body(p *program, syscalls []specs.LinuxSyscall, rules []rule, wide bool, deflt label, retTo func(uint32) label) {
 	for _, r := range rules {
-		if len(r.args) == 0 {
+		args := syscalls[r.i].Args
+		if len(args) == 0 {
 			p.ja(retTo(r.ret)) // later rules can never be reached
 			return
 		}
 		next := p.newLabel()
-		for i, a := range r.args {
+		for i, a := range args {
 			pass := retTo(r.ret)
-			if i < len(r.args)-1 {
+			if i < len(args)-1 {
 				pass = p.newLabel()
 			}
 			condition(p, a, wide, pass, next)
-			if i < len(r.args)-1 {
+			if i < len(args)-1 {
 				p.place(pass)
 			}
 		}
