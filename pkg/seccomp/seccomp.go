@@ -14,9 +14,10 @@
 //
 // and returns SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO|errno, SECCOMP_RET_KILL_*
 // and so on. runc and crun build the program with libseccomp, which needs
-// cgo; minicontainer is built with CGO_ENABLED=0, so Compile builds it
-// itself with golang.org/x/net/bpf, whose VM also runs it in the unit
-// tests. The program, in order:
+// cgo; minicontainer is built with CGO_ENABLED=0, so this package builds
+// it itself, as the struct sock_filter array the kernel takes (asm.go);
+// Compile also returns it as golang.org/x/net/bpf instructions, which
+// that package's VM runs in the unit tests. The program, in order:
 //
 //  1. The architecture check: seccomp_data.nr means nothing without arch,
 //     since the same number is a different call in each ABI (11 is munmap on
