@@ -57,9 +57,14 @@ var DefaultReadonlyPaths = []string{
 // container's mount namespace after pivot_root, so the paths and
 // /dev/null are the container's. A path that does not exist is skipped,
 // as runc skips it (a kernel without ACPI has no /proc/acpi). Each mount
-// is made on the place opened as a descriptor (mountAt), not on the path
-// string.
+// is made on the place opened as a descriptor, not on the path string.
 func MaskPaths(paths []string, x *explain.Narrator) error {
+	return maskPaths(paths, x, true)
+}
+
+// maskPaths is MaskPaths; with newAPI false, /dev/null is bound with
+// mount(2) from the start (what a kernel without open_tree(2) gets).
+func maskPaths(paths []string, x *explain.Narrator, newAPI bool) error {
 	if len(paths) == 0 {
 		return nil
 	}
@@ -84,7 +89,14 @@ func MaskPaths(paths []string, x *explain.Narrator) error {
 			// Ubuntu kernel requires; 2 works on every kernel.)
 			err = mountAt(x, "tmpfs", fd, "tmpfs", unix.MS_RDONLY, "nr_blocks=1,nr_inodes=2")
 		} else {
-			err = bindFd(x, null, fd, unix.MS_BIND)
+			err = errNoNewAPI
+			if newAPI {
+				err = attachClone(x, null, fd, 0, 0)
+			}
+			if err == errNoNewAPI {
+				newAPI = false
+				err = bindFd(x, null, fd, unix.MS_BIND)
+			}
 		}
 		unix.Close(fd)
 		if err != nil {
@@ -94,19 +106,27 @@ func MaskPaths(paths []string, x *explain.Narrator) error {
 	return nil
 }
 
-// ReadonlyPaths makes each path read-only (linux.readonlyPaths), with
-// runc's readonlyPath sequence: bind the path on itself (MS_BIND|MS_REC),
-// which makes it a mount point of its own, then remount that bind
-// read-only. MS_RDONLY is ignored on the first bind call: a bind mount
-// takes new flags only from a second, MS_REMOUNT|MS_BIND call (mount(2)).
-// The remount keeps the nosuid, nodev and noexec flags the mount already
-// has (read with fstatfs(2)): a remount that leaves one out clears it,
-// and where a flag is locked (a mount inherited by a user namespace) the
-// kernel refuses to clear it with EPERM (mount_namespaces(7)). The atime
-// flags are kept by the kernel when none is given. Only the top mount
-// becomes read-only, as with runc: a mount below the path keeps its
-// flags. A path that does not exist is skipped.
+// ReadonlyPaths makes each path read-only (linux.readonlyPaths): the
+// path becomes a mount point of its own, a bind of itself with its
+// submounts (MS_BIND|MS_REC), and that bind is made read-only. Only the
+// top mount becomes read-only, as with runc: a mount below the path keeps
+// its flags. A path that does not exist is skipped.
+//
+// With the mount API of Linux 5.12 it is three calls on descriptors
+// (attachClone): open_tree(2) clones the tree at the path, detached;
+// mount_setattr(2) sets MOUNT_ATTR_RDONLY on the clone's top, changing no
+// other flag; move_mount(2) attaches it over the path. On an older kernel
+// (ENOSYS), or where a seccomp filter refuses those calls (EPERM), it is
+// runc's readonlyPath sequence with mount(2) (readonlyMount), which costs
+// a second lookup of the path, an fstatfs(2) and two walks of
+// /proc/self/fd links: ~50 us more per start for Docker's list.
 func ReadonlyPaths(paths []string, x *explain.Narrator) error {
+	return readonlyPaths(paths, x, true)
+}
+
+// readonlyPaths is ReadonlyPaths; with newAPI false, it uses mount(2) from
+// the start.
+func readonlyPaths(paths []string, x *explain.Narrator, newAPI bool) error {
 	seen := map[string]bool{}
 	for _, p := range paths {
 		fd, st, err := openTarget(x, "make read-only", p, seen)
@@ -116,38 +136,115 @@ func ReadonlyPaths(paths []string, x *explain.Narrator) error {
 		if fd < 0 {
 			continue
 		}
-		err = bindFd(x, fd, fd, unix.MS_BIND|unix.MS_REC)
-		unix.Close(fd)
-		if err != nil {
-			return fmt.Errorf("read-only %s: %w", p, err)
+		err = errNoNewAPI
+		if newAPI {
+			err = attachClone(x, fd, fd, unix.AT_RECURSIVE, unix.MOUNT_ATTR_RDONLY)
 		}
-		// The descriptor holds the dentry under the new mount: open the
-		// place again, and make sure it is the file just bound.
-		fd, err = unix.Open(p, unix.O_PATH|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("read-only %s: %w", p, err)
+		if err == errNoNewAPI {
+			newAPI = false
+			err = readonlyMount(x, p, fd, st)
 		}
-		var got unix.Stat_t
-		var fs unix.Statfs_t
-		if err := unix.Fstat(fd, &got); err != nil {
-			unix.Close(fd)
-			return fmt.Errorf("read-only %s: %w", p, err)
-		}
-		if got.Dev != st.Dev || got.Ino != st.Ino {
-			unix.Close(fd)
-			return fmt.Errorf("read-only %s: the path changed during set-up: refusing to remount what is there now", p)
-		}
-		if err := unix.Fstatfs(fd, &fs); err != nil {
-			unix.Close(fd)
-			return fmt.Errorf("read-only %s: fstatfs: %w", p, err)
-		}
-		err = mountAt(x, "", fd, "", keptFlags(int64(fs.Flags))|unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, "")
 		unix.Close(fd)
 		if err != nil {
 			return fmt.Errorf("read-only %s: %w", p, err)
 		}
 	}
 	return nil
+}
+
+// errNoNewAPI says that open_tree(2) or mount_setattr(2) failed with
+// ENOSYS or EPERM, having changed nothing: mount(2) is to do the step.
+var errNoNewAPI = errors.New("no open_tree(2) or mount_setattr(2) here")
+
+// attachClone clones the mount tree at src (the mount with its submounts
+// when flags has AT_RECURSIVE, as MS_BIND|MS_REC, else that mount alone,
+// as MS_BIND) with open_tree(2), detached; sets attr on the clone's top
+// with mount_setattr(2) when attr is not 0; and attaches the clone over
+// the place open as dst with move_mount(2). Every step is on descriptors:
+// no path is resolved again (CVE-2021-30465 is about a path swapped in
+// between). errNoNewAPI when the kernel or a seccomp filter refuses
+// open_tree(2) or mount_setattr(2): nothing has been attached then.
+func attachClone(x *explain.Narrator, src, dst int, flags uint, attr uint64) error {
+	flags |= unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_EMPTY_PATH
+	tree, err := unix.OpenTree(src, "", flags)
+	if x.Enabled() {
+		x.Call("open_tree(2)", fmt.Sprintf("open_tree(%s, \"\", %s)", fdString(src), explain.Flags(uint64(flags), openTreeFlags)), tree, err)
+	}
+	if err == unix.ENOSYS || err == unix.EPERM {
+		return errNoNewAPI
+	}
+	if err != nil {
+		return fmt.Errorf("open_tree: %w", err)
+	}
+	defer unix.Close(tree) // a clone never attached goes with its descriptor
+	if attr != 0 {
+		err = unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_set: attr})
+		if x.Enabled() {
+			x.Call("mount_setattr(2)", fmt.Sprintf("mount_setattr(%d, \"\", AT_EMPTY_PATH, {attr_set=%s})", tree, explain.Flags(attr, mountAttrs)), nil, err)
+		}
+		if err == unix.ENOSYS || err == unix.EPERM {
+			return errNoNewAPI
+		}
+		if err != nil {
+			return fmt.Errorf("mount_setattr: %w", err)
+		}
+	}
+	const moveFlags = unix.MOVE_MOUNT_F_EMPTY_PATH | unix.MOVE_MOUNT_T_EMPTY_PATH
+	err = unix.MoveMount(tree, "", dst, "", moveFlags)
+	if x.Enabled() || err != nil {
+		x.Call("move_mount(2)", fmt.Sprintf("move_mount(%d, \"\", %s, \"\", MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH)", tree, fdString(dst)), nil, err)
+	}
+	if err != nil {
+		return fmt.Errorf("move_mount: %w", err)
+	}
+	return nil
+}
+
+// The flags attachClone narrates (linux/mount.h, fcntl.h).
+var (
+	openTreeFlags = []explain.Flag{
+		{Value: unix.OPEN_TREE_CLONE, Name: "OPEN_TREE_CLONE"},
+		{Value: unix.OPEN_TREE_CLOEXEC, Name: "OPEN_TREE_CLOEXEC"},
+		{Value: unix.AT_EMPTY_PATH, Name: "AT_EMPTY_PATH"},
+		{Value: unix.AT_RECURSIVE, Name: "AT_RECURSIVE"},
+	}
+	mountAttrs = []explain.Flag{{Value: unix.MOUNT_ATTR_RDONLY, Name: "MOUNT_ATTR_RDONLY"}}
+)
+
+// readonlyMount makes the place open as fd (path p, whose stat was st)
+// read-only with mount(2), runc's readonlyPath sequence: bind the path on
+// itself (MS_BIND|MS_REC), which makes it a mount point of its own, then
+// remount that bind read-only. MS_RDONLY is ignored on the first bind
+// call: a bind mount takes new flags only from a second,
+// MS_REMOUNT|MS_BIND call (mount(2)). The remount keeps the nosuid, nodev
+// and noexec flags the mount already has (read with fstatfs(2)): a
+// remount that leaves one out clears it, and where a flag is locked (a
+// mount inherited by a user namespace) the kernel refuses to clear it
+// with EPERM (mount_namespaces(7)). The atime flags are kept by the
+// kernel when none is given.
+func readonlyMount(x *explain.Narrator, p string, fd int, st unix.Stat_t) error {
+	if err := bindFd(x, fd, fd, unix.MS_BIND|unix.MS_REC); err != nil {
+		return err
+	}
+	// The descriptor holds the dentry under the new mount: open the
+	// place again, and make sure it is the file just bound.
+	fd, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var got unix.Stat_t
+	var fs unix.Statfs_t
+	if err := unix.Fstat(fd, &got); err != nil {
+		return err
+	}
+	if got.Dev != st.Dev || got.Ino != st.Ino {
+		return fmt.Errorf("the path changed during set-up: refusing to remount what is there now")
+	}
+	if err := unix.Fstatfs(fd, &fs); err != nil {
+		return fmt.Errorf("fstatfs: %w", err)
+	}
+	return mountAt(x, "", fd, "", keptFlags(int64(fs.Flags))|unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, "")
 }
 
 // keptFlags turns statfs(2)'s ST_NOSUID, ST_NODEV and ST_NOEXEC into the

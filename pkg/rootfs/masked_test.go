@@ -105,10 +105,13 @@ func maskMain() {
 		fmt.Printf("secret=%q\n", secret)
 		return
 	}
-	if err := MaskPaths([]string{p("secret"), p("secretdir"), p("missing"), p("secret")}, x); err != nil {
+	// "paths": the mount API where the kernel has it; "paths-mount2": the
+	// mount(2) sequence an older kernel gets.
+	newAPI := mode == "paths"
+	if err := maskPaths([]string{p("secret"), p("secretdir"), p("missing"), p("secret")}, x, newAPI); err != nil {
 		fail("MaskPaths", err)
 	}
-	if err := ReadonlyPaths([]string{p("ro"), p("rofile"), p("missing/too")}, x); err != nil {
+	if err := readonlyPaths([]string{p("ro"), p("rofile"), p("missing/too")}, x, newAPI); err != nil {
 		fail("ReadonlyPaths", err)
 	}
 	secret, err := os.ReadFile(p("secret"))
@@ -167,46 +170,63 @@ func runMask(t *testing.T, mode, dir string) (map[string]string, string) {
 
 func TestMaskAndReadonlyPaths(t *testing.T) {
 	needRoot(t)
-	dir := t.TempDir()
-	defer hostcheck.Take(t, dir).Verify(t)
-	got, narration := runMask(t, "paths", dir)
-	for k, want := range map[string]string{
-		"secret":          `"" ok`,    // a masked file reads empty
-		"secret-write":    "ok",       // ... and writes go to /dev/null
-		"secretdir":       `"" ok`,    // a masked dir is empty
-		"secretdir-write": "EROFS",    // ... and read-only
-		"ro-write":        "EROFS",    // a read-only dir refuses a new file
-		"ro-file-write":   "EROFS",    // ... and a write to its file
-		"rofile":          `"rofile"`, // a read-only file still reads
-		"rofile-write":    "EROFS",    // ... but refuses writes
-		"rw-write":        "ok",       // its sibling is untouched
-		"ro-flags":        "ro,nosuid,nodev,noexec",
+	for _, c := range []struct {
+		mode      string
+		narration []string
+		masked    string // how the mask of secret is narrated
+	}{
+		{"paths", []string{
+			`open_tree(5</dev/null>, "", OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC|AT_EMPTY_PATH) = `,
+			`move_mount(`,
+			`, "", MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH) = 0   [move_mount(2)]`,
+			`/ro>, "", OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC|AT_EMPTY_PATH|AT_RECURSIVE) = `,
+			`, "", AT_EMPTY_PATH, {attr_set=MOUNT_ATTR_RDONLY}) = 0   [mount_setattr(2)]`,
+		}, "/secret>, \"\", MOVE_MOUNT_F_EMPTY_PATH"},
+		{"paths-mount2", []string{
+			"</dev/null>, /proc/self/fd/",
+			"/ro>, NULL, MS_BIND|MS_REC, NULL) = 0",
+			"/ro>, NULL, MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC|MS_REMOUNT|MS_BIND, NULL) = 0",
+		}, "/secret>, NULL, MS_BIND, NULL) = 0   [mount(2)]"},
 	} {
-		if got[k] != want {
-			t.Errorf("%s = %s, want %s", k, got[k], want)
-		}
-	}
-	for _, want := range []string{
-		"</dev/null>, /proc/self/fd/",
-		"<" + dir + "/secret>, NULL, MS_BIND, NULL) = 0   [mount(2)]",
-		`mount("tmpfs", /proc/self/fd/`,
-		"<" + dir + `/secretdir>, "tmpfs", MS_RDONLY, "nr_blocks=1,nr_inodes=2") = 0`,
-		"<" + dir + "/ro>, NULL, MS_BIND|MS_REC, NULL) = 0",
-		"<" + dir + "/ro>, NULL, MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC|MS_REMOUNT|MS_BIND, NULL) = 0",
-		dir + "/missing: no such file here, nothing to mask",
-		dir + "/missing/too: no such file here, nothing to make read-only",
-	} {
-		if !strings.Contains(narration, want) {
-			t.Errorf("no %q in the narration:\n%s", want, narration)
-		}
-	}
-	// The duplicate is masked once.
-	if n := strings.Count(narration, "<"+dir+"/secret>, NULL, MS_BIND"); n != 1 {
-		t.Errorf("%s/secret masked %d times:\n%s", dir, n, narration)
-	}
-	// The host's dir never saw the child's tmpfs or files.
-	if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {
-		t.Errorf("the host's %s: %v %v", dir, ents, err)
+		t.Run(c.mode, func(t *testing.T) {
+			dir := t.TempDir()
+			defer hostcheck.Take(t, dir).Verify(t)
+			got, narration := runMask(t, c.mode, dir)
+			for k, want := range map[string]string{
+				"secret":          `"" ok`,    // a masked file reads empty
+				"secret-write":    "ok",       // ... and writes go to /dev/null
+				"secretdir":       `"" ok`,    // a masked dir is empty
+				"secretdir-write": "EROFS",    // ... and read-only
+				"ro-write":        "EROFS",    // a read-only dir refuses a new file
+				"ro-file-write":   "EROFS",    // ... and a write to its file
+				"rofile":          `"rofile"`, // a read-only file still reads
+				"rofile-write":    "EROFS",    // ... but refuses writes
+				"rw-write":        "ok",       // its sibling is untouched
+				"ro-flags":        "ro,nosuid,nodev,noexec",
+			} {
+				if got[k] != want {
+					t.Errorf("%s = %s, want %s", k, got[k], want)
+				}
+			}
+			for _, want := range append(c.narration,
+				`mount("tmpfs", /proc/self/fd/`,
+				"<"+dir+`/secretdir>, "tmpfs", MS_RDONLY, "nr_blocks=1,nr_inodes=2") = 0`,
+				dir+"/missing: no such file here, nothing to mask",
+				dir+"/missing/too: no such file here, nothing to make read-only",
+			) {
+				if !strings.Contains(narration, strings.ReplaceAll(want, "/ro>", dir+"/ro>")) {
+					t.Errorf("no %q in the narration:\n%s", want, narration)
+				}
+			}
+			// The duplicate is masked once.
+			if n := strings.Count(narration, dir+c.masked); n != 1 {
+				t.Errorf("%s/secret masked %d times:\n%s", dir, n, narration)
+			}
+			// The host's dir never saw the child's tmpfs or files.
+			if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {
+				t.Errorf("the host's %s: %v %v", dir, ents, err)
+			}
+		})
 	}
 }
 

@@ -1,6 +1,7 @@
 package seccomp
 
 import (
+	"cmp"
 	"fmt"
 	"runtime"
 	"slices"
@@ -22,16 +23,28 @@ const (
 	offArgs = 16
 )
 
-// rule is one entry of linux.seccomp.syscalls, for one system call.
+// rule is one entry of linux.seccomp.syscalls (syscalls[i]) for one
+// system call: 12 bytes without pointers, where a copy of the entry's
+// args slice made it 40 (the init's heap is fresh: each page it touches
+// first is a page fault).
 type rule struct {
-	args []specs.LinuxSeccompArg
-	ret  uint32
+	nr, i uint32
+	ret   uint32
 }
 
 // Compile checks s (see Check) and builds its filter for an x86_64 kernel;
 // the package comment describes the program. A nil s is no filter: nil,
 // nil.
 func Compile(s *specs.LinuxSeccomp) ([]bpf.Instruction, error) {
+	raw, err := build(s)
+	if raw == nil || err != nil {
+		return nil, err
+	}
+	return instructions(raw), nil
+}
+
+// build is Compile's work: the program as seccomp(2) takes it.
+func build(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 	if s == nil {
 		return nil, nil
 	}
@@ -42,6 +55,12 @@ func Compile(s *specs.LinuxSeccomp) ([]bpf.Instruction, error) {
 		return nil, fmt.Errorf("linux.seccomp: no system call table for %s (only x86_64 and its i386 ABI)", runtime.GOARCH)
 	}
 	def, _ := actionValue(s.DefaultAction, s.DefaultErrnoRet, "")
+	acts := make([]uint32, len(s.Syscalls)) // each entry's return value
+	names := 0
+	for i, sc := range s.Syscalls {
+		acts[i], _ = actionValue(sc.Action, sc.ErrnoRet, "")
+		names += len(sc.Names)
+	}
 
 	// The native ABI always (libseccomp's filters always hold it too),
 	// i386 when listed.
@@ -52,16 +71,18 @@ func Compile(s *specs.LinuxSeccomp) ([]bpf.Instruction, error) {
 
 	// Docker's profile makes about 1200 ops (instructions, jumps and
 	// labels) for x86_64 and i386: one allocation instead of a dozen
-	// growths (340 KB allocated per Compile before, 228 KB now: the init's
-	// heap is fresh, and every page it touches first is a page fault).
-	p := &program{ops: make([]op, 0, 2048)}
-	rets := map[uint32]label{} // one "ret V" per value V, at the end
+	// growths. The init's heap is fresh, and every page it touches first
+	// is a page fault.
+	p := &program{ops: make([]op, 0, 1280)}
+	var rets []retLabel // one "ret V" per value V, at the end
 	retTo := func(v uint32) label {
-		if l, ok := rets[v]; ok {
-			return l
+		for _, r := range rets {
+			if r.v == v {
+				return r.l
+			}
 		}
-		rets[v] = p.newLabel()
-		return rets[v]
+		rets = append(rets, retLabel{v, p.newLabel()})
+		return rets[len(rets)-1].l
 	}
 	// An ABI the filter has no section for is killed, the whole process:
 	// killing one thread (SECCOMP_RET_KILL_THREAD, libseccomp's default
@@ -70,21 +91,46 @@ func Compile(s *specs.LinuxSeccomp) ([]bpf.Instruction, error) {
 	kill := retTo(unix.SECCOMP_RET_KILL_PROCESS)
 
 	p.load(offArch)
-	starts := make([]label, len(sections))
+	var starts [2]label
 	for i, a := range sections {
 		starts[i] = p.newLabel()
 		next := p.newLabel()
-		p.jif(bpf.JumpEqual, a.audit, starts[i], next)
+		p.jif(jeq, a.audit, starts[i], next)
 		p.place(next)
 	}
 	p.ja(kill)
+	found := make([]rule, 0, names)
+	rules := make([]rule, names)
 	for i, a := range sections {
 		p.place(starts[i])
-		section(p, a, s, def, kill, retTo)
+		found = found[:0]
+		for j, sc := range s.Syscalls {
+			for _, n := range sc.Names {
+				if nr, ok := a.number(n); ok {
+					found = append(found, rule{nr, uint32(j), acts[j]})
+				}
+			}
+		}
+		// By number, a call's rules in the profile's order: a counting
+		// sort, since numbers are small (a comparison sort of the rules
+		// cost more than the rest of Compile).
+		var count [maxNr + 2]int32
+		for _, r := range found {
+			count[r.nr+1]++
+		}
+		for nr := 1; nr < len(count); nr++ {
+			count[nr] += count[nr-1]
+		}
+		for _, r := range found {
+			rules[count[r.nr]] = r
+			count[r.nr]++
+		}
+		section(p, a, s.Syscalls, rules[:len(found)], def, kill, retTo)
 	}
-	for _, v := range sortedNumbers(rets) {
-		p.place(rets[v])
-		p.ret(v)
+	slices.SortFunc(rets, func(x, y retLabel) int { return cmp.Compare(x.v, y.v) })
+	for _, r := range rets {
+		p.place(r.l)
+		p.ret(r.v)
 	}
 	prog, err := p.resolve()
 	if err != nil {
@@ -96,43 +142,33 @@ func Compile(s *specs.LinuxSeccomp) ([]bpf.Instruction, error) {
 	return prog, nil
 }
 
-// section writes one ABI's part: the x32 check (x86_64), the ENOSYS
-// check, the search, and the rules of each call.
-func section(p *program, a *abi, s *specs.LinuxSeccomp, def uint32, kill label, retTo func(uint32) label) {
-	rules := make([][]rule, a.table[len(a.table)-1].nr+1) // by number
-	for _, sc := range s.Syscalls {
-		ret, _ := actionValue(sc.Action, sc.ErrnoRet, "")
-		for _, n := range sc.Names {
-			if nr, ok := a.number(n); ok {
-				rules[nr] = append(rules[nr], rule{sc.Args, ret})
-			}
-		}
-	}
-	var nrs []uint32 // the numbers with rules, in order
-	for nr, r := range rules {
-		if len(r) > 0 {
-			nrs = append(nrs, uint32(nr))
-		}
-	}
+type retLabel struct {
+	v uint32
+	l label
+}
 
+// section writes one ABI's part: the x32 check (x86_64), the ENOSYS
+// check, the search, and the rules of each call. rules are the profile's
+// rules (entries of syscalls) on a's numbers, sorted by number.
+func section(p *program, a *abi, syscalls []specs.LinuxSyscall, rules []rule, def uint32, kill label, retTo func(uint32) label) {
 	p.load(offNr)
 	if a == x86_64 {
 		// nr is an int: with jge, negative numbers are refused here too,
 		// as libseccomp does.
 		next := p.newLabel()
-		p.jif(bpf.JumpGreaterOrEqual, x32Bit, kill, next)
+		p.jif(jge, x32Bit, kill, next)
 		p.place(next)
 	}
-	if len(nrs) > 0 && !allows(def) {
+	if len(rules) > 0 && !allows(def) {
 		next := p.newLabel()
-		p.jif(bpf.JumpGreaterThan, nrs[len(nrs)-1], retTo(unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS)), next)
+		p.jif(jgt, rules[len(rules)-1].nr, retTo(unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS)), next)
 		p.place(next)
 	}
 	// What each number leads to: a return value, or the body of a call
 	// whose rules have conditions. Neighbouring numbers that lead to the
 	// same place are one interval: Docker's profile allows most calls, and
 	// its ~370 x86_64 calls make a few dozen intervals.
-	var segs []segment
+	segs := make([]segment, 0, 64)
 	add := func(lo uint32, t target) {
 		if n := len(segs); n > 0 && segs[n-1].lo == lo {
 			segs = segs[:n-1] // nr+1's default, when nr+1 is listed
@@ -144,24 +180,33 @@ func section(p *program, a *abi, s *specs.LinuxSeccomp, def uint32, kill label, 
 	}
 	deflt := target{ret: def}
 	add(0, deflt)
-	var bodies []uint32
-	labels := map[uint32]label{}
-	for _, nr := range nrs {
-		t := target{ret: rules[nr][0].ret}
-		if len(rules[nr][0].args) > 0 {
-			labels[nr] = p.newLabel()
-			t = target{body: labels[nr]}
-			bodies = append(bodies, nr)
+	type bodyAt struct {
+		rules []rule // one call's
+		l     label
+	}
+	var bodies []bodyAt
+	for i := 0; i < len(rules); {
+		nr := rules[i].nr
+		j := i + 1
+		for j < len(rules) && rules[j].nr == nr {
+			j++
+		}
+		t := target{ret: rules[i].ret}
+		if len(syscalls[rules[i].i].Args) > 0 {
+			l := p.newLabel()
+			t = target{body: l}
+			bodies = append(bodies, bodyAt{rules[i:j], l})
 		}
 		add(nr, t)
 		if nr < ^uint32(0) {
 			add(nr+1, deflt)
 		}
+		i = j
 	}
 	search(p, segs)
-	for _, nr := range bodies {
-		p.place(labels[nr])
-		body(p, rules[nr], a.wide, retTo(def), retTo)
+	for _, b := range bodies {
+		p.place(b.l)
+		body(p, syscalls, b.rules, a.wide, retTo(def), retTo)
 	}
 }
 
@@ -191,7 +236,7 @@ func search(p *program, segs []segment) {
 	}
 	mid := len(segs) / 2
 	left, right := p.newLabel(), p.newLabel()
-	p.jif(bpf.JumpGreaterOrEqual, segs[mid].lo, right, left)
+	p.jif(jge, segs[mid].lo, right, left)
 	p.place(left)
 	search(p, segs[:mid])
 	p.place(right)
@@ -200,20 +245,21 @@ func search(p *program, segs []segment) {
 
 // body tries a call's rules in order: the first whose conditions all hold
 // returns its action; after the last, the default.
-func body(p *program, rules []rule, wide bool, deflt label, retTo func(uint32) label) {
+func body(p *program, syscalls []specs.LinuxSyscall, rules []rule, wide bool, deflt label, retTo func(uint32) label) {
 	for _, r := range rules {
-		if len(r.args) == 0 {
+		args := syscalls[r.i].Args
+		if len(args) == 0 {
 			p.ja(retTo(r.ret)) // later rules can never be reached
 			return
 		}
 		next := p.newLabel()
-		for i, a := range r.args {
+		for i, a := range args {
 			pass := retTo(r.ret)
-			if i < len(r.args)-1 {
+			if i < len(args)-1 {
 				pass = p.newLabel()
 			}
 			condition(p, a, wide, pass, next)
-			if i < len(r.args)-1 {
+			if i < len(args)-1 {
 				p.place(pass)
 			}
 		}
@@ -243,11 +289,11 @@ func condition(p *program, a specs.LinuxSeccompArg, wide bool, pass, fail label)
 			p.load(hi)
 		}
 	}
-	hiTest := func(test bpf.JumpTest, val uint32, t, f label) {
+	hiTest := func(test uint16, val uint32, t, f label) {
 		switch {
 		case wide:
 			p.jif(test, val, t, f)
-		case test == bpf.JumpEqual && A == val, test == bpf.JumpGreaterThan && A > val:
+		case test == jeq && A == val, test == jgt && A > val:
 			p.ja(t)
 		default:
 			p.ja(f)
@@ -256,50 +302,50 @@ func condition(p *program, a specs.LinuxSeccompArg, wide bool, pass, fail label)
 	switch a.Op {
 	case specs.OpEqualTo:
 		loadHi()
-		hiTest(bpf.JumpEqual, vhi, c1, fail)
+		hiTest(jeq, vhi, c1, fail)
 		p.place(c1)
 		p.load(lo)
-		p.jif(bpf.JumpEqual, vlo, pass, fail)
+		p.jif(jeq, vlo, pass, fail)
 	case specs.OpNotEqual:
 		loadHi()
-		hiTest(bpf.JumpEqual, vhi, c1, pass)
+		hiTest(jeq, vhi, c1, pass)
 		p.place(c1)
 		p.load(lo)
-		p.jif(bpf.JumpEqual, vlo, fail, pass)
+		p.jif(jeq, vlo, fail, pass)
 	case specs.OpGreaterThan, specs.OpGreaterEqual:
 		loadHi()
-		hiTest(bpf.JumpGreaterThan, vhi, pass, c1)
+		hiTest(jgt, vhi, pass, c1)
 		p.place(c1)
-		hiTest(bpf.JumpEqual, vhi, c2, fail)
+		hiTest(jeq, vhi, c2, fail)
 		p.place(c2)
 		p.load(lo)
-		test := bpf.JumpGreaterThan
+		test := jgt
 		if a.Op == specs.OpGreaterEqual {
-			test = bpf.JumpGreaterOrEqual
+			test = jge
 		}
 		p.jif(test, vlo, pass, fail)
 	case specs.OpLessThan, specs.OpLessEqual:
 		loadHi()
-		hiTest(bpf.JumpGreaterThan, vhi, fail, c1)
+		hiTest(jgt, vhi, fail, c1)
 		p.place(c1)
-		hiTest(bpf.JumpEqual, vhi, c2, pass)
+		hiTest(jeq, vhi, c2, pass)
 		p.place(c2)
 		p.load(lo)
-		test := bpf.JumpGreaterOrEqual // lo < v fails when lo >= v
+		test := jge // lo < v fails when lo >= v
 		if a.Op == specs.OpLessEqual {
-			test = bpf.JumpGreaterThan
+			test = jgt
 		}
 		p.jif(test, vlo, fail, pass)
 	case specs.OpMaskedEqual:
 		dhi, dlo := uint32(a.ValueTwo>>32), uint32(a.ValueTwo)
 		loadHi()
 		if wide {
-			p.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: vhi})
+			p.emit(andK, vhi)
 		}
-		hiTest(bpf.JumpEqual, dhi, c1, fail)
+		hiTest(jeq, dhi, c1, fail)
 		p.place(c1)
 		p.load(lo)
-		p.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: vlo})
-		p.jif(bpf.JumpEqual, dlo, pass, fail)
+		p.emit(andK, vlo)
+		p.jif(jeq, dlo, pass, fail)
 	}
 }

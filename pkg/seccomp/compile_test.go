@@ -345,6 +345,22 @@ func TestTables(t *testing.T) {
 	if SyscallName(specs.ArchX86_64, unix.SYS_PIDFD_OPEN) != "pidfd_open" || SyscallName(specs.ArchX86_64, unix.SYS_OPENAT2) != "openat2" {
 		t.Errorf("x86_64 names disagree with unix.SYS_*")
 	}
+	// The hash index finds every entry of each table, and nothing else.
+	for _, a := range abis {
+		for _, e := range a.table {
+			if nr, ok := a.number(e.name); !ok || nr != e.nr {
+				t.Errorf("%s: number(%q) = %d, %v; want %d", a.arch, e.name, nr, ok, e.nr)
+			}
+			if n := a.name(e.nr); n != e.name {
+				t.Errorf("%s: name(%d) = %q, want %q", a.arch, e.nr, n, e.name)
+			}
+		}
+		for _, n := range []string{"", "waitpid_", "READ", "recv", "riscv_hwprobe"} {
+			if nr, ok := a.number(n); ok {
+				t.Errorf("%s: number(%q) = %d, want none", a.arch, n, nr)
+			}
+		}
+	}
 	if testing.Short() {
 		return
 	}
@@ -470,16 +486,13 @@ func BenchmarkCheck(b *testing.B) {
 }
 
 // BenchmarkCompileDefault: what the init pays for Docker's profile before
-// it can load it (the confinement's largest step, issue 10's figures).
+// it can load it (the confinement's largest step, issue 10's figures):
+// Prepare, the check, the compile and the struct sock_filter array.
 func BenchmarkCompileDefault(b *testing.B) {
 	s := Default()
 	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		prog, err := Compile(s)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := bpf.Assemble(prog); err != nil {
+	for b.Loop() {
+		if _, err := Prepare(s); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
 	"github.com/minicontainer/minicontainer/pkg/explain"
@@ -30,22 +29,14 @@ func Prepare(s *specs.LinuxSeccomp) (*Filter, error) {
 	if s == nil {
 		return nil, nil
 	}
-	prog, err := Compile(s)
+	filter, err := build(s)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := bpf.Assemble(prog)
-	if err != nil {
-		return nil, fmt.Errorf("seccomp: %v", err)
-	}
-	f := &Filter{action: s.DefaultAction}
+	f := &Filter{filter: filter, action: s.DefaultAction}
 	for _, fl := range s.Flags {
 		f.flags |= flagValues[fl]
 		f.names = append(f.names, explain.Flag{Value: uint64(flagValues[fl]), Name: string(fl)})
-	}
-	f.filter = make([]unix.SockFilter, len(raw))
-	for i, r := range raw {
-		f.filter[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
 	}
 	return f, nil
 }

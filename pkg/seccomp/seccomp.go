@@ -14,9 +14,10 @@
 //
 // and returns SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO|errno, SECCOMP_RET_KILL_*
 // and so on. runc and crun build the program with libseccomp, which needs
-// cgo; minicontainer is built with CGO_ENABLED=0, so Compile builds it
-// itself with golang.org/x/net/bpf, whose VM also runs it in the unit
-// tests. The program, in order:
+// cgo; minicontainer is built with CGO_ENABLED=0, so this package builds
+// it itself, as the struct sock_filter array the kernel takes (asm.go);
+// Compile also returns it as golang.org/x/net/bpf instructions, which
+// that package's VM runs in the unit tests. The program, in order:
 //
 //  1. The architecture check: seccomp_data.nr means nothing without arch,
 //     since the same number is a different call in each ABI (11 is munmap on
@@ -46,10 +47,9 @@
 package seccomp
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
-	"sort"
-	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -72,58 +72,60 @@ type abi struct {
 	arch  specs.Arch
 	audit uint32 // AUDIT_ARCH_* (linux/audit.h), seccomp_data.arch
 	table []sysEntry
-	wide  bool // 64-bit arguments
-
-	// byName and byNr index table. They are built on first use, not at
-	// package initialisation: every minicontainer process imports this
-	// package (ps, the container's init, exec's helper), and most never
-	// compile a filter. Filling ~800 map entries at start-up cost every
-	// one of them ~100 page faults (perf record -e page-faults of run).
-	// Each has its own Once: Compile needs only byName, and the names of
-	// numbers are for the disassembler.
-	nameOnce, nrOnce sync.Once
-	byName           map[string]uint32
-	byNr             map[uint32]string
+	index []uint16 // table's hash index by name (ztables.go)
+	wide  bool     // 64-bit arguments
 }
 
-func newABI(arch specs.Arch, audit uint32, wide bool, table []sysEntry) *abi {
-	return &abi{arch: arch, audit: audit, table: table, wide: wide}
-}
+// The name index is a hash table generated with the tables (mktables.go),
+// not a map: every minicontainer process imports this package (ps, the
+// container's init, exec's helper), and a map of ~800 entries filled at
+// package initialisation cost each of them ~100 page faults; filled on
+// first use, it still cost the init that compiles a filter the time to
+// hash every name into it, for the ~1200 lookups Docker's profile makes.
 
 // number returns the number of the named system call in a's table.
 func (a *abi) number(name string) (uint32, bool) {
-	a.nameOnce.Do(func() {
-		a.byName = make(map[string]uint32, len(a.table))
-		for _, e := range a.table {
-			a.byName[e.name] = e.nr
+	m := uint32(len(a.index) - 1) // the size is a power of two
+	for i := hashName(name) & m; a.index[i] != 0; i = (i + 1) & m {
+		if e := a.table[a.index[i]-1]; e.name == name {
+			return e.nr, true
 		}
-	})
-	nr, ok := a.byName[name]
-	return nr, ok
+	}
+	return 0, false
 }
 
-// name returns the name of system call nr in a's table, "" if none.
+// hashName is 32-bit FNV-1a (the Fowler-Noll-Vo hash), as mktables.go
+// hashes the names into the index: keep the two alike.
+func hashName(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
+}
+
+// name returns the name of system call nr in a's table (sorted by
+// number), "" if none.
 func (a *abi) name(nr uint32) string {
-	a.nrOnce.Do(func() {
-		a.byNr = make(map[uint32]string, len(a.table))
-		for _, e := range a.table {
-			a.byNr[e.nr] = e.name
-		}
-	})
-	return a.byNr[nr]
+	i, ok := slices.BinarySearchFunc(a.table, nr, func(e sysEntry, n uint32) int { return cmp.Compare(e.nr, n) })
+	if !ok {
+		return ""
+	}
+	return a.table[i].name
 }
 
 // isOtherSyscall says whether name is a system call of another
 // architecture (otherSyscalls is sorted: a slice searched, not a map
-// filled at start-up, for the reason byName is lazy).
+// filled at start-up, as the tables of the abis).
 func isOtherSyscall(name string) bool {
 	_, ok := slices.BinarySearch(otherSyscalls, name)
 	return ok
 }
 
 var (
-	x86_64 = newABI(specs.ArchX86_64, unix.AUDIT_ARCH_X86_64, true, x86_64Syscalls)
-	i386   = newABI(specs.ArchX86, unix.AUDIT_ARCH_I386, false, i386Syscalls)
+	x86_64 = &abi{arch: specs.ArchX86_64, audit: unix.AUDIT_ARCH_X86_64, table: x86_64Syscalls, index: x86_64Index[:], wide: true}
+	i386   = &abi{arch: specs.ArchX86, audit: unix.AUDIT_ARCH_I386, table: i386Syscalls, index: i386Index[:]}
 	abis   = []*abi{x86_64, i386}
 )
 
@@ -237,14 +239,4 @@ func actionValue(a specs.LinuxSeccompAction, errnoRet *uint, where string) (uint
 // allows reports whether a return value lets the call run.
 func allows(ret uint32) bool {
 	return ret == unix.SECCOMP_RET_ALLOW || ret == unix.SECCOMP_RET_LOG
-}
-
-// sortedNumbers returns the keys of m in increasing order.
-func sortedNumbers[V any](m map[uint32]V) []uint32 {
-	nrs := make([]uint32, 0, len(m))
-	for nr := range m {
-		nrs = append(nrs, nr)
-	}
-	sort.Slice(nrs, func(i, j int) bool { return nrs[i] < nrs[j] })
-	return nrs
 }
