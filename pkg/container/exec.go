@@ -213,7 +213,7 @@ func openNamespaces(pid int, x *explain.Narrator) (files []nsFile, err error) {
 		}
 	}()
 	for _, k := range ns.Kinds {
-		theirs, err := ns.Of(pid, k)
+		theirs, err := nsIdentity(ns.Path(pid, k))
 		if errors.Is(err, os.ErrNotExist) && k.Flag == unix.CLONE_NEWTIME {
 			continue // a kernel before 5.6 has no time namespaces
 		}
@@ -226,7 +226,7 @@ func openNamespaces(pid int, x *explain.Narrator) (files []nsFile, err error) {
 		if err != nil {
 			return files, fmt.Errorf("namespace %s of the init: %w", k.Name, err)
 		}
-		if ours, err := ns.Of(os.Getpid(), k); err == nil && ours == theirs {
+		if ours, err := nsIdentity(ns.Path(0, k)); err == nil && ours == theirs {
 			continue // ours already (setns(2) into our own user ns would fail)
 		}
 		if k.Flag == unix.CLONE_NEWUSER || k.Flag == unix.CLONE_NEWTIME {
@@ -234,13 +234,30 @@ func openNamespaces(pid int, x *explain.Narrator) (files []nsFile, err error) {
 		}
 		path := ns.Path(pid, k)
 		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		x.Call("open(2)", fmt.Sprintf("open(%q, O_RDONLY|O_CLOEXEC)", path), fd, err)
+		if x.Enabled() {
+			x.Call("open(2)", fmt.Sprintf("open(%q, O_RDONLY|O_CLOEXEC)", path), fd, err)
+		}
 		if err != nil {
 			return files, fmt.Errorf("namespace %s of the init: %w", k.Name, err)
 		}
 		files = append(files, nsFile{fd, k, path})
 	}
 	return files, nil
+}
+
+// nsIdentity is the identity of the namespace that path, a
+// /proc/PID/ns/NAME link, names: the device and inode number of its nsfs
+// file, which stat(2) reaches through the link (namespaces(7): "if two
+// processes are in the same namespace, then the device IDs and inode
+// numbers of their /proc/PID/ns/xxx symbolic links will be the same").
+// One stat(2) where ns.Of opens, asks NS_GET_NSTYPE and closes: the path
+// already names the kind.
+func nsIdentity(path string) ([2]uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return [2]uint64{}, &os.PathError{Op: "stat", Path: path, Err: err}
+	}
+	return [2]uint64{st.Dev, st.Ino}, nil
 }
 
 // Exec starts o.Process in the container and, unless o.Detach, waits for
