@@ -213,32 +213,39 @@ func openNamespaces(pid int, x *explain.Narrator) (files []nsFile, err error) {
 		}
 	}()
 	for _, k := range ns.Kinds {
-		theirs, err := nsIdentity(ns.Path(pid, k))
-		if errors.Is(err, os.ErrNotExist) && k.Flag == unix.CLONE_NEWTIME {
+		// Opened first, then compared by the descriptor's identity: one
+		// walk of /proc/PID/ns/NAME (a ptrace access check and the nsfs
+		// link each time) where a stat or open beside it would take two,
+		// and the identity is the very file setns(2) will get.
+		path := ns.Path(pid, k)
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err == unix.ENOENT && k.Flag == unix.CLONE_NEWTIME {
 			continue // a kernel before 5.6 has no time namespaces
 		}
-		if errors.Is(err, os.ErrNotExist) {
+		if err == unix.ENOENT {
 			// The init has left its namespaces: it is exiting (PID 1 of
 			// a pid namespace waits in exit for the others to be reaped,
 			// pid_namespaces(7), and is no zombie yet meanwhile).
 			return files, errors.New("cannot exec in a stopped container")
 		}
 		if err != nil {
-			return files, fmt.Errorf("namespace %s of the init: %w", k.Name, err)
+			return files, fmt.Errorf("namespace %s of the init: %w", k.Name, &os.PathError{Op: "open", Path: path, Err: err})
 		}
-		if ours, err := nsIdentity(ns.Path(0, k)); err == nil && ours == theirs {
+		var theirs unix.Stat_t
+		if err := unix.Fstat(fd, &theirs); err != nil {
+			unix.Close(fd)
+			return files, fmt.Errorf("namespace %s of the init: %w", k.Name, &os.PathError{Op: "fstat", Path: path, Err: err})
+		}
+		if ours, err := nsIdentity(ns.Path(0, k)); err == nil && ours == [2]uint64{theirs.Dev, theirs.Ino} {
+			unix.Close(fd)
 			continue // ours already (setns(2) into our own user ns would fail)
 		}
 		if k.Flag == unix.CLONE_NEWUSER || k.Flag == unix.CLONE_NEWTIME {
+			unix.Close(fd)
 			return files, fmt.Errorf("the container has a %s namespace of its own: setns(2) refuses a multithreaded process there, and this static Go runtime has no C constructor to join it first", k.Name)
 		}
-		path := ns.Path(pid, k)
-		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if x.Enabled() {
-			x.Call("open(2)", fmt.Sprintf("open(%q, O_RDONLY|O_CLOEXEC)", path), fd, err)
-		}
-		if err != nil {
-			return files, fmt.Errorf("namespace %s of the init: %w", k.Name, err)
+			x.Call("open(2)", fmt.Sprintf("open(%q, O_RDONLY|O_CLOEXEC)", path), fd, nil)
 		}
 		files = append(files, nsFile{fd, k, path})
 	}
@@ -251,7 +258,7 @@ func openNamespaces(pid int, x *explain.Narrator) (files []nsFile, err error) {
 // processes are in the same namespace, then the device IDs and inode
 // numbers of their /proc/PID/ns/xxx symbolic links will be the same").
 // One stat(2) where ns.Of opens, asks NS_GET_NSTYPE and closes: the path
-// already names the kind.
+// already names the kind. fstat(2) of an open one gives the same pair.
 func nsIdentity(path string) ([2]uint64, error) {
 	var st unix.Stat_t
 	if err := unix.Stat(path, &st); err != nil {
