@@ -114,6 +114,7 @@ func (e *ExecError) Unwrap() error { return e.Err }
 type ExecTarget struct {
 	s   *State
 	cfg execConfig
+	ok  bool // OpenExec found it running: Exec need not read /proc again
 }
 
 // execConfig is what exec decodes of the config the container was
@@ -146,6 +147,7 @@ func OpenExec(root, id string) (*ExecTarget, error) {
 	if err != nil {
 		return nil, fmt.Errorf("container %s: its saved config: %w", id, err)
 	}
+	t.ok = true
 	return t, nil
 }
 
@@ -278,8 +280,12 @@ func Exec(o ExecOptions, x *explain.Narrator) (int, error) {
 		}
 	}
 	s := t.s
-	if err := execStatus(s); err != nil {
-		return 0, err
+	// Once is enough: the init's PID is checked again once its namespace
+	// files are open (proc.Alive below).
+	if !t.ok {
+		if err := execStatus(s); err != nil {
+			return 0, err
+		}
 	}
 	if os.Geteuid() != 0 {
 		return 0, errors.New("must run as root: setns(2) needs CAP_SYS_ADMIN")
