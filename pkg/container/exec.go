@@ -114,6 +114,7 @@ func (e *ExecError) Unwrap() error { return e.Err }
 type ExecTarget struct {
 	s   *State
 	cfg execConfig
+	ok  bool // OpenExec found it running: Exec need not read /proc again
 }
 
 // execConfig is what exec decodes of the config the container was
@@ -146,6 +147,7 @@ func OpenExec(root, id string) (*ExecTarget, error) {
 	if err != nil {
 		return nil, fmt.Errorf("container %s: its saved config: %w", id, err)
 	}
+	t.ok = true
 	return t, nil
 }
 
@@ -213,34 +215,58 @@ func openNamespaces(pid int, x *explain.Narrator) (files []nsFile, err error) {
 		}
 	}()
 	for _, k := range ns.Kinds {
-		theirs, err := ns.Of(pid, k)
-		if errors.Is(err, os.ErrNotExist) && k.Flag == unix.CLONE_NEWTIME {
+		// Opened first, then compared by the descriptor's identity: one
+		// walk of /proc/PID/ns/NAME (a ptrace access check and the nsfs
+		// link each time) where a stat or open beside it would take two,
+		// and the identity is the very file setns(2) will get.
+		path := ns.Path(pid, k)
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err == unix.ENOENT && k.Flag == unix.CLONE_NEWTIME {
 			continue // a kernel before 5.6 has no time namespaces
 		}
-		if errors.Is(err, os.ErrNotExist) {
+		if err == unix.ENOENT {
 			// The init has left its namespaces: it is exiting (PID 1 of
 			// a pid namespace waits in exit for the others to be reaped,
 			// pid_namespaces(7), and is no zombie yet meanwhile).
 			return files, errors.New("cannot exec in a stopped container")
 		}
 		if err != nil {
-			return files, fmt.Errorf("namespace %s of the init: %w", k.Name, err)
+			return files, fmt.Errorf("namespace %s of the init: %w", k.Name, &os.PathError{Op: "open", Path: path, Err: err})
 		}
-		if ours, err := ns.Of(os.Getpid(), k); err == nil && ours == theirs {
+		var theirs unix.Stat_t
+		if err := unix.Fstat(fd, &theirs); err != nil {
+			unix.Close(fd)
+			return files, fmt.Errorf("namespace %s of the init: %w", k.Name, &os.PathError{Op: "fstat", Path: path, Err: err})
+		}
+		if ours, err := nsIdentity(ns.Path(0, k)); err == nil && ours == [2]uint64{theirs.Dev, theirs.Ino} {
+			unix.Close(fd)
 			continue // ours already (setns(2) into our own user ns would fail)
 		}
 		if k.Flag == unix.CLONE_NEWUSER || k.Flag == unix.CLONE_NEWTIME {
+			unix.Close(fd)
 			return files, fmt.Errorf("the container has a %s namespace of its own: setns(2) refuses a multithreaded process there, and this static Go runtime has no C constructor to join it first", k.Name)
 		}
-		path := ns.Path(pid, k)
-		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		x.Call("open(2)", fmt.Sprintf("open(%q, O_RDONLY|O_CLOEXEC)", path), fd, err)
-		if err != nil {
-			return files, fmt.Errorf("namespace %s of the init: %w", k.Name, err)
+		if x.Enabled() {
+			x.Call("open(2)", fmt.Sprintf("open(%q, O_RDONLY|O_CLOEXEC)", path), fd, nil)
 		}
 		files = append(files, nsFile{fd, k, path})
 	}
 	return files, nil
+}
+
+// nsIdentity is the identity of the namespace that path, a
+// /proc/PID/ns/NAME link, names: the device and inode number of its nsfs
+// file, which stat(2) reaches through the link (namespaces(7): "if two
+// processes are in the same namespace, then the device IDs and inode
+// numbers of their /proc/PID/ns/xxx symbolic links will be the same").
+// One stat(2) where ns.Of opens, asks NS_GET_NSTYPE and closes: the path
+// already names the kind. fstat(2) of an open one gives the same pair.
+func nsIdentity(path string) ([2]uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return [2]uint64{}, &os.PathError{Op: "stat", Path: path, Err: err}
+	}
+	return [2]uint64{st.Dev, st.Ino}, nil
 }
 
 // Exec starts o.Process in the container and, unless o.Detach, waits for
@@ -254,8 +280,12 @@ func Exec(o ExecOptions, x *explain.Narrator) (int, error) {
 		}
 	}
 	s := t.s
-	if err := execStatus(s); err != nil {
-		return 0, err
+	// Once is enough: the init's PID is checked again once its namespace
+	// files are open (proc.Alive below).
+	if !t.ok {
+		if err := execStatus(s); err != nil {
+			return 0, err
+		}
 	}
 	if os.Geteuid() != 0 {
 		return 0, errors.New("must run as root: setns(2) needs CAP_SYS_ADMIN")

@@ -234,14 +234,18 @@ func enterAndFork(o ExecOptions, files []nsFile, filter *seccomp.Filter, cg cgro
 				// processes only, so minicontainer itself goes in,
 				// charged nothing there, for the fork to start in it.
 				path, what = filepath.Join(dir, "cgroup.procs"), "all of minicontainer"
-				movedIn = unifiedCgroup()
+				if p.Terminal && !o.Detach {
+					movedIn = unifiedCgroup() // to leave it again, see execFast
+				}
 				fd, err = unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
 			}
 			if err == nil {
 				_, err = unix.Write(fd, []byte("0"))
 				unix.Close(fd)
 			}
-			x.Call("cgroups(7)", fmt.Sprintf("write(%q, \"0\"): %s", path, what), nil, err)
+			if x.Enabled() { // no Sprintf per hierarchy when nobody reads it
+				x.Call("cgroups(7)", fmt.Sprintf("write(%q, \"0\"): %s", path, what), nil, err)
+			}
 			if err != nil {
 				return 0, nil, "", fmt.Errorf("cgroup: %w", err)
 			}
@@ -249,7 +253,9 @@ func enterAndFork(o ExecOptions, files []nsFile, filter *seccomp.Filter, cg cgro
 	}
 	for _, f := range files {
 		err := ns.Join(f.fd, f.kind)
-		x.Call("setns(2)", fmt.Sprintf("setns(%d<%s>, %s)", f.fd, f.path, f.kind.Const), nil, err)
+		if x.Enabled() {
+			x.Call("setns(2)", fmt.Sprintf("setns(%d<%s>, %s)", f.fd, f.path, f.kind.Const), nil, err)
+		}
 		if err != nil {
 			return 0, nil, "", err
 		}
