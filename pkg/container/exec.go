@@ -229,9 +229,6 @@ func openNamespaces(pid int, x *explain.Narrator) (files []nsFile, err error) {
 		if ours, err := ns.Of(os.Getpid(), k); err == nil && ours == theirs {
 			continue // ours already (setns(2) into our own user ns would fail)
 		}
-		if k.Flag == unix.CLONE_NEWUSER || k.Flag == unix.CLONE_NEWTIME {
-			return files, fmt.Errorf("the container has a %s namespace of its own: setns(2) refuses a multithreaded process there, and this static Go runtime has no C constructor to join it first", k.Name)
-		}
 		path := ns.Path(pid, k)
 		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		x.Call("open(2)", fmt.Sprintf("open(%q, O_RDONLY|O_CLOEXEC)", path), fd, err)
@@ -257,7 +254,8 @@ func Exec(o ExecOptions, x *explain.Narrator) (int, error) {
 	if err := execStatus(s); err != nil {
 		return 0, err
 	}
-	if os.Geteuid() != 0 {
+	userNS := otherUserNS(s.Pid)
+	if os.Geteuid() != 0 && !userNS {
 		return 0, errors.New("must run as root: setns(2) needs CAP_SYS_ADMIN")
 	}
 	p := o.Process
@@ -288,12 +286,18 @@ func Exec(o ExecOptions, x *explain.Narrator) (int, error) {
 		}
 	}
 	if why := ptraceReachable(t, p); why != "" {
-		if os.Getenv(envReadOnlyView) == "" {
+		switch {
+		case userNS && os.Geteuid() != 0:
+			// No mount namespace of our own without root: the child
+			// that joins the user namespace makes the view (execUserNS).
+			x.Note("%s: the exec init will run from a read-only view of our binary", why)
+		case os.Getenv(envReadOnlyView) == "":
 			x.Note("%s: run this exec again from a read-only view of our binary", why)
 			return 0, execReadOnly(x)
+		default:
+			os.Unsetenv(envReadOnlyView)
+			x.Note("%s: running from a read-only view of our binary", why)
 		}
-		os.Unsetenv(envReadOnlyView)
-		x.Note("%s: running from a read-only view of our binary", why)
 	}
 	// Not dumpable: the child is forked from us into the container's PID
 	// namespace, and until its execve(2) it is a copy of this process,
@@ -320,6 +324,9 @@ func Exec(o ExecOptions, x *explain.Narrator) (int, error) {
 		return 0, errors.New("cannot exec in a stopped container")
 	}
 	cg := openCgroup(s)
+	if hasUserNS(files) {
+		return execUserNS(s, o, files, filter, cg, x)
+	}
 	compiled, err := seccomp.Prepare(filter)
 	if err != nil {
 		return 0, fmt.Errorf("linux.seccomp: %w", err)
