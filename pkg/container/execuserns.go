@@ -68,6 +68,8 @@ type userNSFork struct {
 	// The exec init: execve(bin, argv, envv), with fds[i] as its fd i
 	// (-1: closed), moved as forkAndExecInChild1 moves them.
 	bin        *byte
+	execFd     int   // bin, open (O_PATH): execveat(2) needs no search permission on its path
+	empty      *byte // ""
 	argv, envv []*byte
 	fds        []int
 	nextfd     int
@@ -104,6 +106,7 @@ const (
 	stepSetsid
 	stepDup
 	stepExecve
+	stepOpen
 	stepJoin // stepJoin+i: the i-th setns
 )
 
@@ -128,7 +131,9 @@ func (u *userNSFork) stepName(step int64) string {
 	case stepDup:
 		return "dup3()"
 	case stepExecve:
-		return "execve() of the exec init"
+		return "execveat() of the exec init"
+	case stepOpen:
+		return "open() of our binary"
 	}
 	return "setns()"
 }
@@ -332,6 +337,29 @@ func (f *userNSFork) startOnThread(cg cgroup.Cgroup, joins []string, x *explain.
 		return 0, fmt.Errorf("fcntl F_DUPFD_CLOEXEC: %w", err)
 	}
 	f.nextfd = f.report + 1
+	if f.empty, err = syscall.BytePtrFromString(""); err != nil {
+		return 0, err
+	}
+	f.execFd = -1
+	if !f.roView {
+		// Opened here, by host root: once child 1 is the container's
+		// root (an id like 100000 on the host) the path may not be
+		// searchable for it (a home or a test's dir, 0700), but the
+		// binary itself is executable by others; execveat(2) on the
+		// descriptor checks the file only. runc execs a sealed memfd
+		// copy for the same reason (and CVE-2019-5736's).
+		fd, err := unix.Open(bin, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err == nil {
+			f.execFd, err = unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, f.nextfd)
+			unix.Close(fd)
+		}
+		if err != nil {
+			unix.Close(f.report)
+			return 0, fmt.Errorf("open %s: %w", bin, err)
+		}
+		defer unix.Close(f.execFd)
+		f.nextfd = f.execFd + 1
+	}
 	f.sigAll = ^uint64(0)
 	f.clone3 = cloneArgs{exitSignal: uint64(unix.SIGCHLD)}
 	clone := "clone(SIGCHLD)"
@@ -394,7 +422,8 @@ func (f *userNSFork) startOnThread(cg cgroup.Cgroup, joins []string, x *explain.
 		if f.roView {
 			done = append(done, "unshare(2)", "unshare(CLONE_NEWNS)", "mount(2)", `mount("", "/", NULL, MS_REC|MS_SLAVE, NULL)`,
 				"mount(2)", fmt.Sprintf("mount(%q, %q, NULL, MS_BIND, NULL)", bin, bin),
-				"mount(2)", fmt.Sprintf("mount(NULL, %q, NULL, MS_REMOUNT|MS_BIND|MS_RDONLY, NULL)", bin))
+				"mount(2)", fmt.Sprintf("mount(NULL, %q, NULL, MS_REMOUNT|MS_BIND|MS_RDONLY, NULL)", bin),
+				"open(2)", fmt.Sprintf("open(%q, O_PATH|O_CLOEXEC)", bin))
 		}
 		for i := 0; i < len(done); i += 2 {
 			x.Call(done[i], "[child 1] "+done[i+1], nil, nil)
@@ -411,7 +440,7 @@ func (f *userNSFork) startOnThread(cg cgroup.Cgroup, joins []string, x *explain.
 		return 0, fmt.Errorf("the child that joins the namespaces ended (%v) before it forked", exitStatus(ws))
 	}
 	x.Call("clone(2)", "[child 1] clone(CLONE_PARENT|SIGCHLD): child 2, in the pid namespace", pid, nil)
-	x.Call("execve(2)", fmt.Sprintf("[child 2] setsid(), dup3 to 0-%d, execve(%q, [%q], [%d vars])", len(f.fds)-1, bin, execInitEntry, len(f.envv)-1), nil, nil)
+	x.Call("execveat(2)", fmt.Sprintf("[child 2] setsid(), dup3 to 0-%d, execveat(fd<%s>, \"\", [%q], [%d vars], AT_EMPTY_PATH)", len(f.fds)-1, bin, execInitEntry, len(f.envv)-1), nil, nil)
 	return pid, nil
 }
 
@@ -484,6 +513,17 @@ func child1(f *userNSFork) {
 		if _, _, e := syscall.RawSyscall6(unix.SYS_MOUNT, 0, bin, 0, f.roFlags, 0, 0); e != 0 {
 			childFail(f, stepRemount, e)
 		}
+		fd, _, e := syscall.RawSyscall6(unix.SYS_OPENAT, 0, bin, unix.O_PATH|unix.O_CLOEXEC, 0, 0, 0)
+		if e != 0 {
+			childFail(f, stepOpen, e)
+		}
+		// (bin is absolute: openat(2) ignores the dirfd.) Then above
+		// every fd that moveFds writes.
+		up, _, e := syscall.RawSyscall(unix.SYS_FCNTL, fd, unix.F_DUPFD_CLOEXEC, uintptr(f.nextfd))
+		if e != 0 {
+			childFail(f, stepOpen, e)
+		}
+		f.execFd, f.nextfd = int(up), int(up)+1
 	}
 	pid, _, e := syscall.RawSyscall6(unix.SYS_CLONE, unix.CLONE_PARENT|uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
 	if e != 0 {
@@ -524,7 +564,7 @@ func child2(f *userNSFork) {
 		}
 	}
 	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&f.sigOld)), 0, 8, 0, 0)
-	_, _, e := syscall.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(f.bin)), uintptr(unsafe.Pointer(&f.argv[0])), uintptr(unsafe.Pointer(&f.envv[0])))
+	_, _, e := syscall.RawSyscall6(unix.SYS_EXECVEAT, uintptr(f.execFd), uintptr(unsafe.Pointer(f.empty)), uintptr(unsafe.Pointer(&f.argv[0])), uintptr(unsafe.Pointer(&f.envv[0])), unix.AT_EMPTY_PATH, 0)
 	childFail(f, stepExecve, e)
 }
 
