@@ -47,9 +47,9 @@ import (
 //   - user and time namespaces cannot be joined by a multithreaded process
 //     (setns(2): EINVAL, EUSERS), and a Go program always is one; runc
 //     joins them from C before its Go runtime starts. This runtime is
-//     static Go (CGO_ENABLED=0, so not pkg/nsenter's cgo constructor), and
-//     no container it makes has either (spec.Validate refuses id mappings
-//     and time offsets): a container that had one is refused in one line.
+//     static Go (CGO_ENABLED=0, so not pkg/nsenter's cgo constructor): a
+//     container that has one (every rootless one) gets its exec init from
+//     two raw clone(2) children that join them first (execuserns.go).
 //   - The container's seccomp filter (linux.seccomp of the config it was
 //     created with) binds the exec'd process too, as in runc: loaded at
 //     the same places as in the init (see bundleinit.go).
