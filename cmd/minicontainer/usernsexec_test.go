@@ -19,15 +19,22 @@ import (
 )
 
 // sameNS is a script that prints "same KIND" for each namespace the
-// process shares with the container's PID 1, and "user ID" for its own
-// user namespace.
+// process shares with the container's PID 1, whether a seccomp filter
+// binds it and its cgroups are PID 1's, its user namespace, PID and uid.
 const sameNS = `for n in user mnt pid net uts ipc cgroup; do [ "$(readlink /proc/self/ns/$n)" = "$(readlink /proc/1/ns/$n)" ] && echo same $n; done
+grep -q '^Seccomp:.2$' /proc/self/status && echo seccomp filter
+[ "$(cat /proc/self/cgroup)" = "$(cat /proc/1/cgroup)" ] && echo same cgroups
 echo user $(readlink /proc/self/ns/user); echo pid=$$; id -u`
 
-// checkSameNS checks sameNS's output: every namespace the init's, a user
-// namespace other than the host's, uid 0, a PID other than 1.
+// checkSameNS checks sameNS's output: every namespace the init's, a
+// seccomp filter, a user namespace other than the host's, uid 0, a PID
+// other than 1. (A rootless container may have no cgroup of its own:
+// the caller checks the cgroups.)
 func checkSameNS(t *testing.T, out string) {
 	t.Helper()
+	if !strings.Contains(out, "seccomp filter\n") {
+		t.Errorf("the exec'd process runs without the container's seccomp filter:\n%s", out)
+	}
 	for _, n := range []string{"user", "mnt", "pid", "net", "uts", "ipc", "cgroup"} {
 		if !strings.Contains(out, "same "+n+"\n") {
 			t.Errorf("the exec'd process is not in the init's %s namespace:\n%s", n, out)
@@ -45,12 +52,10 @@ func checkSameNS(t *testing.T, out string) {
 	}
 }
 
-// TestRootlessExec: a test user (testuser) runs a rootless container
-// detached, and execs into it as the same user: the exec'd process is in
-// the init's user namespace and every other one, uid 0 there, sees the
-// file the init wrote, its exit status comes back (7, 127 for a missing
-// command, 128+9 when killed), and -it gives a shell on a pty.
-func TestRootlessExec(t *testing.T) {
+// rootlessCLI makes a test user with a range (testuser) and returns
+// minicontainer as that user: command to start, as to run and collect.
+func rootlessCLI(t *testing.T) (command func(args ...string) *exec.Cmd, as func(args ...string) result) {
+	t.Helper()
 	needRoot(t)
 	if _, err := userns.Helper("newuidmap"); err != nil {
 		t.Skip(err)
@@ -65,16 +70,16 @@ func TestRootlessExec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.RemoveAll(data)
+	t.Cleanup(func() { os.RemoveAll(data) })
 	if err := os.Chown(data, u.UID, u.GID); err != nil {
 		t.Fatal(err)
 	}
-	command := func(args ...string) *exec.Cmd {
+	command = func(args ...string) *exec.Cmd {
 		cmd := u.Command(bin, args...)
 		cmd.Env = append(cmd.Env, "XDG_DATA_HOME="+data)
 		return cmd
 	}
-	as := func(args ...string) result {
+	as = func(args ...string) result {
 		t.Helper()
 		cmd := command(args...)
 		var out, errb bytes.Buffer
@@ -88,6 +93,16 @@ func TestRootlessExec(t *testing.T) {
 		}
 		return result{out.String(), errb.String(), code}
 	}
+	return command, as
+}
+
+// TestRootlessExec: a test user (testuser) runs a rootless container
+// detached, and execs into it as the same user: the exec'd process is in
+// the init's user namespace and every other one, uid 0 there, sees the
+// file the init wrote, its exit status comes back (7, 127 for a missing
+// command, 128+9 when killed), and -it gives a shell on a pty.
+func TestRootlessExec(t *testing.T) {
+	command, as := rootlessCLI(t)
 	d := as("run", "-d", "--", "sh", "-c", "echo from-init > /tmp/f; exec sleep 1000")
 	id := strings.TrimSpace(d.stdout)
 	if d.code != 0 || id == "" {
@@ -131,8 +146,9 @@ func TestRootlessExec(t *testing.T) {
 
 // TestOCIExecUserNamespace: root execs into a bundle whose Spec has a
 // user namespace (0-65535 inside are 100000- outside, host root
-// unmapped): the process is in every namespace of the init, uid 0 inside,
-// which is 100000 on the host.
+// unmapped): the process is in every namespace and the cgroups of the
+// init, under its seccomp filter, uid 0 inside, which is 100000 on the
+// host.
 func TestOCIExecUserNamespace(t *testing.T) {
 	needRoot(t)
 	defer hostcheck.Take(t, ociWatched...).Verify(t)
@@ -159,6 +175,9 @@ func TestOCIExecUserNamespace(t *testing.T) {
 		t.Errorf("exec does not see the container's root:\n%s", r.stdout)
 	}
 	checkSameNS(t, r.stdout)
+	if !strings.Contains(r.stdout, "same cgroups\n") {
+		t.Errorf("the exec'd process is not in the init's cgroups:\n%s", r.stdout)
+	}
 	pidFile := t.TempDir() + "/pid"
 	r = oci(t, "exec", "--detach", "--pid-file", pidFile, id, "sleep", "30")
 	if r.code != 0 {
@@ -179,4 +198,49 @@ func TestOCIExecUserNamespace(t *testing.T) {
 			t.Errorf("exec sh -c %q: exit %d, want %d (%s)", cmd, r.code, code, r.stderr)
 		}
 	}
+}
+
+// TestRootlessExecCannotReachTheHostBinary: CVE-2019-5736's shape
+// (TestExecCannotReachTheHostBinary) in a rootless container whose
+// processes hold CAP_SYS_PTRACE in its user namespace, which passes over
+// the exec init's non-dumpable flag: the probe sees the exec inits and
+// holds their exe, which must be on a read-only mount (made by child 1,
+// execuserns.go: a user has no mount namespace of its own outside).
+func TestRootlessExecCannotReachTheHostBinary(t *testing.T) {
+	dir := t.TempDir()
+	build := exec.Command("go", "build", "-o", dir+"/exeprobe", "./testdata/exeprobe")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build the probe: %v\n%s", err, out)
+	}
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, as := rootlessCLI(t)
+	d := as("run", "-d", "--cap-add", "SYS_PTRACE", "-v", dir+":/probe:ro", "--", "/probe/exeprobe", "60")
+	id := strings.TrimSpace(d.stdout)
+	if d.code != 0 || id == "" {
+		t.Fatalf("run -d: exit %d, %q, %q", d.code, d.stdout, d.stderr)
+	}
+	defer as("rm", "-f", id)
+	waitUntil(startTimeout, func() bool { return strings.Contains(as("logs", id).stdout, "ready") })
+	for i := 0; i < 30; i++ {
+		if r := as("exec", id, "true"); r.code != 0 {
+			t.Fatalf("exec %d: %d %q", i, r.code, r.stderr)
+		}
+	}
+	as("exec", id, "touch", "/tmp/probe-stop")
+	as("wait", id)
+	out := as("logs", id).stdout
+	seen, held := strings.Count(out, "seen "), strings.Count(out, "held: ")
+	if strings.Contains(out, "reopen for writing: opened") || strings.Contains(out, "held: on a writable mount") ||
+		strings.Contains(out, "O_WRONLY:opened") || !strings.Contains(out, "done") {
+		t.Errorf("a process in the rootless container could write the exec init's binary:\n%s", out)
+	}
+	if seen == 0 || held == 0 {
+		t.Errorf("the probe saw %d exec children and held %d exes: the test proves nothing\n%s", seen, held, out)
+	}
+	t.Logf("the probe saw %d exec children and held %d exes, all on a read-only mount", seen, held)
 }
