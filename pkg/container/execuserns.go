@@ -377,43 +377,13 @@ func (f *userNSFork) startOnThread(cg cgroup.Cgroup, joins []string, x *explain.
 			clone = fmt.Sprintf("clone3({flags=CLONE_INTO_CGROUP, cgroup=%d<%s>, exit_signal=SIGCHLD})", cf.Fd(), cg.Paths()[0])
 		}
 	}
-	child1, errno := forkJoin(f)
-	unix.Close(f.report)
-	if errno != 0 {
-		x.Call("clone(2)", clone, nil, errno)
-		return 0, fmt.Errorf("clone: %w", errno)
+	child1, pid, ws, failed := f.forkAndWait(p[0], joins)
+	if child1 == 0 {
+		x.Call("clone(2)", clone, nil, failed)
+		return 0, failed
 	}
-	x.Call("clone(2)", clone+": child 1, one thread", int(child1), nil)
-	// Read the children's records up to the end of file: child 1 exited
-	// and child 2 exec'd (the pipe is close-on-exec) or exited.
-	pid, failed := 0, error(nil)
+	x.Call("clone(2)", clone+": child 1, one thread", child1, nil)
 	var done []string
-	for {
-		var rec [16]byte
-		n, err := unix.Read(p[0], rec[:])
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil || n < len(rec) {
-			break
-		}
-		step := *(*int64)(unsafe.Pointer(&rec[0]))
-		value := *(*int64)(unsafe.Pointer(&rec[8]))
-		switch {
-		case step == stepPID:
-			pid = int(value)
-		case step >= stepJoin && int(step-stepJoin) < len(joins):
-			failed = fmt.Errorf("%s: %w", joins[step-stepJoin], syscall.Errno(value))
-		default:
-			failed = fmt.Errorf("%s: %w", f.stepName(step), syscall.Errno(value))
-		}
-	}
-	var ws unix.WaitStatus
-	for {
-		if _, err := unix.Wait4(int(child1), &ws, 0, nil); !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
 	if failed == nil {
 		for _, j := range joins {
 			x.Call("setns(2)", "[child 1] "+j, nil, nil)
@@ -442,6 +412,44 @@ func (f *userNSFork) startOnThread(cg cgroup.Cgroup, joins []string, x *explain.
 	x.Call("clone(2)", "[child 1] clone(CLONE_PARENT|SIGCHLD): child 2, in the pid namespace", pid, nil)
 	x.Call("execveat(2)", fmt.Sprintf("[child 2] setsid(), dup3 to 0-%d, execveat(fd<%s>, \"\", [%q], [%d vars], AT_EMPTY_PATH)", len(f.fds)-1, bin, execInitEntry, len(f.envv)-1), nil, nil)
 	return pid, nil
+}
+
+// forkAndWait forks the children (forkJoin), reads their records up to
+// the end of file (child 1 exited, and child 2 exec'd: the pipe is
+// close-on-exec; or exited) from readEnd, and reaps child 1. child1 is 0
+// when clone(2) failed; pid is child 2's; failed says which step failed.
+func (f *userNSFork) forkAndWait(readEnd int, joins []string) (child1, pid int, ws unix.WaitStatus, failed error) {
+	c1, errno := forkJoin(f)
+	unix.Close(f.report)
+	if errno != 0 {
+		return 0, 0, 0, fmt.Errorf("clone: %w", errno)
+	}
+	for {
+		var rec [16]byte
+		n, err := unix.Read(readEnd, rec[:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil || n < len(rec) {
+			break
+		}
+		step := *(*int64)(unsafe.Pointer(&rec[0]))
+		value := *(*int64)(unsafe.Pointer(&rec[8]))
+		switch {
+		case step == stepPID:
+			pid = int(value)
+		case step >= stepJoin && int(step-stepJoin) < len(joins):
+			failed = fmt.Errorf("%s: %w", joins[step-stepJoin], syscall.Errno(value))
+		default:
+			failed = fmt.Errorf("%s: %w", f.stepName(step), syscall.Errno(value))
+		}
+	}
+	for {
+		if _, err := unix.Wait4(int(c1), &ws, 0, nil); !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	return int(c1), pid, ws, failed
 }
 
 func exitStatus(ws unix.WaitStatus) string {
