@@ -47,9 +47,9 @@ import (
 //   - user and time namespaces cannot be joined by a multithreaded process
 //     (setns(2): EINVAL, EUSERS), and a Go program always is one; runc
 //     joins them from C before its Go runtime starts. This runtime is
-//     static Go (CGO_ENABLED=0, so not pkg/nsenter's cgo constructor), and
-//     no container it makes has either (spec.Validate refuses id mappings
-//     and time offsets): a container that had one is refused in one line.
+//     static Go (CGO_ENABLED=0, so not pkg/nsenter's cgo constructor): a
+//     container that has one (every rootless one) gets its exec init from
+//     two raw clone(2) children that join them first (execuserns.go).
 //   - The container's seccomp filter (linux.seccomp of the config it was
 //     created with) binds the exec'd process too, as in runc: loaded at
 //     the same places as in the init (see bundleinit.go).
@@ -242,10 +242,6 @@ func openNamespaces(pid int, x *explain.Narrator) (files []nsFile, err error) {
 			unix.Close(fd)
 			continue // ours already (setns(2) into our own user ns would fail)
 		}
-		if k.Flag == unix.CLONE_NEWUSER || k.Flag == unix.CLONE_NEWTIME {
-			unix.Close(fd)
-			return files, fmt.Errorf("the container has a %s namespace of its own: setns(2) refuses a multithreaded process there, and this static Go runtime has no C constructor to join it first", k.Name)
-		}
 		if x.Enabled() {
 			x.Call("open(2)", fmt.Sprintf("open(%q, O_RDONLY|O_CLOEXEC)", path), fd, nil)
 		}
@@ -287,7 +283,8 @@ func Exec(o ExecOptions, x *explain.Narrator) (int, error) {
 			return 0, err
 		}
 	}
-	if os.Geteuid() != 0 {
+	userNS := otherUserNS(s.Pid)
+	if os.Geteuid() != 0 && !userNS {
 		return 0, errors.New("must run as root: setns(2) needs CAP_SYS_ADMIN")
 	}
 	p := o.Process
@@ -318,12 +315,18 @@ func Exec(o ExecOptions, x *explain.Narrator) (int, error) {
 		}
 	}
 	if why := ptraceReachable(t, p); why != "" {
-		if os.Getenv(envReadOnlyView) == "" {
+		switch {
+		case userNS && os.Geteuid() != 0:
+			// No mount namespace of our own without root: the child
+			// that joins the user namespace makes the view (execUserNS).
+			x.Note("%s: the exec init will run from a read-only view of our binary", why)
+		case os.Getenv(envReadOnlyView) == "":
 			x.Note("%s: run this exec again from a read-only view of our binary", why)
 			return 0, execReadOnly(x)
+		default:
+			os.Unsetenv(envReadOnlyView)
+			x.Note("%s: running from a read-only view of our binary", why)
 		}
-		os.Unsetenv(envReadOnlyView)
-		x.Note("%s: running from a read-only view of our binary", why)
 	}
 	// Not dumpable: the child is forked from us into the container's PID
 	// namespace, and until its execve(2) it is a copy of this process,
@@ -350,6 +353,9 @@ func Exec(o ExecOptions, x *explain.Narrator) (int, error) {
 		return 0, errors.New("cannot exec in a stopped container")
 	}
 	cg := openCgroup(s)
+	if hasUserNS(files) {
+		return execUserNS(s, o, files, filter, cg, x)
+	}
 	compiled, err := seccomp.Prepare(filter)
 	if err != nil {
 		return 0, fmt.Errorf("linux.seccomp: %w", err)
