@@ -374,7 +374,13 @@ type cmdProcess struct{ cmd *execCmd }
 func (c cmdProcess) Pid() int                   { return c.cmd.Process.Pid }
 func (c cmdProcess) Signal(sig os.Signal) error { return c.cmd.Process.Signal(sig) }
 func (c cmdProcess) Wait() (int, error) {
-	c.cmd.Wait()
+	// A non-zero exit is an *exec.ExitError with ProcessState set, and
+	// read from it; any other error (wait4(2) itself failed, or copying
+	// the command's output) leaves no ProcessState to read.
+	err := c.cmd.Wait()
+	if c.cmd.ProcessState == nil {
+		return 0, fmt.Errorf("waiting for the command: %w", err)
+	}
 	return execvp.ExitStatus(c.cmd.ProcessState), nil
 }
 
