@@ -13,12 +13,17 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/minicontainer/minicontainer/pkg/cgroup"
 	"github.com/minicontainer/minicontainer/pkg/hostcheck"
 )
 
 // ociPassing lists the runtime-tools validation files that minicontainer
 // passes; `make oci-validation` prints the whole table.
 const ociPassing = "../../testdata/oci-validation/passing"
+
+// ociCgroupV1Only lists the files of ociPassing that runtime-tools can
+// check only on cgroup v1.
+const ociCgroupV1Only = "../../testdata/oci-validation/cgroup-v1-only"
 
 // TestOCIValidation runs the OCI runtime-tools validation files listed in
 // testdata/oci-validation/passing against minicontainer (this test binary,
@@ -31,6 +36,30 @@ func TestOCIValidation(t *testing.T) {
 	files := ociList(t, ociPassing)
 	if len(files) == 0 {
 		t.Skip(ociPassing + " lists no file yet")
+	}
+	expect := ociPassing
+	if cgroupHost(t).Mode == cgroup.Unified {
+		// runtime-tools v0.9.0 reads only cgroup v1: its cgroup files
+		// print "cgroupv2 is not supported yet" (and delete_only_create_
+		// resources opens /sys/fs/cgroup/pids/...) with any runtime, so
+		// on a pure v2 host they are not run. Every other file still is.
+		v1 := map[string]bool{}
+		for _, f := range ociList(t, ociCgroupV1Only) {
+			v1[f] = true
+		}
+		var kept []string
+		for _, f := range files {
+			if v1[f] {
+				t.Logf("%s: not run on a pure cgroup v2 host (%s)", f, ociCgroupV1Only)
+				continue
+			}
+			kept = append(kept, f)
+		}
+		files = kept
+		expect = filepath.Join(t.TempDir(), "passing")
+		if err := os.WriteFile(expect, []byte(strings.Join(files, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	self, err := exec.LookPath("minicontainer")
 	if err != nil {
@@ -50,7 +79,7 @@ func TestOCIValidation(t *testing.T) {
 		}
 	}()
 
-	args := append([]string{"--expect", ociPassing}, files...)
+	args := append([]string{"--expect", expect}, files...)
 	cmd := exec.Command("../../testdata/oci-validation/run.sh", args...)
 	cmd.Env = append(os.Environ(), "RUNTIME="+self, "MINICONTAINER="+self,
 		"OCI_CACHE="+t.TempDir(), "GOFLAGS=-mod=readonly")
