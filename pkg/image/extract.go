@@ -289,7 +289,7 @@ func extractOne(rootfd, pfd int, base string, hdr *tar.Header, r io.Reader, buf 
 			name = userOpaqueXattr
 		}
 		if err := unix.Fsetxattr(dfd, name, []byte("y"), 0); err != nil {
-			return fmt.Errorf("fsetxattr %s: %w", name, err)
+			return xattrErr(fmt.Sprintf("fsetxattr %s", name), err)
 		}
 		return nil
 	}
@@ -549,7 +549,7 @@ func xwhiteout(pfd int, name string) error {
 	err = unix.Fsetxattr(fd, userWhiteoutXattr, []byte("y"), 0)
 	unix.Close(fd)
 	if err != nil {
-		return fmt.Errorf("fsetxattr %s %s: %w", name, userWhiteoutXattr, err)
+		return xattrErr(fmt.Sprintf("fsetxattr %s %s", name, userWhiteoutXattr), err)
 	}
 	dfd, err := unix.Openat(pfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -561,7 +561,18 @@ func xwhiteout(pfd int, name string) error {
 		return nil
 	}
 	if err := unix.Fsetxattr(dfd, userOpaqueXattr, []byte("x"), 0); err != nil {
-		return fmt.Errorf("fsetxattr %s: %w", userOpaqueXattr, err)
+		return xattrErr(fmt.Sprintf("fsetxattr %s", userOpaqueXattr), err)
 	}
 	return nil
+}
+
+// xattrErr names the cause when the store's file system keeps no
+// extended attributes of the namespace asked for (EOPNOTSUPP, xattr(7)):
+// a user's layers need user.* ones for their whiteouts, which tmpfs
+// keeps only from Linux 6.6, and NFS not at all.
+func xattrErr(op string, err error) error {
+	if errors.Is(err, unix.EOPNOTSUPP) {
+		return fmt.Errorf("%s: %w: the image store's file system keeps no such extended attributes, which overlay's whiteouts need (put the store on ext4, xfs or btrfs: XDG_DATA_HOME, or MINICONTAINER_IMAGES)", op, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
 }
