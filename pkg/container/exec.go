@@ -450,7 +450,16 @@ func execIn(s *State, o ExecOptions, files []nsFile, filter *specs.LinuxSeccomp,
 			return 0, fmt.Errorf("cgroup: %w", err)
 		}
 	}
-	n, err := send(sock, execInit{Process: o.Process, Seccomp: filter, MntNS: mnt, CgroupNSFd: cgroupNSFd, PreserveFDs: o.PreserveFDs})
+	code, err := handOver(sock, cmd, pid, execInit{Process: o.Process, Seccomp: filter, MntNS: mnt, CgroupNSFd: cgroupNSFd, PreserveFDs: o.PreserveFDs}, o, &started, x)
+	return code, err
+}
+
+// handOver sends the exec init its Process, waits for its execve(2), and
+// then writes the pid file, detaches or waits, for both roads into a
+// container (execIn, execUserNS). *started is set once the process runs:
+// the caller kills the init on any earlier failure.
+func handOver(sock int, cmd *execCmd, pid int, msg execInit, o ExecOptions, started *bool, x *explain.Narrator) (int, error) {
+	n, err := send(sock, msg)
 	x.Call("sendmsg(2)", fmt.Sprintf("sendmsg(%d, {the Process, %s}, 0)", sock, explain.Quote(strings.Join(o.Process.Args, " "))), n, err)
 	if err != nil {
 		return 0, execDied(cmd, err)
@@ -459,7 +468,7 @@ func execIn(s *State, o ExecOptions, files []nsFile, filter *specs.LinuxSeccomp,
 	if err != nil {
 		return 0, err
 	}
-	started = true
+	*started = true
 	if o.PidFile != "" {
 		// Written once the process runs, before a --detach returns:
 		// containerd's shim reads it as soon as exec exits.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"syscall"
 	"unsafe"
 
@@ -254,30 +253,8 @@ func execUserNS(s *State, o ExecOptions, files []nsFile, filter *specs.LinuxSecc
 			return 0, fmt.Errorf("cgroup: %w", err)
 		}
 	}
-	n, err := send(sock, execInit{Process: o.Process, Seccomp: filter, MntNS: mnt, CgroupNSFd: cgroupNSFd, PreserveFDs: o.PreserveFDs})
-	x.Call("sendmsg(2)", fmt.Sprintf("sendmsg(%d, {the Process, %s}, 0)", sock, explain.Quote(strings.Join(o.Process.Args, " "))), n, err)
-	if err != nil {
-		return 0, execDied(cmd, err)
-	}
-	master, err := awaitExec(sock, cmd, o, x)
-	if err != nil {
-		return 0, err
-	}
-	started = true
-	if o.PidFile != "" {
-		if err := writePidFile(o.PidFile, pid, x); err != nil {
-			if master != nil {
-				master.Close()
-			}
-			return 0, err
-		}
-	}
-	if o.Detach {
-		x.Note("detached: process %d runs; its parent is now our caller's subreaper", pid)
-		cmd.Process.Release()
-		return 0, nil
-	}
-	return waitExec(cmdProcess{cmd}, master, o.Stdio, x)
+	code, err := handOver(sock, cmd, pid, execInit{Process: o.Process, Seccomp: filter, MntNS: mnt, CgroupNSFd: cgroupNSFd, PreserveFDs: o.PreserveFDs}, o, &started, x)
+	return code, err
 }
 
 // start forks the two children from a locked thread of its own and
