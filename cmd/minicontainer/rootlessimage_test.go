@@ -37,9 +37,10 @@ import (
 // $XDG_DATA_HOME/minicontainer/images. As that user: load a three-layer
 // image whose top layer deletes a file at the top and one in /etc
 // (whiteouts), hides /usr/sbin (an opaque directory) and carries a
-// device node; its layers are unpacked in the user xattr form
-// (user.overlay.whiteout on an empty file, user.overlay.opaque=x on its
-// directory, =y on the opaque one) and without the device; run it
+// device node; its layers are unpacked in the form a user may make
+// (whiteouts the character devices 0:0 any user may create,
+// user.overlay.opaque=y on the opaque directory, no other device, files
+// the user's own); run it
 // rootless (overlay with userxattr in the user's namespace): the deleted
 // files are gone, the opaque directory hides the lower one's files. import
 // and pull (minicontainer-pull, from a registry in this process) work
@@ -63,15 +64,15 @@ func TestRootlessImage(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll("/tmp/minicontainer-" + itoa(u.UID)) })
 	// On disk (/var/tmp), not in /tmp: a user's layers keep their
-	// whiteouts in user.* extended attributes, which tmpfs has only from
-	// Linux 6.6 (Debian 12's /tmp on the v2 VM refused them).
+	// opaque directories in user.* extended attributes, which tmpfs has
+	// only from Linux 6.6 (Debian 12's /tmp on the v2 VM refused them).
 	home, err := os.MkdirTemp("/var/tmp", "mctest-rootless-image")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(home)
 	if err := unix.Setxattr(home, "user.mctest", []byte("1"), 0); errors.Is(err, unix.EOPNOTSUPP) {
-		t.Skipf("%s: no user.* extended attributes on this file system, where a user's image store keeps its whiteouts", home)
+		t.Skipf("%s: no user.* extended attributes on this file system, where a user's image store marks its opaque directories", home)
 	}
 	data := filepath.Join(home, "data")
 	if err := os.Chmod(home, 0o755); err != nil {
@@ -122,23 +123,25 @@ func TestRootlessImage(t *testing.T) {
 	if want := "k\nno-gone\nno-group\nonly\nno-dev\n0\n"; r.code != 0 || r.stdout != want {
 		t.Errorf("run test/rl:1 as %s: exit %d\n got %q\nwant %q\n%s", u.Name, r.code, r.stdout, want, r.stderr)
 	}
-	// The top layer on disk: the user xattr form, no device.
+	// The top layer on disk: 0:0 whiteouts, the user's opaque xattr on
+	// usr/sbin only, no other device, every file the user's.
 	topDir := filepath.Join(store, "layers", "sha256", sha(top))
-	for _, c := range []struct{ path, xattr, want string }{
-		{"gone", "user.overlay.whiteout", "y"},
-		{"etc/group", "user.overlay.whiteout", "y"},
-		{".", "user.overlay.opaque", "x"},
-		{"etc", "user.overlay.opaque", "x"},
-		{"usr/sbin", "user.overlay.opaque", "y"},
-	} {
-		p := filepath.Join(topDir, c.path)
-		v := make([]byte, 8)
-		n, err := unix.Lgetxattr(p, c.xattr, v)
-		if err != nil || string(v[:max(n, 0)]) != c.want {
-			t.Errorf("%s: %s = %q, %v; want %q", c.path, c.xattr, v[:max(n, 0)], err, c.want)
+	for _, name := range []string{"gone", "etc/group"} {
+		var st unix.Stat_t
+		err := unix.Lstat(filepath.Join(topDir, name), &st)
+		if err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != 0 || int(st.Uid) != u.UID {
+			t.Errorf("%s: %v, mode %o rdev %d uid %d; want a character device 0:0 of uid %d", name, err, st.Mode, st.Rdev, st.Uid, u.UID)
 		}
-		if fi, err := os.Lstat(p); c.xattr == "user.overlay.whiteout" && (err != nil || !fi.Mode().IsRegular() || fi.Size() != 0) {
-			t.Errorf("%s: %v, %v; want an empty regular file", c.path, fi, err)
+	}
+	for _, c := range []struct{ path, want string }{
+		{".", ""},
+		{"etc", ""},
+		{"usr/sbin", "y"},
+	} {
+		v := make([]byte, 8)
+		n, err := unix.Lgetxattr(filepath.Join(topDir, c.path), "user.overlay.opaque", v)
+		if got := string(v[:max(n, 0)]); got != c.want || (c.want != "" && err != nil) || (c.want == "" && !errors.Is(err, unix.ENODATA)) {
+			t.Errorf("%s: user.overlay.opaque = %q, %v; want %q", c.path, got, err, c.want)
 		}
 	}
 	if _, err := os.Lstat(filepath.Join(topDir, "dev", "null2")); err == nil {

@@ -32,13 +32,15 @@ const OverlayOpaqueXattr = "trusted.overlay.opaque"
 // DefaultStore) in the form overlayfs reads when a user namespace's root
 // mounts it with userxattr: "the user.overlay. xattr namespace instead of
 // trusted.overlay." (overlayfs.rst, "User xattr"). Such a user may not
-// mknod(2) a device, chown(2) to another id, nor write trusted.* xattrs:
-// its files stay its own (root inside its user namespace), device nodes
-// are skipped, and a whiteout is the xattr form (xwhiteout).
-const (
-	userOpaqueXattr   = "user.overlay.opaque"
-	userWhiteoutXattr = "user.overlay.whiteout"
-)
+// chown(2) to another id nor write trusted.* xattrs, and may mknod(2) no
+// device but one: the whiteout, a character device 0:0, which any user
+// may make since Linux 5.8 (vfs_mknod, "vfs: allow unprivileged whiteout
+// creation"), three releases before overlayfs could be mounted in a user
+// namespace at all. Its files stay its own (root inside its user
+// namespace), other device nodes are skipped, and an opaque directory
+// carries user.overlay.opaque. (Linux 6.7's other whiteout form, an empty
+// file with an overlay.whiteout xattr, is not read by 6.1, Debian 12's.)
+const userOpaqueXattr = "user.overlay.opaque"
 
 // unprivileged says whether this process unpacks as a user other than
 // root; asked once per process, not once per file.
@@ -300,11 +302,8 @@ func extractOne(rootfd, pfd int, base string, hdr *tar.Header, r io.Reader, buf 
 		if err := removeExisting(pfd, name); err != nil {
 			return err
 		}
-		if unprivileged() {
-			return xwhiteout(pfd, name)
-		}
 		// overlayfs: "A whiteout is created as a character device with
-		// 0/0 device number" (overlayfs.rst).
+		// 0/0 device number" (overlayfs.rst); root and user alike.
 		if err := unix.Mknodat(pfd, name, unix.S_IFCHR|0o000, 0); err != nil {
 			return fmt.Errorf("mknodat %s 0:0 (whiteout): %w", name, err)
 		}
@@ -533,46 +532,13 @@ func fchownat(dfd int, base string, hdr *tar.Header) error {
 // security.capability CAP_SETFCAP).
 func userMay(name string) bool { return !unprivileged() || strings.HasPrefix(name, "user.") }
 
-// xwhiteout makes NAME, in the directory pfd, the whiteout overlayfs reads
-// from a user's layer: "a zero-size regular file with the xattr
-// trusted.overlay.whiteout" (user.overlay.whiteout under userxattr), whose
-// directory is "additionally marked by setting the xattr
-// trusted.overlay.opaque to x" (overlayfs.rst, "whiteouts and opaque
-// directories"): overlayfs looks for such whiteouts only in directories so
-// marked. A directory already opaque (y, from .wh..wh..opq) hides all that
-// is below it and keeps its y; a later .wh..wh..opq turns x into y.
-func xwhiteout(pfd int, name string) error {
-	fd, err := unix.Openat(pfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return fmt.Errorf("openat %s (whiteout): %w", name, err)
-	}
-	err = unix.Fsetxattr(fd, userWhiteoutXattr, []byte("y"), 0)
-	unix.Close(fd)
-	if err != nil {
-		return xattrErr(fmt.Sprintf("fsetxattr %s %s", name, userWhiteoutXattr), err)
-	}
-	dfd, err := unix.Openat(pfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(dfd)
-	v := make([]byte, 1)
-	if n, err := unix.Fgetxattr(dfd, userOpaqueXattr, v); err == nil && n == 1 && v[0] == 'y' {
-		return nil
-	}
-	if err := unix.Fsetxattr(dfd, userOpaqueXattr, []byte("x"), 0); err != nil {
-		return xattrErr(fmt.Sprintf("fsetxattr %s", userOpaqueXattr), err)
-	}
-	return nil
-}
-
 // xattrErr names the cause when the store's file system keeps no
 // extended attributes of the namespace asked for (EOPNOTSUPP, xattr(7)):
-// a user's layers need user.* ones for their whiteouts, which tmpfs
+// a user's layers need user.* ones for their opaque directories, which tmpfs
 // keeps only from Linux 6.6, and NFS not at all.
 func xattrErr(op string, err error) error {
 	if errors.Is(err, unix.EOPNOTSUPP) {
-		return fmt.Errorf("%s: %w: the image store's file system keeps no such extended attributes, which overlay's whiteouts need (put the store on ext4, xfs or btrfs: XDG_DATA_HOME, or MINICONTAINER_IMAGES)", op, err)
+		return fmt.Errorf("%s: %w: the image store's file system keeps no such extended attributes, which overlay's opaque directories need (put the store on ext4, xfs or btrfs: XDG_DATA_HOME, or MINICONTAINER_IMAGES)", op, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }

@@ -148,7 +148,7 @@ func (img *Image) readFile(name string) ([]byte, error) {
 			if isWhiteout(filepath.Join(dir, p)) {
 				return nil, nil
 			}
-			if v, err := lgetxattr(filepath.Join(dir, p), OverlayOpaqueXattr); err == nil && v == "y" {
+			if opaque(filepath.Join(dir, p)) {
 				stop = true
 			}
 		}
@@ -182,11 +182,15 @@ func isWhiteout(path string) bool {
 	return unix.Lstat(path, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0
 }
 
-func lgetxattr(path, attr string) (string, error) {
-	buf := make([]byte, 16)
-	n, err := unix.Lgetxattr(path, attr, buf)
-	if err != nil {
-		return "", err
+// opaque says whether the directory path hides the layers below it: y
+// in trusted.overlay.opaque (root's layers) or user.overlay.opaque (a
+// user's, see Extract).
+func opaque(path string) bool {
+	buf := make([]byte, 1)
+	for _, attr := range []string{OverlayOpaqueXattr, userOpaqueXattr} {
+		if n, err := unix.Lgetxattr(path, attr, buf); err == nil && n == 1 && buf[0] == 'y' {
+			return true
+		}
 	}
-	return string(buf[:n]), nil
+	return false
 }
