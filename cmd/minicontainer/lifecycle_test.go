@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -80,6 +81,13 @@ func TestRunDetached(t *testing.T) {
 		t.Errorf("the monitor's argv: %q", argv)
 	}
 	waitUntil(startTimeout, func() bool { return cmdlineIs(s.Pid, "sleep", "100") })
+	// The monitor copies each pipe to the log as the lines come: a
+	// container that has printed them may not have them logged yet (run
+	// 1 of a make test-repeat, under load, read an empty log here).
+	waitUntil(startTimeout, func() bool {
+		b, _ := os.ReadFile(s.LogPath)
+		return bytes.Count(b, []byte("\n")) >= 2
+	})
 
 	// Its output, in Docker's json-file format, one line per line.
 	r := mc(t, "", "logs", "mctest-detached")
