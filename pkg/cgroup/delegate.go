@@ -118,7 +118,7 @@ func FindDelegation(mount, own string, mayWrite func(path string) bool, x *expla
 		return cg != "/" && mayWrite(dir) && mayWrite(filepath.Join(dir, "cgroup.procs")) &&
 			mayWrite(filepath.Join(dir, "cgroup.subtree_control"))
 	}
-	x.Note("rootless cgroup: yours is %s (the 0:: line of /proc/self/cgroup, cgroups(7))", filepath.Join(mount, own))
+	x.Note("rootless cgroup: yours is %s (the 0:: line of /proc/self/cgroup, see cgroups(7))", filepath.Join(mount, own))
 	if !yours(own) {
 		x.Note("rootless cgroup: you may not write %s (or its cgroup.procs, cgroup.subtree_control): nothing is delegated to you here (cgroup-v2.rst, \"Model of Delegation\")", filepath.Join(mount, own))
 		return d, nil
@@ -169,9 +169,10 @@ func (d *Delegation) Check(l Limits) error {
 		what = fmt.Sprintf("the %s and %s limits need", strings.Join(need[:len(need)-1], ", "), need[len(need)-1])
 	}
 	if d.Root == "" {
-		return fmt.Errorf("%s a cgroup v2 subtree delegated to you, and your cgroup %s is not yours to write: "+
-			"start minicontainer under your systemd user manager, which is (`systemd-run --user --scope minicontainer run ...`), or run as root",
-			what, filepath.Join(d.Mount, d.Own))
+		// The cgroup itself is in -x's narration; the line stays the same
+		// wherever the caller runs.
+		return fmt.Errorf("%s a cgroup v2 subtree delegated to you, and your cgroup (see /proc/self/cgroup) is not in one: "+
+			"run minicontainer inside one, as `systemd-run --user --scope minicontainer run ...` does, or as root", what)
 	}
 	dir := filepath.Join(d.Mount, d.Root)
 	for _, c := range need {

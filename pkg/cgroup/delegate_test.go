@@ -117,7 +117,7 @@ func TestFindDelegation(t *testing.T) {
 		root, want         string
 	}{
 		{"session scope", "/user.slice/user-1000.slice/session-3.scope", "cpu memory pids", nil, Unified, Limits{Memory: 64 << 20},
-			"", "the memory limit needs a cgroup v2 subtree delegated to you, and your cgroup " + "MOUNT/user.slice/user-1000.slice/session-3.scope is not yours to write: start minicontainer under your systemd user manager"},
+			"", "the memory limit needs a cgroup v2 subtree delegated to you, and your cgroup (see /proc/self/cgroup) is not in one: run minicontainer inside one, as `systemd-run --user --scope"},
 		{"cpuset not delegated", ownScope, "cpu memory pids", nil, Unified, Limits{Memory: 64 << 20, CpusetCPUs: "0"},
 			delegRoot, "the cpuset limit needs the cpuset controller, and MOUNT" + delegRoot + "/cgroup.controllers does not list it (not delegated to you)"},
 		{"hybrid", ownScope, "", nil, Hybrid, Limits{Memory: 64 << 20, Pids: 20},
