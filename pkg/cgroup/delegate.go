@@ -96,7 +96,7 @@ func ParseProcCgroup(text string) (string, error) {
 		}
 		// cgroup_namespaces(7): a cgroup outside the reader's cgroup
 		// namespace shows as "/.." and above.
-		if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "/..") {
+		if !strings.HasPrefix(p, "/") || p == "/.." || strings.HasPrefix(p, "/../") {
 			return "", fmt.Errorf("/proc/self/cgroup: the cgroup v2 path %q is outside this cgroup namespace", p)
 		}
 		return path.Clean(p), nil
