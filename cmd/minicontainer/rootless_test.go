@@ -141,7 +141,7 @@ func rootlessRun(t *testing.T, sub int) {
 	leftovers("run --net host")
 
 	for _, c := range []struct{ flag, value, want string }{
-		{"--memory", "64m", "minicontainer: rootless: a resource limit needs a cgroup"},
+		{"--memory", "64m", "minicontainer: rootless: the memory limit needs a cgroup v2 subtree delegated to you, and your cgroup "},
 		{"-p", "8080:80", "minicontainer: rootless: -p and --subnet need the bridge network, which needs root"},
 	} {
 		if r := as("run", c.flag, c.value, "--", "true"); r.code != 125 || !strings.HasPrefix(r.stderr, c.want) || strings.Count(r.stderr, "\n") != 1 {

@@ -217,15 +217,15 @@ func rootlessBundle(t *testing.T, sub int) {
 		t.Errorf("state root %s after the run: %v, %v; want it empty", stateRoot, entries, err)
 	}
 
-	// Refused in one line, exit 125, nothing made: a limit (no cgroup
-	// this user may write), a range bigger than /etc/subuid gives, and no
+	// Refused in one line, exit 125, nothing made: a limit (the test's
+	// cgroup is root's: no subtree delegated to this user), a range bigger than /etc/subuid gives, and no
 	// user namespace at all.
 	for _, c := range []struct {
 		edit func(*specs.Spec)
 		want string
 	}{
 		{func(s *specs.Spec) { s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: ptr(int64(64 << 20))} },
-			"minicontainer: linux.resources: a limit needs a cgroup, and a user other than root may write none here"},
+			"minicontainer: linux.resources: rootless: the memory limit needs a cgroup v2 subtree delegated to you, and your cgroup "},
 		{func(s *specs.Spec) {
 			s.Linux.UIDMappings = userns.Rootless(uint32(u.UID), []userns.Range{{Start: uint32(u.SubStart), Count: uint32(u.SubCount) + 1}})
 		}, fmt.Sprintf("minicontainer: linux.uidMappings[1]: host ids %d-%d are neither yours (%d) nor in a range /etc/subuid gives you", u.SubStart, u.SubStart+u.SubCount, u.UID)},

@@ -54,8 +54,15 @@ type Host struct {
 	V2         []string          // controllers the cgroup2 root offers (its cgroup.controllers)
 	Hierarchy  []V1Mount         // every v1 hierarchy, also those without controllers (name=systemd)
 	OnlineCPUs []int             // from /sys/devices/system/cpu/online
+	// Delegated is, for a user other than root, the root of the cgroup v2
+	// subtree delegated to it, below the cgroup2 mount (see delegate.go);
+	// Unified is then that subtree's directory. "" for root's host.
+	Delegated string
 
-	fs fsOps // how directories are made and removed; nil means the kernel's cgroupfs
+	// enable are the controllers the v2 driver enables for the children
+	// of the root and of the parent; nil means v2Controllers.
+	enable []string
+	fs     fsOps // how directories are made and removed; nil means the kernel's cgroupfs
 }
 
 // V1Mount is one v1 hierarchy's mount: where, and the options that name
@@ -258,9 +265,13 @@ func (h *Host) UseUnified() error {
 	return nil
 }
 
-// Driver names the driver the host's mode calls for, "v1" or "v2", as
-// recorded with a container so that gc and stats find its cgroup again.
+// Driver names the driver the host's mode calls for, "v1" or "v2" ("v2user"
+// in a delegated subtree), as recorded with a container so that gc and
+// stats find its cgroup again.
 func (h *Host) Driver() string {
+	if h.Delegated != "" {
+		return "v2user"
+	}
 	if h.Mode == Unified {
 		return "v2"
 	}

@@ -106,8 +106,12 @@ func (c *v2) enable(dir string) error {
 		}
 		return false
 	}
+	want := v2Controllers
+	if c.host.enable != nil { // a delegated subtree: only what the limits need
+		want = c.host.enable
+	}
 	var add []string
-	for _, ctrl := range v2Controllers {
+	for _, ctrl := range want {
 		if has(offered, ctrl) && !has(enabled, ctrl) {
 			add = append(add, "+"+ctrl)
 		}

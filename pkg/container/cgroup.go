@@ -82,6 +82,9 @@ func (c *Config) validateCgroup(x *explain.Narrator) (*cgroupPlan, error) {
 	if !ValidName(c.CgroupParent) {
 		return nil, fmt.Errorf("--cgroup-parent %q: want one directory name (letters, digits, _ . -)", c.CgroupParent)
 	}
+	if rootless() {
+		return c.rootlessCgroup(limits, x)
+	}
 	host, err := cgroup.Detect()
 	if errors.Is(err, cgroup.ErrCgroupsHidden) && limits == (cgroup.Limits{}) && !c.CgroupV2 {
 		// No limit asked for: run, as on a host without cgroups, and say
@@ -110,10 +113,56 @@ func (c *Config) validateCgroup(x *explain.Narrator) (*cgroupPlan, error) {
 	return &cgroupPlan{host: host, limits: limits, parent: c.CgroupParent}, nil
 }
 
+// rootlessCgroup is validateCgroup for a user other than root. Without
+// limits there is no cgroup: the container stays in its caller's (as a
+// rootless podman with --cgroups=disabled). With limits, the cgroup goes
+// into the cgroup v2 subtree delegated to the caller (cgroup.Delegated,
+// <delegation root>/<parent>/ID); where there is none, or it lacks a
+// controller, the limit is refused in one line, never silently dropped.
+func (c *Config) rootlessCgroup(limits cgroup.Limits, x *explain.Narrator) (*cgroupPlan, error) {
+	if limits == (cgroup.Limits{}) {
+		return nil, nil
+	}
+	host, err := cgroup.Delegated(limits, x)
+	if err != nil {
+		return nil, fmt.Errorf("rootless: %w", err)
+	}
+	if err := limits.Check(host); err != nil {
+		return nil, err
+	}
+	return &cgroupPlan{host: host, limits: limits, parent: c.CgroupParent}, nil
+}
+
+// parseRecorded splits a Resource{Kind: "cgroup"} name,
+// "DRIVER:PARENT/ID". PARENT may have several levels, or none (a Spec's
+// cgroupsPath "/ID"). A "v2user" cgroup names its delegation root first,
+// "v2user:ROOT:PARENT/ID" (ROOT may hold a colon, PARENT and ID may not).
+func parseRecorded(name string) (driver, delegated, parent, id string, err error) {
+	driver, path, _ := strings.Cut(name, ":")
+	if driver == "v2user" {
+		j := strings.LastIndex(path, ":")
+		if j <= 0 {
+			return "", "", "", "", fmt.Errorf("bad cgroup resource %q", name)
+		}
+		delegated, path = path[:j], path[j+1:]
+	}
+	i := strings.LastIndex(path, "/")
+	if i < 0 || (driver != "v1" && driver != "v2" && driver != "v2user") {
+		return "", "", "", "", fmt.Errorf("bad cgroup resource %q", name)
+	}
+	return driver, delegated, path[:i], path[i+1:], nil
+}
+
 // resource is how state.json records the container's cgroup,
-// "v1:minicontainer/ID": gc and stats open it with the same driver.
+// "v1:minicontainer/ID", or "v2user:/DELEGATION/ROOT:minicontainer/ID" in
+// a subtree delegated to a user: gc and stats open it with the same
+// driver, in the same place.
 func (p *cgroupPlan) resource(id string) Resource {
-	return Resource{Kind: "cgroup", Name: p.host.Driver() + ":" + p.parent + "/" + id}
+	name := p.host.Driver() + ":"
+	if p.host.Delegated != "" {
+		name += p.host.Delegated + ":"
+	}
+	return Resource{Kind: "cgroup", Name: name + p.parent + "/" + id}
 }
 
 // setupCgroup creates the container's cgroup, name, with its limits and
@@ -237,21 +286,22 @@ func unshareCgroupNS(x *explain.Narrator) error {
 	return nil
 }
 
-// openRecorded opens the cgroup a Resource{Kind: "cgroup"} names,
-// "DRIVER:PARENT/ID", with the driver it was made with. PARENT may have
-// several levels, or none (a Spec's cgroupsPath "/ID").
+// openRecorded opens the cgroup a Resource{Kind: "cgroup"} names (see
+// parseRecorded) with the driver it was made with, where it was made.
 func openRecorded(name string) (cgroup.Cgroup, error) {
-	driver, path, _ := strings.Cut(name, ":")
-	i := strings.LastIndex(path, "/")
-	if i < 0 || (driver != "v1" && driver != "v2") {
-		return nil, fmt.Errorf("bad cgroup resource %q", name)
+	driver, delegated, parent, id, err := parseRecorded(name)
+	if err != nil {
+		return nil, err
 	}
-	parent, id := path[:i], path[i+1:]
 	host, err := cgroup.Detect()
 	if err != nil {
 		return nil, err
 	}
-	if driver == "v2" {
+	if driver == "v2user" {
+		if err := host.InDelegation(delegated); err != nil {
+			return nil, err
+		}
+	} else if driver == "v2" {
 		if err := host.UseUnified(); err != nil {
 			return nil, err
 		}

@@ -121,9 +121,6 @@ func (c *Config) plan(x *explain.Narrator) (*runPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if rootless() {
-		return p, nil // no cgroup: checkRootless refused the limits
-	}
 	if p.cgroup, err = c.validateCgroup(x); err != nil {
 		return nil, err
 	}
@@ -250,22 +247,16 @@ var (
 
 // checkRootless is what a user other than root cannot have, refused in
 // one line before anything is made, and the defaults that differ:
-//   - limits need a cgroup this user may write; only cgroup v2 with a
-//     subtree systemd delegated to the user would give one, which this
-//     runtime does not drive yet, so a limit is refused, never silently
-//     dropped (runs without limits stay in the caller's cgroup);
+//   - limits need a cgroup this user may write: validateCgroup looks for
+//     a cgroup v2 subtree delegated to the user (rootlessCgroup) and
+//     refuses a limit it cannot apply there, never silently dropping it;
+//     runs without limits stay in the caller's cgroup. --cgroup2 (a
+//     hybrid host's empty cgroup2, made in its root) stays root's;
 //   - the bridge network needs a veth pair and NAT on the host, which
 //     only root may make: the default becomes none (loopback only), said
 //     in one line; --net host shares the host's. -p and --subnet, bridge
 //     options, are refused.
 func (c *Config) checkRootless(p *runPlan) error {
-	limits, err := c.Resources.Limits()
-	if err != nil {
-		return err
-	}
-	if limits != (cgroup.Limits{}) {
-		return errors.New("rootless: a resource limit needs a cgroup, and a user other than root may write none here (rootless limits need cgroup v2 with a subtree delegated to you): run as root, or without limits")
-	}
 	if c.CgroupV2 {
 		return errors.New("rootless: --cgroup2 needs root: a rootless run stays in its caller's cgroup")
 	}

@@ -155,7 +155,7 @@ func createState(o CreateOptions, plan *bundlePlan, x *explain.Narrator) (*Conta
 		Bundle: plan.bundle, OCI: true, Annotations: plan.spec.Annotations, Foreground: o.foreground,
 	}}
 	if plan.cgroup != nil {
-		c.State.Resources = append(c.State.Resources, Resource{Kind: "cgroup", Name: plan.cgroup.host.Driver() + ":" + plan.cgroup.parent + "/" + plan.cgroupName})
+		c.State.Resources = append(c.State.Resources, plan.cgroup.resource(plan.cgroupName))
 	}
 	err = os.Mkdir(c.State.Dir(), 0o700)
 	x.Call("mkdir(2)", fmt.Sprintf("mkdir(%q, 0700)", c.State.Dir()), nil, err)

@@ -137,7 +137,8 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 	// --privileged's a *:* rwm), written into the cgroup as a bundle's
 	// are. A host without cgroups runs the container unlimited, as
 	// before, and so without device rules.
-	if bp.cgroup != nil {
+	// A rootless run's cgroup gets none: see planRootless.
+	if bp.cgroup != nil && !rootless() {
 		if bp.devices, err = planDevices(s, true); err != nil {
 			return ExitSetup, err
 		}

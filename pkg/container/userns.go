@@ -1,7 +1,6 @@
 package container
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/user"
@@ -201,27 +200,36 @@ func checkRootlessRoot(root string) error {
 	return nil
 }
 
-// planRootless is create's cgroup plan for a user other than root: none.
-// Such a user may write no cgroup on this host's layout (only cgroup v2
-// with a subtree systemd delegated to the user would allow it, which this
-// runtime does not drive yet), so a limit is refused rather than
-// silently not applied; without limits the container runs in its
-// caller's cgroup. linux.resources.devices is not needed: in a user
-// namespace no device node can be made (mknod(2) needs CAP_MKNOD in the
-// initial user namespace), and the ones bound from the host keep the
-// host's permissions for this user.
+// planRootless is create's cgroup plan for a user other than root. Without
+// limits there is none: the container runs in its caller's cgroup. With
+// linux.resources limits, the cgroup goes into the cgroup v2 subtree
+// delegated to the caller (cgroup.Delegated, as run's rootlessCgroup);
+// where there is none, or it lacks a controller, the limit is refused in
+// one line rather than silently not applied. linux.resources.devices is
+// not enforced: the v2 device program needs bpf(2), which a user may not
+// load, and it is not needed: in a user namespace no device node can be
+// made (mknod(2) needs CAP_MKNOD in the initial user namespace), and the
+// ones bound from the host keep the host's permissions for this user.
 func planRootless(plan *bundlePlan, id string, x *explain.Narrator) error {
-	cg, _, err := planCgroup(plan.spec, id)
+	cg, name, err := planCgroup(plan.spec, id)
 	if err != nil {
 		return err
 	}
-	if cg != nil && cg.limits != (cgroup.Limits{}) {
-		return errors.New("linux.resources: a limit needs a cgroup, and a user other than root may write none here (rootless limits need cgroup v2 with a subtree delegated to the user): run as root, or without limits")
-	}
 	if r := plan.spec.Linux.Resources; r != nil && len(r.Devices) > 0 {
-		x.Note("rootless: linux.resources.devices not enforced: no cgroup, and no device node can be made in a user namespace")
+		x.Note("rootless: linux.resources.devices not enforced: no device node can be made in a user namespace")
 	}
 	plan.cgroup, plan.devices = nil, nil
+	if cg == nil || cg.limits == (cgroup.Limits{}) {
+		return nil
+	}
+	host, err := cgroup.Delegated(cg.limits, x)
+	if err != nil {
+		return fmt.Errorf("linux.resources: rootless: %w", err)
+	}
+	if err := cg.limits.Check(host); err != nil {
+		return fmt.Errorf("linux.resources: %w", err)
+	}
+	plan.cgroup, plan.cgroupName = &cgroupPlan{host: host, limits: cg.limits, parent: cg.parent}, name
 	return nil
 }
 
