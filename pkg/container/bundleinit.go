@@ -41,7 +41,7 @@ func bundleInitMain() {
 	log := &syncLog{}
 	x := explain.FromEnvTo(log, "[container] ")
 	var bi bundleInit
-	_, eof, err := receive(bundleSyncFd, &bi)
+	fds, eof, err := receive(bundleSyncFd, &bi)
 	if eof {
 		os.Exit(ExitSetup) // create died or gave up
 	}
@@ -50,6 +50,9 @@ func bundleInitMain() {
 		os.Exit(ExitSetup)
 	}
 	bi.Spec = bi.LinuxSpec.Spec()
+	if bi.Overlay != nil && bi.Overlay.IDMapped {
+		bi.Overlay.LowerFDs = fds // the idmapped lower dirs (remap.go)
+	}
 	x.Note("the Spec arrived on fd %d: the host side is ready", bundleSyncFd)
 	code, err := bundleInitRun(bi, log, x)
 	log.fail(code, err)

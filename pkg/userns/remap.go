@@ -160,20 +160,73 @@ func RemapMaps(subuid, subgid string, x *explain.Narrator) (uids, gids []specs.L
 		return nil, nil, err
 	}
 	x.Note("--userns remap: the container's uids 0-%d are %s on the host, its gids %s (%s, %s)", RemapCount-1, u, g, subuid, subgid)
-	return []specs.LinuxIDMapping{{ContainerID: 0, HostID: u.Start, Size: RemapCount}},
-		[]specs.LinuxIDMapping{{ContainerID: 0, HostID: g.Start, Size: RemapCount}}, nil
+	return remapMaps(u), remapMaps(g), nil
+}
+
+// PlanRemapMaps returns the maps RemapMaps would return, and writes
+// nothing: the entries' ranges, or the ones AddRemap would add. An error
+// is one RemapMaps would return too.
+func PlanRemapMaps(subuid, subgid string) (uids, gids []specs.LinuxIDMapping, err error) {
+	p, err := planRemap(subuid, subgid)
+	if err != nil {
+		return nil, nil, err
+	}
+	return remapMaps(p.uid), remapMaps(p.gid), nil
+}
+
+// remapPlan is RemapUser's range in each file, and whether it is to be
+// added there.
+type remapPlan struct {
+	uid, gid       Range
+	addUID, addGID bool
+}
+
+// planRemap reads both files and checks their RemapUser entries; a file
+// without one gets the lowest free range (freeStart), at the other
+// file's start when that is free in it, so that a container's uid and gid
+// are the same number on the host.
+func planRemap(subuid, subgid string) (p remapPlan, err error) {
+	ue, err := Entries(subuid)
+	if err != nil {
+		return p, err
+	}
+	ge, err := Entries(subgid)
+	if err != nil {
+		return p, err
+	}
+	uid, uok, err := remapRange(subuid, ue)
+	if err != nil {
+		return p, err
+	}
+	gid, gok, err := remapRange(subgid, ge)
+	if err != nil {
+		return p, err
+	}
+	p = remapPlan{uid: uid, gid: gid, addUID: !uok, addGID: !gok}
+	var start uint32
+	switch {
+	case !uok && !gok:
+		start, err = freeStart(0, ue, ge)
+		p.uid, p.gid = Range{start, RemapCount}, Range{start, RemapCount}
+	case !uok:
+		start, err = freeStart(gid.Start, ue)
+		p.uid = Range{start, RemapCount}
+	case !gok:
+		start, err = freeStart(uid.Start, ge)
+		p.gid = Range{start, RemapCount}
+	}
+	return p, err
 }
 
 // AddRemap returns RemapUser's ranges in the two files, adding the
-// entry to a file that has none. Both files are checked before either is
-// written; a new entry starts, when it can, where the other file's does,
-// so that a container's uid and gid are the same number on the host.
+// entry to a file that has none (planRemap). Both files are checked
+// before either is written.
 func AddRemap(subuid, subgid string, x *explain.Narrator) (uid, gid Range, err error) {
 	// Read without the lock first: once the entries exist (every run
 	// but the first), nothing is written and no lock is needed.
-	uid, gid, missing, err := readRemap(subuid, subgid)
-	if err != nil || !missing {
-		return uid, gid, err
+	p, err := planRemap(subuid, subgid)
+	if err != nil || !p.addUID && !p.addGID {
+		return p.uid, p.gid, err
 	}
 	unlock, err := lockSubID(subuid, x)
 	if err != nil {
@@ -186,75 +239,25 @@ func AddRemap(subuid, subgid string, x *explain.Narrator) (uid, gid Range, err e
 	}
 	defer unlockG()
 	// Again under the locks: another run may have added them meanwhile.
-	ue, err := Entries(subuid)
-	if err != nil {
+	if p, err = planRemap(subuid, subgid); err != nil {
 		return Range{}, Range{}, err
 	}
-	ge, err := Entries(subgid)
-	if err != nil {
-		return Range{}, Range{}, err
-	}
-	uid, uok, err := remapRange(subuid, ue)
-	if err != nil {
-		return Range{}, Range{}, err
-	}
-	gid, gok, err := remapRange(subgid, ge)
-	if err != nil {
-		return Range{}, Range{}, err
-	}
-	switch {
-	case !uok && !gok:
-		start, err := freeStart(0, ue, ge)
-		if err != nil {
-			return Range{}, Range{}, err
-		}
-		uid, gid = Range{start, RemapCount}, Range{start, RemapCount}
-	case !uok:
-		start, err := freeStart(gid.Start, ue)
-		if err != nil {
-			return Range{}, Range{}, err
-		}
-		uid = Range{start, RemapCount}
-	case !gok:
-		start, err := freeStart(uid.Start, ge)
-		if err != nil {
-			return Range{}, Range{}, err
-		}
-		gid = Range{start, RemapCount}
-	}
-	if !uok {
-		if err := appendEntry(subuid, uid, x); err != nil {
+	if p.addUID {
+		if err := appendEntry(subuid, p.uid, x); err != nil {
 			return Range{}, Range{}, err
 		}
 	}
-	if !gok {
-		if err := appendEntry(subgid, gid, x); err != nil {
+	if p.addGID {
+		if err := appendEntry(subgid, p.gid, x); err != nil {
 			return Range{}, Range{}, err
 		}
 	}
-	return uid, gid, nil
+	return p.uid, p.gid, nil
 }
 
-// readRemap reads both files' entries; missing is true when one lacks
-// RemapUser's.
-func readRemap(subuid, subgid string) (uid, gid Range, missing bool, err error) {
-	ue, err := Entries(subuid)
-	if err != nil {
-		return Range{}, Range{}, false, err
-	}
-	ge, err := Entries(subgid)
-	if err != nil {
-		return Range{}, Range{}, false, err
-	}
-	uid, uok, err := remapRange(subuid, ue)
-	if err != nil {
-		return Range{}, Range{}, false, err
-	}
-	gid, gok, err := remapRange(subgid, ge)
-	if err != nil {
-		return Range{}, Range{}, false, err
-	}
-	return uid, gid, !uok || !gok, nil
+// remapMaps is one map: the container's ids 0-65535 onto r.
+func remapMaps(r Range) []specs.LinuxIDMapping {
+	return []specs.LinuxIDMapping{{ContainerID: 0, HostID: r.Start, Size: RemapCount}}
 }
 
 // appendEntry writes file again with "RemapUser:START:COUNT" as its last

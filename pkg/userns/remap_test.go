@@ -52,9 +52,20 @@ func TestRemapMapsAdd(t *testing.T) {
 			if err := os.Chmod(u, 0o640); err != nil {
 				t.Fatal(err)
 			}
+			// The plan writes nothing, and is what RemapMaps does.
+			pu, pg, err := PlanRemapMaps(u, g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if read(t, u) != c.uid || read(t, g) != c.gid {
+				t.Errorf("PlanRemapMaps wrote a file")
+			}
 			uids, gids, err := RemapMaps(u, g, nil)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if Format(pu) != Format(uids) || Format(pg) != Format(gids) {
+				t.Errorf("planned %q %q, added %q %q", Format(pu), Format(pg), Format(uids), Format(gids))
 			}
 			for _, f := range []struct {
 				path, before, want string
