@@ -63,6 +63,13 @@ func bundleInitMain() {
 func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error) {
 	s := bi.Spec
 	p := s.Process
+	if o := bi.Overlay; o != nil && o.DiskScratch {
+		// Root's --userns remap: the scratch dir, opened while this init
+		// still has host root's ids (see rootfs.Overlay.OpenScratch).
+		if err := o.OpenScratch(x); err != nil {
+			return ExitSetup, err
+		}
+	}
 	if userNS(s) {
 		if err := enterUserNS(x); err != nil {
 			return ExitSetup, err

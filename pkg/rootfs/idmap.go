@@ -3,6 +3,7 @@ package rootfs
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 
@@ -98,4 +99,23 @@ func AttachLowers(x *explain.Narrator, fds []int, dirs []string, scratch string)
 		out[i] = target
 	}
 	return out, nil
+}
+
+// OpenScratch opens the scratch dir for an init that still has its
+// caller's ids, host root's, and replaces o.Scratch with the descriptor's
+// magic link /proc/self/fd/N. Once the init is root of its namespace
+// (uid 100000 on the host) it may not pass the dirs above the scratch
+// dir, which host root made with mode 0700 (the containers dir): a path
+// through the link starts at the dir itself, and the kernel checks no
+// permission of the dirs above it (path_resolution(7), proc(5)
+// /proc/PID/fd). The descriptor is close-on-exec: it goes with the
+// init's execve(2).
+func (o *Overlay) OpenScratch(x *explain.Narrator) error {
+	fd, err := unix.Open(o.Scratch, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	x.Call("open(2)", fmt.Sprintf("open(%s, O_PATH|O_DIRECTORY|O_CLOEXEC)", explain.Quote(o.Scratch)), fd, err)
+	if err != nil {
+		return fmt.Errorf("scratch dir %s: %w", o.Scratch, err)
+	}
+	o.Scratch = "/proc/self/fd/" + strconv.Itoa(fd)
+	return nil
 }
