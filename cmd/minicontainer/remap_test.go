@@ -154,7 +154,7 @@ func TestUsernsRemap(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("inside:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if !strings.Contains(r.stderr, "/secret: Permission denied") {
+	if !strings.Contains(r.stderr, "can't open '/secret': Permission denied") {
 		t.Errorf("cat /secret: no EACCES in:\n%s", r.stderr)
 	}
 	var st syscall.Stat_t
