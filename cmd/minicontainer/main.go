@@ -10,7 +10,7 @@
 //	                  [--memory SIZE] [--pids N] [--cpus N] [--cpu-weight W]
 //	                  [--cpuset-cpus LIST] [--cgroup-parent DIR] [--cgroup2]
 //	                  [--net bridge|none|host] [--subnet CIDR] [-p HOST:CTR[/tcp]]
-//	                  [--cap-add CAP] [--cap-drop CAP] [--privileged]
+//	                  [--cap-add CAP] [--cap-drop CAP] [--privileged] [--userns remap]
 //	                  [--security-opt seccomp=unconfined|PROFILE.json|no-new-privileges]
 //	                  [-x] -- CMD [ARG...]
 //	minicontainer run [run's flags] [--entrypoint PROG] IMAGE [CMD [ARG...]]
@@ -103,6 +103,7 @@ type runCmd struct {
 	CapDrop     []string `name:"cap-drop" sep:"none" help:"Drop a capability (ALL for every one)." placeholder:"CAP"`
 	Privileged  bool     `help:"Every capability and device, no seccomp filter, no masked paths, /sys and cgroupfs writable: host root."`
 	SecurityOpt []string `name:"security-opt" sep:"none" help:"seccomp=unconfined, seccomp=PROFILE.json (Docker's format), or no-new-privileges." placeholder:"OPT"`
+	Userns      string   `help:"remap (root only): a user namespace whose root is an unprivileged uid of the host, from minicontainer's range in /etc/subuid and /etc/subgid (added on first use)." placeholder:"MODE"`
 	// Resource limits, applied through the container's cgroup (pkg/cgroup).
 	Resources    cgroup.Flags `embed:""`
 	CgroupParent string       `help:"Directory under each cgroup hierarchy for the container's cgroup." default:"${default_cgroup_parent}" env:"MINICONTAINER_CGROUP_PARENT" placeholder:"DIR"`
@@ -142,6 +143,9 @@ func (r *runCmd) Run(g *globals) error {
 		}
 		os.Exit(code)
 	}
+	if err := container.CheckUserns(r.Userns); err != nil {
+		fail(err)
+	}
 	// Bad confinement flags fail here, before anything exists (exit 125).
 	if r.confined() {
 		if _, err := spec.FromRun(r.flags(), os.LookupEnv); err != nil {
@@ -155,6 +159,7 @@ func (r *runCmd) Run(g *globals) error {
 		Resources: r.Resources, CgroupParent: r.CgroupParent, CgroupV2: r.Cgroup2,
 		Net: r.Net, Subnet: r.Subnet, Ports: r.Publish,
 		CapAdd: r.CapAdd, CapDrop: r.CapDrop, Privileged: r.Privileged, SecurityOpt: r.SecurityOpt,
+		Userns: r.Userns,
 	}
 	if err := r.applyImage(&cfg, x); err != nil {
 		fail(err)

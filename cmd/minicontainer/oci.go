@@ -227,6 +227,11 @@ func (c *specCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
+	// --userns remap: the maps run would use; nothing is written here,
+	// run adds "minicontainer"'s entries when they are missing.
+	if f.UIDMappings, f.GIDMappings, err = container.RemapMaps(r.Userns, false, nil); err != nil {
+		return err
+	}
 	if len(f.Command) == 0 {
 		f.Command = []string{"sh"}
 	}

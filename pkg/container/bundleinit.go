@@ -41,7 +41,7 @@ func bundleInitMain() {
 	log := &syncLog{}
 	x := explain.FromEnvTo(log, "[container] ")
 	var bi bundleInit
-	_, eof, err := receive(bundleSyncFd, &bi)
+	fds, eof, err := receive(bundleSyncFd, &bi)
 	if eof {
 		os.Exit(ExitSetup) // create died or gave up
 	}
@@ -50,6 +50,9 @@ func bundleInitMain() {
 		os.Exit(ExitSetup)
 	}
 	bi.Spec = bi.LinuxSpec.Spec()
+	if bi.Overlay != nil && bi.Overlay.IDMapped {
+		bi.Overlay.LowerFDs = fds // the idmapped lower dirs (remap.go)
+	}
 	x.Note("the Spec arrived on fd %d: the host side is ready", bundleSyncFd)
 	code, err := bundleInitRun(bi, log, x)
 	log.fail(code, err)
@@ -60,6 +63,13 @@ func bundleInitMain() {
 func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error) {
 	s := bi.Spec
 	p := s.Process
+	if o := bi.Overlay; o != nil && o.DiskScratch {
+		// Root's --userns remap: the scratch dir, opened while this init
+		// still has host root's ids (see rootfs.Overlay.OpenScratch).
+		if err := o.OpenScratch(x); err != nil {
+			return ExitSetup, err
+		}
+	}
 	if userNS(s) {
 		if err := enterUserNS(x); err != nil {
 			return ExitSetup, err

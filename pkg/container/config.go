@@ -74,6 +74,10 @@ type Config struct {
 	Privileged  bool     // --privileged: host root (every capability and device, no seccomp, no masks)
 	SecurityOpt []string // --security-opt seccomp=unconfined|PROFILE.json, no-new-privileges
 
+	// Userns is --userns: "" or "host" (the host's), "remap" (root only:
+	// a user namespace onto "minicontainer"'s subordinate ids, remap.go).
+	Userns string `json:",omitempty"`
+
 	// Detached is the monitor's part in a `run -d` (monitor.go); nil for
 	// a foreground run.
 	Detached *Detached `json:"-"`

@@ -157,15 +157,19 @@ func (c *Container) runHostSteps() error {
 }
 
 // sendInit sends the init its Spec: the host side is ready.
-func (c *Container) sendInit(sock int, bi bundleInit) error {
+func (c *Container) sendInit(sock int, bi bundleInit, fds ...int) error {
 	// The Linux-only form: encoding/json then builds no encoder for the
 	// other platforms' types (spec.LinuxJSON). A Spec that Validate
 	// accepted sets none of their sections.
 	if bi.LinuxSpec = spec.ToLinuxJSON(bi.Spec); bi.LinuxSpec == nil {
 		return errors.New("the Spec sets another platform's section (solaris, windows, vm, zos or freebsd)")
 	}
-	n, err := send(sock, bi)
-	c.x.Call("sendmsg(2)", fmt.Sprintf("sendmsg(%d, {the Spec, process %s}, 0)", sock, explain.Quote(strings.Join(bi.Spec.Process.Args, " "))), n, err)
+	n, err := send(sock, bi, fds...)
+	rights := ""
+	if len(fds) > 0 {
+		rights = fmt.Sprintf(", SCM_RIGHTS %v", fds)
+	}
+	c.x.Call("sendmsg(2)", fmt.Sprintf("sendmsg(%d, {the Spec, process %s%s}, 0)", sock, explain.Quote(strings.Join(bi.Spec.Process.Args, " ")), rights), n, err)
 	if err != nil {
 		return err
 	}

@@ -147,6 +147,11 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 	if sig := pending(signals); sig != 0 {
 		return interrupted(sig)
 	}
+	// --userns remap: "minicontainer"'s entries in /etc/subuid and
+	// /etc/subgid, added now if missing: the last check, the first write.
+	if err := addRemap(cfg.Userns, s, x); err != nil {
+		return ExitSetup, err
+	}
 	c, err := create(cfg, plan, s, x)
 	if err != nil {
 		return ExitSetup, err
@@ -178,6 +183,11 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 		x.Note("clean up: remove %s", scratch)
 		return os.RemoveAll(scratch)
 	})
+	if idmapRoot(s) {
+		if err := chownScratch(scratch, s, x); err != nil {
+			return ExitSetup, err
+		}
+	}
 	if err := fault.Point(x, "scratch-dir"); err != nil {
 		return ExitSetup, err
 	}
@@ -204,10 +214,12 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 // A rootless run (a caller other than root) gets a user namespace with
 // rootlessMaps; without a range the plan gets rootlessMaps' note.
 func (c *Config) spec(plan *runPlan, base string) (*specs.Spec, error) {
-	var uids, gids []specs.LinuxIDMapping
+	uids, gids, err := RemapMaps(c.Userns, false, nil)
+	if err != nil {
+		return nil, err
+	}
 	if rootless() {
 		var note string
-		var err error
 		if uids, gids, note, err = rootlessMaps(); err != nil {
 			return nil, err
 		}
@@ -426,6 +438,17 @@ func (c *Container) runInit(plan *bundlePlan, stdio Stdio, signals chan os.Signa
 	// who the container is (the host steps added the network's), --chroot,
 	// --init; and the narration in order on the socket until the exec.
 	bi.Overlay = &rootfs.Overlay{Layers: c.Config.Layers, Scratch: c.State.Scratch, Hostname: plan.spec.Hostname, Files: c.files, UserNS: userNS(plan.spec)}
+	var lowerFDs []int
+	if idmapRoot(plan.spec) {
+		// Root's user namespace (--userns remap): the lower dirs idmapped
+		// with it, and the upper dir on disk in the scratch dir, which is
+		// the container's root's (see remap.go).
+		if lowerFDs, err = idmapLowers(pid, plan.root, c.Config.Layers, x); err != nil {
+			return ExitSetup, err
+		}
+		defer closeAll(lowerFDs)
+		bi.Overlay.IDMapped, bi.Overlay.DiskScratch = true, true
+	}
 	bi.Chroot, bi.TinyInit, bi.Attached = c.Config.Chroot, c.Config.Init, true
 	var con *console
 	defer func() {
@@ -447,7 +470,7 @@ func (c *Container) runInit(plan *bundlePlan, stdio Stdio, signals chan os.Signa
 			con, err = newConsole(os.NewFile(uintptr(master), "ptmx"), stdio, c.Config.Interactive, hangUp)
 			return err
 		}}
-	if err := c.sendInit(sock, bi); err != nil {
+	if err := c.sendInit(sock, bi, lowerFDs...); err != nil {
 		return c.initFailed(ev.died(err), pipes)
 	}
 	if err := c.awaitInit(sock, false, ev); err != nil {

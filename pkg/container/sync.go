@@ -55,6 +55,11 @@ const packetSize = 32 << 10
 // escape a byte into six.
 const maxMessage = 16 << 20
 
+// maxFDs is the most descriptors one message carries: a pseudo-terminal's
+// master, or run's idmapped lower dirs, one per image layer (remap.go);
+// the kernel's own bound is SCM_MAX_FD, 253 (unix(7)).
+const maxFDs = 253
+
 // send writes v as one message, with fds as SCM_RIGHTS on its first
 // packet, and returns the number of bytes sent.
 func send(sock int, v any, fds ...int) (int, error) {
@@ -93,7 +98,7 @@ func send(sock int, v any, fds ...int) (int, error) {
 // with it. eof is true when the other end was closed.
 func receive(sock int, v any) (fds []int, eof bool, err error) {
 	buf := make([]byte, packetSize+1)
-	oob := make([]byte, unix.CmsgSpace(4*4))
+	oob := make([]byte, unix.CmsgSpace(4*maxFDs))
 	var data []byte
 	for {
 		n, oobn, flags, err := recvPacket(sock, buf, oob)

@@ -78,6 +78,20 @@ type Overlay struct {
 	// user namespace (xattr(7)), and overlayfs refuses an unprivileged
 	// mount without the option (overlayfs(5), "Permission model").
 	UserNS bool
+	// DiskScratch, with UserNS: the upper and work dirs stay on the
+	// scratch dir's own file system, as without a user namespace, and no
+	// tmpfs is mounted on it. Root's --userns remap: its caller may
+	// remove whatever ids the container writes, and the caller made the
+	// scratch dir the container's root's (a tmpfs would charge every byte
+	// the container writes to its memory).
+	DiskScratch bool `json:"disk_scratch,omitempty"`
+	// IDMapped: the config came with one descriptor per lower dir (Root,
+	// then Layers), a detached tree the host idmapped with the container's
+	// user namespace (IDMapTree), which the init attaches (AttachLowers)
+	// and the overlay stacks in place of the dirs themselves.
+	IDMapped bool `json:"idmapped,omitempty"`
+	// LowerFDs are those descriptors, in the init.
+	LowerFDs []int `json:"-"`
 }
 
 // BundleMount is one of the Spec's mounts with its options already read
@@ -121,13 +135,21 @@ func SetupBundle(b Bundle, x *explain.Narrator) error {
 			if err != nil {
 				return fmt.Errorf("scratch dir %s: %w", o.Scratch, err)
 			}
-			if o.UserNS {
+			if o.UserNS && !o.DiskScratch {
 				x.Note("rootless: the overlay's upper and work dirs on a tmpfs of this mount namespace, gone with it")
 				if err := mount(x, "tmpfs", scratch, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0700"); err != nil {
 					return err
 				}
 			}
-			if root, err = mountOverlay(x, b.Root, o.Layers, scratch, o.UserNS); err != nil {
+			base, layers := b.Root, o.Layers
+			if o.IDMapped {
+				lower, err := AttachLowers(x, o.LowerFDs, append([]string{base}, layers...), scratch)
+				if err != nil {
+					return err
+				}
+				base, layers = lower[0], lower[1:]
+			}
+			if root, err = mountOverlay(x, base, layers, scratch, o.UserNS); err != nil {
 				return err
 			}
 		}

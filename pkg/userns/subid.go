@@ -1,11 +1,7 @@
 package userns
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"strconv"
 	"strings"
 
@@ -30,36 +26,17 @@ func (r Range) String() string { return span(r.Start, r.Count) }
 // in decimal, as newuidmap(1) reads it (subuid(5)). A missing file is no
 // range. A malformed line is an error naming the file and line.
 func SubIDs(file, name string, uid int) ([]Range, error) {
-	f, err := os.Open(file)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	entries, err := Entries(file)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	var ranges []Range
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
+	for _, e := range entries {
+		if e.Name == name || e.Name == strconv.Itoa(uid) {
+			ranges = append(ranges, e.Range)
 		}
-		fl := strings.Split(line, ":")
-		if len(fl) != 3 {
-			return nil, fmt.Errorf("%s:%d: want LOGIN:START:COUNT, got %q", file, n, line)
-		}
-		if fl[0] != name && fl[0] != strconv.Itoa(uid) {
-			continue
-		}
-		start, err1 := strconv.ParseUint(fl[1], 10, 32)
-		count, err2 := strconv.ParseUint(fl[2], 10, 32)
-		if err1 != nil || err2 != nil || count == 0 || start+count > noID {
-			return nil, fmt.Errorf("%s:%d: %q is not a range of ids", file, n, line)
-		}
-		ranges = append(ranges, Range{uint32(start), uint32(count)})
 	}
-	return ranges, sc.Err()
+	return ranges, nil
 }
 
 // Rootless returns the maps podman gives an unprivileged user: the user's
