@@ -133,7 +133,7 @@ func TestRootlessLimits(t *testing.T) {
 	if d.code != 0 || id == "" {
 		t.Fatalf("run -d: exit %d, %q, %q", d.code, d.stdout, d.stderr)
 	}
-	cg := filepath.Join(root, cgroup.Parent, id)
+	cg := filepath.Join(root, testCgroupParent, id)
 	t.Cleanup(func() { killCgroup(cg) })
 	for file, want := range map[string]string{"memory.max": "67108864", "pids.max": "20"} {
 		if got, err := os.ReadFile(filepath.Join(cg, file)); err != nil || strings.TrimSpace(string(got)) != want {
@@ -143,8 +143,8 @@ func TestRootlessLimits(t *testing.T) {
 	var in []container.Inspection
 	ins := as(leaf, "inspect", id)
 	if err := json.Unmarshal([]byte(ins.stdout), &in); err != nil || len(in) != 1 ||
-		in[0].Cgroup != "v2user:/"+filepath.Base(root)+":"+cgroup.Parent+"/"+id {
-		t.Errorf("inspect: %v, %q %q; want the cgroup v2user:/%s:%s/%s", err, ins.stdout, ins.stderr, filepath.Base(root), cgroup.Parent, id)
+		in[0].Cgroup != "v2user:/"+filepath.Base(root)+":"+testCgroupParent+"/"+id {
+		t.Errorf("inspect: %v, %q %q; want the cgroup v2user:/%s:%s/%s", err, ins.stdout, ins.stderr, filepath.Base(root), testCgroupParent, id)
 	}
 	if s := as(leaf, "stats", id); s.code != 0 || !strings.Contains(s.stdout, "64.0MiB") || !strings.Contains(s.stdout, "/20") {
 		t.Errorf("stats: exit %d, %q, %q; want the limit 64.0MiB and pids /20", s.code, s.stdout, s.stderr)
