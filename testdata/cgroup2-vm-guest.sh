@@ -41,6 +41,10 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=1048576,ro gomod "$GOMODCACHE
 mount LABEL=v2vm-gocache /root/.cache/go-build
 hostname v2vm
 ip link set lo up
+# udev's rule for the tun clone device (50-udev-default.rules: 0666), so
+# that a user's slirp4netns may open it (--net slirp); devtmpfs alone
+# makes it 0600, and only once the module is loaded.
+modprobe tun && chmod 0666 /dev/net/tun
 
 # systemd's layout: controllers on at the root, processes only in leaves.
 cg=/sys/fs/cgroup
