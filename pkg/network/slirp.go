@@ -396,8 +396,8 @@ func fdOf(f *os.File) int {
 	return fd
 }
 
-// tail keeps the end of slirp4netns's standard error, for the line that
-// says why it failed (its progress goes to standard output, discarded).
+// tail keeps slirp4netns's standard error (its last 4 KiB), for the line
+// that says why it failed (its progress goes to standard output, discarded).
 type tail struct {
 	mu  sync.Mutex
 	buf []byte
@@ -413,13 +413,17 @@ func (t *tail) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// last is the last non-empty line written, or a word saying there was none.
+// last is the line that says why: slirp4netns's first line on standard
+// error that is no warning (its child says what failed, e.g.
+// "ioctl(TUNSETIFF): ...", and the parent then only "child failed(1)"),
+// or a word saying there was none.
 func (t *tail) last() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	lines := strings.Split(strings.TrimSpace(string(t.buf)), "\n")
-	if l := strings.TrimSpace(lines[len(lines)-1]); l != "" {
-		return l
+	for _, l := range strings.Split(string(t.buf), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "WARNING") {
+			return l
+		}
 	}
 	return "(no output)"
 }

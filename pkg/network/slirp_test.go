@@ -49,8 +49,11 @@ func TestParseHostfwdReply(t *testing.T) {
 	if id, err := ParseHostfwdReply([]byte(`{"return": {"id": 42}}` + "\n")); id != 42 || err != nil {
 		t.Errorf(`{"return": {"id": 42}}: %d, %v; want 42`, id, err)
 	}
+	// An error's desc is the error, word for word.
+	if _, err := ParseHostfwdReply([]byte(`{"error": {"desc": "bad request: add_hostfwd: slirp_add_hostfwd failed"}}`)); err == nil || err.Error() != "bad request: add_hostfwd: slirp_add_hostfwd failed" {
+		t.Errorf("an error reply: %v, want its desc", err)
+	}
 	for reply, want := range map[string]string{
-		`{"error": {"desc": "bad request: add_hostfwd: slirp_add_hostfwd failed"}}`: "bad request: add_hostfwd: slirp_add_hostfwd failed",
 		`{}`:        "neither return nor error",
 		`garbage`:   "slirp4netns's API answered",
 		``:          "slirp4netns's API answered",
@@ -101,9 +104,9 @@ func TestTail(t *testing.T) {
 	if got := o.last(); got != "(no output)" {
 		t.Errorf("empty: %q", got)
 	}
-	o.Write([]byte("starting slirp, MTU=65520\n"))
-	o.Write([]byte("open(\"/dev/net/tun\"): Permission denied\n\n"))
-	if got := o.last(); got != `open("/dev/net/tun"): Permission denied` {
+	o.Write([]byte("WARNING: Support for sandboxing is experimental\n"))
+	o.Write([]byte("ioctl(TUNSETIFF): Inappropriate ioctl for device\nchild failed(1)\n\n"))
+	if got := o.last(); got != "ioctl(TUNSETIFF): Inappropriate ioctl for device" {
 		t.Errorf("last = %q", got)
 	}
 	o.Write([]byte(strings.Repeat("x", 10000)))
