@@ -9,12 +9,14 @@ BIN     := bin
 # container shell needs: the compiler for the cgo demo (setnsdemo), the
 # host's static busybox for the default rootfs, and iproute2 and nftables for
 # the default bridge network. The tests add the man pages (their C examples
-# are compiled beside the Go ports) and ping. Only `make bench` installs the
+# are compiled beside the Go ports), ping, and for the rootless tests uidmap
+# and slirp4netns (--net slirp; a user other than root gets it by default
+# when it is installed, so `make run` as root never needs it). Only `make bench` installs the
 # runtimes it compares with (crun, runc) and its timers: installing Debian's
 # runc on a machine with Docker's containerd.io conflicts with it, so the
 # main job must never pull it in.
 RUN_PKGS   := gcc libc6-dev make busybox-static iproute2 nftables util-linux procps coreutils
-TEST_PKGS  := $(RUN_PKGS) manpages-dev iputils-ping uidmap
+TEST_PKGS  := $(RUN_PKGS) manpages-dev iputils-ping uidmap slirp4netns
 BENCH_PKGS := $(RUN_PKGS) crun runc hyperfine time
 # The engines that drive minicontainer as their OCI runtime (make
 # test-engines): podman with conmon, containerd with ctr, and runc, the

@@ -9,7 +9,7 @@
 //	                  [-v HOST:CTR[:ro]] [--read-only] [--chroot] [--init] [-i] [-t]
 //	                  [--memory SIZE] [--pids N] [--cpus N] [--cpu-weight W]
 //	                  [--cpuset-cpus LIST] [--cgroup-parent DIR] [--cgroup2]
-//	                  [--net bridge|none|host] [--subnet CIDR] [-p HOST:CTR[/tcp]]
+//	                  [--net bridge|none|host|slirp] [--subnet CIDR] [-p HOST:CTR[/tcp]]
 //	                  [--cap-add CAP] [--cap-drop CAP] [--privileged] [--userns remap]
 //	                  [--security-opt seccomp=unconfined|PROFILE.json|no-new-privileges]
 //	                  [-x] -- CMD [ARG...]
@@ -94,9 +94,9 @@ type runCmd struct {
 	Init        bool     `help:"Run a tiny init as PID 1 that reaps zombies and forwards signals."`
 	Interactive bool     `short:"i" help:"Attach stdin when it is a terminal: the keyboard (a pipe or file as stdin is always copied in)."`
 	TTY         bool     `short:"t" help:"Give the command a pseudo-terminal inside the container."`
-	Net         string   `help:"Network: bridge (eth0 on the bridge mc0, with NAT), none (loopback only) or host (the host's own)." default:"bridge" placeholder:"MODE"`
+	Net         string   `help:"Network: bridge (eth0 on the bridge mc0, with NAT), none (loopback only), host (the host's own) or slirp (slirp4netns: no root needed; a user other than root gets it by default when installed)." default:"bridge" placeholder:"MODE"`
 	Subnet      string   `help:"Subnet of the bridge (default ${default_subnet})." placeholder:"CIDR"`
-	Publish     []string `short:"p" sep:"none" help:"Publish a container port on the host: HOSTPORT:CTRPORT[/tcp|/udp]." placeholder:"HOST:CTR"`
+	Publish     []string `short:"p" sep:"none" help:"Publish a container port on the host: HOSTPORT:CTRPORT[/tcp|/udp] (--net bridge or slirp)." placeholder:"HOST:CTR"`
 	Explain     bool     `short:"x" help:"Narrate every step: each system call with its real arguments."`
 	// Confinement: Docker's defaults unless these say otherwise (pkg/spec/confine.go).
 	CapAdd      []string `name:"cap-add" sep:"none" help:"Add a capability to Docker's 14 (CHOWN or CAP_CHOWN; ALL for every one)." placeholder:"CAP"`

@@ -288,12 +288,12 @@ func TestNetworkModes(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--net", "macvlan"}, `unknown network mode "macvlan" (want one of none, host, bridge)`},
+		{[]string{"--net", "macvlan"}, `unknown network mode "macvlan" (want one of none, host, bridge, slirp)`},
 		{[]string{"--subnet", "10.1.2.3/16"}, `subnet "10.1.2.3/16": host bits set (did you mean 10.1.0.0/16?)`},
 		{[]string{"--subnet", "nonsense"}, `subnet "nonsense": not an address/length like 172.30.0.0/16`},
 		{nil, `subnet 172.30.0.0/16 overlaps the host route 172.30.9.0/24 dev mcthostlink; choose another with --subnet`},
 		{[]string{"-p", "80"}, `port "80": want HOSTPORT:CTRPORT[/tcp]`},
-		{[]string{"--net", "none", "-p", "8080:80"}, `--subnet and -p need --net bridge, not --net none`},
+		{[]string{"--net", "none", "-p", "8080:80"}, `-p needs --net bridge or --net slirp, not --net none`},
 	} {
 		// With -x every step is narrated: one line on stderr, the error,
 		// shows that nothing was done.

@@ -257,19 +257,19 @@ var (
 //     runs without limits stay in the caller's cgroup. --cgroup2 (a
 //     hybrid host's empty cgroup2, made in its root) stays root's;
 //   - the bridge network needs a veth pair and NAT on the host, which
-//     only root may make: the default becomes none (loopback only), said
-//     in one line; --net host shares the host's. -p and --subnet, bridge
-//     options, are refused.
+//     only root may make: the default becomes slirp (slirp4netns, -p
+//     through its API) when it can run, else none (loopback only), said
+//     in one line; --net host shares the host's. --subnet, a bridge
+//     option, is refused.
 func (c *Config) checkRootless(p *runPlan) error {
 	if c.CgroupV2 {
 		return errors.New("rootless: --cgroup2 needs root: a rootless run stays in its caller's cgroup")
 	}
-	if len(c.Ports) > 0 || c.Subnet != "" {
-		return errors.New("rootless: -p and --subnet need the bridge network, which needs root (a veth pair and NAT on the host): run as root, or drop them")
+	if c.Subnet != "" {
+		return errors.New("rootless: --subnet needs the bridge network, which needs root (a veth pair and NAT on the host): run as root, or drop it")
 	}
-	if c.Net == "" || c.Net == "bridge" {
-		c.Net = "none"
-		p.notes = append(p.notes, "rootless: no bridge network without root: --net none (loopback only); --net host shares the host's")
+	if err := c.rootlessNet(p); err != nil {
+		return err
 	}
 	// One dir for both would make the rootfs and the containers dir look
 	// like the states of dead containers, which gc removes.

@@ -15,7 +15,8 @@ type netConfig struct {
 }
 
 // validateNetwork checks --net, --subnet and -p, and for the bridge asks
-// pkg/network whether the ports are free and the subnet fits the host —
+// pkg/network whether the ports are free and the subnet fits the host,
+// for slirp whether slirp4netns can run and listen on the ports —
 // before anything is created.
 func (c *Config) validateNetwork() (netConfig, error) {
 	mode := c.Net
@@ -30,8 +31,11 @@ func (c *Config) validateNetwork() (netConfig, error) {
 	// the state root: it stays in network.DefaultStateDir whatever --root
 	// says, so containers of two roots in one namespace share it.
 	n := netConfig{mode: m, req: network.Request{StateDir: network.DefaultStateDir}}
-	if m != network.ModeBridge && (c.Subnet != "" || len(c.Ports) > 0) {
-		return n, fmt.Errorf("--subnet and -p need --net bridge, not --net %s", m)
+	if c.Subnet != "" && m != network.ModeBridge {
+		return n, fmt.Errorf("--subnet needs --net bridge, not --net %s", m)
+	}
+	if len(c.Ports) > 0 && m != network.ModeBridge && m != network.ModeSlirp {
+		return n, fmt.Errorf("-p needs --net bridge or --net slirp, not --net %s", m)
 	}
 	if c.Subnet != "" {
 		if n.req.Subnet, err = network.ParseSubnet(c.Subnet); err != nil {
@@ -45,8 +49,11 @@ func (c *Config) validateNetwork() (netConfig, error) {
 		}
 		n.req.Ports = append(n.req.Ports, port)
 	}
-	if m == network.ModeBridge {
+	switch m {
+	case network.ModeBridge:
 		return n, network.Check(n.req)
+	case network.ModeSlirp:
+		return n, checkSlirp(n.req.Ports)
 	}
 	return n, nil
 }
@@ -69,6 +76,8 @@ func connectNetwork(c *Container) error {
 		return nil
 	case network.ModeNone:
 		return nil // the init brings lo up; nothing else
+	case network.ModeSlirp:
+		return connectSlirp(c)
 	}
 	req := c.plan.net.req
 	req.ID, req.Name, req.Hostname = c.State.ID, c.Config.Name, c.Config.Hostname

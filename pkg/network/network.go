@@ -42,7 +42,7 @@ const (
 
 // ParseMode checks a --net value.
 func ParseMode(s string) (Mode, error) {
-	modes := []Mode{ModeNone, ModeHost, ModeBridge}
+	modes := []Mode{ModeNone, ModeHost, ModeBridge, ModeSlirp}
 	for _, m := range modes {
 		if string(m) == s {
 			return m, nil

@@ -64,7 +64,7 @@ func TestParseMode(t *testing.T) {
 			t.Errorf("ParseMode(%q) = %q, %v", m, got, err)
 		}
 	}
-	if _, err := ParseMode("macvlan"); err == nil || err.Error() != `unknown network mode "macvlan" (want one of none, host, bridge)` {
+	if _, err := ParseMode("macvlan"); err == nil || err.Error() != `unknown network mode "macvlan" (want one of none, host, bridge, slirp)` {
 		t.Errorf("ParseMode(macvlan) = %v", err)
 	}
 }

@@ -27,7 +27,7 @@ type RunFlags struct {
 	Init         bool
 	Interactive  bool
 	TTY          bool
-	Net          string // bridge (""), none or host
+	Net          string // bridge (""), none, host or slirp
 	Subnet       string
 	Ports        []string
 	Resources    cgroup.Flags
@@ -173,11 +173,18 @@ func FromRun(f RunFlags, lookup func(string) (string, bool)) (*specs.Spec, error
 		}
 	case "none":
 		s.Annotations[AnnotationNetwork] = "none"
+	case "slirp":
+		// A network namespace of its own, as none; slirp4netns serves it
+		// from the host (pkg/network/slirp.go), ports through its API.
+		s.Annotations[AnnotationNetwork] = "slirp"
+		if len(f.Ports) > 0 {
+			s.Annotations[AnnotationPorts] = strings.Join(f.Ports, ",")
+		}
 	case "host":
 		s.Annotations[AnnotationNetwork] = "host"
 		s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.NetworkNamespace })
 	default:
-		return nil, fmt.Errorf("--net %q: want bridge, none or host", f.Net)
+		return nil, fmt.Errorf("--net %q: want bridge, none, host or slirp", f.Net)
 	}
 	limits, err := f.Resources.Limits()
 	if err != nil {
