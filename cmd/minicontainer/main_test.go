@@ -114,6 +114,13 @@ func mc(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command("minicontainer", args...)
 	cmd.Stdin = strings.NewReader(stdin)
+	return outcome(t, cmd)
+}
+
+// outcome runs cmd and returns what it printed and its exit code; a
+// command that could not be started at all ends the test.
+func outcome(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -121,7 +128,7 @@ func mc(t *testing.T, stdin string, args ...string) result {
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("minicontainer %q: %v", args, err)
+		t.Fatalf("%q: %v", cmd.Args, err)
 	}
 	return result{out.String(), errb.String(), code}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -67,16 +66,7 @@ func rootlessRun(t *testing.T, sub int) {
 	as := func(args ...string) result {
 		t.Helper()
 		cmd := command(args...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return result{out.String(), errb.String(), code}
+		return outcome(t, cmd)
 	}
 	r := as("run", "-v", vol+":/vol", "-v", secret+":/secret:ro", "--",
 		"sh", "-c", "id -u; cat /proc/self/uid_map; echo hi > /vol/mine; echo hi > /vol/chowned; chown 1000:1000 /vol/chowned && echo chowned; cat /secret || echo unreadable")

@@ -82,16 +82,7 @@ func TestRootlessImage(t *testing.T) {
 		t.Helper()
 		cmd := u.Command(bin, args...)
 		cmd.Env = append(cmd.Env, "XDG_DATA_HOME="+data)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return result{out.String(), errb.String(), code}
+		return outcome(t, cmd)
 	}
 	if err := os.MkdirAll(data, 0o755); err != nil {
 		t.Fatal(err)

@@ -214,16 +214,7 @@ func (u *slirpUser) command(tun string, args ...string) *exec.Cmd {
 func (u *slirpUser) run(t *testing.T, tun string, args ...string) result {
 	t.Helper()
 	cmd := u.command(tun, args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{out.String(), errb.String(), code}
+	return outcome(t, cmd)
 }
 
 // leftovers fails the test if the user has a process, a state or a

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -132,16 +130,7 @@ func rootlessBundle(t *testing.T, sub int) {
 	as := func(args ...string) result {
 		t.Helper()
 		cmd := u.Command(bin, args...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return result{out.String(), errb.String(), code}
+		return outcome(t, cmd)
 	}
 	// The bundle and the volume are the user's.
 	b, err := os.MkdirTemp("", "mctest-rootless")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -82,16 +81,7 @@ func rootlessCLI(t *testing.T) (command func(args ...string) *exec.Cmd, as func(
 	as = func(args ...string) result {
 		t.Helper()
 		cmd := command(args...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return result{out.String(), errb.String(), code}
+		return outcome(t, cmd)
 	}
 	return command, as
 }
