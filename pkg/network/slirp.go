@@ -227,6 +227,22 @@ func StartSlirp(pid int, apiSocket string, ports []Port, x *explain.Narrator) (*
 	// Its own process group: a ^C at minicontainer's terminal is for the
 	// container (forwarded), not for its network.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// As root, a mount namespace of its own first. slirp4netns's sandbox
+	// unshares one itself, but then makes only / private, not the mounts
+	// under it (MS_PRIVATE without MS_REC), and mounts a tmpfs on /tmp.
+	// Where /tmp is a mount of its own and shared, as systemd makes every
+	// mount (Debian 13, Fedora, Arch: /tmp is a tmpfs), that tmpfs
+	// propagates to the host's /tmp (mount_namespaces(7), "Shared subtree
+	// operations") and hides everything in it; its pivot_root then fails.
+	// Go's Unshareflags makes / private recursively after the unshare, as
+	// unshare(1) does by default, so nothing slirp4netns mounts leaves
+	// its namespace. A user's slirp4netns needs none: it unshares in the
+	// container's user namespace, and a mount namespace made by a less
+	// privileged user namespace gets the shared mounts as slaves.
+	if os.Geteuid() == 0 {
+		cmd.SysProcAttr.Unshareflags = syscall.CLONE_NEWNS
+		x.Note("slirp4netns runs in a mount namespace of its own, all private: its sandbox's tmpfs on /tmp stays there (mount_namespaces(7))")
+	}
 	x.Note("slirp4netns(1): a user-mode network for init %d: tap0 %s/24, gateway %s, DNS %s; its connections are this user's sockets", pid, SlirpAddress, SlirpGateway, SlirpDNS)
 	err = cmd.Start()
 	var started any
