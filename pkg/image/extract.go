@@ -52,7 +52,8 @@ var unprivileged = sync.OnceValue(func() bool { return unix.Geteuid() != 0 })
 // dir as it is:
 //
 //	.wh.NAME      → NAME, a character device 0:0 (overlay's whiteout)
-//	.wh..wh..opq  → the xattr trusted.overlay.opaque=y on its directory
+//	.wh..wh..opq  → the xattrs trusted.overlay.opaque=y and
+//	                user.overlay.opaque=y on its directory
 //
 // It is path-safe against a hostile archive: a name or hard-link target
 // with ".." or a leading "/" is refused; every parent directory is walked
@@ -286,12 +287,24 @@ func extractOne(rootfd, pfd int, base string, hdr *tar.Header, r io.Reader, buf 
 			return err
 		}
 		defer unix.Close(dfd)
-		name := OverlayOpaqueXattr
 		if unprivileged() {
-			name = userOpaqueXattr
+			if err := unix.Fsetxattr(dfd, userOpaqueXattr, []byte("y"), 0); err != nil {
+				return xattrErr("fsetxattr "+userOpaqueXattr, err)
+			}
+			return nil
 		}
-		if err := unix.Fsetxattr(dfd, name, []byte("y"), 0); err != nil {
-			return xattrErr(fmt.Sprintf("fsetxattr %s", name), err)
+		if err := unix.Fsetxattr(dfd, OverlayOpaqueXattr, []byte("y"), 0); err != nil {
+			return xattrErr("fsetxattr "+OverlayOpaqueXattr, err)
+		}
+		// Root's layers carry the user form too: run --userns remap mounts
+		// them (idmapped) in an overlay with userxattr, which reads only
+		// user.overlay.* (overlayfs.rst, "User xattr"); without it the
+		// directory would show what the layers below hold. A file system
+		// with trusted.* but no user.* xattrs (tmpfs before Linux 6.6)
+		// keeps only the first: remap then cannot hide them, root's runs
+		// still can.
+		if err := unix.Fsetxattr(dfd, userOpaqueXattr, []byte("y"), 0); err != nil && !errors.Is(err, unix.EOPNOTSUPP) {
+			return xattrErr("fsetxattr "+userOpaqueXattr, err)
 		}
 		return nil
 	}

@@ -126,6 +126,25 @@ func TestLayersWhiteouts(t *testing.T) {
 		t.Errorf("the overlay of the three layers:\n got %v\nwant %v", got, want)
 	}
 
+	// The same layers in an overlay with userxattr, as run --userns remap
+	// mounts root's layers: it reads only user.overlay.opaque.
+	if n, err := unix.Lgetxattr(filepath.Join(img.Layers[2], "opt/app"), userOpaqueXattr, buf); err == nil && string(buf[:n]) == "y" {
+		if err := unix.Mount("overlay", mnt, "overlay", unix.MS_RDONLY, opts+",userxattr"); err != nil {
+			t.Fatalf("mount overlay %s,userxattr: %v", opts, err)
+		}
+		got = tree(t, mnt)
+		if err := unix.Unmount(mnt, 0); err != nil {
+			t.Fatal(err)
+		}
+		if !equalMaps(got, want) {
+			t.Errorf("the overlay of the three layers with userxattr (run --userns remap):\n got %v\nwant %v", got, want)
+		}
+	} else if errors.Is(err, unix.EOPNOTSUPP) {
+		t.Logf("the store's file system keeps no user.* xattrs (tmpfs before 6.6): the userxattr overlay is not checked here")
+	} else {
+		t.Errorf("opt/app in layer 3: %s: %v, want y (run --userns remap would show the lower layers' files there)", userOpaqueXattr, err)
+	}
+
 	// Unpacked once: a second Image uses the same directories.
 	before, _ := os.Stat(img.Layers[0])
 	img2, err := s.Image(img.Digest.Short())
