@@ -45,16 +45,19 @@ func ParsePort(s string) (Port, error) {
 // silently shadowed server later), and holding it stops a later program
 // from binding a port whose traffic our DNAT rule would steal.
 func holdPort(p Port) (io.Closer, error) {
-	addr := fmt.Sprintf(":%d", p.Host)
-	var c io.Closer
-	var err error
-	if p.Proto == "udp" {
-		c, err = net.ListenPacket("udp4", addr)
-	} else {
-		c, err = net.Listen("tcp4", addr)
-	}
+	c, err := listenHost(p)
 	if err != nil {
 		return nil, fmt.Errorf("port %d/%s is already in use on the host", p.Host, p.Proto)
 	}
 	return c, nil
+}
+
+// listenHost binds p's host port on every IPv4 address of this network
+// namespace: a UDP socket or a listening TCP one.
+func listenHost(p Port) (io.Closer, error) {
+	addr := fmt.Sprintf(":%d", p.Host)
+	if p.Proto == "udp" {
+		return net.ListenPacket("udp4", addr)
+	}
+	return net.Listen("tcp4", addr)
 }

@@ -119,14 +119,7 @@ func CheckSlirpPorts(ports []Port) error {
 		return err
 	}
 	for _, p := range ports {
-		addr := fmt.Sprintf(":%d", p.Host)
-		var c io.Closer
-		var err error
-		if p.Proto == "udp" {
-			c, err = net.ListenPacket("udp4", addr)
-		} else {
-			c, err = net.Listen("tcp4", addr)
-		}
+		c, err := listenHost(p)
 		if err == nil {
 			c.Close()
 			continue
