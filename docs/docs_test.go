@@ -34,8 +34,9 @@
 //     any place from A to B in the output, the others keep their order: one
 //     process's line among another's, both writing to one pipe.
 //   - "# descriptor numbers may differ": the numbers of open file
-//     descriptors in -x lines ("= 5   [open(2)]", "setns(5</proc/...") may
-//     differ. A Go program's first free descriptor depends on what its
+//     descriptors in -x lines ("= 5   [open(2)]", "setns(5</proc/...",
+//     open_tree's result, mount_setattr's and move_mount's first argument,
+//     "userns_fd=5") may differ. A Go program's first free descriptor depends on what its
 //     runtime opened before main, which depends on the kernel (6.1 starts
 //     one lower than 6.18).
 //
@@ -208,7 +209,11 @@ var (
 	// an fd as -x shows it: "5</proc/...>" (strace -y's form), or what
 	// open(2) returned.
 	fdPath   = regexp.MustCompile(`\b[0-9]+</`)
-	fdOpened = regexp.MustCompile(`\) = [0-9]+( +\[open\(2\)\])$`)
+	fdOpened = regexp.MustCompile(`\) = [0-9]+( +\[(?:open|open_tree)\(2\)\])$`)
+	// a descriptor passed to the new mount API (mount_setattr(2),
+	// move_mount(2)) as its first argument, or as a user namespace's
+	// descriptor in struct mount_attr.
+	fdArg = regexp.MustCompile(`\b(mount_setattr|move_mount)\([0-9]+,|userns_fd=[0-9]+`)
 )
 
 // matchCommand compares a command's output with the lesson's, with the
@@ -220,6 +225,12 @@ func matchCommand(text string, want, got []string) bool {
 			for i := range lines {
 				lines[i] = fdPath.ReplaceAllString(lines[i], "<fd></")
 				lines[i] = fdOpened.ReplaceAllString(lines[i], ") = <fd>$1")
+				lines[i] = fdArg.ReplaceAllStringFunc(lines[i], func(m string) string {
+					if strings.HasPrefix(m, "userns_fd=") {
+						return "userns_fd=<fd>"
+					}
+					return m[:strings.IndexByte(m, '(')] + "(<fd>,"
+				})
 			}
 		}
 	}

@@ -43,6 +43,7 @@ func TestMatchRules(t *testing.T) {
 func TestRelaxations(t *testing.T) {
 	clone := []string{"clone() returned 4242", "in child: bizarro", "in parent: host", "child has terminated"}
 	cpu := []string{"50% of one core"}
+	idmap := []string{`open_tree(AT_FDCWD, "/l", OPEN_TREE_CLONE) = 10   [open_tree(2)]`, `mount_setattr(10, "", AT_EMPTY_PATH, {attr_set=MOUNT_ATTR_IDMAP, userns_fd=9}) = 0   [mount_setattr(2)]`, `[container] move_mount(5, "", AT_FDCWD, "/m", MOVE_MOUNT_F_EMPTY_PATH) = 0   [move_mount(2)]`}
 	fds := []string{`open("/proc/4242/ns/uts", O_RDONLY|O_CLOEXEC) = 5   [open(2)]`, `setns(5</proc/4242/ns/uts>, CLONE_NEWUTS) = 0   [setns(2)]`}
 	cases := []struct {
 		text      string
@@ -67,6 +68,12 @@ func TestRelaxations(t *testing.T) {
 			[]string{`open("/proc/4242/ns/uts", O_RDONLY|O_CLOEXEC) = 4   [open(2)]`, `setns(4</proc/4242/ns/uts>, CLONE_NEWUTS) = -1   [setns(2)]`}, false},
 		{"setnsdemo -x  # descriptor numbers may differ", fds, // and the namespace
 			[]string{`open("/proc/4242/ns/net", O_RDONLY|O_CLOEXEC) = 4   [open(2)]`, `setns(4</proc/4242/ns/uts>, CLONE_NEWUTS) = 0   [setns(2)]`}, false},
+		{"run -x  # descriptor numbers may differ", idmap,
+			[]string{`open_tree(AT_FDCWD, "/l", OPEN_TREE_CLONE) = 9   [open_tree(2)]`, `mount_setattr(9, "", AT_EMPTY_PATH, {attr_set=MOUNT_ATTR_IDMAP, userns_fd=8}) = 0   [mount_setattr(2)]`, `[container] move_mount(4, "", AT_FDCWD, "/m", MOVE_MOUNT_F_EMPTY_PATH) = 0   [move_mount(2)]`}, true},
+		{"run -x", idmap, // without the comment the numbers count
+			[]string{`open_tree(AT_FDCWD, "/l", OPEN_TREE_CLONE) = 9   [open_tree(2)]`, `mount_setattr(9, "", AT_EMPTY_PATH, {attr_set=MOUNT_ATTR_IDMAP, userns_fd=8}) = 0   [mount_setattr(2)]`, `[container] move_mount(5, "", AT_FDCWD, "/m", MOVE_MOUNT_F_EMPTY_PATH) = 0   [move_mount(2)]`}, false},
+		{"run -x  # descriptor numbers may differ", idmap, // mount_setattr's result still counts
+			[]string{`open_tree(AT_FDCWD, "/l", OPEN_TREE_CLONE) = 9   [open_tree(2)]`, `mount_setattr(9, "", AT_EMPTY_PATH, {attr_set=MOUNT_ATTR_IDMAP, userns_fd=8}) = -1   [mount_setattr(2)]`, `[container] move_mount(5, "", AT_FDCWD, "/m", MOVE_MOUNT_F_EMPTY_PATH) = 0   [move_mount(2)]`}, false},
 		{"cpu  # measured: 10 to 50", cpu, []string{"30% of one core"}, true},
 		{"cpu  # measured: 10 to 50", cpu, []string{"50% of one core"}, true},
 		{"cpu  # measured: 10 to 50", cpu, []string{"60% of one core"}, false},
