@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/minicontainer/minicontainer/pkg/explain"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 )
 
 var (
@@ -62,6 +64,12 @@ func TestFirstPing(t *testing.T) {
 			if err != nil {
 				t.Errorf("Connect %d: %v", i, err)
 				return
+			}
+			// eth0 must be able to send when Connect returns: until the
+			// kernel's linkwatch work has run for it, its operstate is
+			// not up and its queueing discipline drops every packet.
+			if oper, err := eth0Oper(pids[i]); err != nil || oper != netlink.OperUp {
+				t.Errorf("container %d: eth0's operstate when Connect returned: %v %v, want up", i, oper, err)
 			}
 			// A dropped first packet shows as a round trip of a second or
 			// more: the echo request waits in the neighbour queue until
@@ -127,4 +135,23 @@ func TestGatewayAddressStays(t *testing.T) {
 		t.Errorf("after a port with a lower address joined mc0, the container no longer reaches the gateway: %v\n%s\nits neighbours: %s",
 			err, out, run(t, in(c.pid, "ip", "neigh")))
 	}
+}
+
+// eth0Oper reads eth0's operstate in pid's network namespace.
+func eth0Oper(pid int) (netlink.LinkOperState, error) {
+	ns, err := netns.GetFromPath(fmt.Sprintf("/proc/%d/ns/net", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return 0, err
+	}
+	defer h.Close()
+	l, err := h.LinkByName("eth0")
+	if err != nil {
+		return 0, err
+	}
+	return l.Attrs().OperState, nil
 }
