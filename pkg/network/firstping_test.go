@@ -12,7 +12,6 @@ import (
 
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 )
 
 var (
@@ -139,12 +138,7 @@ func TestGatewayAddressStays(t *testing.T) {
 
 // eth0Oper reads eth0's operstate in pid's network namespace.
 func eth0Oper(pid int) (netlink.LinkOperState, error) {
-	ns, err := netns.GetFromPath(fmt.Sprintf("/proc/%d/ns/net", pid))
-	if err != nil {
-		return 0, err
-	}
-	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
+	h, err := handleIn(pid)
 	if err != nil {
 		return 0, err
 	}

@@ -172,18 +172,12 @@ func movePeer(peer string, pid int, n *explain.Narrator) error {
 // (netlink.NewHandleAt opens it on a thread that joined the namespace with
 // setns(2) and returns: a socket keeps the namespace it was created in).
 func configureInside(pid int, peer string, addr netip.Prefix, gw netip.Addr, n *explain.Narrator) error {
-	nsPath := fmt.Sprintf("/proc/%d/ns/net", pid)
-	ns, err := netns.GetFromPath(nsPath)
+	h, err := handleIn(pid)
 	if err != nil {
-		return fmt.Errorf("opening %s: %w", nsPath, err)
-	}
-	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		return fmt.Errorf("netlink socket in %s: %w", nsPath, err)
+		return err
 	}
 	defer h.Close()
-	n.Note("now inside the container: a netlink socket opened in %s", nsPath)
+	n.Note("now inside the container: a netlink socket opened in /proc/%d/ns/net", pid)
 	l, err := h.LinkByName(peer)
 	if err != nil {
 		return fmt.Errorf("finding %s in the container: %w", peer, err)
@@ -208,6 +202,22 @@ func configureInside(pid int, peer string, addr netip.Prefix, gw netip.Addr, n *
 	return waitOperUp(h, l.Attrs().Index, n)
 }
 
+// handleIn opens a netlink socket in the network namespace of pid. The
+// namespace's descriptor is needed only while the socket is made.
+func handleIn(pid int) (*netlink.Handle, error) {
+	nsPath := fmt.Sprintf("/proc/%d/ns/net", pid)
+	ns, err := netns.GetFromPath(nsPath)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", nsPath, err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return nil, fmt.Errorf("netlink socket in %s: %w", nsPath, err)
+	}
+	return h, nil
+}
+
 // waitOperUp waits until eth0 can send: its operstate is up.
 //
 // eth0's carrier comes on with the host end's, but like the host end it
@@ -223,20 +233,40 @@ func configureInside(pid int, peer string, addr netip.Prefix, gw netip.Addr, n *
 // forwarding (waitForwarding) while eth0 still waits. The pure cgroup v2
 // VM showed it: 2 of 60 concurrent containers' first pings took 1.02 s.
 func waitOperUp(h *netlink.Handle, index int, n *explain.Narrator) error {
-	deadline := time.Now().Add(portReadyTimeout)
-	start := time.Now()
-	for polls := 1; ; polls++ {
+	var oper netlink.LinkOperState
+	looks, took, err := poll(portReadyTimeout, func() (bool, error) {
 		l, err := h.LinkByIndex(index)
 		if err != nil {
-			return fmt.Errorf("waiting for eth0 to come up: %w", err)
+			return false, fmt.Errorf("waiting for eth0 to come up: %w", err)
 		}
-		oper := l.Attrs().OperState
-		if oper == netlink.OperUp {
-			n.Note("eth0 up (operstate): %d look(s), %v", polls, time.Since(start).Round(time.Microsecond))
-			return nil
+		oper = l.Attrs().OperState
+		return oper == netlink.OperUp, nil
+	})
+	if errors.Is(err, errNotReady) {
+		return fmt.Errorf("eth0 in the container not up after %v (operstate %s)", portReadyTimeout, oper)
+	}
+	if err == nil {
+		n.Note("eth0 up (operstate): %d look(s), %v", looks, took)
+	}
+	return err
+}
+
+// errNotReady: poll's timeout passed.
+var errNotReady = errors.New("not ready in time")
+
+// poll asks ready every millisecond until it answers true or an error, or
+// timeout has passed (errNotReady). It returns how many looks it took and
+// how long.
+func poll(timeout time.Duration, ready func() (bool, error)) (int, time.Duration, error) {
+	deadline := time.Now().Add(timeout)
+	start := time.Now()
+	for looks := 1; ; looks++ {
+		ok, err := ready()
+		if !ok && err == nil && time.Now().After(deadline) {
+			err = errNotReady
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("eth0 in the container not up after %v (operstate %s)", portReadyTimeout, oper)
+		if ok || err != nil {
+			return looks, time.Since(start).Round(time.Microsecond), err
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -321,25 +351,25 @@ const portReadyTimeout = 5 * time.Second
 // IFLA_BRPORT_STATE inside IFLA_LINKINFO's IFLA_INFO_SLAVE_DATA
 // (rtnetlink(7), linux/if_link.h).
 func waitForwarding(host, bridge string, n *explain.Narrator) error {
-	deadline := time.Now().Add(portReadyTimeout)
-	start := time.Now()
-	for polls := 1; ; polls++ {
-		port, _, perr := linkState(host)
-		_, brOper, berr := linkState(bridge)
-		if perr == nil && berr == nil && port == brStateForwarding && brOper == netlink.OperUp {
-			n.Note("port %s of %s forwarding and %s up: %d look(s), %v",
-				host, bridge, bridge, polls, time.Since(start).Round(time.Microsecond))
-			return nil
-		}
+	var port uint8
+	var brOper netlink.LinkOperState
+	looks, took, err := poll(portReadyTimeout, func() (bool, error) {
+		var perr, berr error
+		port, _, perr = linkState(host)
+		_, brOper, berr = linkState(bridge)
 		if err := errors.Join(perr, berr); err != nil {
-			return fmt.Errorf("waiting for port %s of bridge %s to forward: %w", host, bridge, err)
+			return false, fmt.Errorf("waiting for port %s of bridge %s to forward: %w", host, bridge, err)
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("port %s of bridge %s not forwarding after %v (port state %d, %s %s)",
-				host, bridge, portReadyTimeout, port, bridge, brOper)
-		}
-		time.Sleep(time.Millisecond)
+		return port == brStateForwarding && brOper == netlink.OperUp, nil
+	})
+	if errors.Is(err, errNotReady) {
+		return fmt.Errorf("port %s of bridge %s not forwarding after %v (port state %d, %s %s)",
+			host, bridge, portReadyTimeout, port, bridge, brOper)
 	}
+	if err == nil {
+		n.Note("port %s of %s forwarding and %s up: %d look(s), %v", host, bridge, bridge, looks, took)
+	}
+	return err
 }
 
 // brStateForwarding is BR_STATE_FORWARDING (linux/if_bridge.h).
