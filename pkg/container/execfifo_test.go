@@ -18,17 +18,14 @@ import (
 // met this once, in runtime-tools' linux_masked_paths. And an init that
 // died without its byte is still stopped.
 func TestStartFindsTheByteOfAnInitThatEnded(t *testing.T) {
-	gone := exec.Command("true")
-	if err := gone.Run(); err != nil {
-		t.Fatal(err)
-	}
+	gone := endedPid(t)
 	for _, c := range []struct {
 		name  string
 		write bool
 		want  error
 	}{{"wrote its byte", true, nil}, {"died before", false, errStopped}} {
 		t.Run(c.name, func(t *testing.T) {
-			s := &State{Root: t.TempDir(), ID: "fifo", Pid: gone.Process.Pid, PidStart: 1}
+			s := &State{Root: t.TempDir(), ID: "fifo", Pid: gone, PidStart: 1}
 			if err := os.Mkdir(s.Dir(), 0o700); err != nil {
 				t.Fatal(err)
 			}
@@ -57,4 +54,14 @@ func TestStartFindsTheByteOfAnInitThatEnded(t *testing.T) {
 			}
 		})
 	}
+}
+
+// endedPid is the pid of a process that has ended and been waited for:
+// what a state records for an init or a monitor that is gone.
+func endedPid(t *testing.T) int {
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return gone.Process.Pid
 }

@@ -2,7 +2,6 @@ package container
 
 import (
 	"os"
-	"os/exec"
 	"testing"
 	"time"
 )
@@ -13,16 +12,13 @@ import (
 // not one whose monitor was killed (lesson 11's `wait once` in run 4 of
 // a make test-repeat). The hook plays the monitor between the two reads.
 func TestWaitReadsTheCodeOfAMonitorThatEnded(t *testing.T) {
-	gone := exec.Command("true")
-	if err := gone.Run(); err != nil {
-		t.Fatal(err)
-	}
+	gone := endedPid(t)
 	for _, c := range []struct {
 		name   string
 		record bool
 	}{{"recorded its code", true}, {"killed", false}} {
 		t.Run(c.name, func(t *testing.T) {
-			s := &State{Root: t.TempDir(), ID: "0123456789ab", Runtime: gone.Process.Pid, RuntimeStart: 1, Pid: gone.Process.Pid, PidStart: 1, Detached: true}
+			s := &State{Root: t.TempDir(), ID: "0123456789ab", Runtime: gone, RuntimeStart: 1, Pid: gone, PidStart: 1, Detached: true}
 			if err := os.Mkdir(s.Dir(), 0o700); err != nil {
 				t.Fatal(err)
 			}
