@@ -36,9 +36,9 @@
 //   - "# descriptor numbers may differ": the numbers of open file
 //     descriptors in -x lines ("= 5   [open(2)]", "setns(5</proc/...",
 //     open_tree's result, mount_setattr's and move_mount's first argument,
-//     "userns_fd=5") may differ. A Go program's first free descriptor depends on what its
-//     runtime opened before main, which depends on the kernel (6.1 starts
-//     one lower than 6.18).
+//     "userns_fd=5") may differ. A Go program's first free descriptor
+//     depends on what its runtime opened before main, which depends on
+//     the kernel (6.1 starts one lower than 6.18).
 //
 // The shell gets only stdin, stdout and stderr: no descriptor the test
 // inherited, so the fd numbers in -x lines are those of a clean start.
