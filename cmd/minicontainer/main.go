@@ -74,6 +74,7 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/reexec"
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
 	"github.com/minicontainer/minicontainer/pkg/spec"
+	"github.com/minicontainer/minicontainer/pkg/timing"
 )
 
 // version is this build's; the runtime-spec's is specs.Version.
@@ -98,6 +99,7 @@ type runCmd struct {
 	Subnet      string   `help:"Subnet of the bridge (default ${default_subnet})." placeholder:"CIDR"`
 	Publish     []string `short:"p" sep:"none" help:"Publish a container port on the host: HOSTPORT:CTRPORT[/tcp|/udp] (--net bridge or slirp)." placeholder:"HOST:CTR"`
 	Explain     bool     `short:"x" help:"Narrate every step: each system call with its real arguments."`
+	Timing      bool     `help:"When the container ends, print to stderr the wall and CPU time of each phase of its start (docs/performance.md)."`
 	// Confinement: Docker's defaults unless these say otherwise (pkg/spec/confine.go).
 	CapAdd      []string `name:"cap-add" sep:"none" help:"Add a capability to Docker's 14 (CHOWN or CAP_CHOWN; ALL for every one)." placeholder:"CAP"`
 	CapDrop     []string `name:"cap-drop" sep:"none" help:"Drop a capability (ALL for every one)." placeholder:"CAP"`
@@ -133,6 +135,16 @@ func (r *runCmd) confined() bool {
 func (r *runCmd) Run(g *globals) error {
 	r.positional()
 	x := explain.New(os.Stderr, r.Explain)
+	var t *timing.Timer
+	if r.Timing {
+		if t = g.timer; t == nil {
+			t = timing.Start("minicontainer") // "parse" then holds nothing
+		}
+		t.Mark("parse")
+	}
+	if r.Timing && (r.Bundle != "" || r.Detach) {
+		fail(errors.New("--timing times a foreground run of run's own flags: not with --bundle or -d"))
+	}
 	if r.Bundle != "" {
 		if len(r.Command) > 0 {
 			fail(errors.New("run --bundle takes no command: it is process.args in config.json"))
@@ -159,7 +171,7 @@ func (r *runCmd) Run(g *globals) error {
 		Resources: r.Resources, CgroupParent: r.CgroupParent, CgroupV2: r.Cgroup2,
 		Net: r.Net, Subnet: r.Subnet, Ports: r.Publish,
 		CapAdd: r.CapAdd, CapDrop: r.CapDrop, Privileged: r.Privileged, SecurityOpt: r.SecurityOpt,
-		Userns: r.Userns,
+		Userns: r.Userns, Timing: t,
 	}
 	if err := r.applyImage(&cfg, x); err != nil {
 		fail(err)
@@ -177,6 +189,7 @@ func (r *runCmd) Run(g *globals) error {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "minicontainer: %v\n", err)
 	}
+	t.Print(os.Stderr)
 	os.Exit(code)
 	return nil
 }
@@ -237,6 +250,23 @@ type globals struct {
 	Version       kong.VersionFlag `help:"Print the version and the runtime-spec version, and exit."`
 
 	debugLog *os.File
+	timer    *timing.Timer // started in main when the arguments may hold --timing
+}
+
+// mayTime reports whether args may hold --timing: before the command's
+// own arguments ("--"), any word that starts with it (kong also takes
+// --timing=true). A command's own "--timing" after an image name counts
+// too: that costs one getrusage(2), and kong's answer decides.
+func mayTime(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		if strings.HasPrefix(a, "--timing") {
+			return true
+		}
+	}
+	return false
 }
 
 type cli struct {
@@ -276,6 +306,14 @@ type cli struct {
 
 func main() {
 	reexec.Init() // the container's init runs here and never returns: see pkg/container/init.go
+	// --timing's first sample, before kong parses: its CPU time so far is
+	// the Go runtime's start-up and package initialisation. Only when the
+	// arguments may ask for it, so that no other start pays a getrusage(2);
+	// kong decides whether they did.
+	var timer *timing.Timer
+	if mayTime(os.Args[1:]) {
+		timer = timing.Start("minicontainer")
+	}
 	ctx, g := parseVerb(os.Args[1:])
 	if ctx == nil {
 		var c cli
@@ -294,6 +332,7 @@ func main() {
 		}
 		g = &c.Globals
 	}
+	g.timer = timer
 	if err := ctx.Run(g); err != nil {
 		fail(err)
 	}

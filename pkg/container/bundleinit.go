@@ -16,6 +16,7 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/network"
 	"github.com/minicontainer/minicontainer/pkg/reexec"
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
+	"github.com/minicontainer/minicontainer/pkg/timing"
 )
 
 // bundleInitEntry is the name the init of a bundle runs under: the
@@ -37,6 +38,7 @@ func init() {
 // exec fifo, and after start, to execve(2). It returns (and exits) only
 // on failure, after saying why.
 func bundleInitMain() {
+	t := timing.FromEnv("init") // first: its "before main" is the Go start-up
 	runtime.LockOSThread()
 	log := &syncLog{}
 	x := explain.FromEnvTo(log, "[container] ")
@@ -54,13 +56,15 @@ func bundleInitMain() {
 		bi.Overlay.LowerFDs = fds // the idmapped lower dirs (remap.go)
 	}
 	x.Note("the Spec arrived on fd %d: the host side is ready", bundleSyncFd)
-	code, err := bundleInitRun(bi, log, x)
+	t.Mark("receive")
+	code, err := bundleInitRun(bi, log, x, t)
 	log.fail(code, err)
 	os.Exit(code)
 }
 
 // bundleInitRun does the set-up, says "ready", waits for start, execs.
-func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error) {
+// t marks its steps (run --timing) and sends them before the exec.
+func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator, t *timing.Timer) (int, error) {
 	s := bi.Spec
 	p := s.Process
 	if o := bi.Overlay; o != nil && o.DiskScratch {
@@ -100,6 +104,7 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 			return ExitSetup, err
 		}
 	}
+	t.Mark("hostname, lo")
 	cwd := p.Cwd
 	if cwd == "" {
 		cwd = "/"
@@ -108,7 +113,7 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 		Root: bi.Root, ReadOnly: s.Root.Readonly, Mounts: bi.Mounts, Propagation: bi.Propagation,
 		NoPivot: bi.NoPivot, Devices: s.Linux.Devices, CgroupMounts: bi.CgroupMounts, HostMountNS: bi.HostMountNS, BindDevices: userNS(s),
 		BeforePivot: func() error { return initHooks(bi, "createContainer", x) },
-		Cwd:         cwd, Overlay: bi.Overlay, Chroot: bi.Chroot,
+		Cwd:         cwd, Overlay: bi.Overlay, Chroot: bi.Chroot, Timer: t,
 	}, x)
 	if err != nil {
 		return ExitSetup, err
@@ -141,10 +146,12 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 	if err := rootfs.MaskPaths(s.Linux.MaskedPaths, x); err != nil {
 		return ExitSetup, err
 	}
+	t.Mark("masked, read-only")
 	filter, later, err := processLimits(p, s.Linux.Seccomp, x)
 	if err != nil {
 		return ExitSetup, err
 	}
+	t.Mark("seccomp compile")
 	err = unix.Chdir(cwd)
 	x.Call("chdir(2)", fmt.Sprintf("chdir(%q)", cwd), nil, err)
 	if err != nil {
@@ -161,14 +168,16 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 	if err != nil {
 		return ExitSetup, err
 	}
+	t.Mark("command lookup")
 	// The process's identity and privileges, before "ready" so that a
 	// failure is create's (runc's finalizeNamespace comes before its exec
 	// fifo too); what is left after start needs none: the fifo is 0622.
 	// Without no_new_privs the filter comes first (the init's last steps
 	// then run under it), as runc does.
-	if err := processPrivileges(p, filter, x); err != nil {
+	if err := processPrivileges(p, filter, x, t); err != nil {
 		return ExitSetup, err
 	}
+	t.Mark("user, capabilities")
 	// Nothing but stdio and the preserved descriptors may reach the
 	// process: everything from 3 up (the sync socket, the fifo, the
 	// preserved ones where create passed them) is closed by the kernel at
@@ -182,6 +191,7 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 	if _, err := send(bundleSyncFd, initMessage{Type: "ready"}); err != nil {
 		return ExitSetup, err
 	}
+	t.Mark("ready")
 	// create has gone: later lines go to stderr; run stays, reading.
 	log.closed = !bi.Attached
 
@@ -199,6 +209,7 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 		return ExitSetup, fmt.Errorf("exec fifo: %w", err)
 	}
 	unix.Close(w)
+	t.Mark("wait for start")
 	if err := initHooks(bi, "startContainer", x); err != nil {
 		return ExitSetup, err
 	}
@@ -214,6 +225,12 @@ func bundleInitRun(bi bundleInit, log *syncLog, x *explain.Narrator) (int, error
 	}
 	if err := seccompLast(p, filter, x); err != nil {
 		return ExitSetup, err
+	}
+	if t != nil && bi.Attached {
+		// The last message before the exec; run reads until then (a
+		// create has gone: nobody would read it).
+		t.Mark("last steps")
+		send(bundleSyncFd, initMessage{Type: "timing", Phases: t.Phases()})
 	}
 	if bi.TinyInit {
 		// PID 1 stays: nothing of the host's may stay open in it for the

@@ -34,6 +34,7 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/minicontainer/minicontainer/pkg/rootfs"
 	"github.com/minicontainer/minicontainer/pkg/spec"
+	"github.com/minicontainer/minicontainer/pkg/timing"
 )
 
 // Config is what a user asks for on the command line.
@@ -81,6 +82,10 @@ type Config struct {
 	// Detached is the monitor's part in a `run -d` (monitor.go); nil for
 	// a foreground run.
 	Detached *Detached `json:"-"`
+
+	// Timing is --timing: the start's phases, marked as Run takes them,
+	// the init's included (it sends its own); nil when not asked.
+	Timing *timing.Timer `json:"-"`
 }
 
 // Detached is what Run does differently under a monitor: once the

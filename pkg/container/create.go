@@ -88,7 +88,7 @@ func (c *Container) initCommand(plan *bundlePlan, files []*os.File, stdio [3]*os
 	// cpu.cfs_quota_us and cpu.cfs_period_us open for the whole run, and
 	// with --init PID 1 would hand them to the container as /proc/1/fd/N,
 	// opened on the init's writable copy of the host's cgroup mount.
-	cmd.Env = []string{c.x.Env(), "GOMAXPROCS=1", "GODEBUG=containermaxprocs=0,updatemaxprocs=0"}
+	cmd.Env = append([]string{c.x.Env(), "GOMAXPROCS=1", "GODEBUG=containermaxprocs=0,updatemaxprocs=0"}, c.Config.Timing.Env()...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio[0], stdio[1], stdio[2]
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: plan.cloneFlags,
@@ -230,6 +230,8 @@ func (c *Container) awaitInit(sock int, untilEOF bool, ev initEvents) error {
 			}
 		case m.Type == "ready" && !untilEOF:
 			return nil
+		case m.Type == "timing":
+			c.initTimes(m.Phases)
 		case m.Type == "error":
 			c.waitInit()
 			if m.Code == 0 {

@@ -776,7 +776,7 @@ func execInitRun(ei execInit, log *syncLog, x *explain.Narrator) (int, error) {
 	if _, err := processTerminal(p, syncFd, true, x); err != nil {
 		return ExitSetup, err
 	}
-	if err := processPrivileges(p, filter, x); err != nil {
+	if err := processPrivileges(p, filter, x, nil); err != nil {
 		return ExitSetup, err
 	}
 	// Every descriptor above stderr is closed at execve(2): the sync

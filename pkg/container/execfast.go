@@ -307,7 +307,7 @@ func enterAndFork(o ExecOptions, files []nsFile, filter *seccomp.Filter, cg cgro
 	if err := execvp.CloseOnExecFrom(3+o.PreserveFDs, x); err != nil {
 		return fail(err)
 	}
-	if err := processPrivileges(p, filter, x); err != nil {
+	if err := processPrivileges(p, filter, x, nil); err != nil {
 		return fail(err)
 	}
 	if err := lastLimits(later, x); err != nil {

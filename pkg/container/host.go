@@ -14,6 +14,7 @@ import (
 
 	"github.com/minicontainer/minicontainer/pkg/cgroup"
 	"github.com/minicontainer/minicontainer/pkg/explain"
+	"github.com/minicontainer/minicontainer/pkg/timing"
 )
 
 // Container is what the host side knows about a container being run: its
@@ -35,6 +36,8 @@ type Container struct {
 
 	initCmd *exec.Cmd     // a bundle's init (run --bundle waits for it)
 	exited  chan struct{} // closed once the init has been waited for
+
+	initPhases []timing.Phase // the init's own, with --timing (timing.go)
 }
 
 // AddFile asks for a file inside the container (an absolute path there),

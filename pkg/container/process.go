@@ -14,6 +14,7 @@ import (
 	"github.com/minicontainer/minicontainer/pkg/caps"
 	"github.com/minicontainer/minicontainer/pkg/explain"
 	"github.com/minicontainer/minicontainer/pkg/seccomp"
+	"github.com/minicontainer/minicontainer/pkg/timing"
 )
 
 // The steps a runtime-spec Process takes on the thread that will call
@@ -118,11 +119,12 @@ func processTerminal(p *specs.Process, sock int, take bool, x *explain.Narrator)
 // then only from a thread with CAP_SYS_ADMIN, seccomp(2)), the user, no_new_privs,
 // and the capability sets last, after the uid change (see caps.Apply).
 // With no_new_privs the filter waits for seccompLast.
-func processPrivileges(p *specs.Process, filter *seccomp.Filter, x *explain.Narrator) error {
+func processPrivileges(p *specs.Process, filter *seccomp.Filter, x *explain.Narrator, t *timing.Timer) error {
 	if !p.NoNewPrivileges {
 		if err := filter.Install(x); err != nil {
 			return fmt.Errorf("linux.seccomp: %w", err)
 		}
+		t.Mark("seccomp load")
 	}
 	if err := setUser(p.User, p.Capabilities != nil, x); err != nil {
 		return err

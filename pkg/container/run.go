@@ -152,17 +152,23 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 	if err := addRemap(cfg.Userns, s, x); err != nil {
 		return ExitSetup, err
 	}
+	t := cfg.Timing
+	t.Mark("validate")
 	c, err := create(cfg, plan, s, x)
 	if err != nil {
 		return ExitSetup, err
 	}
 	defer func() {
+		if err != nil {
+			t.Mark("failed") // the set-up, from the last mark to its failure
+		}
 		if cerr := c.cleanup(); cerr != nil {
 			fmt.Fprintf(stdio.Err, "minicontainer: cleanup: %v\n", cerr)
 			if code == 0 {
 				code = ExitSetup
 			}
 		}
+		t.Mark("cleanup")
 	}()
 	bp.cgroupName = c.State.ID
 
@@ -191,11 +197,13 @@ func Run(cfg Config, stdio Stdio, x *explain.Narrator) (code int, err error) {
 	if err := fault.Point(x, "scratch-dir"); err != nil {
 		return ExitSetup, err
 	}
+	t.Mark("state")
 
 	// The cgroup, with its limits, before the init exists (see cgroup.go).
 	if err := c.setupCgroup(bp.cgroup, bp.cgroupName, bp.devices); err != nil {
 		return ExitSetup, err
 	}
+	t.Mark("cgroup")
 	if sig := pending(signals); sig != 0 {
 		return interrupted(sig)
 	}
@@ -257,6 +265,7 @@ func create(cfg Config, plan *runPlan, s *specs.Spec, x *explain.Narrator) (*Con
 	// (a resource kind this build does not know) is for `minicontainer gc`
 	// to report, not for every run to complain about.
 	gcLocked(cfg.StateRoot, nil)
+	cfg.Timing.Mark("gc")
 	if cfg.Name != "" {
 		states, err := List(cfg.StateRoot)
 		if err != nil {
@@ -394,6 +403,7 @@ func (c *Container) runInit(plan *bundlePlan, stdio Stdio, signals chan os.Signa
 		return ExitSetup, err
 	}
 	pid, err := c.cloneJoined(cmd, nil, true)
+	c.Config.Timing.Mark("clone")
 	initEnd.Close() // only the init holds its end now: its closing is our EOF
 	pipes.started()
 	started = true
@@ -470,12 +480,15 @@ func (c *Container) runInit(plan *bundlePlan, stdio Stdio, signals chan os.Signa
 			con, err = newConsole(os.NewFile(uintptr(master), "ptmx"), stdio, c.Config.Interactive, hangUp)
 			return err
 		}}
+	t := c.Config.Timing
 	if err := c.sendInit(sock, bi, lowerFDs...); err != nil {
 		return c.initFailed(ev.died(err), pipes)
 	}
+	t.Mark("host")
 	if err := c.awaitInit(sock, false, ev); err != nil {
 		return c.initFailed(err, pipes)
 	}
+	t.Mark("await ready")
 	if err := openExecFifo(c.State, x); err != nil {
 		return ExitSetup, err
 	}
@@ -485,6 +498,7 @@ func (c *Container) runInit(plan *bundlePlan, stdio Stdio, signals chan os.Signa
 	if err := c.awaitInit(sock, true, ev); err != nil {
 		return c.initFailed(err, pipes)
 	}
+	t.Mark("start")
 	return c.attach(pipes, con, stdio, &killedForHangUp)
 }
 
@@ -511,6 +525,7 @@ func (c *Container) attach(pipes *relay, console *console, stdio Stdio, killedFo
 		}
 		c.keepState = true
 	}
+	started := c.Config.Timing.Last() // the end of file: the init's execve(2) is done
 	pipes.pass()
 	x.Note("the command runs; waiting for PID 1 (host PID %d) to exit", pid)
 	if err := fault.Point(x, "started"); err != nil {
@@ -536,6 +551,8 @@ func (c *Container) attach(pipes *relay, console *console, stdio Stdio, killedFo
 	}
 	x.Call("wait4(2)", fmt.Sprintf("wait4(%d, {%s})", pid, waitString(status)), pid, nil)
 	c.reportOOM(status, stdio.Err)
+	c.Config.Timing.Mark("wait")
+	c.timeExec(started)
 	return code, nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/minicontainer/minicontainer/pkg/timing"
 )
 
 // The parent and the init talk over a socketpair(2) of type SOCK_SEQPACKET:
@@ -19,6 +21,8 @@ import (
 //	init → parent   {"ready"}             (bundle init) set-up done: it waits for
 //	                                      start on the exec fifo
 //	init → parent   {"exec"}              (exec init) set-up done: execve(2) next
+//	init → parent   {"timing", phases}    with --timing, run's init's own phases,
+//	                                      just before its execve(2)
 //	init → parent   {"error", code}       setup or exec failed; the init exits
 //	init → parent   end of file           execve(2) succeeded: the init's end is
 //	                                      close-on-exec, so the kernel closes it
@@ -42,6 +46,9 @@ type initMessage struct {
 	Code  int    `json:"code,omitempty"`
 	Error string `json:"error,omitempty"`
 	Text  string `json:"text,omitempty"` // "log": the narrated line
+	// "timing" (run --timing): the init's phases, its last message
+	// before the exec.
+	Phases []timing.Phase `json:"phases,omitempty"`
 }
 
 // packetSize is the most one packet carries: well below the socket's

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/minicontainer/minicontainer/pkg/explain"
+	"github.com/minicontainer/minicontainer/pkg/timing"
 )
 
 // Bundle is a root filesystem as an OCI bundle's config.json describes it
@@ -47,6 +48,8 @@ type Bundle struct {
 	// Cwd is process.cwd, made if missing (as runc and docker do) before
 	// the root may go read-only; "" makes none.
 	Cwd string
+	// Timer marks the steps below (run --timing); nil marks nothing.
+	Timer *timing.Timer
 
 	// What `run` adds, none of it a runtime-spec field (pkg/spec's
 	// org.minicontainer.* annotations); a bundle's create leaves them unset.
@@ -158,6 +161,7 @@ func SetupBundle(b Bundle, x *explain.Narrator) error {
 			return err
 		}
 	}
+	b.Timer.Mark("overlay")
 	rootfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open root %s: %w", root, err)
@@ -181,6 +185,7 @@ func SetupBundle(b Bundle, x *explain.Narrator) error {
 			devTmpfs = true
 		}
 	}
+	b.Timer.Mark("mounts")
 
 	// 3. /dev: when the Spec mounted a file system of its own there (not
 	// the host's /dev bound in), it is empty: the default nodes, the
@@ -191,6 +196,7 @@ func SetupBundle(b Bundle, x *explain.Narrator) error {
 			return err
 		}
 	}
+	b.Timer.Mark("devices")
 
 	// run's files that say who the container is, bound in unless one of
 	// the Spec's bind mounts (a volume) covers them.
@@ -221,6 +227,7 @@ func SetupBundle(b Bundle, x *explain.Narrator) error {
 			return err
 		}
 	}
+	b.Timer.Mark("etc files, cwd")
 
 	// 4. Into the new root.
 	switch {
@@ -250,6 +257,7 @@ func SetupBundle(b Bundle, x *explain.Narrator) error {
 			return err
 		}
 	}
+	b.Timer.Mark("pivot_root")
 	return nil
 }
 
