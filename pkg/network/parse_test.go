@@ -95,13 +95,12 @@ func TestAllocate(t *testing.T) {
 	}
 }
 
-func TestVethNames(t *testing.T) {
-	h, p := vethNames("3f2a9c01d4e5b6a7")
-	if h != "mc-3f2a9c01d4e5" || p != "mp-3f2a9c01d4e5" {
-		t.Errorf("vethNames = %s %s", h, p)
+func TestHostVethName(t *testing.T) {
+	if h := hostVethName("3f2a9c01d4e5b6a7"); h != "mc-3f2a9c01d4e5" {
+		t.Errorf("hostVethName = %s", h)
 	}
-	if h, _ := vethNames("web-1"); h != "mc-web1" {
-		t.Errorf("vethNames(web-1) = %s", h)
+	if h := hostVethName("web-1"); h != "mc-web1" {
+		t.Errorf("hostVethName(web-1) = %s", h)
 	}
 }
 
