@@ -150,3 +150,22 @@ func TestForgetDeadNamespaces(t *testing.T) {
 		t.Errorf("left: %v", names)
 	}
 }
+
+// TestRemoveLeavesNoFile: a book removed with its bridge takes the
+// temporary file a writer killed before its rename(2) left (the SIGKILLs
+// of make stress left one in /run/minicontainer).
+func TestRemoveLeavesNoFile(t *testing.T) {
+	dir := t.TempDir()
+	s, err := lockState(filepath.Join(dir, "network-net-1-"), "mc0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.statePath()+".tmp", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.remove()
+	s.unlock()
+	if left, _ := os.ReadDir(dir); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}

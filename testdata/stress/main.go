@@ -21,10 +21,10 @@
 //     each followed by `minicontainer gc`.
 //
 // It prints successes, failures, leaks (processes, mounts, links, nftables
-// tables, cgroups, state entries, ip_forward: compared with a snapshot
-// taken before each phase) and the start time (from exec to the command's
-// first byte on stdout; for run -d, until it exits, having printed the
-// ID) at p50 and p99. It exits 1 unless failures and leaks are 0 and the
+// tables, cgroups, state entries, the address book's files, ip_forward:
+// compared with a snapshot taken before each phase) and the start time
+// (from exec to the command's first byte on stdout; for run -d, until it
+// exits, having printed the ID) at p50 and p99. It exits 1 unless failures and leaks are 0 and the
 // sequential runs did not slow down.
 //
 // N=100, M=1000, I=1000, K=200, times STRESS_SCALE (default 1; e.g. 0.1),
@@ -613,7 +613,7 @@ func diff(before, after map[string]bool) []string {
 
 // snapshot is what a run may change: our child processes, mounts, links,
 // nftables tables, the cgroups under our parent, the state root's
-// entries, ip_forward.
+// entries, the address book's files, ip_forward.
 func snapshot() map[string]bool {
 	s := map[string]bool{}
 	self := os.Getpid()
@@ -662,6 +662,15 @@ func snapshot() map[string]bool {
 	entries, _ := os.ReadDir(stateDir)
 	for _, e := range entries {
 		s["state "+e.Name()] = true
+	}
+	// The address book of this network namespace: its files in
+	// network.DefaultStateDir, named after the namespace's inode.
+	var ns unix.Stat_t
+	if unix.Stat("/proc/self/ns/net", &ns) == nil {
+		books, _ := filepath.Glob(filepath.Join(network.DefaultStateDir, fmt.Sprintf("network-net-%d-*", ns.Ino)))
+		for _, b := range books {
+			s["book "+filepath.Base(b)] = true
+		}
 	}
 	if v, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); err == nil {
 		s["sysctl net.ipv4.ip_forward="+strings.TrimSpace(string(v))] = true
