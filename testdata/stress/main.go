@@ -397,6 +397,10 @@ func idle(n int) int {
 	}
 	fmt.Printf("idle: PSS per container (smaps_rollup): monitor %s, init %s; MemAvailable %.0f MB lower with them up (%.2f MB per container, the kernel's part included)\n",
 		meanKB(monitor), meanKB(init), float64(availBefore-availUp)/1024, float64(availBefore-availUp)/1024/float64(max(1, len(ids))))
+	if len(monitor) >= 2*block {
+		fmt.Printf("idle: monitor PSS of the first %d started %s, of the last %d %s\n",
+			block, meanKB(monitor[:block]), block, meanKB(monitor[len(monitor)-block:]))
+	}
 	if len(ids) > 0 {
 		fmt.Printf("idle: address book, 20 processes reserving and releasing at once: with 1 container on the bridge %s; with %d %s\n",
 			reserveOne, len(ids), reservations(20, 3*time.Second))
