@@ -173,10 +173,14 @@ bench: bench-deps build
 
 # minicontainer under load (testdata/stress, in a network namespace of its
 # own): 100 concurrent bridge containers with --memory and --pids pinging the
-# gateway, 1000 sequential runs, 200 SIGKILLs at random in the first 80 ms
-# each followed by gc. Failures and leaks must be 0; prints p50/p99 start
-# times. STRESS_SCALE=0.1 runs a tenth (or STRESS_CONCURRENT, _SEQUENTIAL,
-# _KILLS). A benchmark, not a test: minutes at full size.
+# gateway; 1000 sequential runs, whose last tenth must not start more than 2x
+# slower than the first (medians); 1000 idle run -d containers on the bridge
+# at once (start p50/p99 per 100, PSS of monitor and init, the address book's
+# reservations/s under 20 processes), then removed; 200 SIGKILLs at random in
+# the first 80 ms each followed by gc. Failures and leaks must be 0; prints
+# p50/p99 start times. STRESS_SCALE=0.1 runs a tenth (or STRESS_CONCURRENT,
+# _SEQUENTIAL, _IDLE, _KILLS). A benchmark, not a test: ~10 minutes at full
+# size on 2 cores, ~7 GB of memory with the 1000 up (docs/performance.md).
 stress: build
 	$(GO) run ./testdata/stress -bin $(BIN)/minicontainer
 

@@ -269,8 +269,7 @@ func TestNetworkModes(t *testing.T) {
 	for _, want := range []string{
 		`RTM_NEWLINK(name="mc0", kind="bridge", address=02:00:ac:1e:00:01) = 0`,
 		`RTM_NEWLINK(name="mc-`,
-		`IFLA_NET_NS_PID=`,
-		`IFLA_IFNAME="eth0") = 0`,
+		`kind="veth", peer="eth0", peer IFLA_NET_NS_PID=`,
 		`RTM_NEWADDR(dev="eth0", addr=172.30.0.2/16) = 0`,
 		`RTM_NEWROUTE(dst=0.0.0.0/0, gateway=172.30.0.1, dev="eth0") = 0`,
 		`NFT_MSG_NEWTABLE(ip minicontainer) = 0`,

@@ -52,8 +52,7 @@ var Steps = []string{
 	"ip-forward",        // pkg/network: net.ipv4.ip_forward turned on
 	"nat",               // pkg/network: the NAT table made
 	"lease",             // pkg/container: the address leased, its undo registered
-	"veth",              // pkg/network: the veth pair made, on the bridge, up
-	"veth-moved",        // pkg/network: its peer moved into the container's network namespace
+	"veth",              // pkg/network: the veth pair made (eth0 in the container), on the bridge, up
 	"eth0",              // pkg/network: eth0 configured inside: address, up, default route
 	"port-rules",        // pkg/network: the published ports' DNAT rules added
 	"host step network", // pkg/container: the network host step done, the address recorded

@@ -139,9 +139,7 @@ func TestBridge(t *testing.T) {
 	for _, want := range []string{
 		`RTM_NEWLINK(name="mc0", kind="bridge", address=02:00:ac:1e:00:01) = 0`,
 		`RTM_NEWADDR(dev="mc0", addr=172.30.0.1/16) = 0`,
-		`RTM_NEWLINK(name="mc-aaaa1111", kind="veth", peer="mp-aaaa1111") = 0   [veth(4)]`,
-		fmt.Sprintf(`RTM_NEWLINK(name="mp-aaaa1111", IFLA_NET_NS_PID=%d) = 0`, a.pid),
-		`RTM_NEWLINK(name="mp-aaaa1111", IFLA_IFNAME="eth0") = 0`,
+		fmt.Sprintf(`RTM_NEWLINK(name="mc-aaaa1111", kind="veth", peer="eth0", peer IFLA_NET_NS_PID=%d) = 0   [veth(4)]`, a.pid),
 		`RTM_NEWADDR(dev="eth0", addr=172.30.0.2/16) = 0`,
 		`RTM_NEWROUTE(dst=0.0.0.0/0, gateway=172.30.0.1, dev="eth0") = 0`,
 		`ip saddr 172.30.0.0/16 oifname != "mc0" masquerade`,

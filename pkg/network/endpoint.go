@@ -45,7 +45,6 @@ type Endpoint struct {
 	// reserved, for /etc/hosts.
 	Others []Lease
 
-	peerVeth    string
 	ports       []io.Closer
 	statePrefix string // the namespace's files under Request.StateDir
 }
@@ -69,8 +68,8 @@ func Reserve(req Request, n *explain.Narrator) (_ *Endpoint, err error) {
 	if err := checkDuplicatePorts(req.Ports); err != nil {
 		return nil, err
 	}
-	host, peer := vethNames(req.ID)
-	ep := &Endpoint{Request: req, Bridge: DefaultBridge, HostVeth: host, peerVeth: peer}
+	host := hostVethName(req.ID)
+	ep := &Endpoint{Request: req, Bridge: DefaultBridge, HostVeth: host}
 	defer func() {
 		if err != nil {
 			ep.closePorts()
@@ -362,19 +361,13 @@ func reclaimStale(st *State, n *explain.Narrator) (reclaimed []string, err error
 // ports. pid must be stopped before it relies on the network (the
 // runtime's child waits on its sync pipe meanwhile).
 func (ep *Endpoint) Connect(pid int, n *explain.Narrator) error {
-	if err := createVeth(ep.HostVeth, ep.peerVeth, ep.Bridge, n); err != nil {
+	if err := createVeth(ep.HostVeth, ep.Bridge, pid, n); err != nil {
 		return err
 	}
 	if err := fault.Point(n, "veth"); err != nil {
 		return err
 	}
-	if err := movePeer(ep.peerVeth, pid, n); err != nil {
-		return err
-	}
-	if err := fault.Point(n, "veth-moved"); err != nil {
-		return err
-	}
-	if err := configureInside(pid, ep.peerVeth, ep.Address, ep.Gateway, n); err != nil {
+	if err := configureInside(pid, ep.Address, ep.Gateway, n); err != nil {
 		return err
 	}
 	if err := waitForwarding(ep.HostVeth, ep.Bridge, n); err != nil {

@@ -111,11 +111,11 @@ func deleteBridge(name string, n *explain.Narrator) error {
 		func() error { return netlink.LinkDel(l) })
 }
 
-// vethNames derives the two names of a container's veth pair from its id:
-// mc-ID on the host (ip link there shows whose it is) and mp-ID for the
-// peer until it is renamed eth0 inside. Interface names have at most 15
-// bytes (IFNAMSIZ-1, see netdevice(7)): room for minicontainer's 12-digit ids.
-func vethNames(id string) (host, peer string) {
+// hostVethName derives the name of the host end of a container's veth
+// pair from its id: "mc-" and up to 12 of its letters and digits (a link
+// name has at most 15 characters, IFNAMSIZ). The other end is eth0 in the
+// container's namespace from the start (createVeth).
+func hostVethName(id string) string {
 	var b strings.Builder
 	for _, r := range id {
 		if b.Len() == 12 {
@@ -125,19 +125,28 @@ func vethNames(id string) (host, peer string) {
 			b.WriteRune(r)
 		}
 	}
-	return "mc-" + b.String(), "mp-" + b.String()
+	return "mc-" + b.String()
 }
 
-// createVeth makes the pair and plugs the host end into the bridge. Both
-// ends start in the host; the peer moves into the container next.
-func createVeth(host, peer, bridge string, n *explain.Narrator) error {
-	n.Note("a veth pair is a cable: what goes in one end comes out of the other")
+// createVeth makes the pair with its host end here, plugged into the
+// bridge and up, and its other end already in the network namespace of
+// process pid, as eth0 — `ip link add mc-ID type veth peer name eth0
+// netns PID`: IFLA_NET_NS_PID among the peer's attributes (veth(4),
+// rtnetlink(7)). Made in the host and then moved (`ip link set ... netns
+// PID`), the peer would cost the kernel a second round: a move takes the
+// device down, unlists it, waits for an RCU grace period
+// (dev_change_net_namespace in net/core/dev.c calls synchronize_net(),
+// with the rtnl lock held) and lists it again in the other namespace;
+// docs/performance.md has the figures. Made there, it is registered once,
+// where it stays, and needs no rename: names are per namespace.
+func createVeth(host, bridge string, pid int, n *explain.Narrator) error {
+	n.Note("a veth pair is a cable: what goes in one end comes out of the other; its far end is made in the container")
 	br, err := netlink.LinkByName(bridge)
 	if err != nil {
 		return fmt.Errorf("finding bridge %s: %w", bridge, err)
 	}
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: host}, PeerName: peer}
-	if err := step(n, "veth(4)", fmt.Sprintf("RTM_NEWLINK(name=%q, kind=\"veth\", peer=%q)", host, peer),
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: host}, PeerName: "eth0", PeerNamespace: netlink.NsPid(pid)}
+	if err := step(n, "veth(4)", fmt.Sprintf("RTM_NEWLINK(name=%q, kind=\"veth\", peer=\"eth0\", peer IFLA_NET_NS_PID=%d)", host, pid),
 		"creating veth pair "+host, func() error { return netlink.LinkAdd(veth) }); err != nil {
 		return err
 	}
@@ -152,39 +161,22 @@ func createVeth(host, peer, bridge string, n *explain.Narrator) error {
 		"bringing "+host+" up", func() error { return netlink.LinkSetUp(veth) })
 }
 
-// movePeer hands the peer end to the network namespace of process pid —
-// `ip link set mp-ID netns PID`: the IFLA_NET_NS_PID attribute of
-// RTM_NEWLINK. From then on the host no longer sees that end.
-func movePeer(peer string, pid int, n *explain.Narrator) error {
-	l, err := netlink.LinkByName(peer)
-	if err != nil {
-		return fmt.Errorf("finding %s: %w", peer, err)
-	}
-	return step(n, "rtnetlink(7)", fmt.Sprintf("RTM_NEWLINK(name=%q, IFLA_NET_NS_PID=%d)", peer, pid),
-		fmt.Sprintf("moving %s into the network namespace of pid %d", peer, pid),
-		func() error { return netlink.LinkSetNsPid(l, pid) })
-}
-
-// configureInside renames the peer to eth0, gives it the address, brings it
-// up and adds the default route via the gateway (lo is the init's job, see
+// configureInside gives eth0 the address, brings it up and adds the
+// default route via the gateway (lo is the init's job, see
 // LoopbackUp) — all inside the
 // container's network namespace, through a netlink socket opened there
 // (netlink.NewHandleAt opens it on a thread that joined the namespace with
 // setns(2) and returns: a socket keeps the namespace it was created in).
-func configureInside(pid int, peer string, addr netip.Prefix, gw netip.Addr, n *explain.Narrator) error {
+func configureInside(pid int, addr netip.Prefix, gw netip.Addr, n *explain.Narrator) error {
 	h, err := handleIn(pid)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
 	n.Note("now inside the container: a netlink socket opened in /proc/%d/ns/net", pid)
-	l, err := h.LinkByName(peer)
+	l, err := h.LinkByName("eth0")
 	if err != nil {
-		return fmt.Errorf("finding %s in the container: %w", peer, err)
-	}
-	if err := step(n, "rtnetlink(7)", fmt.Sprintf("RTM_NEWLINK(name=%q, IFLA_IFNAME=\"eth0\")", peer),
-		"renaming "+peer+" to eth0", func() error { return h.LinkSetName(l, "eth0") }); err != nil {
-		return err
+		return fmt.Errorf("finding eth0 in the container: %w", err)
 	}
 	if err := step(n, "rtnetlink(7)", fmt.Sprintf("RTM_NEWADDR(dev=\"eth0\", addr=%s)", addr),
 		"adding "+addr.String()+" to eth0", func() error { return h.AddrAdd(l, &netlink.Addr{IPNet: ipNet(addr)}) }); err != nil {

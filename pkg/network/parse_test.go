@@ -95,13 +95,12 @@ func TestAllocate(t *testing.T) {
 	}
 }
 
-func TestVethNames(t *testing.T) {
-	h, p := vethNames("3f2a9c01d4e5b6a7")
-	if h != "mc-3f2a9c01d4e5" || p != "mp-3f2a9c01d4e5" {
-		t.Errorf("vethNames = %s %s", h, p)
+func TestHostVethName(t *testing.T) {
+	if h := hostVethName("3f2a9c01d4e5b6a7"); h != "mc-3f2a9c01d4e5" {
+		t.Errorf("hostVethName = %s", h)
 	}
-	if h, _ := vethNames("web-1"); h != "mc-web1" {
-		t.Errorf("vethNames(web-1) = %s", h)
+	if h := hostVethName("web-1"); h != "mc-web1" {
+		t.Errorf("hostVethName(web-1) = %s", h)
 	}
 }
 
@@ -149,5 +148,24 @@ func TestForgetDeadNamespaces(t *testing.T) {
 	}
 	if strings.Join(names, " ") != "network-net-2-mc0.json network-net-2-mc0.lock" {
 		t.Errorf("left: %v", names)
+	}
+}
+
+// TestRemoveLeavesNoFile: a book removed with its bridge takes the
+// temporary file a writer killed before its rename(2) left (the SIGKILLs
+// of make stress left one in /run/minicontainer).
+func TestRemoveLeavesNoFile(t *testing.T) {
+	dir := t.TempDir()
+	s, err := lockState(filepath.Join(dir, "network-net-1-"), "mc0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.statePath()+".tmp", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.remove()
+	s.unlock()
+	if left, _ := os.ReadDir(dir); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
 	}
 }

@@ -165,9 +165,13 @@ func (s *store) write(st *State) error {
 }
 
 // remove deletes the state and the lock file; called, still under the
-// lock, when the bridge is gone.
+// lock, when the bridge is gone. And write's temporary file: only a writer
+// killed between making it and renaming it leaves one (every writer holds
+// the lock), and the next write would have replaced it; with the book gone
+// there is no next write.
 func (s *store) remove() {
 	os.Remove(s.statePath())
+	os.Remove(s.statePath() + ".tmp")
 	os.Remove(lockPath(s.prefix, s.bridge))
 }
 

@@ -9,23 +9,33 @@
 //  1. concurrent: N containers on the bridge at once, with --memory and
 //     --pids, each printing its address and pinging the gateway once,
 //     then waiting until all are up (their addresses must be distinct);
-//  2. sequential: M runs one after the other;
-//  3. kills: K runs SIGKILLed at a random moment in their first 80 ms,
+//  2. sequential: M runs one after the other; the median start of the
+//     last tenth of the runs must be within growthLimit of the first
+//     tenth's (the per-run time does not grow);
+//  3. idle: I detached containers (run -d -- sleep) on the bridge, started
+//     one after the other and all kept up: the start time per block of 100
+//     as the count grows, the PSS of each container's monitor and init,
+//     the address book's reservations per second under 20 concurrent
+//     processes (with 1 lease in the book, then I), then rm -f of each;
+//  4. kills: K runs SIGKILLed at a random moment in their first 80 ms,
 //     each followed by `minicontainer gc`.
 //
 // It prints successes, failures, leaks (processes, mounts, links, nftables
-// tables, cgroups, state entries, ip_forward: compared with a snapshot
-// taken before each phase) and the start time (from exec to the command's
-// first byte on stdout) at p50 and p99. It exits 1 unless failures and
-// leaks are 0.
+// tables, cgroups, state entries, the address book's files, ip_forward:
+// compared with a snapshot taken before each phase) and the start time
+// (from exec to the command's first byte on stdout; for run -d, until it
+// exits, having printed the ID) at p50 and p99. It exits 1 unless failures and leaks are 0 and the
+// sequential runs did not slow down.
 //
-// N=100, M=1000, K=200, times STRESS_SCALE (default 1; e.g. 0.1), or set
-// one by one with STRESS_CONCURRENT, STRESS_SEQUENTIAL, STRESS_KILLS.
+// N=100, M=1000, I=1000, K=200, times STRESS_SCALE (default 1; e.g. 0.1),
+// or set one by one with STRESS_CONCURRENT, STRESS_SEQUENTIAL, STRESS_IDLE,
+// STRESS_KILLS.
 package main
 
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -44,12 +54,16 @@ import (
 	"time"
 
 	"github.com/google/nftables"
+	"github.com/minicontainer/minicontainer/pkg/network"
 	"golang.org/x/sys/unix"
 )
 
 const (
 	envInside = "STRESS_INSIDE"
-	gateway   = "172.30.0.1" // network.DefaultSubnet's gateway
+	// envReserver makes this program one of reservations' processes: the
+	// value is when to start and stop (unix nanoseconds, "START END").
+	envReserver = "STRESS_RESERVER"
+	gateway     = "172.30.0.1" // network.DefaultSubnet's gateway
 )
 
 var (
@@ -71,6 +85,9 @@ func main() {
 		fatal(err)
 	}
 	*bin = abs
+	if v := os.Getenv(envReserver); v != "" {
+		os.Exit(reserver(v))
+	}
 	if os.Getenv(envInside) == "" {
 		os.Exit(reexecInside())
 	}
@@ -138,12 +155,13 @@ func stress() int {
 	os.Setenv("MINICONTAINER_CGROUP_PARENT", cgroupParent)
 
 	n, m, k := scaled("STRESS_CONCURRENT", 100), scaled("STRESS_SEQUENTIAL", 1000), scaled("STRESS_KILLS", 200)
-	fmt.Printf("stress: %d concurrent, %d sequential, %d kills (%s); load %s\n", n, m, k, *bin, loadavg())
+	idleN := scaled("STRESS_IDLE", 1000)
+	fmt.Printf("stress: %d concurrent, %d sequential, %d idle, %d kills (%s); load %s\n", n, m, idleN, k, *bin, loadavg())
 	bad := 0
 	for _, phase := range []struct {
 		run   func(int) int
 		count int
-	}{{concurrent, n}, {sequential, m}, {kills, k}} {
+	}{{concurrent, n}, {sequential, m}, {idle, idleN}, {kills, k}} {
 		before := snapshot()
 		bad += phase.run(phase.count)
 		bad += leaks(before)
@@ -281,9 +299,241 @@ func sequential(m int) int {
 		ok++
 		starts, totals = append(starts, r.start), append(totals, r.total)
 	}
-	fmt.Printf("sequential: %d runs (bridge): %d ok, %d failed, %.1f s; start %s; whole run %s\n",
-		m, ok, failed, time.Since(t0).Seconds(), percentiles(starts), percentiles(totals))
+	g, slower := growth(starts)
+	fmt.Printf("sequential: %d runs (bridge): %d ok, %d failed, %.1f s; start %s; whole run %s; %s\n",
+		m, ok, failed, time.Since(t0).Seconds(), percentiles(starts), percentiles(totals), g)
+	if slower {
+		failed++
+	}
 	return failed
+}
+
+// growthLimit is how much slower the last tenth of the sequential runs
+// may start than the first tenth (their medians) before the phase fails.
+// A median of 100 runs (M=1000) ignores the odd slow run, but not a change
+// in what else the machine does meanwhile: a start is CPU time for the
+// most part, and on a 2-core machine one other busy process (a build, the
+// kernel dismantling network namespaces) takes up to half of it, so a
+// neighbour that starts halfway through can nearly double the last
+// tenth's median with no fault of ours: 1.5x would fail on that. A cost
+// of ours that grows with every run (a book, a table or a directory that
+// keeps what each run adds) keeps growing with M and passes 2x.
+const growthLimit = 2.0
+
+// growth compares the median start of the first and the last tenth of
+// starts, in run order; it reports whether the last is more than
+// growthLimit times the first. Under 10 runs a tenth is too few to say.
+func growth(starts []time.Duration) (string, bool) {
+	tenth := len(starts) / 10
+	if tenth < 1 {
+		return "growth: too few runs to compare", false
+	}
+	first, last := median(starts[:tenth]), median(starts[len(starts)-tenth:])
+	ratio := float64(last) / float64(first)
+	verdict := "ok"
+	slower := ratio > growthLimit
+	if slower {
+		verdict = "SLOWER"
+	}
+	return fmt.Sprintf("growth: median start of the first %d runs %.1f ms, of the last %d %.1f ms, ratio %.2f (limit %.1f): %s",
+		tenth, ms(first), tenth, ms(last), ratio, growthLimit, verdict), slower
+}
+
+// median of d, which it leaves in its order.
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// idle starts n detached containers on the bridge one after the other and
+// keeps them all up: it prints the start time (run -d, until it exits) per
+// block of 100 starts, the PSS of the monitors and inits, the address
+// book's reservations per second with 1 container on the bridge and with
+// all of them, then removes each (rm -f). Three failed starts in a row end
+// the starting: the count reached and the last error are printed.
+func idle(n int) int {
+	t0 := time.Now()
+	availBefore := memAvailable()
+	var ids []string
+	var starts []time.Duration
+	failed, inARow := 0, 0
+	var reserveOne string
+	for i := 0; i < n && inARow < 3; i++ {
+		t := time.Now()
+		out, err := exec.Command(*bin, "run", "-d", "--rootfs", rootfs, "--", "sleep", "3600").CombinedOutput()
+		d := time.Since(t)
+		id := strings.TrimSpace(string(out))
+		if err != nil || len(id) != 12 {
+			failed++
+			inARow++
+			fmt.Printf("  idle #%d: %v: %s\n", i, err, id)
+			continue
+		}
+		inARow = 0
+		ids, starts = append(ids, id), append(starts, d)
+		if len(ids) == 1 {
+			reserveOne = reservations(20, 3*time.Second)
+		}
+	}
+	upIn := time.Since(t0)
+	block := min(100, max(1, len(starts)/10))
+	fmt.Printf("idle: %d containers (run -d -- sleep 3600) started one after the other: %d up, %d failed, %.1f s; start per block of %d (containers already up: p50, p99):\n",
+		n, len(ids), failed, upIn.Seconds(), block)
+	for b := 0; b < len(starts); b += block {
+		blk := slices.Clone(starts[b:min(len(starts), b+block)])
+		fmt.Printf("  %4d-%-4d  %s\n", b, b+len(blk)-1, percentiles(blk))
+	}
+	availUp := memAvailable()
+	var monitor, init []int
+	for _, id := range ids {
+		st, err := readState(id)
+		if err != nil {
+			failed++
+			fmt.Printf("  idle %s: %v\n", id, err)
+			continue
+		}
+		monitor, init = append(monitor, pss(st.Runtime)), append(init, pss(st.Pid))
+	}
+	fmt.Printf("idle: PSS per container (smaps_rollup): monitor %s, init %s; MemAvailable %.0f MB lower with them up (%.2f MB per container, the kernel's part included)\n",
+		meanKB(monitor), meanKB(init), float64(availBefore-availUp)/1024, float64(availBefore-availUp)/1024/float64(max(1, len(ids))))
+	if len(monitor) >= 2*block {
+		fmt.Printf("idle: monitor PSS of the first %d started %s, of the last %d %s\n",
+			block, meanKB(monitor[:block]), block, meanKB(monitor[len(monitor)-block:]))
+	}
+	if len(ids) > 0 {
+		fmt.Printf("idle: address book, 20 processes reserving and releasing at once: with 1 container on the bridge %s; with %d %s\n",
+			reserveOne, len(ids), reservations(20, 3*time.Second))
+	}
+	t1 := time.Now()
+	var removes []time.Duration
+	for _, id := range ids {
+		t := time.Now()
+		if out, err := exec.Command(*bin, "rm", "-f", id).CombinedOutput(); err != nil {
+			failed++
+			fmt.Printf("  idle rm %s: %v %s\n", id, err, bytes.TrimSpace(out))
+		}
+		removes = append(removes, time.Since(t))
+	}
+	reap()
+	fmt.Printf("idle: rm -f of each: %.1f s, %s; %d failed in all\n", time.Since(t1).Seconds(), percentiles(removes), failed)
+	return failed
+}
+
+// readState reads what minicontainer recorded for container id: its
+// monitor (Runtime) and init (Pid).
+func readState(id string) (*struct{ Runtime, Pid int }, error) {
+	data, err := os.ReadFile(filepath.Join(stateDir, id, "state.json"))
+	if err != nil {
+		return nil, err
+	}
+	var st struct{ Runtime, Pid int }
+	return &st, json.Unmarshal(data, &st)
+}
+
+// pss is the proportional set size of pid in kB (proc(5), smaps_rollup):
+// its private pages, plus its share of the pages it shares.
+func pss(pid int) int {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	for _, l := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "Pss:" {
+			v, _ := strconv.Atoi(f[1])
+			return v
+		}
+	}
+	return 0
+}
+
+func meanKB(kb []int) string {
+	if len(kb) == 0 {
+		return "-"
+	}
+	sum := 0
+	for _, v := range kb {
+		sum += v
+	}
+	return fmt.Sprintf("%.0f kB (min %d, max %d)", float64(sum)/float64(len(kb)), slices.Min(kb), slices.Max(kb))
+}
+
+// memAvailable is MemAvailable of /proc/meminfo, in kB.
+func memAvailable() int {
+	data, _ := os.ReadFile("/proc/meminfo")
+	for _, l := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "MemAvailable:" {
+			v, _ := strconv.Atoi(f[1])
+			return v
+		}
+	}
+	return 0
+}
+
+// reservations runs procs copies of this program that each reserve an
+// address and release it, in a loop, for d, all at once: the address book
+// is a file under flock(2) shared between processes, as between
+// minicontainers. It returns the reservations per second of all of them
+// together and the mean time of one Reserve (the lock's wait included).
+func reservations(procs int, d time.Duration) string {
+	start := time.Now().Add(500 * time.Millisecond) // every process has started by then
+	end := start.Add(d)
+	var cmds []*exec.Cmd
+	var outs []*bytes.Buffer
+	for range procs {
+		cmd := exec.Command("/proc/self/exe", os.Args[1:]...)
+		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d %d", envReserver, start.UnixNano(), end.UnixNano()))
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, os.Stderr
+		if err := cmd.Start(); err != nil {
+			fatal(err)
+		}
+		cmds, outs = append(cmds, cmd), append(outs, &out)
+	}
+	count, errs := 0, 0
+	var took time.Duration
+	for i, cmd := range cmds {
+		var c, e int
+		var ns int64
+		if err := cmd.Wait(); err != nil {
+			errs++
+			fmt.Printf("  reserver: %v %s\n", err, bytes.TrimSpace(outs[i].Bytes()))
+			continue
+		}
+		fmt.Sscan(outs[i].String(), &c, &ns, &e)
+		count, took, errs = count+c, took+time.Duration(ns), errs+e
+	}
+	return fmt.Sprintf("%.0f reservations/s (%d in %.0f s, mean Reserve %.1f ms, %d errors)",
+		float64(count)/d.Seconds(), count, d.Seconds(), ms(took)/float64(max(1, count)), errs)
+}
+
+// reserver is one process of reservations: between the two times in
+// when, it reserves an address and releases it again and again, then
+// prints how many it reserved, the nanoseconds spent in Reserve and the
+// errors.
+func reserver(when string) int {
+	var startNs, endNs int64
+	if _, err := fmt.Sscan(when, &startNs, &endNs); err != nil {
+		fatal(err)
+	}
+	time.Sleep(time.Until(time.Unix(0, startNs)))
+	end := time.Unix(0, endNs)
+	count, errs := 0, 0
+	var took time.Duration
+	for i := 0; time.Now().Before(end); i++ {
+		t := time.Now()
+		ep, err := network.Reserve(network.Request{ID: fmt.Sprintf("r%d-%d", os.Getpid(), i)}, nil)
+		if err != nil {
+			if errs++; errs == 1 {
+				fmt.Fprintln(os.Stderr, err)
+			}
+			continue
+		}
+		took += time.Since(t)
+		count++
+		if err := ep.Release(nil); err != nil {
+			errs++
+		}
+	}
+	fmt.Println(count, took.Nanoseconds(), errs)
+	return 0
 }
 
 func kills(k int) int {
@@ -367,7 +617,7 @@ func diff(before, after map[string]bool) []string {
 
 // snapshot is what a run may change: our child processes, mounts, links,
 // nftables tables, the cgroups under our parent, the state root's
-// entries, ip_forward.
+// entries, the address book's files, ip_forward.
 func snapshot() map[string]bool {
 	s := map[string]bool{}
 	self := os.Getpid()
@@ -416,6 +666,15 @@ func snapshot() map[string]bool {
 	entries, _ := os.ReadDir(stateDir)
 	for _, e := range entries {
 		s["state "+e.Name()] = true
+	}
+	// The address book of this network namespace: its files in
+	// network.DefaultStateDir, named after the namespace's inode.
+	var ns unix.Stat_t
+	if unix.Stat("/proc/self/ns/net", &ns) == nil {
+		books, _ := filepath.Glob(filepath.Join(network.DefaultStateDir, fmt.Sprintf("network-net-%d-*", ns.Ino)))
+		for _, b := range books {
+			s["book "+filepath.Base(b)] = true
+		}
 	}
 	if v, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); err == nil {
 		s["sysctl net.ipv4.ip_forward="+strings.TrimSpace(string(v))] = true
