@@ -351,12 +351,11 @@ func TestCgroupUnderIPNetnsExec(t *testing.T) {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("needs ip(8)")
 	}
-	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
+	// Made before the snapshot, removed (with ip's /run/netns mount)
+	// after the check.
 	name := fmt.Sprintf("mctest-netns-%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v %s", err, out)
-	}
-	defer exec.Command("ip", "netns", "del", name).Run()
+	ipNetnsAdd(t, name)
+	defer hostcheck.Take(t, "mctest", "process ").Verify(t)
 	self, _ := exec.LookPath("minicontainer")
 	for _, args := range [][]string{{"--memory", "64m"}, {"--cgroup2"}} {
 		cmd := exec.Command("ip", append(append([]string{"netns", "exec", name, self, "run", "--rootfs", testRootfs, "--net", "none"}, args...), "--", "true")...)

@@ -342,12 +342,9 @@ func TestOCINetnsPath(t *testing.T) {
 		t.Skip("no ip(8)")
 	}
 	const netns = "mctest-oci-ns"
-	// ip netns add mounts /run/netns (isotest's private /run) and the
-	// namespace: made before the snapshot, removed after the check.
-	if out, err := exec.Command("ip", "netns", "add", netns).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v: %s", err, out)
-	}
-	defer exec.Command("ip", "netns", "del", netns).Run()
+	// ip netns add mounts /run/netns and the namespace: made before the
+	// snapshot, removed (both) after the check.
+	ipNetnsAdd(t, netns)
 	defer hostcheck.Take(t, ociWatched...).Verify(t)
 	var nsStat unix.Stat_t
 	if err := unix.Stat("/run/netns/"+netns, &nsStat); err != nil {
@@ -969,4 +966,35 @@ func TestOCISmallAddressSpace(t *testing.T) {
 			t.Fatalf("run %d under RLIMIT_AS 128 MiB: exit %d: %s", i, r.code, r.stderr)
 		}
 	}
+}
+
+// ipNetnsAdd makes the network namespace /run/netns/NAME with `ip netns
+// add`, and undoes all it did when the test ends: ip(8) also makes
+// /run/netns a mount point of its own (a shared bind mount of itself, so
+// that the namespaces' bind mounts propagate), and `ip netns del` leaves
+// that one behind. A host that had none gets none back.
+func ipNetnsAdd(t *testing.T, name string) {
+	t.Helper()
+	_, statErr := os.Stat("/run/netns")
+	before := mountsUnder(t, "/run/netns")
+	mounted := slices.ContainsFunc(before, func(m string) bool { return strings.HasPrefix(m, "/run/netns ") })
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
+			t.Errorf("ip netns del %s: %v: %s", name, err, out)
+		}
+		if !mounted {
+			if err := unix.Unmount("/run/netns", unix.MNT_DETACH); err != nil {
+				t.Errorf("umount /run/netns (made by ip netns add): %v", err)
+			}
+		}
+		if statErr != nil {
+			os.Remove("/run/netns")
+		}
+		if after := mountsUnder(t, "/run/netns"); !slices.Equal(before, after) {
+			t.Errorf("mounts at /run/netns: %q before ip netns add, %q after its undoing", before, after)
+		}
+	})
 }
