@@ -525,7 +525,7 @@ func (c *Container) attach(pipes *relay, console *console, stdio Stdio, killedFo
 		}
 		c.keepState = true
 	}
-	started := c.Config.Timing.Last() // the end of file: the init's execve(2) is done
+	started := c.Config.Timing.LastUnix() // the end of file: the init's execve(2) is done
 	pipes.pass()
 	x.Note("the command runs; waiting for PID 1 (host PID %d) to exit", pid)
 	if err := fault.Point(x, "started"); err != nil {

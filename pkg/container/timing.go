@@ -39,7 +39,7 @@ func (c *Container) initTimes(phases []timing.Phase) {
 // reports for the process less what the init measured, which is the
 // execve and the command's own (negligible for /bin/true, and the
 // command's children's that it waited for).
-func (c *Container) timeExec(eof time.Time) {
+func (c *Container) timeExec(eof int64) {
 	t, phases := c.Config.Timing, c.initPhases
 	if t == nil || len(phases) == 0 {
 		return
@@ -50,7 +50,7 @@ func (c *Container) timeExec(eof time.Time) {
 	for _, p := range phases {
 		cpu += p.CPU
 	}
-	exec := timing.Phase{Name: "exec", Process: "init", Start: end, Wall: time.Duration(eof.UnixNano() - end), CPU: timing.Unmeasured}
+	exec := timing.Phase{Name: "exec", Process: "init", Start: end, Wall: time.Duration(eof - end), CPU: timing.Unmeasured}
 	if st := c.initCmd.ProcessState; st != nil {
 		if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
 			exec.CPU = timing.Rusage(ru) - cpu

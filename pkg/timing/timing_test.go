@@ -14,7 +14,7 @@ func TestNil(t *testing.T) {
 	tm.Add(Phase{Name: "y"})
 	var b bytes.Buffer
 	tm.Print(&b)
-	if tm.Phases() != nil || tm.Env() != nil || !tm.Last().IsZero() || b.Len() != 0 {
+	if tm.Phases() != nil || tm.Env() != nil || tm.LastUnix() != 0 || b.Len() != 0 {
 		t.Errorf("a nil timer recorded or printed something: %v %v %q", tm.Phases(), tm.Env(), b.String())
 	}
 	t.Setenv(EnvVar, "")
@@ -35,23 +35,22 @@ func TestMarks(t *testing.T) {
 		for end := time.Now().Add(d); time.Now().Before(end); {
 		}
 	}
-	busy(2 * time.Millisecond)
+	busy(10 * time.Millisecond)
 	tm.Mark("one")
-	time.Sleep(2 * time.Millisecond)
+	time.Sleep(10 * time.Millisecond)
 	tm.Mark("two")
 	tm.Add(Phase{Name: "other", Process: "q", Start: tm.began.UnixNano() + 1, Wall: time.Millisecond, CPU: Unmeasured})
 	ps := tm.Phases()
 	if len(ps) != 4 || ps[0].Name != "before main" || ps[0].Wall != Unmeasured || ps[0].CPU <= 0 {
 		t.Fatalf("phases: %+v", ps)
 	}
-	// Starts are Unix times, walls monotonic: equal within the clocks'
-	// drift over a few milliseconds.
-	near := func(a, b int64) bool { return a-b < 1000 && b-a < 1000 }
+	// Starts are Unix times on the monotonic clock: each phase starts
+	// exactly where the one before ended, however the wall clock moves.
 	one, two := ps[1], ps[2]
-	if one.Start != tm.began.UnixNano() || !near(two.Start, one.Start+int64(one.Wall)) || !near(tm.Last().UnixNano(), two.Start+int64(two.Wall)) {
+	if one.Start != tm.began.UnixNano() || two.Start != one.Start+int64(one.Wall) || tm.LastUnix() != two.Start+int64(two.Wall) {
 		t.Errorf("the phases do not follow each other: %+v %+v", one, two)
 	}
-	if one.Wall < 2*time.Millisecond || two.Wall < 2*time.Millisecond {
+	if one.Wall < 10*time.Millisecond || two.Wall < 10*time.Millisecond {
 		t.Errorf("wall times too short: %v, %v", one.Wall, two.Wall)
 	}
 	// Spinning costs CPU time, sleeping hardly any (getrusage's clock
