@@ -350,6 +350,7 @@ func TestTranscripts(t *testing.T) {
 }
 
 func runBlock(t *testing.T, root string, b block, record string) {
+	undoIPNetns(t)
 	var script strings.Builder
 	// One line for hostname and lo, so a transcript's "bash: line N:" keeps its N.
 	script.WriteString("hostname host; ip link set lo up\nexport PATH=" + filepath.Join(root, "bin") + ":$PATH\n")
@@ -407,4 +408,47 @@ func runBlock(t *testing.T, root string, b block, record string) {
 				b.file, c.line, c.text, strings.Join(c.want, "\n"), strings.Join(got, "\n"))
 		}
 	}
+}
+
+// undoIPNetns gives the host back its /run/netns as the block found it.
+// A lesson's `ip netns add` (08's outside host) makes /run/netns a mount
+// point of its own, a shared bind mount of itself, and its closing `ip
+// netns del` removes the namespace but leaves that mount: every make test
+// left one more line in /proc/self/mounts. When the block ends with
+// nothing mounted below it, the mount (and the directory, if the host had
+// none) goes again.
+func undoIPNetns(t *testing.T) {
+	_, statErr := os.Stat("/run/netns")
+	before := netnsMounts(t)
+	t.Cleanup(func() {
+		after := netnsMounts(t)
+		if len(before) == 0 && len(after) == 1 && after[0] == "/run/netns" {
+			if err := syscall.Unmount("/run/netns", syscall.MNT_DETACH); err != nil {
+				t.Errorf("umount /run/netns (made by the block's ip netns add): %v", err)
+			}
+			if statErr != nil {
+				os.Remove("/run/netns")
+			}
+			after = netnsMounts(t)
+		}
+		if strings.Join(before, " ") != strings.Join(after, " ") {
+			t.Errorf("mounts at /run/netns: %q before the block, %q after", before, after)
+		}
+	})
+}
+
+// netnsMounts lists the mount points at or below /run/netns
+// (/proc/self/mountinfo's 5th field, proc(5)).
+func netnsMounts(t *testing.T) []string {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && (f[4] == "/run/netns" || strings.HasPrefix(f[4], "/run/netns/")) {
+			out = append(out, f[4])
+		}
+	}
+	return out
 }
