@@ -27,7 +27,16 @@ command -v hyperfine >/dev/null || { echo "bench.sh: hyperfine missing: apt-get 
 
 work=$(mktemp -d /tmp/mcbench.XXXXXX)
 state=$work/state
-trap 'rm -rf "$work"' EXIT
+# A cycle that failed halfway (hyperfine stops at a command's failure)
+# leaves its container made: delete it with each runtime before the files
+# go (crun's through the same mount namespace as its runs on a hybrid host).
+cleanup() {
+	"$mc" --root "$state" delete --force mccycle >/dev/null 2>&1
+	runc --root "$work/runc" delete --force mccycle >/dev/null 2>&1
+	unshare -m sh -c "umount /sys/fs/cgroup/unified 2>/dev/null; crun --root $work/crun delete --force mccycle" >/dev/null 2>&1
+	rm -rf "$work"
+}
+trap cleanup EXIT
 rootfs=$work/rootfs
 "$mc" rootfs busybox "$rootfs" >/dev/null
 
@@ -154,7 +163,7 @@ echo
 echo "# exec: $runs runs each after $warmup warm-up runs"
 id=$("$mc" --root "$state" run -d --rootfs "$rootfs" --net none -- sleep 100000)
 pid=$("$mc" --root "$state" inspect "$id" | awk -F'[:,]' '/"Pid"/ {gsub(/ /, "", $2); print $2; exit}')
-trap '"$mc" --root "$state" rm -f "$id" >/dev/null; runc --root "$work/runc" delete --force mcexec 2>/dev/null; rm -rf "$work"' EXIT
+trap '"$mc" --root "$state" rm -f "$id" >/dev/null; runc --root "$work/runc" delete --force mcexec 2>/dev/null; cleanup' EXIT
 enames=(mc-exec nsenter)
 ecmds=("$mc --root $state exec $id /bin/true" "nsenter -a -t $pid /bin/true")
 if command -v runc >/dev/null; then

@@ -235,13 +235,14 @@ func assertNetworkGone(t *testing.T) {
 	}
 }
 
-// netnsPrefix starts the names of this namespace's files in the address book.
+// netnsPrefix starts the names of this namespace's files in the address
+// book (network.NamespacePrefix, without its directory).
 func netnsPrefix(t *testing.T) string {
-	var st unix.Stat_t
-	if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
+	p, err := network.NamespacePrefix("")
+	if err != nil {
 		t.Fatal(err)
 	}
-	return fmt.Sprintf("network-net-%d-", st.Ino)
+	return filepath.Base(p)
 }
 
 // TestNetworkModes: --net none has only lo, --net host sees the host's

@@ -84,7 +84,7 @@ func Reserve(req Request, n *explain.Narrator) (_ *Endpoint, err error) {
 		n.Note("port %d/%s of the host bound, and held while the container runs", p.Host, p.Proto)
 	}
 
-	if ep.statePrefix, err = namespacePrefix(req.stateBase()); err != nil {
+	if ep.statePrefix, err = NamespacePrefix(req.stateBase()); err != nil {
 		return nil, err
 	}
 	s, err := lockState(ep.statePrefix, ep.Bridge)
@@ -184,7 +184,7 @@ func Check(req Request) error {
 		}
 		c.Close()
 	}
-	prefix, err := namespacePrefix(req.stateBase())
+	prefix, err := NamespacePrefix(req.stateBase())
 	if err != nil {
 		return err
 	}
@@ -442,7 +442,7 @@ func reclaimHere(base string, n *explain.Narrator) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	prefix, err := namespacePrefix(base)
+	prefix, err := NamespacePrefix(base)
 	if err != nil {
 		return nil, err
 	}
@@ -479,7 +479,7 @@ func Remove(base, bridge string, n *explain.Narrator) error {
 	if bridge != DefaultBridge {
 		return fmt.Errorf("no network %q (minicontainer manages only %s)", bridge, DefaultBridge)
 	}
-	prefix, err := namespacePrefix(base)
+	prefix, err := NamespacePrefix(base)
 	if err != nil {
 		return err
 	}

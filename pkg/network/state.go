@@ -175,7 +175,7 @@ func (s *store) remove() {
 	os.Remove(lockPath(s.prefix, s.bridge))
 }
 
-// namespacePrefix names the files of the bridges of the calling thread's
+// NamespacePrefix names the files of the bridges of the calling thread's
 // network namespace: BASE/network-net-INODE-. A bridge, its veths and its
 // nftables table live in one network namespace, so its address book must
 // belong to that namespace too: a minicontainer run inside another one (a
@@ -187,7 +187,7 @@ func (s *store) remove() {
 // state root for a container's. ip netns exec and nsenter --net change the
 // network namespace but not /run, so every minicontainer of a namespace
 // finds its book there.
-func namespacePrefix(base string) (string, error) {
+func NamespacePrefix(base string) (string, error) {
 	if base == "" {
 		base = DefaultStateDir
 	}
@@ -224,7 +224,7 @@ func (l Lease) alive() bool {
 // A lock file without a state (its maker was killed before it wrote one)
 // is removed.
 func ReadStates(base string) ([]*State, error) {
-	prefix, err := namespacePrefix(base)
+	prefix, err := NamespacePrefix(base)
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +269,7 @@ func reclaimOtherNamespaces(base string, n *explain.Narrator) ([]string, error) 
 	if base == "" {
 		base = DefaultStateDir
 	}
-	self, err := namespacePrefix(base)
+	self, err := NamespacePrefix(base)
 	if err != nil {
 		return nil, err
 	}
@@ -386,7 +386,7 @@ func inNetns(path string, fn func() error) error {
 // finding which others are means stat(2)ing every thread of the machine
 // (7 s for gc on a host with 28,000 threads).
 func forgetDeadNamespaces(base string) {
-	own, err := namespacePrefix(base)
+	own, err := NamespacePrefix(base)
 	if err != nil {
 		return
 	}

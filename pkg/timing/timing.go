@@ -16,6 +16,7 @@
 package timing
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -132,15 +133,7 @@ func (t *Timer) Print(w io.Writer) {
 		return
 	}
 	rows := t.Phases()
-	slices.SortStableFunc(rows, func(a, b Phase) int {
-		switch {
-		case a.Start < b.Start:
-			return -1
-		case a.Start > b.Start:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(rows, func(a, b Phase) int { return cmp.Compare(a.Start, b.Start) })
 	ms := func(d time.Duration) string {
 		if d < 0 {
 			return "-"

@@ -433,10 +433,17 @@ func readState(id string) (*struct{ Runtime, Pid int }, error) {
 
 // pss is the proportional set size of pid in kB (proc(5), smaps_rollup):
 // its private pages, plus its share of the pages it shares.
-func pss(pid int) int {
-	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+func pss(pid int) int { return procKB(fmt.Sprintf("/proc/%d/smaps_rollup", pid), "Pss:") }
+
+// memAvailable is MemAvailable of /proc/meminfo, in kB.
+func memAvailable() int { return procKB("/proc/meminfo", "MemAvailable:") }
+
+// procKB is the number after key in a "Key: N kB" file of /proc; 0 when
+// the file or the key is missing.
+func procKB(path, key string) int {
+	data, _ := os.ReadFile(path)
 	for _, l := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "Pss:" {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == key {
 			v, _ := strconv.Atoi(f[1])
 			return v
 		}
@@ -453,18 +460,6 @@ func meanKB(kb []int) string {
 		sum += v
 	}
 	return fmt.Sprintf("%.0f kB (min %d, max %d)", float64(sum)/float64(len(kb)), slices.Min(kb), slices.Max(kb))
-}
-
-// memAvailable is MemAvailable of /proc/meminfo, in kB.
-func memAvailable() int {
-	data, _ := os.ReadFile("/proc/meminfo")
-	for _, l := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "MemAvailable:" {
-			v, _ := strconv.Atoi(f[1])
-			return v
-		}
-	}
-	return 0
 }
 
 // reservations runs procs copies of this program that each reserve an
@@ -669,9 +664,8 @@ func snapshot() map[string]bool {
 	}
 	// The address book of this network namespace: its files in
 	// network.DefaultStateDir, named after the namespace's inode.
-	var ns unix.Stat_t
-	if unix.Stat("/proc/self/ns/net", &ns) == nil {
-		books, _ := filepath.Glob(filepath.Join(network.DefaultStateDir, fmt.Sprintf("network-net-%d-*", ns.Ino)))
+	if prefix, err := network.NamespacePrefix(""); err == nil {
+		books, _ := filepath.Glob(prefix + "*")
 		for _, b := range books {
 			s["book "+filepath.Base(b)] = true
 		}
